@@ -1,0 +1,1 @@
+"""Knopfdruck backend: definitions, cases, engine, rules, documents and the API."""

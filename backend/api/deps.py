@@ -1,0 +1,38 @@
+"""Typed dependencies, declared once and used in signatures."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from backend.auth.tokens import Identity
+from backend.context import AppContext
+from backend.errors import Unauthorized
+
+_bearer = HTTPBearer(auto_error=False, description="Access token from the identity provider")
+
+
+def get_context(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+ContextDep = Annotated[AppContext, Depends(get_context)]
+
+
+async def get_citizen(
+    ctx: ContextDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Identity:
+    """A verified citizen; clerks use the console API, not the citizen API."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Bitte melden Sie sich an. (Authentication required.)")
+    identity = await ctx.verifier.verify(credentials.credentials)
+    if identity.is_clerk:
+        raise Unauthorized("Dieses Konto ist ein Dienstkonto. (Citizen account required.)")
+    return identity
+
+
+CitizenDep = Annotated[Identity, Depends(get_citizen)]

@@ -1,0 +1,194 @@
+"""JSON API v1 for citizens and scripts: services, applications, cases, documents."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
+
+from backend.api.deps import CitizenDep, ContextDep
+from backend.cases import applications as apps
+from backend.cases import queries
+from backend.cases.views import (
+    ApplicationView,
+    CaseView,
+    ServiceView,
+    application_view,
+    case_view,
+    service_view,
+)
+
+router = APIRouter(prefix="/api/v1")
+
+IdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="Random id (32 hex digits)")]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or invalid token"},
+    404: {"description": "Not found (or not yours)"},
+    422: {"description": "Invalid input, with field-level details"},
+}
+
+
+class StartApplication(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    service: str = Field(min_length=1, max_length=64, description="Slug of the service")
+
+
+class UpdateApplication(BaseModel):
+    """Answers for what no registry holds, and statements that a held value is wrong."""
+
+    model_config = ConfigDict(extra="forbid")
+    answers: dict[str, Any] | None = Field(None, description="field id → value")
+    disputes: dict[str, str | None] | None = Field(
+        None, description="field id → why the register's value is wrong (null withdraws it)"
+    )
+    remark: str | None = Field(None, max_length=1000, description="Free text for a person to read")
+
+
+class Submitted(BaseModel):
+    case_id: str
+    reference: str
+    status: str
+
+
+class AccessView(BaseModel):
+    at: datetime
+    registry: str
+    attributes_requested: list[str]
+    attributes_returned: list[str]
+    purpose: str
+    legal_basis: str
+    service: str
+    actor: str
+    outcome: str
+
+
+@router.get("/services", response_model=list[ServiceView], tags=["services"])
+def list_services(ctx: ContextDep) -> list[ServiceView]:
+    return [service_view(d) for d in ctx.catalogue.all()]
+
+
+@router.get("/services/{slug}", response_model=ServiceView, tags=["services"], responses=ERRORS)
+def get_service(ctx: ContextDep, slug: Annotated[str, Path(max_length=64)]) -> ServiceView:
+    return service_view(ctx.catalogue.get(slug))
+
+
+@router.post(
+    "/applications",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApplicationView,
+    tags=["applications"],
+    responses=ERRORS,
+)
+async def start_application(
+    ctx: ContextDep, citizen: CitizenDep, body: StartApplication
+) -> ApplicationView:
+    application = await apps.start_application(ctx, citizen, body.service)
+    return application_view(ctx.catalogue.get(application.service), application)
+
+
+@router.get(
+    "/applications/{application_id}",
+    response_model=ApplicationView,
+    tags=["applications"],
+    responses=ERRORS,
+)
+def get_application(
+    ctx: ContextDep, citizen: CitizenDep, application_id: IdPath
+) -> ApplicationView:
+    with Session(ctx.engine) as session:
+        application = apps.get_application(session, citizen, application_id)
+    return application_view(ctx.catalogue.get(application.service), application)
+
+
+@router.patch(
+    "/applications/{application_id}",
+    response_model=ApplicationView,
+    tags=["applications"],
+    responses=ERRORS,
+)
+def update_application(
+    ctx: ContextDep, citizen: CitizenDep, application_id: IdPath, body: UpdateApplication
+) -> ApplicationView:
+    application = apps.update_application(
+        ctx,
+        citizen,
+        application_id,
+        answers=body.answers,
+        disputes=body.disputes,
+        remark=body.remark,
+    )
+    return application_view(ctx.catalogue.get(application.service), application)
+
+
+@router.post(
+    "/applications/{application_id}/submit",
+    response_model=Submitted,
+    tags=["applications"],
+    responses=ERRORS,
+)
+def submit_application(ctx: ContextDep, citizen: CitizenDep, application_id: IdPath) -> Submitted:
+    case = apps.submit_application(ctx, citizen, application_id)
+    return Submitted(case_id=case.id, reference=case.reference, status=case.status)
+
+
+@router.get("/cases", response_model=list[CaseView], tags=["cases"], responses=ERRORS)
+def list_cases(ctx: ContextDep, citizen: CitizenDep) -> list[CaseView]:
+    with Session(ctx.engine) as session:
+        return [
+            case_view(c, queries.case_documents(session, c.id))
+            for c in queries.list_cases(session, citizen)
+        ]
+
+
+@router.get("/cases/{case_id}", response_model=CaseView, tags=["cases"], responses=ERRORS)
+def get_case(ctx: ContextDep, citizen: CitizenDep, case_id: IdPath) -> CaseView:
+    with Session(ctx.engine) as session:
+        case = queries.get_case(session, citizen, case_id)
+        return case_view(case, queries.case_documents(session, case.id))
+
+
+@router.get(
+    "/cases/{case_id}/documents/{document_id}",
+    tags=["cases"],
+    responses={**ERRORS, 200: {"content": {"application/pdf": {}}, "description": "The PDF"}},
+    response_class=Response,
+)
+def get_document(
+    ctx: ContextDep, citizen: CitizenDep, case_id: IdPath, document_id: IdPath
+) -> Response:
+    with Session(ctx.engine) as session:
+        document = queries.get_document(session, citizen, case_id, document_id)
+    return Response(
+        content=document.content,
+        media_type=document.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{document.filename}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.get(
+    "/me/data-access", response_model=list[AccessView], tags=["data cockpit"], responses=ERRORS
+)
+def my_data_access(ctx: ContextDep, citizen: CitizenDep) -> list[AccessView]:
+    """Datenschutzcockpit (§ 10 OZG): who read which of my data, when and why."""
+    with Session(ctx.engine) as session:
+        rows = queries.my_data_accesses(session, citizen)
+    return [
+        AccessView(
+            at=r.at,
+            registry=r.registry_id,
+            attributes_requested=r.attributes_requested,
+            attributes_returned=r.attributes_returned,
+            purpose=r.purpose,
+            legal_basis=r.legal_basis,
+            service=r.service,
+            actor=r.actor,
+            outcome=r.outcome,
+        )
+        for r in rows
+    ]

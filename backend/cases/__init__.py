@@ -1,0 +1,1 @@
+"""The service layer for applications and cases: the only door to their data."""

@@ -1,0 +1,321 @@
+"""Applications: start with prefilled held data, take the citizen's answers and disputes, submit."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from backend.auth.tokens import Identity
+from backend.cases.answers import FieldProblem, coerce
+from backend.cases.audit import record_event
+from backend.context import AppContext
+from backend.db import unit_of_work
+from backend.definitions.models import ServiceDefinition
+from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
+from backend.models import Application, Case, RegistryAccess, utcnow
+from prefill.connectors.base import TRUST_ORDER
+from prefill.service import DataNeed, PrefillOutcome, prefill
+
+MAX_STATEMENT = 1000
+
+
+def _data_needs(definition: ServiceDefinition) -> list[DataNeed]:
+    return [
+        DataNeed(
+            key=f.id,
+            connector=f.source.connector,
+            attribute=f.source.attribute,
+            purpose=f.source.purpose,
+            legal_basis=f.source.legal_basis,
+        )
+        for f in definition.fields
+        if f.source is not None
+    ]
+
+
+def check_trust_level(identity: Identity, definition: ServiceDefinition) -> None:
+    if TRUST_ORDER.get(identity.trust_level, 0) < TRUST_ORDER[definition.trust_level]:
+        raise Forbidden(
+            f"Für „{definition.title.de}“ brauchen Sie eine Anmeldung mit Vertrauensniveau "
+            f"„{definition.trust_level}“, zum Beispiel mit dem Online-Ausweis. "
+            f"(This service needs trust level '{definition.trust_level}'.)"
+        )
+
+
+def _access_rows(outcome: PrefillOutcome, subject_sub: str) -> list[RegistryAccess]:
+    return [
+        RegistryAccess(
+            at=a.at,
+            subject_sub=subject_sub,
+            registry_id=a.registry,
+            attributes_requested=list(a.attributes_requested),
+            attributes_returned=list(a.attributes_returned),
+            purpose=a.purpose,
+            legal_basis=a.legal_basis,
+            service=a.service,
+            application_id=a.application_id,
+            actor=a.actor,
+            outcome=a.outcome,
+            duration_ms=a.duration_ms,
+        )
+        for a in outcome.accesses
+    ]
+
+
+async def start_application(ctx: AppContext, identity: Identity, service: str) -> Application:
+    """Create the draft and fill in everything the registries hold, each value with its source."""
+    definition = ctx.catalogue.get(service)
+    check_trust_level(identity, definition)
+    application = Application(
+        service=definition.id, service_version=definition.version, citizen_sub=identity.sub
+    )
+    needs = _data_needs(definition)
+    claims = {"sub": identity.sub}
+    if identity.idnr:
+        claims["idnr"] = identity.idnr
+    outcome = await prefill(
+        needs,
+        identity_claims=claims,
+        service=definition.id,
+        application_id=application.id,
+        actor="citizen",
+        registry=ctx.connectors,
+        configs=ctx.connector_configs,
+        client=ctx.http,
+        declared={(n.connector, n.attribute) for n in needs},
+    )
+    application.prefill = {k: r.model_dump(mode="json") for k, r in outcome.results.items()}
+    from starlette.concurrency import run_in_threadpool
+
+    def persist() -> None:
+        with unit_of_work(ctx.engine) as session:
+            session.add(application)
+            for row in _access_rows(outcome, identity.sub):
+                session.add(row)
+
+    await run_in_threadpool(persist)
+    return application
+
+
+def get_application(session: Session, identity: Identity, application_id: str) -> Application:
+    """The citizen's own application; anyone else's does not exist for them (404, not 403)."""
+    application = session.get(Application, application_id)
+    if application is None or application.citizen_sub != identity.sub:
+        raise NotFound("Diesen Antrag gibt es nicht. (Application not found.)")
+    return application
+
+
+def list_applications(session: Session, identity: Identity) -> list[Application]:
+    return list(
+        session.exec(
+            select(Application)
+            .where(Application.citizen_sub == identity.sub)
+            .order_by(col(Application.created_at).desc())
+        ).all()
+    )
+
+
+def _held(application: Application, field_id: str) -> bool:
+    entry = application.prefill.get(field_id)
+    return bool(entry and entry.get("status") == "ok")
+
+
+def update_application(
+    ctx: AppContext,
+    identity: Identity,
+    application_id: str,
+    *,
+    answers: dict[str, Any] | None = None,
+    disputes: dict[str, str | None] | None = None,
+    remark: str | None = None,
+    clear_remark: bool = False,
+) -> Application:
+    """Store answers (only for data no registry delivered) and "this is wrong" statements."""
+    with unit_of_work(ctx.engine) as session:
+        application = get_application(session, identity, application_id)
+        if application.status != "draft":
+            raise Conflict("Dieser Antrag ist schon abgeschickt. (Already submitted.)")
+        definition = ctx.catalogue.get(application.service)
+        by_id = {f.id: f for f in definition.fields}
+        problems: list[FieldProblem] = []
+        new_answers = dict(application.answers)
+        for fid, raw in (answers or {}).items():
+            field = by_id.get(fid)
+            if field is None:
+                problems.append(FieldProblem(fid, "Dieses Feld gibt es nicht.", "Unknown field."))
+                continue
+            if _held(application, fid):
+                problems.append(
+                    FieldProblem(
+                        fid,
+                        "Diese Angabe stammt aus einem Register. Melden Sie sie als falsch, "
+                        "statt sie zu ändern.",
+                        "This value comes from a register. "
+                        "Report it as wrong instead of changing it.",
+                    )
+                )
+                continue
+            value, problem = coerce(field, raw)
+            if problem:
+                problems.append(problem)
+            elif value is None:
+                new_answers.pop(fid, None)
+            else:
+                new_answers[fid] = value
+        new_disputes = dict(application.disputes)
+        for fid, statement in (disputes or {}).items():
+            field = by_id.get(fid)
+            if field is None or not _held(application, fid):
+                problems.append(
+                    FieldProblem(
+                        fid,
+                        "Nur Angaben aus einem Register können als falsch gemeldet werden.",
+                        "Only values from a register can be reported as wrong.",
+                    )
+                )
+                continue
+            if not field.correctable:
+                problems.append(
+                    FieldProblem(
+                        fid,
+                        "Diese Angabe kann hier nicht beanstandet werden; "
+                        "wenden Sie sich an die Behörde.",
+                        "This value cannot be disputed here; contact the authority.",
+                    )
+                )
+                continue
+            if statement is None or not statement.strip():
+                new_disputes.pop(fid, None)
+                continue
+            if len(statement) > MAX_STATEMENT:
+                problems.append(
+                    FieldProblem(
+                        fid,
+                        f"Bitte höchstens {MAX_STATEMENT} Zeichen.",
+                        f"At most {MAX_STATEMENT} characters.",
+                    )
+                )
+                continue
+            new_disputes[fid] = statement.strip()
+        if remark is not None and len(remark) > MAX_STATEMENT:
+            problems.append(
+                FieldProblem(
+                    "remark",
+                    f"Bitte höchstens {MAX_STATEMENT} Zeichen.",
+                    f"At most {MAX_STATEMENT} characters.",
+                )
+            )
+        if problems:
+            raise InvalidInput(
+                "Bitte prüfen Sie Ihre Angaben. (Check your answers.)",
+                details=[p.as_detail() for p in problems],
+            )
+        application.answers = new_answers
+        application.disputes = new_disputes
+        if clear_remark:
+            application.remark = None
+        elif remark is not None:
+            application.remark = remark.strip() or None
+        application.updated_at = utcnow()
+        session.add(application)
+    return application
+
+
+def merged_values(application: Application) -> dict[str, Any]:
+    """Held values where the registry delivered them, the citizen's answers elsewhere."""
+    values: dict[str, Any] = {}
+    for fid, entry in application.prefill.items():
+        if entry.get("status") == "ok":
+            values[fid] = entry.get("value")
+    for fid, value in application.answers.items():
+        values.setdefault(fid, value)
+    return values
+
+
+def missing_required(definition: ServiceDefinition, application: Application) -> list[FieldProblem]:
+    values = merged_values(application)
+    return [
+        FieldProblem(
+            f.id,
+            f"Bitte geben Sie „{f.label.de}“ an.",
+            f"Enter '{f.label.en}'.",
+        )
+        for f in definition.fields
+        if f.required and values.get(f.id) in (None, "")
+    ]
+
+
+def submit_application(ctx: AppContext, identity: Identity, application_id: str) -> Case:
+    """Write the case and its processing job in one transaction; submitting twice is harmless."""
+    from backend.cases.processing import enqueue_case
+
+    try:
+        with unit_of_work(ctx.engine) as session:
+            application = get_application(session, identity, application_id)
+            if application.status == "submitted":
+                return _case_of(session, application.id)
+            definition = ctx.catalogue.get(application.service)
+            check_trust_level(identity, definition)
+            problems = missing_required(definition, application)
+            if problems:
+                raise InvalidInput(
+                    "Es fehlen noch Angaben. (Some answers are missing.)",
+                    details=[p.as_detail() for p in problems],
+                )
+            now = utcnow()
+            values = merged_values(application)
+            case = Case(
+                application_id=application.id,
+                service=definition.id,
+                service_version=definition.version,
+                department=definition.department,
+                citizen_sub=identity.sub,
+                reference_date=date.today(),
+                data={
+                    "values": values,
+                    "origin": {
+                        fid: ("registry" if _held(application, fid) else "citizen")
+                        for fid in values
+                    },
+                    "provenance": {
+                        fid: e.get("provenance")
+                        for fid, e in application.prefill.items()
+                        if e.get("status") == "ok"
+                    },
+                    "failed_fields": sorted(
+                        fid for fid, e in application.prefill.items() if e.get("status") == "failed"
+                    ),
+                    "disputes": dict(application.disputes),
+                    "remark": application.remark,
+                    "addressee": {"name": identity.name},
+                },
+                submitted_at=now,
+            )
+            session.add(case)
+            session.flush()
+            record_event(
+                session,
+                case.id,
+                "submitted",
+                actor="citizen",
+                payload={"service": definition.id, "version": definition.version},
+            )
+            application.status = "submitted"
+            application.submitted_at = now
+            session.add(application)
+            enqueue_case(ctx, session, case.id)
+            return case
+    except IntegrityError:
+        # A concurrent submit of the same application won the race: return its case.
+        with unit_of_work(ctx.engine) as session:
+            return _case_of(session, application_id)
+
+
+def _case_of(session: Session, application_id: str) -> Case:
+    case = session.exec(select(Case).where(Case.application_id == application_id)).first()
+    if case is None:
+        raise NotFound("Zu diesem Antrag gibt es keinen Vorgang. (No case for this application.)")
+    return case

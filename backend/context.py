@@ -1,0 +1,82 @@
+"""Everything a request or a worker step needs, built once per process by a function."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from dbos import DBOSClient
+from sqlalchemy.engine import Engine
+
+from backend.auth.tokens import TokenVerifier
+from backend.db import build_engine
+from backend.definitions.catalogue import Catalogue, load_catalogue
+from backend.documents.render import NoticeRenderer
+from backend.settings import Settings
+from prefill.connectors.base import ConnectorConfig
+from prefill.connectors.registry import ConnectorRegistry, build_default_registry
+
+
+@dataclass
+class AppContext:
+    """The process's wiring: settings, database, definitions, connectors, clients."""
+
+    settings: Settings
+    engine: Engine
+    connectors: ConnectorRegistry
+    catalogue: Catalogue
+    renderer: NoticeRenderer
+    http: httpx.AsyncClient
+    verifier: TokenVerifier
+    dbos_client: DBOSClient
+    connector_configs: dict[str, ConnectorConfig] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.dbos_client.destroy()
+        self.engine.dispose()
+
+
+def connector_configs(
+    settings: Settings, connectors: ConnectorRegistry
+) -> dict[str, ConnectorConfig]:
+    """Every connector is reached under the registries base URL and knows its own path below."""
+    return {
+        cid: ConnectorConfig(
+            base_url=settings.registry_base_url.rstrip("/"),
+            timeout_s=settings.registry_timeout_s,
+        )
+        for cid in connectors
+    }
+
+
+def build_context(settings: Settings, *, connectors: ConnectorRegistry | None = None) -> AppContext:
+    """Load and check every service definition, connect the database; fail early and clearly."""
+    registry = connectors or build_default_registry()
+    catalogue = load_catalogue(settings.services_dir, registry)
+    engine = build_engine(settings.database_url)
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.registry_timeout_s),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        headers={"User-Agent": "Knopfdruck/0.1"},
+    )
+    verifier = TokenVerifier(
+        issuer=settings.oidc_issuer, audience=settings.oidc_audience, client=http
+    )
+    return AppContext(
+        settings=settings,
+        engine=engine,
+        connectors=registry,
+        catalogue=catalogue,
+        renderer=NoticeRenderer(settings.services_dir),
+        http=http,
+        verifier=verifier,
+        # The client only writes workflow rows inside our own transactions (see cases.submission).
+        dbos_client=DBOSClient(system_database_engine=engine, lazy=True),
+        connector_configs=connector_configs(settings, registry),
+    )
+
+
+def data_path(settings: Settings, name: str) -> Path:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings.data_dir / name

@@ -1,0 +1,615 @@
+"""Service definition format v1: the contract an integrator writes in services/<slug>/service.yaml.
+
+Every model forbids unknown keys, so a misspelt key is an error, not a silently ignored line.
+Checks within one definition live here; checks against the outside world (connectors,
+template files, CEL references) live in the loader.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, Literal
+
+import pydantic
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from backend.rules import MAX_SOURCE_LENGTH
+from prefill.connectors.base import TrustLevel
+
+FORMAT_VERSION = 1
+
+# Words CEL reserves: a field named like one could not be written as ``fields.<name>``.
+_CEL_RESERVED = frozenset(
+    {
+        "true", "false", "null", "in", "as", "break", "const", "continue", "else", "for",
+        "function", "if", "import", "let", "loop", "package", "namespace", "return", "var",
+        "void", "while",
+    }
+)  # fmt: skip
+
+
+def _not_reserved(name: str) -> str:
+    """Reject names rules could not refer to."""
+    if name in _CEL_RESERVED:
+        raise ValueError(f"'{name}' is a reserved word in CEL and cannot be used as a name")
+    return name
+
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$", max_length=63)]
+Identifier = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=63),
+    AfterValidator(_not_reserved),
+]
+CelSource = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SOURCE_LENGTH)]
+Text = Annotated[str, StringConstraints(min_length=1)]
+Number = StrictInt | StrictFloat
+ParameterValue = StrictBool | StrictInt | StrictFloat | StrictStr
+TableValue = StrictInt | StrictFloat | StrictStr
+
+FieldType = Literal[
+    "string", "text", "date", "integer", "decimal", "boolean", "choice", "iban", "email"
+]
+Outcome = Literal["approved", "rejected", "referred"]
+Rounding = Literal["cents_half_up", "euro_down", "euro_half_up"]
+ReferralTrigger = Literal[
+    "disputed_data", "remark", "registry_failure", "rule_referred", "threshold", "qa_sample"
+]
+
+DEFAULT_TRIGGERS: tuple[ReferralTrigger, ...] = (
+    "disputed_data",
+    "remark",
+    "registry_failure",
+    "rule_referred",
+)
+
+REFER = "refer"
+"""The decision-table ``otherwise`` value that sends the case to a person."""
+
+
+class UndefinedParameter(LookupError):
+    """A rule asked for a parameter that has no value on the requested day."""
+
+
+def _problem(message: str, *at: str | int) -> PydanticCustomError:
+    """A validation error that points below the validated node, so the loader finds the line."""
+    return PydanticCustomError("definition", message, {"at": at})
+
+
+def _first_duplicate(values: list[str]) -> tuple[int, int] | None:
+    """Index of the first repeated value and of its first occurrence."""
+    seen: dict[str, int] = {}
+    for index, value in enumerate(values):
+        if value in seen:
+            return index, seen[value]
+        seen[value] = index
+    return None
+
+
+def _check_placeholders(text: LocalizedText, allowed: set[str], *at: str | int) -> None:
+    """A placeholder the evaluator does not fill would reach the citizen verbatim."""
+    for lang in ("de", "en"):
+        for name in re.findall(r"\{([^{}]*)\}", getattr(text, lang)):
+            if name not in allowed:
+                hint = ", ".join("{" + a + "}" for a in sorted(allowed)) or "none"
+                raise _problem(f"unknown placeholder '{{{name}}}' (allowed: {hint})", *at, lang)
+
+
+class _Strict(BaseModel):
+    """Base of every definition model: unknown keys are errors and loaded values do not change."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LocalizedText(_Strict):
+    """Text shown to citizens and clerks, always in German and English."""
+
+    de: Text = pydantic.Field(description="German text (the legally binding version).")
+    en: Text = pydantic.Field(description="English text.")
+
+    def get(self, lang: str) -> str:
+        """The text in one language, German for anything not English."""
+        return self.en if lang == "en" else self.de
+
+
+class ChoiceOption(_Strict):
+    """One answer of a choice field."""
+
+    value: Annotated[StrictStr, StringConstraints(min_length=1)] = pydantic.Field(
+        description="Stored value and the value rules compare against."
+    )
+    label: LocalizedText = pydantic.Field(description="What the citizen sees.")
+
+
+class DataSource(_Strict):
+    """A registry attribute that fills a field: a declared, purpose-bound data need."""
+
+    connector: Text = pydantic.Field(
+        description="Id of the registry connector, e.g. 'melderegister'."
+    )
+    attribute: Text = pydantic.Field(
+        description="Attribute of that connector, e.g. 'anschrift.plz'; must be one it offers."
+    )
+    purpose: Text = pydantic.Field(description="Why the data is read; logged with every query.")
+    legal_basis: Text = pydantic.Field(
+        description="Legal basis of the read, e.g. '§ 18 Abs. 1 BMG'."
+    )
+
+
+class Field(_Strict):
+    """One value of an application: held by a registry (source) or entered by the citizen."""
+
+    id: Identifier = pydantic.Field(description="Field id, used in rules as fields.<id>.")
+    type: FieldType = pydantic.Field(description="Value type; decides input widget and validation.")
+    label: LocalizedText = pydantic.Field(description="Label on the form and in the case file.")
+    help: LocalizedText | None = pydantic.Field(
+        default=None, description="Optional hint shown below the input."
+    )
+    required: StrictBool = pydantic.Field(description="Whether the application needs a value.")
+    correctable: StrictBool = pydantic.Field(
+        default=True,
+        description="Whether the citizen may report a held value as wrong (refers the case).",
+    )
+    options: list[ChoiceOption] = pydantic.Field(
+        default_factory=list, description="Answers of a 'choice' field; empty for other types."
+    )
+    source: DataSource | None = pydantic.Field(
+        default=None, description="Registry that holds the value; absent if the citizen enters it."
+    )
+
+    @model_validator(mode="after")
+    def _options_match_type(self) -> Field:
+        """Options only make sense for choice fields, and a choice needs distinct options."""
+        if self.type == "choice" and not self.options:
+            raise _problem("a choice field needs at least one option", "options")
+        if self.type != "choice" and self.options:
+            raise _problem(
+                f"options are only allowed for type 'choice', not '{self.type}'", "options"
+            )
+        duplicate = _first_duplicate([option.value for option in self.options])
+        if duplicate is not None:
+            index, first = duplicate
+            raise _problem(
+                f"duplicate option value (first at options[{first}])", "options", index, "value"
+            )
+        return self
+
+
+class DatedValue(_Strict):
+    """A parameter value and the day from which it applies (like OpenFisca parameters)."""
+
+    valid_from: date = pydantic.Field(description="First day on which this value applies.")
+    value: ParameterValue = pydantic.Field(
+        description="The value: a number, a string or a boolean."
+    )
+    legal_reference: Text | None = pydantic.Field(
+        default=None, description="Where the value is set, e.g. '§ 2 Gebührensatzung'."
+    )
+
+
+class EligibilityRule(_Strict):
+    """A condition the application must meet; if it does not, the case is rejected or referred."""
+
+    kind: Literal["eligibility"] = pydantic.Field(description="Rule kind.")
+    id: Identifier = pydantic.Field(description="Rule id, unique within the service.")
+    legal_reference: Text = pydantic.Field(description="Provision the rule implements.")
+    condition: CelSource = pydantic.Field(
+        description="CEL expression that must evaluate to a bool."
+    )
+    otherwise: Literal["reject", "refer"] = pydantic.Field(
+        description="What happens when the condition is false: reject, or refer to a clerk."
+    )
+    reason: LocalizedText = pydantic.Field(description="Reason stated when the condition holds.")
+    reason_otherwise: LocalizedText = pydantic.Field(
+        description="Reason stated when the condition does not hold."
+    )
+
+
+class CalculationRule(_Strict):
+    """Computes an amount (benefit, fee base, days) from fields, parameters and earlier amounts."""
+
+    kind: Literal["calculation"] = pydantic.Field(description="Rule kind.")
+    id: Identifier = pydantic.Field(description="Rule id, unique within the service.")
+    legal_reference: Text = pydantic.Field(description="Provision the rule implements.")
+    output: Identifier = pydantic.Field(description="Name of the amount, used as amounts.<output>.")
+    expression: CelSource = pydantic.Field(description="CEL expression returning a number.")
+    rounding: Rounding | None = pydantic.Field(
+        default=None,
+        description=(
+            "Rounding of the result: cents_half_up (to 0.01, half up), euro_down (to whole "
+            "euros, down), euro_half_up (to whole euros, half up); none keeps the exact result."
+        ),
+    )
+    reason: LocalizedText = pydantic.Field(
+        description="Reason stated with the result; '{amount}' is replaced by the amount."
+    )
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> CalculationRule:
+        """Only {amount} is filled in."""
+        _check_placeholders(self.reason, {"amount"}, "reason")
+        return self
+
+
+class TableRow(_Strict):
+    """One row of a decision table."""
+
+    when: CelSource = pydantic.Field(description="CEL expression that must evaluate to a bool.")
+    value: TableValue = pydantic.Field(
+        description="Output value when this is the first matching row."
+    )
+    reason: LocalizedText = pydantic.Field(
+        description="Reason stated when this row decides; '{value}' is replaced by the value."
+    )
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> TableRow:
+        """Only {value} is filled in."""
+        _check_placeholders(self.reason, {"value"}, "reason")
+        return self
+
+
+class DecisionTableRule(_Strict):
+    """Picks a value by the first matching row, e.g. a tariff class or a flat amount."""
+
+    kind: Literal["decision_table"] = pydantic.Field(description="Rule kind.")
+    id: Identifier = pydantic.Field(description="Rule id, unique within the service.")
+    legal_reference: Text = pydantic.Field(description="Provision the rule implements.")
+    output: Identifier = pydantic.Field(description="Name of the result, used as amounts.<output>.")
+    rows: list[TableRow] = pydantic.Field(
+        min_length=1, description="Rows in order; the first row whose condition holds wins."
+    )
+    otherwise: TableValue = pydantic.Field(
+        default=REFER,
+        description="Value when no row matches, or 'refer' to send the case to a clerk.",
+    )
+    reason_otherwise: LocalizedText = pydantic.Field(
+        description="Reason stated when no row matches; '{value}' is replaced by the value."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DecisionTableRule:
+        """A table yields either numbers (amounts) or strings (categories), never both."""
+        kinds = [isinstance(row.value, str) for row in self.rows]
+        if self.otherwise != REFER:
+            kinds.append(isinstance(self.otherwise, str))
+        for index, is_text in enumerate(kinds):
+            if is_text != kinds[0]:
+                at: tuple[str | int, ...] = (
+                    ("rows", index, "value") if index < len(self.rows) else ("otherwise",)
+                )
+                raise _problem("all values of a table must be numbers, or all strings", *at)
+        _check_placeholders(self.reason_otherwise, {"value"}, "reason_otherwise")
+        return self
+
+    @property
+    def can_refer(self) -> bool:
+        """Whether an unmatched case goes to a clerk."""
+        return self.otherwise == REFER
+
+
+Rule = Annotated[
+    EligibilityRule | CalculationRule | DecisionTableRule,
+    pydantic.Field(discriminator="kind"),
+]
+
+
+class Fee(_Strict):
+    """A fee due when the application is approved, computed into amounts under its id."""
+
+    id: Identifier = pydantic.Field(description="Fee id, also its name in amounts.")
+    amount: Number | CelSource = pydantic.Field(
+        description="Amount in euros: a number, or a CEL expression (e.g. 'params.gebuehr')."
+    )
+    legal_reference: Text = pydantic.Field(description="Provision that sets the fee.")
+    label: LocalizedText = pydantic.Field(description="What the fee is for, on notice and receipt.")
+
+    @field_validator("amount")
+    @classmethod
+    def _not_negative(cls, amount: int | float | str) -> int | float | str:
+        """A fee is never a payout."""
+        if not isinstance(amount, str) and amount < 0:
+            raise ValueError("a fee cannot be negative")
+        return amount
+
+
+class Document(_Strict):
+    """A PDF rendered for an outcome: the notice, a certificate or a receipt."""
+
+    id: Identifier = pydantic.Field(description="Document id, unique within the service.")
+    kind: Literal["notice", "certificate", "receipt"] = pydantic.Field(description="Document kind.")
+    template: Text = pydantic.Field(
+        description="Jinja2 template relative to the service folder, e.g. 'templates/notice.html'."
+    )
+    title: LocalizedText = pydantic.Field(description="Document title, e.g. in the mailbox.")
+    on: list[Outcome] = pydantic.Field(
+        min_length=1, description="Outcomes for which the document is issued."
+    )
+
+    @field_validator("template")
+    @classmethod
+    def _inside_service_folder(cls, template: str) -> str:
+        """Templates must live in the service folder, which is what an integrator controls."""
+        if template.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", template):
+            raise ValueError("the template path must be relative to the service folder")
+        if ".." in re.split(r"[\\/]", template):
+            raise ValueError("the template path must not leave the service folder")
+        return template
+
+    @field_validator("on")
+    @classmethod
+    def _distinct(cls, on: list[Outcome]) -> list[Outcome]:
+        """Listing an outcome twice is a typo."""
+        if len(set(on)) != len(on):
+            raise ValueError("an outcome is listed twice")
+        return on
+
+
+class Threshold(_Strict):
+    """A policy limit: above it a person decides, even where the law would allow automation."""
+
+    output: Identifier = pydantic.Field(description="Amount to watch (rule output or fee id).")
+    above: Number = pydantic.Field(description="The case is referred when the amount exceeds this.")
+
+
+class Automation(_Strict):
+    """When the machine may decide alone (§ 35a VwVfG) and what sends a case to a person."""
+
+    legal_basis: Text | None = pydantic.Field(
+        default=None,
+        description=(
+            "Legal basis for fully automated decisions, e.g. '§ 35a VwVfG'. Without it every "
+            "case is referred to a clerk."
+        ),
+    )
+    referral_triggers: list[ReferralTrigger] = pydantic.Field(
+        default_factory=lambda: list(DEFAULT_TRIGGERS),
+        description="Events that send a case to a clerk instead of deciding it automatically.",
+    )
+    thresholds: list[Threshold] = pydantic.Field(
+        default_factory=list, description="Amount limits above which a case is referred."
+    )
+    qa_sample_rate: float = pydantic.Field(
+        default=0.0, ge=0.0, le=1.0, description="Share of cases (0..1) referred at random for QA."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Automation:
+        """Declared triggers and their settings must agree, so the policy reads as it acts."""
+        duplicate = _first_duplicate(list(self.referral_triggers))
+        if duplicate is not None:
+            raise _problem("trigger listed twice", "referral_triggers", duplicate[0])
+        triggers = set(self.referral_triggers)
+        if self.thresholds and "threshold" not in triggers:
+            raise _problem("thresholds need the 'threshold' trigger", "referral_triggers")
+        if "threshold" in triggers and not self.thresholds:
+            raise _problem(
+                "the 'threshold' trigger needs at least one threshold", "referral_triggers"
+            )
+        if self.qa_sample_rate > 0 and "qa_sample" not in triggers:
+            raise _problem("a QA sample rate needs the 'qa_sample' trigger", "referral_triggers")
+        if "qa_sample" in triggers and self.qa_sample_rate == 0:
+            raise _problem(
+                "the 'qa_sample' trigger needs a qa_sample_rate above 0", "qa_sample_rate"
+            )
+        return self
+
+
+class Retention(_Strict):
+    """How long case data is kept, and why (Art. 5 Abs. 1 lit. e GDPR: storage limitation)."""
+
+    days: StrictInt = pydantic.Field(gt=0, description="Days after the case is closed.")
+    legal_basis: Text = pydantic.Field(description="Legal basis of the retention period.")
+
+
+class ServiceDefinition(_Strict):
+    """One e-service: its form, data needs, rules, fees, documents and automation policy."""
+
+    id: Slug = pydantic.Field(description="Service slug; equals the folder name under services/.")
+    version: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z][0-9A-Za-z.+-]*$")] = (
+        pydantic.Field(description="Version of this definition, e.g. '1.0.0'; quote it in YAML.")
+    )
+    valid_from: date = pydantic.Field(description="First day of validity (case reference date).")
+    valid_until: date | None = pydantic.Field(
+        default=None, description="Last day of validity (inclusive); open-ended if absent."
+    )
+    leika: Annotated[str, StringConstraints(pattern=r"^[0-9]{14}$")] = pydantic.Field(
+        description="LeiKa key (federal service catalogue), 14 digits; quote it in YAML."
+    )
+    title: LocalizedText = pydantic.Field(description="Service name in the catalogue.")
+    description: LocalizedText = pydantic.Field(description="Short description in the catalogue.")
+    department: Slug = pydantic.Field(description="Owning department (Fachbereich), as a slug.")
+    trust_level: TrustLevel = pydantic.Field(
+        description="eID trust level (Vertrauensniveau) required to apply."
+    )
+    legal_basis: Text = pydantic.Field(description="Legal basis of the service itself.")
+    processing: Literal["automated", "external"] = pydantic.Field(
+        default="automated",
+        description="automated: decided by Knopfdruck; external: forwarded to a Fachverfahren.",
+    )
+    fields: list[Field] = pydantic.Field(description="The application's fields, in form order.")
+    parameters: dict[Identifier, list[DatedValue]] = pydantic.Field(
+        default_factory=dict,
+        description="Dated parameters by name, used in rules as params.<name>.",
+    )
+    rules: list[Rule] = pydantic.Field(
+        default_factory=list, description="Rules, evaluated in order (discriminated by 'kind')."
+    )
+    fees: list[Fee] = pydantic.Field(default_factory=list, description="Fees due on approval.")
+    documents: list[Document] = pydantic.Field(
+        default_factory=list, description="Documents rendered for the outcome."
+    )
+    automation: Automation = pydantic.Field(
+        default_factory=Automation, description="Automation policy and referral triggers."
+    )
+    retention: Retention = pydantic.Field(description="Retention period of case data.")
+
+    @model_validator(mode="after")
+    def _validity(self) -> ServiceDefinition:
+        """A definition that ends before it starts can never apply."""
+        if self.valid_until is not None and self.valid_until < self.valid_from:
+            raise _problem("valid_until is before valid_from", "valid_until")
+        return self
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> ServiceDefinition:
+        """Ids name things in rules, audit trails and templates, so each must be unambiguous."""
+        for section, ids in (
+            ("fields", [field.id for field in self.fields]),
+            ("rules", [rule.id for rule in self.rules]),
+            ("fees", [fee.id for fee in self.fees]),
+            ("documents", [document.id for document in self.documents]),
+        ):
+            duplicate = _first_duplicate(ids)
+            if duplicate is not None:
+                index, first = duplicate
+                raise _problem(
+                    f"duplicate id '{ids[index]}' (first at {section}[{first}])",
+                    section,
+                    index,
+                    "id",
+                )
+        outputs: list[tuple[str, tuple[str | int, ...]]] = [
+            (rule.output, ("rules", index, "output"))
+            for index, rule in enumerate(self.rules)
+            if not isinstance(rule, EligibilityRule)
+        ]
+        outputs += [(fee.id, ("fees", index, "id")) for index, fee in enumerate(self.fees)]
+        seen: dict[str, tuple[str | int, ...]] = {}
+        for name, at in outputs:
+            if name in seen:
+                raise _problem(
+                    f"amount '{name}' is already computed at {yaml_path(seen[name])}", *at
+                )
+            seen[name] = at
+        return self
+
+    @model_validator(mode="after")
+    def _parameters_dated(self) -> ServiceDefinition:
+        """Dates must ascend and values keep one kind, or 'the value on a day' is ambiguous."""
+        for name, values in self.parameters.items():
+            if not values:
+                raise _problem("a parameter needs at least one dated value", "parameters", name)
+            for index in range(1, len(values)):
+                if values[index].valid_from <= values[index - 1].valid_from:
+                    raise _problem(
+                        "valid_from dates must be strictly ascending",
+                        "parameters",
+                        name,
+                        index,
+                        "valid_from",
+                    )
+            kinds = [_value_kind(value.value) for value in values]
+            for index, kind in enumerate(kinds):
+                if kind != kinds[0]:
+                    raise _problem(
+                        f"value is a {kind}, but earlier values are a {kinds[0]}",
+                        "parameters",
+                        name,
+                        index,
+                        "value",
+                    )
+        return self
+
+    @model_validator(mode="after")
+    def _policy_matches_rules(self) -> ServiceDefinition:
+        """The declared triggers must cover what the rules can do, and thresholds must exist."""
+        can_refer = any(
+            (isinstance(rule, EligibilityRule) and rule.otherwise == "refer")
+            or (isinstance(rule, DecisionTableRule) and rule.can_refer)
+            for rule in self.rules
+        )
+        if can_refer and "rule_referred" not in self.automation.referral_triggers:
+            raise _problem(
+                "rules can refer a case, so 'rule_referred' must be a trigger",
+                "automation",
+                "referral_triggers",
+            )
+        known = {fee.id for fee in self.fees} | {
+            rule.output for rule in self.rules if not isinstance(rule, EligibilityRule)
+        }
+        for index, threshold in enumerate(self.automation.thresholds):
+            if threshold.output not in known:
+                raise _problem(
+                    f"no rule or fee computes '{threshold.output}'",
+                    "automation",
+                    "thresholds",
+                    index,
+                    "output",
+                )
+        return self
+
+    @property
+    def rule_version(self) -> str:
+        """How a decision names the rules it was made under."""
+        return f"{self.id}@{self.version} (gültig ab {self.valid_from.isoformat()})"
+
+    def is_valid_on(self, day: date) -> bool:
+        """Whether the definition applies to a case with this reference date."""
+        return self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)
+
+    def parameter_value(self, name: str, on: date) -> bool | int | float | str:
+        """The value of a parameter valid on a day: the one with the latest valid_from <= day."""
+        values = self.parameters.get(name)
+        if values is None:
+            known = ", ".join(sorted(self.parameters)) or "none"
+            raise UndefinedParameter(
+                f"service '{self.id}' has no parameter '{name}' (parameters: {known})"
+            )
+        current = [value for value in values if value.valid_from <= on]
+        if not current:
+            raise UndefinedParameter(
+                f"parameter '{name}' of service '{self.id}' has no value on {on.isoformat()}; "
+                f"its first value applies from {values[0].valid_from.isoformat()}"
+            )
+        return current[-1].value
+
+    def parameters_on(self, on: date) -> dict[str, bool | int | float | str]:
+        """Every parameter that has a value on a day; the others are absent."""
+        values: dict[str, bool | int | float | str] = {}
+        for name in self.parameters:
+            try:
+                values[name] = self.parameter_value(name, on)
+            except UndefinedParameter:
+                continue
+        return values
+
+
+def _value_kind(value: object) -> str:
+    """Parameter value kinds that may not be mixed over time."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "string"
+
+
+def yaml_path(at: tuple[str | int, ...]) -> str:
+    """A location tuple as the YAML path integrators read, e.g. rules[2].output."""
+    text = ""
+    for part in at:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text or "(root)"
+
+
+def definition_json_schema() -> dict[str, Any]:
+    """The JSON Schema of service.yaml, for editors and the integrator documentation."""
+    schema = ServiceDefinition.model_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"Knopfdruck service definition v{FORMAT_VERSION}",
+        **{key: value for key, value in schema.items() if key != "title"},
+    }

@@ -1,0 +1,246 @@
+"""Renders a service's notice template to a tagged PDF/A-3a that can go straight to the archive."""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import DataHandler, Request, url2pathname
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date
+from babel.numbers import format_currency
+from jinja2 import (
+    ChoiceLoader,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    UndefinedError,
+)
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from weasyprint import CSS, HTML
+from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
+
+from backend.errors import KnopfdruckError
+
+SHARED_TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+SHARED_STYLESHEET = "notice.css"
+PDF_VARIANT = "pdf/a-3a"
+# Registries record instants (often in UTC); a German notice states the calendar day in Germany.
+LOCAL_ZONE = "Europe/Berlin"
+SERVICE_TEMPLATES = "templates"
+
+
+class RenderError(KnopfdruckError):
+    """A notice could not be produced; names template, line and cause for the integrator."""
+
+    status_code = 500
+    code = "render_failed"
+
+    def __init__(self, message: str, *, template: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.template = template
+        self.line = line
+
+
+class ResourceRefused(ValueError):
+    """A template asked for a resource outside its templates; refused so nothing leaks in or out."""
+
+
+def local_date(value: date | datetime | str) -> date:
+    """The German calendar day of a date, an instant or an ISO string, so every notice agrees."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(ZoneInfo(LOCAL_ZONE))
+        return value.date()
+    if isinstance(value, date):
+        return value
+    raise TypeError(f"expected a date, datetime or ISO date string, got {type(value).__name__}")
+
+
+def date_de(value: date | datetime | str) -> str:
+    """German numeric date (12.08.1964), the form German authorities print."""
+    return str(format_date(local_date(value), "dd.MM.yyyy", locale="de_DE"))
+
+
+def date_iso(value: date | datetime | str) -> str:
+    """ISO day for machine-read metadata such as the PDF creation date."""
+    return local_date(value).isoformat()
+
+
+def money_de(value: Decimal | int | str) -> str:
+    """German euro amount (36,00 €, with a no-break space) from an exact amount."""
+    # A float cannot hold cents exactly; fees must arrive as Decimal, int or a decimal string.
+    if isinstance(value, bool | float) or not isinstance(value, Decimal | int | str):
+        raise TypeError(f"amounts must be Decimal, int or str, got {type(value).__name__}")
+    return str(format_currency(Decimal(value), "EUR", locale="de_DE"))
+
+
+class TemplateResourceFetcher(URLFetcher):
+    """Lets WeasyPrint read template files and data: URLs only, never the network or other files."""
+
+    def __init__(self, allowed_dirs: Sequence[Path]) -> None:
+        # fail_on_errors: a refused resource stops the render; a legal document must not silently
+        # lose its logo or QR code.
+        super().__init__(
+            allowed_protocols=("data", "file"), allow_redirects=False, fail_on_errors=True
+        )
+        self.allowed_dirs = tuple(directory.resolve() for directory in allowed_dirs)
+
+    def fetch(self, url: str, headers: Mapping[str, str] | None = None) -> URLFetcherResponse:
+        """Serve data: URLs and files inside the allowed directories; refuse everything else."""
+        scheme = urlsplit(url).scheme.lower()
+        if scheme == "data":
+            with DataHandler().data_open(Request(url)) as response:
+                data_headers = dict(response.headers.items())
+                return URLFetcherResponse(url, response.read(), data_headers)
+        if scheme == "file":
+            path = self._allowed_file(url)
+            content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": content_type})
+        raise ResourceRefused(f"{url}: templates may use only their own files and data: URLs")
+
+    def _allowed_file(self, url: str) -> Path:
+        """Resolve a file: URL and insist it lies inside an allowed directory (after symlinks)."""
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost"):
+            raise ResourceRefused(f"{url}: remote file URLs are not allowed")
+        path = Path(url2pathname(parts.path)).resolve()
+        inside = any(path.is_relative_to(directory) for directory in self.allowed_dirs)
+        if not inside:
+            raise ResourceRefused(f"{url}: outside the templates directories")
+        if not path.is_file():
+            raise ResourceRefused(f"{url}: no such file in the templates directories")
+        return path
+
+
+class NoticeRenderer:
+    """Turns a service's template and a case's values into a tagged, archivable PDF/A-3a."""
+
+    def __init__(
+        self, services_dir: Path, shared_templates_dir: Path = SHARED_TEMPLATES_DIR
+    ) -> None:
+        self.services_dir = services_dir.resolve()
+        self.shared_templates_dir = shared_templates_dir.resolve()
+        shared_fetcher = TemplateResourceFetcher([self.shared_templates_dir])
+        self._stylesheet = CSS(
+            filename=str(self.shared_templates_dir / SHARED_STYLESHEET), url_fetcher=shared_fetcher
+        )
+        self._environments: dict[Path, ImmutableSandboxedEnvironment] = {}
+
+    def render(self, service_folder: Path, template: str, context: Mapping[str, Any]) -> bytes:
+        """Produce the PDF/A-3a bytes of one document; the same inputs give the same bytes."""
+        templates_dir = self._templates_dir(service_folder, template)
+        markup = self.render_html(service_folder, template, context)
+        fetcher = TemplateResourceFetcher([self.shared_templates_dir, templates_dir])
+        try:
+            document = HTML(
+                string=markup, base_url=templates_dir.as_uri() + "/", url_fetcher=fetcher
+            )
+            pdf: bytes = document.write_pdf(
+                stylesheets=[self._stylesheet],
+                pdf_variant=PDF_VARIANT,
+                # <meta name="aktenzeichen"> lands in the PDF info, so archives can find the case.
+                custom_metadata=True,
+            )
+        except FatalURLFetchingError as exc:
+            raise RenderError(
+                f"Template {template!r} uses a resource it may not use: {exc.__cause__ or exc}",
+                template=template,
+            ) from exc
+        return pdf
+
+    def render_html(self, service_folder: Path, template: str, context: Mapping[str, Any]) -> str:
+        """Fill the template; separate from PDF output so previews and tests can read the markup."""
+        templates_dir = self._templates_dir(service_folder, template)
+        environment = self._environment(templates_dir)
+        name = template.removeprefix(f"{SERVICE_TEMPLATES}/")
+        try:
+            compiled = environment.get_template(name)
+            if compiled.filename is None or not Path(compiled.filename).is_relative_to(
+                templates_dir
+            ):
+                raise RenderError(
+                    f"Template {name!r} is not in {templates_dir}; render the service's own "
+                    "template, which extends the shared layout",
+                    template=name,
+                )
+            return compiled.render(dict(context))
+        except RenderError:
+            raise
+        except Exception as exc:
+            raise self._explain(exc, name, templates_dir) from exc
+
+    def _templates_dir(self, service_folder: Path, template: str) -> Path:
+        """The service's templates directory; a folder outside the services directory is refused."""
+        folder = (self.services_dir / service_folder).resolve()
+        if not folder.is_relative_to(self.services_dir):
+            raise RenderError(
+                f"Service folder {service_folder} is outside {self.services_dir}", template=template
+            )
+        return (folder / SERVICE_TEMPLATES).resolve()
+
+    def _environment(self, templates_dir: Path) -> ImmutableSandboxedEnvironment:
+        """One sandboxed Jinja environment per service, kept so templates compile only once."""
+        environment = self._environments.get(templates_dir)
+        if environment is None:
+            # Shared directory first: a service cannot replace the common layout (base.html).
+            loader = ChoiceLoader(
+                [FileSystemLoader(self.shared_templates_dir), FileSystemLoader(templates_dir)]
+            )
+            environment = ImmutableSandboxedEnvironment(
+                loader=loader,
+                autoescape=True,
+                undefined=StrictUndefined,
+                trim_blocks=True,
+                lstrip_blocks=True,
+            )
+            environment.filters.update(date_de=date_de, date_iso=date_iso, money_de=money_de)
+            self._environments[templates_dir] = environment
+        return environment
+
+    def _explain(self, exc: Exception, name: str, templates_dir: Path) -> RenderError:
+        """Turn a Jinja or filter failure into a RenderError that says where and what."""
+        if isinstance(exc, TemplateNotFound):
+            return RenderError(
+                f"Template {exc.name!r} not found in {templates_dir} or the shared templates",
+                template=name,
+            )
+        if isinstance(exc, TemplateSyntaxError):
+            where = exc.name or name
+            return RenderError(
+                f"Template {where!r}, line {exc.lineno}: syntax error: {exc.message}",
+                template=where,
+                line=exc.lineno,
+            )
+        where, line = self._template_frame(exc, name, templates_dir)
+        position = f"Template {where!r}" + (f", line {line}" if line is not None else "")
+        if isinstance(exc, UndefinedError):
+            detail = f"uses a value the context does not provide: {exc.message}"
+        elif isinstance(exc, SecurityError):
+            detail = f"does something the sandbox forbids: {exc}"
+        else:
+            detail = f"failed: {type(exc).__name__}: {exc}"
+        return RenderError(f"{position} {detail}", template=where, line=line)
+
+    def _template_frame(
+        self, exc: BaseException, name: str, templates_dir: Path
+    ) -> tuple[str, int | None]:
+        """The innermost template and line in the traceback (Jinja rewrites frames to templates)."""
+        where, line = name, None
+        traceback = exc.__traceback__
+        while traceback is not None:
+            filename = Path(traceback.tb_frame.f_code.co_filename)
+            for directory in (templates_dir, self.shared_templates_dir):
+                if filename.is_relative_to(directory):
+                    where, line = filename.relative_to(directory).as_posix(), traceback.tb_lineno
+            traceback = traceback.tb_next
+        return where, line

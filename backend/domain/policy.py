@@ -1,0 +1,89 @@
+"""Automation policy: when the machine must hand a case to a person. Pure, no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection
+from dataclasses import dataclass
+
+REFERRAL_TEXT: dict[str, dict[str, str]] = {
+    "no_legal_basis": {
+        "de": "Für diesen Dienst gibt es keine Rechtsgrundlage für automatisierte Entscheidungen "
+        "(§ 35a VwVfG); eine Sachbearbeiterin entscheidet.",
+        "en": "This service has no legal basis for automated decisions (§ 35a VwVfG); "
+        "a clerk decides.",
+    },
+    "automation_paused": {
+        "de": "Die automatische Bearbeitung ist für diesen Dienst angehalten.",
+        "en": "Automated processing is paused for this service.",
+    },
+    "disputed_data": {
+        "de": "Sie haben Angaben aus einem Register als falsch gemeldet.",
+        "en": "You reported data from a register as wrong.",
+    },
+    "remark": {
+        "de": "Sie haben eine Anmerkung geschrieben, die eine Person lesen muss.",
+        "en": "You wrote a remark that a person has to read.",
+    },
+    "registry_failure": {
+        "de": "Ein Register war nicht erreichbar; Angaben wurden von Ihnen ergänzt.",
+        "en": "A register could not be reached; you entered the data yourself.",
+    },
+    "rule_referred": {
+        "de": "Eine Regel des Dienstes verlangt eine Prüfung durch eine Person.",
+        "en": "A rule of the service requires a check by a person.",
+    },
+    "qa_sample": {
+        "de": "Der Antrag wurde zufällig für die Qualitätssicherung ausgewählt.",
+        "en": "The application was picked at random for quality assurance.",
+    },
+}
+
+
+@dataclass(frozen=True)
+class CaseSignals:
+    """What the intake observed about a case that may stop automation."""
+
+    disputed_fields: Collection[str]
+    has_remark: bool
+    failed_fields: Collection[str]
+    rule_referred: bool
+
+
+def in_qa_sample(case_id: str, rate: float) -> bool:
+    """Deterministic per case, so a retried step samples the same way."""
+    if rate <= 0:
+        return False
+    bucket = int(hashlib.sha256(case_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return bucket < rate
+
+
+def referral_reasons(
+    *,
+    legal_basis: str | None,
+    triggers: Collection[str],
+    signals: CaseSignals,
+    case_id: str,
+    qa_sample_rate: float,
+    paused: bool = False,
+) -> list[str]:
+    """Reason codes that send the case to a person; empty means the machine may decide."""
+    reasons: list[str] = []
+    if not legal_basis:
+        # § 35a VwVfG: without a legal basis no administrative act may be fully automated.
+        reasons.append("no_legal_basis")
+    if paused:
+        reasons.append("automation_paused")
+    # A citizen's dispute and a remark always reach a person, whatever the triggers say:
+    # GDPR Art. 22 and § 24 Abs. 1 Satz 3 VwVfG require that what the citizen states is heard.
+    if signals.disputed_fields:
+        reasons.append("disputed_data")
+    if signals.has_remark:
+        reasons.append("remark")
+    if signals.failed_fields and "registry_failure" in triggers:
+        reasons.append("registry_failure")
+    if signals.rule_referred:
+        reasons.append("rule_referred")
+    if "qa_sample" in triggers and in_qa_sample(case_id, qa_sample_rate):
+        reasons.append("qa_sample")
+    return reasons

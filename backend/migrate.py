@@ -1,0 +1,27 @@
+"""Schema upgrades: our tables through Alembic, the durable-execution tables through DBOS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from backend.db import normalise_url
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def alembic_config(database_url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", normalise_url(database_url).replace("%", "%%"))
+    return cfg
+
+
+def upgrade_database(database_url: str) -> None:
+    """Bring our schema and the DBOS system schema to the newest version; safe to run twice."""
+    from dbos import DBOS
+
+    command.upgrade(alembic_config(database_url), "head")
+    DBOS.migrate(normalise_url(database_url), schema="dbos")

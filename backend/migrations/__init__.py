@@ -1,0 +1,1 @@
+"""Alembic migrations; `knopfdruck db upgrade` runs them."""

@@ -1,0 +1,1 @@
+"""Server-rendered citizen portal (Jinja2); calls the backend's service layer only."""

@@ -1,0 +1,147 @@
+"""Builds the ASGI app from settings: API, portal, sandbox, error handling, worker lifecycle."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from backend.api.v1 import router as api_router
+from backend.context import AppContext, build_context
+from backend.errors import KnopfdruckError
+from backend.settings import Settings
+from frontend.portal import build_portal_router, render_error_page
+from knopfdruck.security import SecurityHeaders
+
+log = logging.getLogger("knopfdruck")
+
+
+def _wants_json(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith(("/api/", "/sandbox/")) or path in ("/healthz", "/openapi.json")
+
+
+def _error_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+) -> Response:
+    if _wants_json(request):
+        body: dict[str, Any] = {"error": code, "message": message}
+        if details:
+            body["details"] = details
+        return JSONResponse(body, status_code=status)
+    return render_error_page(request, status, message)
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    details = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
+        details.append(
+            {"field": ".".join(loc) or "body", "message": str(err.get("msg", "invalid"))}
+        )
+    return details
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """One mapping from errors to responses: JSON for the API, a friendly page for the portal."""
+
+    @app.exception_handler(KnopfdruckError)
+    async def _domain(request: Request, exc: KnopfdruckError) -> Response:
+        return _error_response(request, exc.status_code, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        return _error_response(
+            request,
+            422,
+            "invalid_input",
+            "Die Eingabe ist ungültig. (Invalid input.)",
+            _validation_details(exc),
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        message = (
+            "Diese Seite gibt es nicht. (Not found.)" if exc.status_code == 404 else str(exc.detail)
+        )
+        return _error_response(request, exc.status_code, "http_error", message)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error_response(
+            request,
+            500,
+            "internal_error",
+            "Etwas ist schiefgegangen. Ihre Daten sind gespeichert; bitte versuchen "
+            "Sie es in einigen Minuten erneut. (Something went wrong.)",
+        )
+
+
+def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
+    """The whole platform for one process; tests pass their own settings."""
+    context = ctx or build_context(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.worker_in_process:
+            from backend.cases.processing import launch_worker, shutdown_worker
+
+            # DBOS's launch is synchronous and refuses to run on the event loop's thread.
+            await run_in_threadpool(launch_worker, context, concurrency=settings.worker_concurrency)
+        try:
+            yield
+        finally:
+            if settings.worker_in_process:
+                await run_in_threadpool(shutdown_worker)
+            await context.http.aclose()
+            context.close()
+
+    app = FastAPI(
+        title="Knopfdruck",
+        version="0.1.0",
+        description=(
+            "E-service platform: held data confirmed, not retyped; lawful automated decisions."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.ctx = context
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(SecurityHeaders, hsts=not settings.is_local)
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        """Liveness, plus whether the database answers."""
+        with context.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    app.include_router(api_router)
+    if settings.sandbox:
+        from sandbox.idp import build_idp_router
+        from sandbox.registries.app import build_registries_app
+
+        app.include_router(
+            build_idp_router(settings.oidc_issuer, settings.data_dir),
+            prefix="/sandbox/idp",
+            include_in_schema=False,
+        )
+        app.mount("/sandbox/registries", build_registries_app())
+    app.include_router(build_portal_router(settings))
+    from frontend.portal import static_files
+
+    app.mount("/static", static_files(), name="static")
+    return app

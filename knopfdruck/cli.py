@@ -1,0 +1,222 @@
+"""The `knopfdruck` command: serve, worker, sandbox, db, services, audit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from backend.errors import DefinitionError
+from backend.settings import Settings, get_settings
+from prefill.connectors.registry import ConnectorRegistry
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"knopfdruck: {message}", file=sys.stderr)
+    return code
+
+
+def _connectors() -> ConnectorRegistry:
+    from prefill.connectors.registry import build_default_registry
+
+    return build_default_registry()
+
+
+def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.definitions.loader import validate_tree
+
+    path = Path(args.path) if args.path else settings.services_dir
+    if not path.exists():
+        return _fail(f"{path}: no such file or directory")
+    problems = validate_tree(path, _connectors())
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) found", file=sys.stderr)
+        return 1
+    print(f"{path}: all service definitions are valid")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.definitions.loader import definition_json_schema
+
+    text = json.dumps(definition_json_schema(), indent=2, ensure_ascii=False)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.migrate import upgrade_database
+
+    upgrade_database(settings.database_url)
+    print("database schema is up to date")
+    return 0
+
+
+def _check_definitions(settings: Settings) -> None:
+    from backend.definitions.loader import validate_tree
+
+    problems = validate_tree(settings.services_dir, _connectors())
+    if problems:
+        raise DefinitionError(problems)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from backend.migrate import upgrade_database
+    from knopfdruck.app import create_app
+
+    if args.no_worker:
+        settings.worker_in_process = False
+    _check_definitions(settings)
+    upgrade_database(settings.database_url)
+    app = create_app(settings)
+    print(f"Knopfdruck läuft auf {settings.base_url}  (Strg+C beendet)")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=True)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.cases.processing import launch_worker, shutdown_worker
+    from backend.context import build_context
+
+    _check_definitions(settings)
+    ctx = build_context(settings)
+    launch_worker(ctx, concurrency=args.concurrency or settings.worker_concurrency)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print("Knopfdruck worker is processing cases (Ctrl+C stops)")
+    stop.wait()
+    shutdown_worker()
+    ctx.close()
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+    from fastapi import FastAPI
+
+    from sandbox.idp import build_idp_router
+    from sandbox.registries.app import build_registries_app
+
+    base = args.public_url.rstrip("/") if args.public_url else f"http://{args.host}:{args.port}"
+    app = FastAPI(title="Knopfdruck sandbox: identity provider and registries")
+    app.include_router(
+        build_idp_router(f"{base}/sandbox/idp", settings.data_dir), prefix="/sandbox/idp"
+    )
+    app.mount("/sandbox/registries", build_registries_app())
+    print(f"Sandbox: IdP at {base}/sandbox/idp, registries at {base}/sandbox/registries")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlmodel import Session
+
+    from backend.cases.audit import verify_all_chains, verify_case_chain
+    from backend.db import build_engine
+
+    engine = build_engine(settings.database_url)
+    with Session(engine) as session:
+        reports = (
+            [verify_case_chain(session, args.case)] if args.case else verify_all_chains(session)
+        )
+    broken = [r for r in reports if not r.ok]
+    for r in broken:
+        print(
+            f"case {r.case_id}: chain broken at event {r.broken_at}: {r.problem}", file=sys.stderr
+        )
+    print(
+        f"{len(reports)} case(s) checked, {sum(r.events for r in reports)} events, "
+        f"{len(broken)} broken"
+    )
+    engine.dispose()
+    return 1 if broken else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="knopfdruck", description="Knopfdruck e-service platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run portal, API and (by default) the worker")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--no-worker", action="store_true", help="leave cases to `knopfdruck worker`"
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="process cases (any number of processes)")
+    worker.add_argument("--concurrency", type=int, default=0)
+    worker.set_defaults(func=cmd_worker)
+
+    sandbox = sub.add_parser("sandbox", help="run the sandbox IdP and registries standalone")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8100)
+    sandbox.add_argument(
+        "--public-url", default="", help="URL under which clients reach the sandbox"
+    )
+    sandbox.set_defaults(func=cmd_sandbox)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True
+    )
+    db.add_parser("upgrade", help="apply all migrations").set_defaults(func=cmd_db_upgrade)
+
+    services = sub.add_parser("services", help="service definitions").add_subparsers(
+        dest="services_command", required=True
+    )
+    validate = services.add_parser(
+        "validate", help="check definitions; every error with file and line"
+    )
+    validate.add_argument("path", nargs="?", default="")
+    validate.set_defaults(func=cmd_validate)
+    schema = services.add_parser("schema", help="print the JSON Schema of service.yaml")
+    schema.add_argument("--output", "-o", default="")
+    schema.set_defaults(func=cmd_schema)
+
+    audit = sub.add_parser("audit", help="audit trail").add_subparsers(
+        dest="audit_command", required=True
+    )
+    verify = audit.add_parser("verify", help="check the hash chain of one case or all")
+    verify.add_argument("--case", default="")
+    verify.set_defaults(func=cmd_audit_verify)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = get_settings()
+    except Exception as exc:  # pydantic ValidationError on a bad KNOPFDRUCK_* variable
+        return _fail(f"invalid configuration: {exc}")
+    try:
+        code: int = args.func(args, settings)
+        return code
+    except DefinitionError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return _fail("refusing to start: the service definitions above are invalid")
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from sqlalchemy.exc import OperationalError
+
+        if isinstance(exc, OperationalError):
+            return _fail(f"cannot reach the database: {exc.orig}", 1)
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Prefill: reads what the administration already holds, with provenance. Knows nothing of cases."""

@@ -1,0 +1,1 @@
+"""Registry connectors: one stateless class per registry, registered in a ConnectorRegistry."""

@@ -1,0 +1,82 @@
+"""The contract every registry connector fulfils, and the values prefill returns."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+import httpx
+from pydantic import BaseModel, Field
+
+AttributeType = Literal["string", "date", "integer", "decimal", "boolean", "object", "list"]
+TrustLevel = Literal["niedrig", "substanziell", "hoch"]
+TRUST_ORDER: dict[str, int] = {"niedrig": 1, "substanziell": 2, "hoch": 3}
+
+
+class AttributeSpec(BaseModel):
+    """One attribute a registry can deliver; the definition loader checks data needs against it."""
+
+    name: str
+    type: AttributeType
+    description: str = ""
+
+
+class ConnectorConfig(BaseModel):
+    """Per-registry configuration; passed in, never stored on the connector."""
+
+    base_url: str
+    timeout_s: float = 5.0
+    retries: int = Field(2, ge=0, le=5)
+
+
+class RegistryQuery(BaseModel):
+    """One purpose-bound read: who asks, for which service and case, on which legal basis."""
+
+    identifier: str
+    attributes: list[str]
+    purpose: str
+    legal_basis: str
+    service: str
+    application_id: str | None = None
+    actor: str = "citizen"
+
+
+class Provenance(BaseModel):
+    """Where a held value came from; travels with the value into case, notice and audit."""
+
+    registry: str
+    registry_title: str = ""
+    record_id: str | None = None
+    as_of: datetime
+
+
+class NeedResult(BaseModel):
+    """The outcome for one attribute: ok (value and provenance), empty, or failed (reason)."""
+
+    attribute: str
+    status: Literal["ok", "empty", "failed"]
+    value: Any = None
+    provenance: Provenance | None = None
+    reason: str | None = None
+
+
+class Connector(ABC):
+    """A stateless adapter to one registry. Config and HTTP client are passed in per call."""
+
+    id: ClassVar[str]
+    title: ClassVar[str]
+    identifier: ClassVar[str]
+    """Which citizen identifier the registry is keyed by (an ID-token claim, e.g. ``idnr``)."""
+    min_trust_level: ClassVar[TrustLevel] = "substanziell"
+
+    @classmethod
+    @abstractmethod
+    def available_attributes(cls) -> dict[str, AttributeSpec]:
+        """Attributes this registry can deliver, by name."""
+
+    @abstractmethod
+    async def fetch(
+        self, client: httpx.AsyncClient, config: ConnectorConfig, query: RegistryQuery
+    ) -> dict[str, NeedResult]:
+        """Read the requested attributes; every requested attribute gets a result."""

@@ -1,0 +1,1 @@
+"""Stand-ins for the outside world (identity provider, registries), served over real HTTP."""

@@ -1,0 +1,87 @@
+"""Shared fixtures: the test database (SQLite, or PostgreSQL when asked) and a live platform."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from backend.db import normalise_url
+from backend.settings import Settings
+from tests.livesrv import free_port, serve_in_thread
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ENV = "KNOPFDRUCK_TEST_DATABASE_URL"
+
+
+def _reset_postgres(url: str) -> None:
+    """Start from an empty database: our schema and DBOS's are dropped."""
+    engine = create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS dbos CASCADE"))
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """SQLite file by default; PostgreSQL when KNOPFDRUCK_TEST_DATABASE_URL is set (must answer)."""
+    url = os.environ.get(PG_ENV, "")
+    if url:
+        _reset_postgres(url)  # fails loudly when PostgreSQL is not there: no silent skip
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'knopfdruck.db'}"
+
+
+@dataclass
+class Platform:
+    base_url: str
+    settings: Settings
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=30)
+
+    def token(self, persona: str) -> str:
+        r = httpx.post(f"{self.base_url}/sandbox/idp/token", data={"persona": persona}, timeout=10)
+        r.raise_for_status()
+        token: str = r.json()["access_token"]
+        return token
+
+    def api(self, persona: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=f"{self.base_url}/api/v1",
+            timeout=30,
+            headers={"Authorization": f"Bearer {self.token(persona)}"},
+        )
+
+
+@pytest.fixture(scope="session")
+def platform(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """The whole platform as `knopfdruck serve` runs it: migrated DB, sandbox, in-process worker."""
+    from backend.migrate import upgrade_database
+    from knopfdruck.app import create_app
+
+    port = free_port()
+    settings = Settings(
+        base_url=f"http://127.0.0.1:{port}",
+        data_dir=tmp_path_factory.mktemp("data"),
+        database_url=database_url,
+        services_dir=ROOT / "services",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    upgrade_database(settings.database_url)
+    app = create_app(settings)
+    with serve_in_thread(app, port) as base:
+        yield Platform(base, settings)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop running in the main thread
+    for the rest of the session, which async tests collected after it could not use."""
+    items.sort(key=lambda item: "/tests/e2e/" in str(item.path))

@@ -1,0 +1,148 @@
+"""The scripted API run of the foundation: erika gets her Meldebescheinigung within seconds."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import httpx
+from pypdf import PdfReader
+
+from tests.conftest import Platform
+
+
+def wait_for_settled(api: httpx.Client, case_id: str, timeout: float = 30.0) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while True:
+        case: dict[str, object] = api.get(f"/cases/{case_id}").json()
+        if case["status"] in ("decided", "referred"):
+            return case
+        assert time.monotonic() < deadline, f"case still {case['status']} after {timeout} s"
+        time.sleep(0.2)
+
+
+def test_erika_gets_her_certificate_automatically(platform: Platform) -> None:
+    api = platform.api("erika")
+    services = api.get("/services").json()
+    assert "meldebescheinigung" in [s["id"] for s in services]
+
+    r = api.post("/applications", json={"service": "meldebescheinigung"})
+    assert r.status_code == 201, r.text
+    application = r.json()
+    fields = {f["id"]: f for f in application["fields"]}
+    assert fields["familienname"]["value"] == "Mustermann"
+    assert fields["familienname"]["origin"] == "registry"
+    assert fields["familienname"]["source"]["registry"] == "melderegister"
+    assert fields["familienname"]["source"]["as_of"]
+    assert fields["ort"]["value"] == "Köln"
+    assert fields["geburtsdatum"]["value"] == "1964-08-12"
+
+    started = time.monotonic()
+    r = api.post(f"/applications/{application['id']}/submit")
+    assert r.status_code == 200, r.text
+    case_id = r.json()["case_id"]
+    case = wait_for_settled(api, case_id)
+    elapsed = time.monotonic() - started
+    assert case["status"] == "decided", case
+    assert elapsed < 15, f"decision took {elapsed:.1f} s"
+    decision = case["decision"]
+    assert isinstance(decision, dict) and decision["outcome"] == "approved"
+    documents = case["documents"]
+    assert isinstance(documents, list) and len(documents) == 1
+
+    pdf = api.get(f"/cases/{case_id}/documents/{documents[0]['id']}")
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "Mustermann" in text
+    assert str(case["reference"]) in text
+
+    # Submitting again is harmless: the same case, not a second one.
+    again = api.post(f"/applications/{application['id']}/submit")
+    assert again.json()["case_id"] == case_id
+
+
+def test_citizens_see_only_their_own(platform: Platform) -> None:
+    erika, jonas = platform.api("erika"), platform.api("jonas")
+    app_id = erika.post("/applications", json={"service": "meldebescheinigung"}).json()["id"]
+    case_id = erika.post(f"/applications/{app_id}/submit").json()["case_id"]
+    assert jonas.get(f"/applications/{app_id}").status_code == 404
+    assert jonas.patch(f"/applications/{app_id}", json={"remark": "x"}).status_code == 404
+    assert jonas.post(f"/applications/{app_id}/submit").status_code == 404
+    assert jonas.get(f"/cases/{case_id}").status_code == 404
+    assert case_id not in [c["id"] for c in jonas.get("/cases").json()]
+
+
+def test_bad_input_gets_clear_errors_never_500(platform: Platform) -> None:
+    api = platform.api("erika")
+    assert api.post("/applications", json={"service": "gibt-es-nicht"}).status_code == 404
+    r = api.post("/applications", json={"servic": "meldebescheinigung"})
+    assert r.status_code == 422 and r.json()["details"]
+    assert (
+        api.post(
+            "/applications", content=b"{not json", headers={"Content-Type": "application/json"}
+        ).status_code
+        == 422
+    )
+    assert api.get("/cases/" + "0" * 32).status_code == 404
+    assert api.get("/cases/not-an-id").status_code in (404, 422)
+    app_id = api.post("/applications", json={"service": "meldebescheinigung"}).json()["id"]
+    r = api.patch(f"/applications/{app_id}", json={"answers": {"familienname": "Musterfrau"}})
+    assert r.status_code == 422
+    assert r.json()["details"][0]["field"] == "familienname"
+    r = api.patch(f"/applications/{app_id}", json={"answers": {"gibtsnicht": "x"}})
+    assert r.status_code == 422
+
+
+def test_wrong_or_missing_token_is_401(platform: Platform) -> None:
+    with platform.client() as client:
+        assert client.get("/api/v1/cases").status_code == 401
+        r = client.get("/api/v1/cases", headers={"Authorization": "Bearer not.a.token"})
+        assert r.status_code == 401
+        assert r.json()["error"] == "unauthorized"
+
+
+def test_disputed_data_goes_to_a_clerk(platform: Platform) -> None:
+    api = platform.api("erika")
+    app_id = api.post("/applications", json={"service": "meldebescheinigung"}).json()["id"]
+    r = api.patch(
+        f"/applications/{app_id}",
+        json={"disputes": {"strasse": "Ich wohne seit Oktober in der Domstraße 1."}},
+    )
+    assert r.status_code == 200, r.text
+    case_id = api.post(f"/applications/{app_id}/submit").json()["case_id"]
+    case = wait_for_settled(api, case_id)
+    assert case["status"] == "referred"
+    decision = case["decision"]
+    assert isinstance(decision, dict) and "disputed_data" in decision["referral_reasons"]
+    assert case["documents"] == []
+
+
+def test_low_trust_level_cannot_start_a_substanziell_service(platform: Platform) -> None:
+    r = platform.api("lena").post("/applications", json={"service": "meldebescheinigung"})
+    assert r.status_code == 403
+
+
+def test_data_cockpit_lists_the_registry_read(platform: Platform) -> None:
+    api = platform.api("jonas")
+    api.post("/applications", json={"service": "meldebescheinigung"})
+    rows = api.get("/me/data-access").json()
+    assert rows and rows[0]["registry"] == "melderegister"
+    assert "familienname" in rows[0]["attributes_requested"]
+    assert rows[0]["legal_basis"] == "§ 18 Abs. 1 BMG"
+    assert "Schneider" not in str(rows)  # names of attributes, never values
+
+
+def test_health_and_openapi(platform: Platform) -> None:
+    with platform.client() as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        spec = client.get("/openapi.json").json()
+        for path in (
+            "/api/v1/services",
+            "/api/v1/applications",
+            "/api/v1/applications/{application_id}",
+            "/api/v1/applications/{application_id}/submit",
+            "/api/v1/cases/{case_id}",
+            "/api/v1/cases/{case_id}/documents/{document_id}",
+        ):
+            assert path in spec["paths"], path
