@@ -1,0 +1,108 @@
+"""The CLI as an integrator meets it: precise errors, exit codes, and never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+FIXTURES = ROOT / "tests" / "unit" / "fixtures" / "definitions"
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "knopfdruck.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_validate_accepts_the_shipped_services() -> None:
+    result = run("services", "validate", "services/")
+    assert result.returncode == 0, result.stderr
+    assert "valid" in result.stdout
+
+
+def test_validate_names_file_line_and_path_for_an_unknown_attribute() -> None:
+    result = run("services", "validate", str(FIXTURES / "invalid" / "unknown-attribute"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "fields[" in result.stderr and ".source.attribute: unknown attribute" in result.stderr
+    first = result.stderr.splitlines()[0]
+    path, line = first.split(" ")[0].rsplit(":", 1)
+    assert path.endswith("service.yaml") and line.isdigit()
+
+
+def test_validate_reports_malformed_yaml_with_its_line() -> None:
+    result = run("services", "validate", str(FIXTURES / "invalid" / "bad-yaml"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "service.yaml:" in result.stderr
+
+
+def test_validate_of_a_missing_path_is_a_clear_error() -> None:
+    result = run("services", "validate", "no/such/dir")
+    assert result.returncode == 2
+    assert "no such file or directory" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_schema_is_json_schema() -> None:
+    result = run("services", "schema")
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    assert schema["$schema"].startswith("https://json-schema.org/")
+    assert "fields" in schema["properties"]
+
+
+def test_serve_refuses_to_start_on_an_invalid_definition(tmp_path: Path) -> None:
+    services = tmp_path / "services"
+    shutil.copytree(ROOT / "services", services)
+    yaml_file = services / "meldebescheinigung" / "service.yaml"
+    yaml_file.write_text(
+        yaml_file.read_text(encoding="utf-8").replace(
+            "attribute: anschrift.plz", "attribute: adresse.plz"
+        ),
+        encoding="utf-8",
+    )
+    result = run(
+        "serve",
+        "--port",
+        "1",
+        env={
+            "KNOPFDRUCK_SERVICES_DIR": str(services),
+            "KNOPFDRUCK_DATA_DIR": str(tmp_path / "var"),
+        },
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "service.yaml:" in result.stderr
+    assert "unknown attribute 'adresse.plz' of connector 'melderegister'" in result.stderr
+    assert "refusing to start" in result.stderr
+
+
+def test_db_upgrade_twice_and_unreachable_database(tmp_path: Path) -> None:
+    env = {"KNOPFDRUCK_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"}
+    assert run("db", "upgrade", env=env).returncode == 0
+    assert run("db", "upgrade", env=env).returncode == 0
+    bad = run(
+        "db", "upgrade", env={"KNOPFDRUCK_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
+    )
+    assert bad.returncode == 1
+    assert "cannot reach the database" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_audit_verify_on_an_empty_database(tmp_path: Path) -> None:
+    env = {"KNOPFDRUCK_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"}
+    assert run("db", "upgrade", env=env).returncode == 0
+    result = run("audit", "verify", env=env)
+    assert result.returncode == 0 and "0 broken" in result.stdout
