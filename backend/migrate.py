@@ -23,5 +23,6 @@ def upgrade_database(database_url: str) -> None:
     """Bring our schema and the DBOS system schema to the newest version; safe to run twice."""
     from dbos import DBOS
 
-    command.upgrade(alembic_config(database_url), "head")
+    # "heads": parallel branches of work may each add a revision on top of the same parent.
+    command.upgrade(alembic_config(database_url), "heads")
     DBOS.migrate(normalise_url(database_url), schema="dbos")

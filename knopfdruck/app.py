@@ -97,7 +97,7 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.worker_in_process:
-            from backend.cases.processing import launch_worker, shutdown_worker
+            from backend.cases.worker import launch_worker, shutdown_worker
 
             # DBOS's launch is synchronous and refuses to run on the event loop's thread.
             await run_in_threadpool(launch_worker, context, concurrency=settings.worker_concurrency)

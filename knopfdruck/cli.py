@@ -86,7 +86,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from backend.cases.processing import launch_worker, shutdown_worker
+    from backend.cases.worker import launch_worker, shutdown_worker
     from backend.context import build_context
 
     _check_definitions(settings)

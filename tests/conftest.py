@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ from backend.settings import Settings
 from tests.livesrv import free_port, serve_in_thread
 
 ROOT = Path(__file__).resolve().parent.parent
+TEST_SERVICES = ROOT / "tests" / "fixtures" / "services"
+"""Test-only service definitions, served by the `platform` fixture next to the real ones."""
 PG_ENV = "KNOPFDRUCK_TEST_DATABASE_URL"
 
 
@@ -68,11 +71,15 @@ def platform(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     from knopfdruck.app import create_app
 
     port = free_port()
+    services = tmp_path_factory.mktemp("services")
+    for folder in [*(ROOT / "services").iterdir(), *(ROOT / "tests/fixtures/services").iterdir()]:
+        if folder.is_dir():
+            shutil.copytree(folder, services / folder.name)
     settings = Settings(
         base_url=f"http://127.0.0.1:{port}",
         data_dir=tmp_path_factory.mktemp("data"),
         database_url=database_url,
-        services_dir=ROOT / "services",
+        services_dir=services,
         _env_file=None,  # type: ignore[call-arg]
     )
     upgrade_database(settings.database_url)

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from backend.auth.tokens import Identity
 from backend.cases.answers import FieldProblem, coerce
 from backend.cases.audit import record_event
+from backend.cases.worker import enqueue_case
 from backend.context import AppContext
 from backend.db import unit_of_work
 from backend.definitions.models import ServiceDefinition
@@ -250,8 +251,6 @@ def missing_required(definition: ServiceDefinition, application: Application) ->
 
 def submit_application(ctx: AppContext, identity: Identity, application_id: str) -> Case:
     """Write the case and its processing job in one transaction; submitting twice is harmless."""
-    from backend.cases.processing import enqueue_case
-
     try:
         with unit_of_work(ctx.engine) as session:
             application = get_application(session, identity, application_id)

@@ -1,8 +1,4 @@
-"""Durable case processing: one DBOS workflow per case, each step idempotent and retried.
-
-DBOS registers workflows on module-level functions, so the worker binds its AppContext once
-with ``bind_worker_context``; steps read it from there. That is the only process-wide state.
-"""
+"""Durable case processing: one DBOS workflow per case, each step idempotent and retried."""
 
 from __future__ import annotations
 
@@ -10,12 +6,13 @@ import logging
 from datetime import date
 from typing import Any
 
-from dbos import DBOS, EnqueueOptions
+from dbos import DBOS
 from sqlmodel import Session, select
 
 from backend.cases.audit import record_event
+from backend.cases.worker import WORKFLOW, worker_context
 from backend.context import AppContext
-from backend.db import normalise_url, unit_of_work
+from backend.db import unit_of_work
 from backend.domain.case_state import CaseStatus, transition
 from backend.domain.decision import Decision
 from backend.domain.policy import CaseSignals, referral_reasons
@@ -23,57 +20,6 @@ from backend.models import Case, Document, utcnow
 from backend.rules.evaluate import decide
 
 log = logging.getLogger("knopfdruck.processing")
-
-QUEUE = "cases"
-WORKFLOW = "knopfdruck.process_case"
-APP_VERSION = "knopfdruck-1"
-"""Fixed so web processes, workers and restarts agree on which executor may run a workflow."""
-
-_context: AppContext | None = None
-
-
-def bind_worker_context(ctx: AppContext) -> None:
-    global _context
-    _context = ctx
-
-
-def _ctx() -> AppContext:
-    if _context is None:
-        raise RuntimeError("the case worker was started without its context")
-    return _context
-
-
-def enqueue_case(ctx: AppContext, session: Session, case_id: str) -> None:
-    """Add the processing job inside the caller's transaction: case and job commit together."""
-    options: EnqueueOptions = {
-        "queue_name": QUEUE,
-        "workflow_name": WORKFLOW,
-        "workflow_id": f"case-{case_id}",
-        "app_version": APP_VERSION,
-    }
-    ctx.dbos_client.enqueue_in_transaction(session, options, case_id)
-
-
-def launch_worker(ctx: AppContext, *, concurrency: int) -> None:
-    """Start DBOS in this process: recover unfinished workflows, then take cases from the queue."""
-    bind_worker_context(ctx)
-    DBOS(
-        config={
-            "name": "knopfdruck",
-            "system_database_url": normalise_url(ctx.settings.database_url),
-            "application_version": APP_VERSION,
-            "log_level": "WARNING",
-        }
-    )
-    DBOS.launch()
-    DBOS.register_queue(
-        QUEUE, worker_concurrency=concurrency, polling_interval_sec=0.2, on_conflict="always_update"
-    )
-
-
-def shutdown_worker() -> None:
-    DBOS.destroy(workflow_completion_timeout_sec=5)
-
 
 # --- steps -------------------------------------------------------------------------------
 
@@ -87,7 +33,7 @@ def _load(session: Session, case_id: str) -> Case:
 
 @DBOS.step(name="knopfdruck.begin", retries_allowed=True, max_attempts=5, interval_seconds=0.5)
 def begin_step(case_id: str) -> str:
-    with unit_of_work(_ctx().engine) as session:
+    with unit_of_work(worker_context().engine) as session:
         case = _load(session, case_id)
         if case.status == CaseStatus.SUBMITTED:
             case.status = transition(case.status, CaseStatus.PROCESSING)
@@ -112,7 +58,7 @@ def _signals(case: Case, decision: Decision) -> CaseSignals:
 @DBOS.step(name="knopfdruck.decide", retries_allowed=True, max_attempts=5, interval_seconds=0.5)
 def decide_step(case_id: str) -> str:
     """Apply the rules valid at the reference date; refer when the policy says a person decides."""
-    ctx = _ctx()
+    ctx = worker_context()
     with unit_of_work(ctx.engine) as session:
         case = _load(session, case_id)
         if case.outcome is not None:
@@ -207,7 +153,7 @@ def _document_context(ctx: AppContext, case: Case) -> dict[str, Any]:
 @DBOS.step(name="knopfdruck.documents", retries_allowed=True, max_attempts=5, interval_seconds=0.5)
 def documents_step(case_id: str) -> list[str]:
     """Render every document the definition issues for this outcome, once per case."""
-    ctx = _ctx()
+    ctx = worker_context()
     with unit_of_work(ctx.engine) as session:
         case = _load(session, case_id)
         definition = ctx.catalogue.get(case.service)
@@ -253,7 +199,7 @@ def documents_step(case_id: str) -> list[str]:
 
 @DBOS.step(name="knopfdruck.finish", retries_allowed=True, max_attempts=5, interval_seconds=0.5)
 def finish_step(case_id: str) -> str:
-    with unit_of_work(_ctx().engine) as session:
+    with unit_of_work(worker_context().engine) as session:
         case = _load(session, case_id)
         if case.status == CaseStatus.PROCESSING:
             case.status = transition(case.status, CaseStatus.DECIDED)

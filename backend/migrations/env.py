@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import backend.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import backend.all_models  # noqa: F401  (registers every table on SQLModel.metadata)
 from backend.db import build_engine
 
 config = context.config

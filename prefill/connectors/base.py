@@ -80,3 +80,38 @@ class Connector(ABC):
         self, client: httpx.AsyncClient, config: ConnectorConfig, query: RegistryQuery
     ) -> dict[str, NeedResult]:
         """Read the requested attributes; every requested attribute gets a result."""
+
+
+class WriteRequest(BaseModel):
+    """One write-back to a registry (e.g. a permit entered), idempotent by its key."""
+
+    idempotency_key: str
+    """Per case and step, e.g. ``case-<id>:writeback``; the registry stores a key only once."""
+    operation: str
+    record: dict[str, Any]
+    purpose: str
+    legal_basis: str
+    service: str
+    case_id: str
+    actor: str = "system"
+
+
+class WriteResult(BaseModel):
+    """written: stored now; duplicate: the key was stored before (a retry); failed: with reason."""
+
+    status: Literal["written", "duplicate", "failed"]
+    record_id: str | None = None
+    reason: str | None = None
+    retryable: bool = False
+
+
+class WritableConnector(Connector):
+    """A connector whose registry also accepts writes from an approved case."""
+
+    write_operations: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    async def write(
+        self, client: httpx.AsyncClient, config: ConnectorConfig, request: WriteRequest
+    ) -> WriteResult:
+        """Send one idempotent write; never raises for registry errors, returns failed instead."""

@@ -1,0 +1,3 @@
+"""Tables added by the handover work; imported by backend.all_models for migrations and checks."""
+
+from __future__ import annotations
