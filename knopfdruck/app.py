@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -19,6 +20,7 @@ from backend.context import AppContext, build_context
 from backend.errors import KnopfdruckError
 from backend.settings import Settings
 from frontend.portal import build_portal_router, render_error_page
+from knopfdruck.observability import Observability, RequestContext, readiness
 from knopfdruck.security import SecurityHeaders
 
 log = logging.getLogger("knopfdruck")
@@ -26,7 +28,12 @@ log = logging.getLogger("knopfdruck")
 
 def _wants_json(request: Request) -> bool:
     path = request.url.path
-    return path.startswith(("/api/", "/sandbox/")) or path in ("/healthz", "/openapi.json")
+    return path.startswith(("/api/", "/sandbox/")) or path in (
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+    )
 
 
 def _error_response(
@@ -120,7 +127,10 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
     app.state.ctx = context
     app.state.settings = settings
     install_error_handlers(app)
+    observability = Observability(context.engine)
+    app.state.observability = observability
     app.add_middleware(SecurityHeaders, hsts=not settings.is_local)
+    app.add_middleware(RequestContext, observability=observability)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
@@ -128,6 +138,28 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
         with context.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz() -> JSONResponse:
+        """Readiness: database, durable-execution tables, identity provider and registries."""
+        checks = await readiness(
+            context.engine,
+            context.http,
+            {
+                "identity_provider": f"{settings.oidc_issuer}/.well-known/openid-configuration",
+                "registries": f"{settings.registry_base_url}/healthz",
+            },
+        )
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics", tags=["operations"], include_in_schema=False)
+    def metrics() -> Response:
+        """Prometheus exposition; put it behind the operator's network boundary."""
+        return Response(observability.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(api_router)
     if settings.sandbox:

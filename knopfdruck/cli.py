@@ -196,7 +196,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command in ("serve", "worker", "sandbox"):
+        from knopfdruck.observability import configure_json_logging
+
+        # Long-running processes log JSON lines with request ids, for the operator's log stack.
+        configure_json_logging(logging.INFO)
+    else:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = get_settings()
     except Exception as exc:  # pydantic ValidationError on a bad KNOPFDRUCK_* variable
