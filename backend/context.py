@@ -16,6 +16,7 @@ from backend.documents.render import NoticeRenderer
 from backend.settings import Settings
 from prefill.connectors.base import ConnectorConfig
 from prefill.connectors.registry import ConnectorRegistry, build_default_registry
+from prefill.health import RegistryHealth
 
 
 @dataclass
@@ -31,6 +32,8 @@ class AppContext:
     verifier: TokenVerifier
     dbos_client: DBOSClient
     connector_configs: dict[str, ConnectorConfig] = field(default_factory=dict)
+    registry_health: RegistryHealth = field(default_factory=RegistryHealth)
+    """Circuit breakers and counters per registry; process-local (see prefill.health)."""
 
     def close(self) -> None:
         self.dbos_client.destroy()

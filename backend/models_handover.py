@@ -1,3 +1,68 @@
-"""Tables added by the handover work; imported by backend.all_models for migrations and checks."""
+"""Tables of the handover to Fachverfahren and of the scaled-out workers.
+
+Imported by backend.all_models for migrations and checks.
+"""
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime
+from sqlmodel import Field, SQLModel
+
+from backend.models import new_id, utcnow
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), **kw))
+
+
+class Handover(SQLModel, table=True):
+    """One case delivered to a department's own system; exactly one per case."""
+
+    __tablename__ = "handovers"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    case_id: str = Field(foreign_key="cases.id", unique=True, max_length=32)
+    submission_id: str = Field(default_factory=new_id, unique=True, max_length=32)
+    """Chosen before the first attempt, so a retried delivery is the same submission."""
+    destination_id: str = Field(max_length=64)
+    status: str = Field(default="pending", max_length=16)
+    """pending → delivered → accepted | rejected; failed while delivery keeps failing."""
+    key_id: str | None = Field(default=None, max_length=128)
+    data_sha512: str | None = Field(default=None, max_length=128)
+    attachments: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    """Id, filename, media type and SHA-512 of every attachment, never the content."""
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _ts(nullable=False)
+    delivered_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    updated_at: datetime = _ts(nullable=False)
+
+
+class HandoverCallback(SQLModel, table=True):
+    """A verified status callback; the unique event id makes a replay a no-op."""
+
+    __tablename__ = "handover_callbacks"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True, max_length=64)
+    submission_id: str = Field(index=True, max_length=32)
+    status: str = Field(max_length=16)
+    reason: str | None = Field(default=None, max_length=500)
+    sent_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    received_at: datetime = _ts(nullable=False)
+
+
+class WorkerHeartbeat(SQLModel, table=True):
+    """A live worker process; a stale row means its claimed cases must be recovered."""
+
+    __tablename__ = "worker_heartbeats"
+
+    executor_id: str = Field(primary_key=True, max_length=128)
+    hostname: str = Field(max_length=128)
+    pid: int
+    started_at: datetime = _ts(nullable=False)
+    last_seen: datetime = _ts(nullable=False)

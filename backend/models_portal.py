@@ -1,3 +1,47 @@
 """Tables added by the portal work; imported by backend.all_models for migrations and checks."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from backend.models import new_id, utcnow
+
+
+def _ts() -> Any:
+    return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class Upload(SQLModel, table=True):
+    """A document a citizen attached to a draft; kept in the database so web processes stay
+    stateless and a file is deleted with its draft or retained with its case."""
+
+    __tablename__ = "uploads"
+    __table_args__ = (UniqueConstraint("application_id", "field_id", name="uq_uploads_field"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    application_id: str = Field(foreign_key="applications.id", index=True, max_length=32)
+    citizen_sub: str = Field(index=True, max_length=128)
+    field_id: str = Field(max_length=64)
+    display_name: str = Field(max_length=120)
+    """The citizen's file name, cleaned, for display only: never a path, never in a URL."""
+    media_type: str = Field(max_length=64)
+    """Recognised from the content, not taken from the browser or the file name."""
+    size: int
+    sha256: str = Field(max_length=64)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    case_id: str | None = Field(default=None, foreign_key="cases.id", index=True, max_length=32)
+    created_at: datetime = _ts()
+
+
+class DraftProgress(SQLModel, table=True):
+    """Which steps of a draft the citizen has finished, for the task list and returning later."""
+
+    __tablename__ = "draft_progress"
+
+    application_id: str = Field(foreign_key="applications.id", primary_key=True, max_length=32)
+    steps: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = _ts()

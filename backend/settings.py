@@ -47,6 +47,40 @@ class Settings(BaseSettings):
         True, description="Run the case worker inside the web process (embedded default)."
     )
     worker_concurrency: int = Field(4, description="Cases one worker process handles at once.")
+    worker_id: str = Field(
+        "", description="Executor id of this worker process. Empty: hostname-pid, unique."
+    )
+    worker_dead_after_s: float = Field(
+        30.0, description="A worker silent this long is dead; the others recover its cases."
+    )
+    service_concurrency: int = Field(
+        32, description="Cases of one service processed at once, across all workers."
+    )
+    registry_write_rate: int = Field(
+        20, description="Write-backs started per registry and rate period, across all workers."
+    )
+    registry_write_period_s: float = Field(1.0, description="Rate period of registry writes.")
+    registry_write_concurrency: int = Field(
+        8, description="Write-backs in flight per registry, across all workers."
+    )
+    registry_write_attempts: int = Field(
+        8, description="Attempts of one registry write before a person takes over."
+    )
+    registry_write_backoff_s: float = Field(
+        0.5, description="Wait before the second attempt; doubles after each failure."
+    )
+    handover_base_url: str = Field(
+        "", description="FIT-Connect-style submission API. Empty: the in-process sandbox."
+    )
+    handover_callback_secret: str = Field(
+        "", description="HMAC secret of handover status callbacks. Empty: generated in data_dir."
+    )
+    handover_attempts: int = Field(
+        8, description="Delivery attempts to a Fachverfahren before a person takes over."
+    )
+    handover_backoff_s: float = Field(
+        0.5, description="Wait before the second delivery attempt; doubles after each failure."
+    )
     session_idle_minutes: int = Field(30, description="Portal session idle timeout.")
     secret_key: str = Field(
         "", description="Key for signing portal state. Empty: generated once into data_dir."
@@ -54,6 +88,48 @@ class Settings(BaseSettings):
     authority_name: str = Field(
         "Stadt Köln – Bürgeramt", description="Issuing authority printed on notices."
     )
+    # --- engine: notices, payment, notifications (issue 4, part A) ---------------------------
+    authority_address: str = Field(
+        "Stadthaus, Willy-Brandt-Platz 2, 50679 Köln",
+        description="Seat of the authority, named in every Rechtsbehelfsbelehrung (§ 58 VwGO).",
+    )
+    holiday_region: str = Field(
+        "NW", description="Land whose public holidays end deadlines (two-letter code, e.g. NW)."
+    )
+    notice_deemed_delivery_days: int = Field(
+        4, description="Days after sending on which a notice counts as announced (§ 41 VwVfG)."
+    )
+    payment_provider: str = Field("sandbox", description="Payment provider for fees.")
+    payment_base_url: str = Field(
+        "", description="Payment provider API. Empty: the in-process sandbox provider."
+    )
+    payment_api_key: str = Field(
+        "", description="API key at the payment provider. Empty: generated once into data_dir."
+    )
+    payment_webhook_secret: str = Field(
+        "", description="HMAC secret of payment webhooks. Empty: generated once into data_dir."
+    )
+    payment_webhook_tolerance_s: int = Field(
+        300, description="Webhooks signed longer ago than this are refused as replays."
+    )
+    payment_reminder_after_s: float = Field(
+        3 * 86400.0, description="A fee not paid after this long gets a reminder."
+    )
+    payment_deadline_s: float = Field(
+        14 * 86400.0, description="A fee not paid after this long cancels the application."
+    )
+    payment_provider_retry_s: float = Field(
+        60.0, description="Pause before opening a payment again while the provider is down."
+    )
+    smtp_host: str = Field("", description="SMTP server for notification mails. Empty: no mail.")
+    smtp_port: int = Field(25, description="SMTP port.")
+    smtp_from: str = Field(
+        "Knopfdruck <noreply@knopfdruck.invalid>", description="Sender of notification mails."
+    )
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_username: str = Field("", description="SMTP login; empty: no authentication.")
+    smtp_password: str = Field("", description="SMTP password.")
+    smtp_timeout_s: float = Field(10.0, description="Timeout of one SMTP conversation.")
 
     @model_validator(mode="after")
     def _derive(self) -> Settings:
@@ -65,6 +141,10 @@ class Settings(BaseSettings):
             self.oidc_issuer = f"{base}/sandbox/idp"
         if not self.registry_base_url:
             self.registry_base_url = f"{base}/sandbox/registries"
+        if not self.handover_base_url:
+            self.handover_base_url = f"{base}/sandbox/fitconnect"
+        if not self.payment_base_url:
+            self.payment_base_url = f"{base}/sandbox/payments"
         return self
 
     @property

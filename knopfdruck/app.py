@@ -103,6 +103,10 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        from backend.cases.processing import register_engine_queues
+
+        # Payment and mail queues live in the database; any web process may enqueue on them.
+        await run_in_threadpool(register_engine_queues, context.dbos_client)
         if settings.worker_in_process:
             from backend.cases.worker import launch_worker, shutdown_worker
 
@@ -162,6 +166,20 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
         return Response(observability.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(api_router)
+    from backend.api.handover_callbacks import router as handover_callbacks_router
+
+    app.include_router(handover_callbacks_router)
+    from backend.api.notice_keys import router as notice_keys_router
+    from backend.api.v1_case_actions import router as case_actions_router
+    from backend.api.v1_mailbox import router as mailbox_router
+    from backend.api.v1_payments import router as payments_router
+    from frontend.verify import build_verify_router
+
+    app.include_router(case_actions_router)
+    app.include_router(mailbox_router)
+    app.include_router(payments_router)
+    app.include_router(notice_keys_router)
+    app.include_router(build_verify_router())
     if settings.sandbox:
         from sandbox.idp import build_idp_router
         from sandbox.registries.app import build_registries_app
@@ -172,6 +190,30 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
             include_in_schema=False,
         )
         app.mount("/sandbox/registries", build_registries_app())
+        from backend.payments.provider import payment_secrets
+        from sandbox.payments import build_payments_router
+
+        payment_keys = payment_secrets(settings)
+        app.include_router(
+            build_payments_router(
+                public_url=f"{settings.base_url}/sandbox/payments",
+                api_key=payment_keys.api_key,
+                webhook_secret=payment_keys.webhook_secret,
+            ),
+            prefix="/sandbox/payments",
+            include_in_schema=False,
+        )
+        from backend.api.handover_callbacks import CALLBACK_PATH
+        from backend.handover.callbacks import callback_secret
+        from sandbox.fitconnect import build_fitconnect_router
+
+        app.include_router(
+            build_fitconnect_router(
+                settings.data_dir, settings.base_url + CALLBACK_PATH, callback_secret(settings)
+            ),
+            prefix="/sandbox/fitconnect",
+            include_in_schema=False,
+        )
     app.include_router(build_portal_router(settings))
     from frontend.portal import static_files
 

@@ -115,6 +115,17 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
         build_idp_router(f"{base}/sandbox/idp", settings.data_dir), prefix="/sandbox/idp"
     )
     app.mount("/sandbox/registries", build_registries_app())
+    from backend.api.handover_callbacks import CALLBACK_PATH
+    from backend.handover.callbacks import callback_secret
+    from sandbox.fitconnect import build_fitconnect_router
+
+    # Status callbacks go to the platform at KNOPFDRUCK_BASE_URL, signed with the shared secret.
+    app.include_router(
+        build_fitconnect_router(
+            settings.data_dir, settings.base_url + CALLBACK_PATH, callback_secret(settings)
+        ),
+        prefix="/sandbox/fitconnect",
+    )
     print(f"Sandbox: IdP at {base}/sandbox/idp, registries at {base}/sandbox/registries")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import email.policy
 import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -43,6 +47,39 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @dataclass
+class MailCatcher:
+    """A real SMTP server on loopback (aiosmtpd) that keeps every mail it receives."""
+
+    host: str
+    port: int
+    messages: list[EmailMessage]
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in list(self.messages) if address in str(m.get("To", ""))]
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[MailCatcher]:
+    """Shared by the platform (its SMTP settings point here) and the mail tests."""
+    from aiosmtpd.controller import Controller
+
+    received: list[EmailMessage] = []
+
+    class Keep:
+        async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+            parsed = BytesParser(policy=email.policy.default).parsebytes(envelope.content)
+            received.append(parsed)  # type: ignore[arg-type]
+            return "250 Message accepted for delivery"
+
+    controller = Controller(Keep(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield MailCatcher("127.0.0.1", controller.port, received)
+    finally:
+        controller.stop()
+
+
+@dataclass
 class Platform:
     base_url: str
     settings: Settings
@@ -65,7 +102,9 @@ class Platform:
 
 
 @pytest.fixture(scope="session")
-def platform(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+def platform(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, smtp_server: MailCatcher
+) -> Iterator[Platform]:
     """The whole platform as `knopfdruck serve` runs it: migrated DB, sandbox, in-process worker."""
     from backend.migrate import upgrade_database
     from knopfdruck.app import create_app
@@ -80,6 +119,8 @@ def platform(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         data_dir=tmp_path_factory.mktemp("data"),
         database_url=database_url,
         services_dir=services,
+        smtp_host=smtp_server.host,
+        smtp_port=smtp_server.port,
         _env_file=None,  # type: ignore[call-arg]
     )
     upgrade_database(settings.database_url)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
 
 from backend.auth.tokens import Identity
 from backend.cases.answers import FieldProblem, coerce
@@ -15,12 +17,20 @@ from backend.cases.worker import enqueue_case
 from backend.context import AppContext
 from backend.db import unit_of_work
 from backend.definitions.models import ServiceDefinition
-from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
-from backend.models import Application, Case, RegistryAccess, utcnow
+from backend.errors import Conflict, Forbidden, InvalidInput, KnopfdruckError, NotFound
+from backend.models import Application, Case, RegistryAccess, aware, utcnow
+from backend.models_portal import DraftProgress, Upload
 from prefill.connectors.base import TRUST_ORDER
 from prefill.service import DataNeed, PrefillOutcome, prefill
 
 MAX_STATEMENT = 1000
+
+
+class DraftExpired(KnopfdruckError):
+    """A draft outlived its service's draft lifetime; it is deleted, never silently revived."""
+
+    status_code = 410
+    code = "draft_expired"
 
 
 def _data_needs(definition: ServiceDefinition) -> list[DataNeed]:
@@ -58,12 +68,38 @@ def _access_rows(outcome: PrefillOutcome, subject_sub: str) -> list[RegistryAcce
             legal_basis=a.legal_basis,
             service=a.service,
             application_id=a.application_id,
+            case_id=a.case_id,
             actor=a.actor,
             outcome=a.outcome,
             duration_ms=a.duration_ms,
         )
         for a in outcome.accesses
     ]
+
+
+async def _prefill_for(
+    ctx: AppContext,
+    identity: Identity,
+    definition: ServiceDefinition,
+    application_id: str,
+    needs: list[DataNeed],
+) -> PrefillOutcome:
+    """One prefill run for the citizen's own application (start, or asking again)."""
+    claims = {"sub": identity.sub}
+    if identity.idnr:
+        claims["idnr"] = identity.idnr
+    return await prefill(
+        needs,
+        identity_claims=claims,
+        service=definition.id,
+        application_id=application_id,
+        actor="citizen",
+        registry=ctx.connectors,
+        configs=ctx.connector_configs,
+        client=ctx.http,
+        declared={(n.connector, n.attribute) for n in _data_needs(definition)},
+        health=ctx.registry_health,
+    )
 
 
 async def start_application(ctx: AppContext, identity: Identity, service: str) -> Application:
@@ -73,26 +109,13 @@ async def start_application(ctx: AppContext, identity: Identity, service: str) -
     application = Application(
         service=definition.id, service_version=definition.version, citizen_sub=identity.sub
     )
-    needs = _data_needs(definition)
-    claims = {"sub": identity.sub}
-    if identity.idnr:
-        claims["idnr"] = identity.idnr
-    outcome = await prefill(
-        needs,
-        identity_claims=claims,
-        service=definition.id,
-        application_id=application.id,
-        actor="citizen",
-        registry=ctx.connectors,
-        configs=ctx.connector_configs,
-        client=ctx.http,
-        declared={(n.connector, n.attribute) for n in needs},
-    )
+    outcome = await _prefill_for(ctx, identity, definition, application.id, _data_needs(definition))
     application.prefill = {k: r.model_dump(mode="json") for k, r in outcome.results.items()}
-    from starlette.concurrency import run_in_threadpool
 
     def persist() -> None:
         with unit_of_work(ctx.engine) as session:
+            # Housekeeping rides along with new drafts, so expired ones never pile up.
+            purge_expired_drafts(session, ctx.catalogue.all())
             session.add(application)
             for row in _access_rows(outcome, identity.sub):
                 session.add(row)
@@ -101,12 +124,102 @@ async def start_application(ctx: AppContext, identity: Identity, service: str) -
     return application
 
 
+async def refresh_prefill(ctx: AppContext, identity: Identity, application_id: str) -> int:
+    """Ask the registries again for what they could not deliver; returns how many arrived."""
+
+    def load() -> tuple[Application, ServiceDefinition]:
+        with Session(ctx.engine) as session:
+            return open_draft(ctx, session, identity, application_id)
+
+    application, definition = await run_in_threadpool(load)
+    failed = {k for k, e in application.prefill.items() if e.get("status") == "failed"}
+    needs = [n for n in _data_needs(definition) if n.key in failed]
+    if not needs:
+        return 0
+    outcome = await _prefill_for(ctx, identity, definition, application.id, needs)
+    arrived = {k: r for k, r in outcome.results.items() if r.status != "failed"}
+
+    def persist() -> None:
+        with unit_of_work(ctx.engine) as session:
+            draft, _definition = open_draft(ctx, session, identity, application_id)
+            draft.prefill = {
+                **draft.prefill,
+                **{k: r.model_dump(mode="json") for k, r in arrived.items()},
+            }
+            # A value the registry now holds is confirmed, not typed: drop the stopgap answer.
+            held_now = {k for k, r in arrived.items() if r.status == "ok"}
+            draft.answers = {k: v for k, v in draft.answers.items() if k not in held_now}
+            draft.updated_at = utcnow()
+            session.add(draft)
+            for row in _access_rows(outcome, identity.sub):
+                session.add(row)
+
+    await run_in_threadpool(persist)
+    return sum(1 for r in arrived.values() if r.status == "ok")
+
+
 def get_application(session: Session, identity: Identity, application_id: str) -> Application:
     """The citizen's own application; anyone else's does not exist for them (404, not 403)."""
     application = session.get(Application, application_id)
     if application is None or application.citizen_sub != identity.sub:
         raise NotFound("Diesen Antrag gibt es nicht. (Application not found.)")
     return application
+
+
+def draft_expires_at(definition: ServiceDefinition, application: Application) -> datetime:
+    """A draft is kept for the service's draft lifetime after it was last saved."""
+    return aware(application.updated_at) + timedelta(days=definition.draft_lifetime_days)
+
+
+def open_draft(
+    ctx: AppContext, session: Session, identity: Identity, application_id: str
+) -> tuple[Application, ServiceDefinition]:
+    """The citizen's draft to change: not sent yet and not past its lifetime."""
+    application = get_application(session, identity, application_id)
+    if application.status != "draft":
+        raise Conflict("Dieser Antrag ist schon abgeschickt. (Already submitted.)")
+    definition = ctx.catalogue.get(application.service)
+    if draft_expires_at(definition, application) < utcnow():
+        raise DraftExpired(
+            "Dieser Entwurf ist abgelaufen und wurde gelöscht. Bitte stellen Sie den Antrag neu. "
+            "(This draft has expired and was deleted. Please start again.)"
+        )
+    return application, definition
+
+
+def delete_draft_rows(session: Session, application_ids: list[str]) -> None:
+    """Remove drafts with their uploads and progress; their registry reads stay in the log."""
+    if not application_ids:
+        return
+    session.exec(delete(Upload).where(col(Upload.application_id).in_(application_ids)))
+    session.exec(
+        delete(DraftProgress).where(col(DraftProgress.application_id).in_(application_ids))
+    )
+    session.exec(
+        delete(Application).where(
+            col(Application.id).in_(application_ids), col(Application.status) == "draft"
+        )
+    )
+
+
+def purge_expired_drafts(
+    session: Session, definitions: list[ServiceDefinition], now: datetime | None = None
+) -> int:
+    """Delete every draft past its service's lifetime (Art. 5 Abs. 1 lit. e DSGVO)."""
+    moment = now or utcnow()
+    expired: list[str] = []
+    for definition in definitions:
+        # Every stored time is UTC, so a UTC bound compares correctly on both databases.
+        bound = (moment - timedelta(days=definition.draft_lifetime_days)).astimezone(UTC)
+        expired += session.exec(
+            select(Application.id).where(
+                Application.service == definition.id,
+                Application.status == "draft",
+                col(Application.updated_at) < bound,
+            )
+        ).all()
+    delete_draft_rows(session, expired)
+    return len(expired)
 
 
 def list_applications(session: Session, identity: Identity) -> list[Application]:
@@ -136,10 +249,7 @@ def update_application(
 ) -> Application:
     """Store answers (only for data no registry delivered) and "this is wrong" statements."""
     with unit_of_work(ctx.engine) as session:
-        application = get_application(session, identity, application_id)
-        if application.status != "draft":
-            raise Conflict("Dieser Antrag ist schon abgeschickt. (Already submitted.)")
-        definition = ctx.catalogue.get(application.service)
+        application, definition = open_draft(ctx, session, identity, application_id)
         by_id = {f.id: f for f in definition.fields}
         problems: list[FieldProblem] = []
         new_answers = dict(application.answers)
@@ -156,6 +266,15 @@ def update_application(
                         "statt sie zu ändern.",
                         "This value comes from a register. "
                         "Report it as wrong instead of changing it.",
+                    )
+                )
+                continue
+            if field.type == "file":
+                problems.append(
+                    FieldProblem(
+                        fid,
+                        "Für diese Angabe laden Sie bitte eine Datei hoch.",
+                        "Upload a file for this answer.",
                     )
                 )
                 continue
@@ -236,16 +355,23 @@ def merged_values(application: Application) -> dict[str, Any]:
     return values
 
 
-def missing_required(definition: ServiceDefinition, application: Application) -> list[FieldProblem]:
+def missing_required(
+    definition: ServiceDefinition,
+    application: Application,
+    only: set[str] | None = None,
+) -> list[FieldProblem]:
+    """Required fields without a value; `only` limits the check to one page's fields."""
     values = merged_values(application)
     return [
         FieldProblem(
             f.id,
-            f"Bitte geben Sie „{f.label.de}“ an.",
-            f"Enter '{f.label.en}'.",
+            f"Bitte laden Sie „{f.label.de}“ hoch."
+            if f.type == "file"
+            else f"Bitte geben Sie „{f.label.de}“ an.",
+            f"Upload '{f.label.en}'." if f.type == "file" else f"Enter '{f.label.en}'.",
         )
         for f in definition.fields
-        if f.required and values.get(f.id) in (None, "")
+        if f.required and values.get(f.id) in (None, "") and (only is None or f.id in only)
     ]
 
 
@@ -256,7 +382,7 @@ def submit_application(ctx: AppContext, identity: Identity, application_id: str)
             application = get_application(session, identity, application_id)
             if application.status == "submitted":
                 return _case_of(session, application.id)
-            definition = ctx.catalogue.get(application.service)
+            application, definition = open_draft(ctx, session, identity, application_id)
             check_trust_level(identity, definition)
             problems = missing_required(definition, application)
             if problems:
@@ -305,12 +431,26 @@ def submit_application(ctx: AppContext, identity: Identity, application_id: str)
             application.status = "submitted"
             application.submitted_at = now
             session.add(application)
+            # Attached documents become part of the case file with everything else.
+            session.exec(
+                update(Upload)
+                .where(col(Upload.application_id) == application.id)
+                .values(case_id=case.id)
+            )
+            session.exec(
+                delete(DraftProgress).where(col(DraftProgress.application_id) == application.id)
+            )
             enqueue_case(ctx, session, case.id)
             return case
     except IntegrityError:
         # A concurrent submit of the same application won the race: return its case.
         with unit_of_work(ctx.engine) as session:
             return _case_of(session, application_id)
+
+
+def case_of_application(session: Session, application_id: str) -> Case:
+    """The case a submitted application became."""
+    return _case_of(session, application_id)
 
 
 def _case_of(session: Session, application_id: str) -> Case:

@@ -1,51 +1,118 @@
-"""Durable case processing: one DBOS workflow per case, each step idempotent and retried."""
+"""Durable case processing: DBOS workflows whose steps are each idempotent and retried.
+
+``process_case`` (queue ``cases``, id ``case-<id>``):
+    begin → decide → referred: stop (a person decides)
+                   → fee due:  open the payment, hand over to ``await_payment``, stop
+                   → else:     complete
+``await_payment`` (queue ``payments``, id ``case-<id>-payment``): open the payment at the
+    provider, wait durably for the 'paid' message (DBOS.recv), remind once, expire at the
+    deadline (the application then counts as withdrawn), or complete once paid.
+complete: documents (notice/certificate with signed QR) → [write-back] → decided → notified.
+
+Waiting for a payment gets its own workflow on its own queue: a case that waits days for
+its fee must not hold one of the ``cases`` queue's worker slots.
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import datetime
 from typing import Any
 
-from dbos import DBOS
-from sqlmodel import Session, select
+from dbos import DBOS, DBOSClient, EnqueueOptions
+from sqlalchemy import update
+from sqlmodel import Session, col
 
 from backend.cases.audit import record_event
-from backend.cases.worker import WORKFLOW, worker_context
-from backend.context import AppContext
+from backend.cases.closing import close_lapsed_cases
+from backend.cases.lifecycle import load_case, message_facts, move_case
+from backend.cases.worker import APP_VERSION, WORKFLOW, worker_context
 from backend.db import unit_of_work
-from backend.domain.case_state import CaseStatus, transition
+from backend.documents.render import local_date
+from backend.domain.case_state import Actor, CaseStatus
 from backend.domain.decision import Decision
 from backend.domain.policy import CaseSignals, referral_reasons
-from backend.models import Case, Document, utcnow
+from backend.models import Case, utcnow
+from backend.notices.issue import issue_documents
+from backend.notifications.delivery import register_queue as register_notifications_queue
+from backend.notifications.messages import payment_reminder, status_changed
+from backend.notifications.service import post_message
+from backend.payments.provider import ProviderUnavailable, build_provider
+from backend.payments.service import (
+    PAYMENT_TOPIC,
+    close_payment,
+    fees_due,
+    new_payment,
+    open_at_provider,
+    payment_of,
+    payment_workflow_id,
+    provider_state,
+    record_paid,
+    seconds_until,
+    waiting_text,
+)
 from backend.rules.evaluate import decide
 
 log = logging.getLogger("knopfdruck.processing")
 
-# --- steps -------------------------------------------------------------------------------
+PAYMENT_QUEUE = "payments"
+PAYMENT_WORKFLOW = "knopfdruck.await_payment"
+CLOSE_WORKFLOW = "knopfdruck.close_lapsed_cases"
+SYSTEM = Actor.system()
+_STEP: dict[str, Any] = {"retries_allowed": True, "max_attempts": 5, "interval_seconds": 0.5}
 
 
-def _load(session: Session, case_id: str) -> Case:
-    case = session.get(Case, case_id)
-    if case is None:
-        raise LookupError(f"case {case_id} vanished")
-    return case
+def register_engine_queues(client: DBOSClient) -> None:
+    """Queues and schedules of the engine besides ``cases``; stored in the database, so once
+    per deployment start is enough, from any process."""
+    # No concurrency cap: a waiting payment workflow only sleeps in DBOS.recv.
+    client.register_queue(PAYMENT_QUEUE, polling_interval_sec=0.5, on_conflict="always_update")
+    register_notifications_queue(client)
+    client.apply_schedules(
+        [
+            {
+                "schedule_name": CLOSE_WORKFLOW,
+                "workflow_name": CLOSE_WORKFLOW,
+                # Nightly, German time: a deadline ends at midnight in Germany.
+                "schedule": "0 15 3 * * *",
+                "cron_timezone": "Europe/Berlin",
+            }
+        ]
+    )
 
 
-@DBOS.step(name="knopfdruck.begin", retries_allowed=True, max_attempts=5, interval_seconds=0.5)
+def _enqueue_payment_wait(client: DBOSClient, session: Session, case_id: str) -> None:
+    options: EnqueueOptions = {
+        "queue_name": PAYMENT_QUEUE,
+        "workflow_name": PAYMENT_WORKFLOW,
+        "workflow_id": payment_workflow_id(case_id),
+        "app_version": APP_VERSION,
+    }
+    client.enqueue_in_transaction(session, options, case_id)
+
+
+# --- steps of process_case -------------------------------------------------------------------
+
+
+@DBOS.step(name="knopfdruck.begin", **_STEP)
 def begin_step(case_id: str) -> str:
-    with unit_of_work(worker_context().engine) as session:
-        case = _load(session, case_id)
+    ctx = worker_context()
+    with unit_of_work(ctx.engine) as session:
+        case = load_case(session, case_id)
         if case.status == CaseStatus.SUBMITTED:
-            case.status = transition(case.status, CaseStatus.PROCESSING)
-            case.updated_at = utcnow()
-            session.add(case)
-            record_event(
-                session, case_id, "processing_started", actor="system", idempotency_key="begin"
+            move_case(
+                ctx,
+                session,
+                case,
+                CaseStatus.PROCESSING,
+                actor=SYSTEM,
+                event_type="processing_started",
+                idempotency_key="begin",
             )
         return case.status
 
 
-def _signals(case: Case, decision: Decision) -> CaseSignals:
+def _signals(case: Case) -> CaseSignals:
     data = case.data
     return CaseSignals(
         disputed_fields=list((data.get("disputes") or {}).keys()),
@@ -55,176 +122,354 @@ def _signals(case: Case, decision: Decision) -> CaseSignals:
     )
 
 
-@DBOS.step(name="knopfdruck.decide", retries_allowed=True, max_attempts=5, interval_seconds=0.5)
+@DBOS.step(name="knopfdruck.decide", **_STEP)
 def decide_step(case_id: str) -> str:
     """Apply the rules valid at the reference date; refer when the policy says a person decides."""
     ctx = worker_context()
     with unit_of_work(ctx.engine) as session:
-        case = _load(session, case_id)
-        if case.outcome is not None:
-            return case.outcome
+        case = load_case(session, case_id)
+        if case.outcome is not None or case.status != CaseStatus.PROCESSING:
+            return case.outcome or case.status
         definition = ctx.catalogue.get(case.service)
-        decision = decide(definition, dict(case.data.get("values", {})), case.reference_date)
+        decision: Decision = decide(
+            definition, dict(case.data.get("values", {})), case.reference_date
+        )
         automation = definition.automation
         for code in referral_reasons(
             legal_basis=automation.legal_basis,
             triggers=automation.referral_triggers,
-            signals=_signals(case, decision),
+            signals=_signals(case),
             case_id=case.id,
             qa_sample_rate=automation.qa_sample_rate,
         ):
             decision = decision.refer(code)
         stored: dict[str, Any] = decision.to_json()
-        case.decision = stored
-        case.outcome = decision.outcome
         if decision.outcome == "referred":
-            case.status = transition(case.status, CaseStatus.REFERRED)
-            case.waiting_for = "Prüfung durch die Sachbearbeitung"
-            record_event(
+            move_case(
+                ctx,
                 session,
-                case_id,
-                "referred",
-                actor="system",
+                case,
+                CaseStatus.REFERRED,
+                actor=SYSTEM,
+                event_type="referred",
                 reason=", ".join(decision.referral_reasons),
                 payload={
                     "referral_reasons": decision.referral_reasons,
                     "proposed_outcome": decision.proposed_outcome,
                 },
                 idempotency_key="decide",
+                decision=stored,
+                outcome=decision.outcome,
+                waiting_for="Prüfung durch die Sachbearbeitung",
             )
-        else:
-            record_event(
-                session,
-                case_id,
-                "decided",
-                actor="system",
-                payload={"outcome": decision.outcome, "rule_version": decision.rule_version},
-                idempotency_key="decide",
+            return decision.outcome
+        stamped = session.execute(
+            update(Case)
+            .where(
+                col(Case.id) == case_id,
+                col(Case.status) == CaseStatus.PROCESSING,
+                col(Case.outcome).is_(None),
             )
-        case.updated_at = utcnow()
-        session.add(case)
+            .values(decision=stored, outcome=decision.outcome, updated_at=utcnow())
+        )
+        if stamped.rowcount != 1:  # type: ignore[attr-defined]
+            session.rollback()
+            return load_case(session, case_id).status
+        record_event(
+            session,
+            case_id,
+            "decided",
+            actor=SYSTEM.label,
+            payload={"outcome": decision.outcome, "rule_version": decision.rule_version},
+            idempotency_key="decide",
+        )
         return decision.outcome
 
 
-def _document_context(ctx: AppContext, case: Case) -> dict[str, Any]:
-    values = dict(case.data.get("values", {}))
-    typed: dict[str, Any] = {}
-    definition = ctx.catalogue.get(case.service)
-    for field in definition.fields:
-        raw = values.get(field.id)
-        if field.type == "date" and isinstance(raw, str):
-            try:
-                typed[field.id] = date.fromisoformat(raw)
-            except ValueError:
-                typed[field.id] = raw
-        else:
-            typed[field.id] = raw
-    provenance: dict[str, Any] = {}
-    for fid, prov in (case.data.get("provenance") or {}).items():
-        if prov:
-            from datetime import datetime
-
-            provenance[fid] = {
-                "registry_title": prov.get("registry_title") or prov.get("registry"),
-                "as_of": datetime.fromisoformat(prov["as_of"]).date()
-                if prov.get("as_of")
-                else None,
-            }
-    address_lines = [
-        f"{typed.get('strasse') or ''} {typed.get('hausnummer') or ''}".strip(),
-        f"{typed.get('plz') or ''} {typed.get('ort') or ''}".strip(),
-    ]
-    return {
-        "authority": ctx.settings.authority_name,
-        "reference": case.reference,
-        "issued_on": (case.decided_at or utcnow()).date(),
-        "addressee": {
-            "name": (case.data.get("addressee") or {}).get("name", ""),
-            "lines": [line for line in address_lines if line],
-        },
-        "automated": True,
-        "fields": typed,
-        "provenance": provenance,
-        "decision": case.decision or {},
-        "service_title": definition.title.de,
-    }
+@DBOS.step(name="knopfdruck.request_payment", **_STEP)
+def request_payment_step(case_id: str) -> str:
+    """When a fee is due: the payment row, the waiting workflow and the status, in one commit."""
+    ctx = worker_context()
+    with unit_of_work(ctx.engine) as session:
+        case = load_case(session, case_id)
+        if case.status == CaseStatus.AWAITING_PAYMENT:
+            return "awaiting_payment"
+        if case.status != CaseStatus.PROCESSING:
+            return case.status
+        items = fees_due(ctx.catalogue.get(case.service), case.decision or {})
+        if not items:
+            return "no_fee"
+        payment = new_payment(ctx, case, items)
+        session.add(payment)
+        session.flush()
+        _enqueue_payment_wait(ctx.dbos_client, session, case_id)
+        move_case(
+            ctx,
+            session,
+            case,
+            CaseStatus.AWAITING_PAYMENT,
+            actor=SYSTEM,
+            event_type="payment_requested",
+            payload={"payment": payment.id, "amount": payment.amount, "currency": "EUR"},
+            idempotency_key="payment:requested",
+            waiting_for=waiting_text(payment),
+        )
+        return "awaiting_payment"
 
 
-@DBOS.step(name="knopfdruck.documents", retries_allowed=True, max_attempts=5, interval_seconds=0.5)
+# --- steps of completion -------------------------------------------------------------------
+
+
+@DBOS.step(name="knopfdruck.documents", **_STEP)
 def documents_step(case_id: str) -> list[str]:
     """Render every document the definition issues for this outcome, once per case."""
     ctx = worker_context()
-    with unit_of_work(ctx.engine) as session:
-        case = _load(session, case_id)
-        definition = ctx.catalogue.get(case.service)
-        folder = ctx.catalogue.folder(case.service)
-        issued: list[str] = []
-        for doc in definition.documents:
-            if case.outcome not in doc.on:
-                continue
-            exists = session.exec(
-                select(Document).where(
-                    Document.case_id == case_id, Document.definition_id == doc.id
-                )
-            ).first()
-            if exists is not None:
-                issued.append(exists.id)
-                continue
-            pdf = ctx.renderer.render(folder, doc.template, _document_context(ctx, case))
-            import hashlib
-
-            document = Document(
-                case_id=case_id,
-                definition_id=doc.id,
-                kind=doc.kind,
-                title=doc.title.de,
-                filename=f"{doc.id}-{case.reference}.pdf",
-                sha256=hashlib.sha256(pdf).hexdigest(),
-                size=len(pdf),
-                content=pdf,
-            )
-            session.add(document)
-            session.flush()
-            record_event(
-                session,
-                case_id,
-                "document_issued",
-                actor="system",
-                payload={"document": document.id, "kind": doc.kind, "sha256": document.sha256},
-                idempotency_key=f"document:{doc.id}",
-            )
-            issued.append(document.id)
-        return issued
+    with Session(ctx.engine) as session:
+        case = load_case(session, case_id)
+        if case.status not in (CaseStatus.PROCESSING, CaseStatus.AWAITING_PAYMENT):
+            return []
+    # Decided by the rules without a person: the § 35a VwVfG statement goes on the notice.
+    return issue_documents(ctx, case_id, automated=True)
 
 
-@DBOS.step(name="knopfdruck.finish", retries_allowed=True, max_attempts=5, interval_seconds=0.5)
+@DBOS.step(name="knopfdruck.finish", **_STEP)
 def finish_step(case_id: str) -> str:
-    with unit_of_work(worker_context().engine) as session:
-        case = _load(session, case_id)
-        if case.status == CaseStatus.PROCESSING:
-            case.status = transition(case.status, CaseStatus.DECIDED)
-            case.decided_at = utcnow()
-            case.waiting_for = None
-            case.updated_at = utcnow()
-            session.add(case)
-            record_event(
+    ctx = worker_context()
+    with unit_of_work(ctx.engine) as session:
+        case = load_case(session, case_id)
+        if case.status == CaseStatus.AWAITING_PAYMENT:
+            payment = payment_of(session, case_id)
+            if payment is None or payment.status != "paid":
+                return case.status
+        if case.status in (CaseStatus.PROCESSING, CaseStatus.AWAITING_PAYMENT):
+            move_case(
+                ctx,
                 session,
-                case_id,
-                "case_decided",
-                actor="system",
+                case,
+                CaseStatus.DECIDED,
+                actor=SYSTEM,
+                event_type="case_decided",
                 payload={"outcome": case.outcome},
                 idempotency_key="finish",
+                decided_at=utcnow(),
+                waiting_for=None,
             )
         return case.status
 
 
+@DBOS.step(name="knopfdruck.notify", **_STEP)
+def notify_step(case_id: str) -> str:
+    """Tell the citizen (mailbox, and a mail if they asked for one) that the notice is there."""
+    ctx = worker_context()
+    with unit_of_work(ctx.engine) as session:
+        case = load_case(session, case_id)
+        if case.status == CaseStatus.DECIDED:
+            move_case(
+                ctx,
+                session,
+                case,
+                CaseStatus.NOTIFIED,
+                actor=SYSTEM,
+                event_type="citizen_notified",
+                idempotency_key="notify",
+            )
+        return case.status
+
+
+def complete_case(case_id: str) -> str:
+    """The decided case's documents, the decision itself, and the notification."""
+    documents_step(case_id)
+    # Write-back (backend/cases/writeback.py, run_writebacks) belongs here: after payment and
+    # documents, before the case counts as decided, so a failed entry can still refer it.
+    status = finish_step(case_id)
+    if status != CaseStatus.DECIDED:
+        return status
+    return notify_step(case_id)
+
+
 @DBOS.workflow(name=WORKFLOW)
 def process_case(case_id: str) -> str:
-    """Submitted → processing → decided (with documents) or referred to a person."""
-    begin_step(case_id)
+    """Submitted → processing → decided and notified, referred, or waiting for the fee."""
+    status = begin_step(case_id)
+    if status != CaseStatus.PROCESSING:
+        return status
+    # Handover to a Fachverfahren (processing: external, backend/handover) belongs here:
+    # external cases are delivered instead of decided.
     outcome = decide_step(case_id)
-    if outcome == "referred":
+    if outcome not in ("approved", "rejected"):
         return outcome
-    documents_step(case_id)
-    finish_step(case_id)
-    return outcome
+    if request_payment_step(case_id) == "awaiting_payment":
+        return "awaiting_payment"
+    return complete_case(case_id)
+
+
+# --- waiting for the fee ---------------------------------------------------------------------
+
+
+@DBOS.step(name="knopfdruck.payment.open", **_STEP)
+def open_payment_step(case_id: str) -> dict[str, Any]:
+    """Open the payment at the provider; returns its status and how long to wait."""
+    ctx = worker_context()
+    payment = open_at_provider(ctx, case_id)
+    return {
+        "retry_in": ctx.settings.payment_provider_retry_s,
+        "status": payment.status,
+        "opened": payment.provider_ref is not None,
+        "remind_in": seconds_until(payment.remind_at),
+        "due_in": seconds_until(payment.due_at),
+    }
+
+
+@DBOS.step(name="knopfdruck.payment.check", **_STEP)
+def check_payment_step(case_id: str) -> str:
+    """Our record of the payment, reconciled with the provider in case a webhook got lost."""
+    ctx = worker_context()
+    with Session(ctx.engine) as session:
+        payment = payment_of(session, case_id)
+        if payment is None:
+            return "missing"
+        if payment.status != "open":
+            return payment.status
+    try:
+        remote = provider_state(ctx, payment)
+    except ProviderUnavailable as exc:
+        log.warning("payment of case %s: provider not reachable (%s)", case_id, exc)
+        return "open"
+    if remote is not None and remote.status == "paid":
+        with unit_of_work(ctx.engine) as session:
+            fresh = payment_of(session, case_id)
+            assert fresh is not None
+            record_paid(ctx, session, fresh, paid_at=remote.paid_at, source="reconciliation")
+            return fresh.status
+    return "open"
+
+
+@DBOS.step(name="knopfdruck.payment.seconds_left", **_STEP)
+def seconds_left_step(case_id: str) -> float:
+    with Session(worker_context().engine) as session:
+        payment = payment_of(session, case_id)
+        return seconds_until(payment.due_at) if payment is not None else 0.0
+
+
+@DBOS.step(name="knopfdruck.payment.remind", **_STEP)
+def remind_step(case_id: str) -> None:
+    """One reminder, in the mailbox and (if wanted) by mail."""
+    ctx = worker_context()
+    with unit_of_work(ctx.engine) as session:
+        case = load_case(session, case_id)
+        payment = payment_of(session, case_id)
+        if payment is None or payment.status != "open" or payment.reminded_at is not None:
+            return
+        if case.status != CaseStatus.AWAITING_PAYMENT:
+            return
+        payment.reminded_at = utcnow()
+        session.add(payment)
+        post_message(
+            ctx,
+            session,
+            case,
+            "payment_reminder",
+            payment_reminder(message_facts(ctx, session, case)),
+        )
+        record_event(
+            session,
+            case_id,
+            "payment_reminder_sent",
+            actor=SYSTEM.label,
+            payload={"payment": payment.id},
+            idempotency_key="payment:reminder",
+        )
+
+
+@DBOS.step(name="knopfdruck.payment.expire", **_STEP)
+def expire_step(case_id: str) -> str:
+    """The deadline passed: cancel at the provider; unless it was paid, the application counts
+    as withdrawn (cf. § 15 Abs. 2 BGebG, advance payment not made in time)."""
+    ctx = worker_context()
+    with Session(ctx.engine) as session:
+        payment = payment_of(session, case_id)
+        if payment is None:
+            return "missing"
+        if payment.status != "open":
+            return payment.status
+    remote = None
+    if payment.provider_ref is not None:
+        try:
+            remote = build_provider(ctx.settings).cancel(payment.provider_ref)
+        except ProviderUnavailable as exc:
+            # Expire anyway: money that still arrives is recorded as late and refunded.
+            log.warning("payment of case %s: could not cancel at provider (%s)", case_id, exc)
+    with unit_of_work(ctx.engine) as session:
+        fresh = payment_of(session, case_id)
+        assert fresh is not None
+        if remote is not None and remote.status == "paid":
+            record_paid(ctx, session, fresh, paid_at=remote.paid_at, source="reconciliation")
+            return fresh.status
+        if not close_payment(session, fresh, "expired"):
+            return fresh.status
+        case = load_case(session, case_id)
+        if case.status != CaseStatus.AWAITING_PAYMENT:
+            return "expired"
+        facts = message_facts(ctx, session, case, withdrawn_by_system=True)
+        move_case(
+            ctx,
+            session,
+            case,
+            CaseStatus.WITHDRAWN,
+            actor=SYSTEM,
+            event_type="payment_expired",
+            reason="Gebühr nicht fristgerecht bezahlt; der Antrag gilt als zurückgenommen "
+            "(vgl. § 15 Abs. 2 BGebG)",
+            payload={"payment": fresh.id},
+            idempotency_key="payment:expired",
+            message=status_changed("withdrawn", facts),
+            waiting_for=None,
+        )
+        return "expired"
+
+
+def _paid(message: Any) -> str | None:
+    if isinstance(message, dict) and isinstance(message.get("status"), str):
+        return str(message["status"])
+    return None
+
+
+@DBOS.workflow(name=PAYMENT_WORKFLOW)
+def await_payment(case_id: str) -> str:
+    """Wait for the fee: reminder once, cancellation at the deadline, completion when paid."""
+    state = open_payment_step(case_id)
+    while state["status"] == "open" and not state["opened"] and state["due_in"] > 0:
+        # The provider is down: the case says so (waiting_for), and we try again, durably.
+        DBOS.sleep(min(state["retry_in"], state["due_in"]))
+        state = open_payment_step(case_id)
+    status: str = state["status"]
+    if status == "open":
+        status = _paid(DBOS.recv(PAYMENT_TOPIC, timeout_seconds=state["remind_in"])) or (
+            check_payment_step(case_id)
+        )
+    if status == "open":
+        remind_step(case_id)
+        wait = seconds_left_step(case_id)
+        status = _paid(DBOS.recv(PAYMENT_TOPIC, timeout_seconds=wait)) or check_payment_step(
+            case_id
+        )
+    if status == "open":
+        status = expire_step(case_id)
+    if status == "paid":
+        return complete_case(case_id)
+    return status
+
+
+# --- closing final decisions -----------------------------------------------------------------
+
+
+@DBOS.step(name="knopfdruck.close_lapsed", **_STEP)
+def close_lapsed_step() -> int:
+    return len(close_lapsed_cases(worker_context(), local_date(utcnow())))
+
+
+@DBOS.workflow(name=CLOSE_WORKFLOW)
+def close_lapsed(scheduled_time: datetime, context: Any) -> None:
+    """Nightly: decided cases whose objection period is over become 'closed'."""
+    while close_lapsed_step() > 0:
+        pass

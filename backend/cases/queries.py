@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from backend.auth.tokens import Identity
+from backend.cases.views import (
+    CaseView,
+    Text,
+    TimelineEntry,
+    UploadView,
+    case_view,
+    timeline_view,
+)
+from backend.context import AppContext
+from backend.db import unit_of_work
 from backend.errors import NotFound
-from backend.models import Case, Document, RegistryAccess
+from backend.models import Case, CaseEvent, Document, RegistryAccess, aware
+from backend.models_engine import MailboxMessage
+from backend.notifications import service as mailbox
+from backend.payments.service import payment_of
+from backend.uploads.service import StoredFile, application_uploads
 
 
 def get_case(session: Session, identity: Identity, case_id: str) -> Case:
@@ -27,9 +47,14 @@ def list_cases(session: Session, identity: Identity) -> list[Case]:
 
 
 def case_documents(session: Session, case_id: str) -> list[Document]:
+    """The case's documents without their content: lists show titles and sizes, and a PDF is
+    read only when it is downloaded (get_document)."""
     return list(
         session.exec(
-            select(Document).where(Document.case_id == case_id).order_by(col(Document.created_at))
+            select(Document)
+            .where(Document.case_id == case_id)
+            .options(defer(Document.content))  # type: ignore[arg-type]
+            .order_by(col(Document.created_at))
         ).all()
     )
 
@@ -53,3 +78,144 @@ def my_data_accesses(
             .limit(limit)
         ).all()
     )
+
+
+def case_events(session: Session, case_id: str) -> list[CaseEvent]:
+    """The case log in order; callers check ownership first."""
+    return list(
+        session.exec(
+            select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.seq))
+        ).all()
+    )
+
+
+def my_cases(ctx: AppContext, identity: Identity, url_prefix: str = "") -> list[CaseView]:
+    """The citizen's cases, newest first, each with its documents."""
+    with Session(ctx.engine) as session:
+        return [
+            case_view(c, case_documents(session, c.id), url_prefix=url_prefix)
+            for c in list_cases(session, identity)
+        ]
+
+
+class FeeLine(BaseModel):
+    label: Text
+    amount: Decimal
+
+
+class PaymentView(BaseModel):
+    """The fee of a case as the citizen pays it: on the provider's page, then back here."""
+
+    status: str
+    """open · paid · expired · cancelled"""
+    amount: Decimal
+    items: list[FeeLine]
+    pay_url: str | None
+    """The provider's hosted payment page; None until the provider has opened the payment."""
+    due_at: datetime
+    paid_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CaseDetail:
+    """One case as its citizen sees it: status and decision, milestones, documents, own files,
+    the fee to pay, and the department's open question."""
+
+    case: CaseView
+    timeline: list[TimelineEntry]
+    uploads: list[UploadView]
+    payment: PaymentView | None
+    question: str | None
+
+
+def my_case(ctx: AppContext, identity: Identity, case_id: str, url_prefix: str = "") -> CaseDetail:
+    with Session(ctx.engine) as session:
+        case = get_case(session, identity, case_id)
+        events = case_events(session, case.id)
+        payment = payment_of(session, case.id)
+        asked = [e for e in events if e.type == "question_asked"]
+        return CaseDetail(
+            case=case_view(case, case_documents(session, case.id), url_prefix=url_prefix),
+            timeline=timeline_view(events),
+            uploads=application_uploads(session, case.application_id),
+            payment=PaymentView(
+                status=payment.status,
+                amount=Decimal(payment.amount),
+                items=[
+                    FeeLine(
+                        label=Text(
+                            de=str(item.get("label", {}).get("de", "")),
+                            en=str(item.get("label", {}).get("en", "")),
+                        ),
+                        amount=Decimal(str(item.get("amount", "0"))),
+                    )
+                    for item in payment.items
+                ],
+                pay_url=payment.pay_url,
+                due_at=aware(payment.due_at),
+                paid_at=aware(payment.paid_at) if payment.paid_at else None,
+            )
+            if payment is not None
+            else None,
+            question=str(asked[-1].payload.get("question") or "")
+            if asked and case.status == "awaiting_citizen"
+            else None,
+        )
+
+
+def my_document(ctx: AppContext, identity: Identity, case_id: str, document_id: str) -> StoredFile:
+    """A notice, certificate or receipt of the citizen's own case."""
+    with Session(ctx.engine) as session:
+        document = get_document(session, identity, case_id, document_id)
+        return StoredFile(
+            filename=document.filename, media_type=document.media_type, content=document.content
+        )
+
+
+class MessageView(BaseModel):
+    """A message from a department in the citizen's mailbox, linked to its case."""
+
+    id: str
+    case_id: str
+    case_reference: str
+    kind: str
+    subject: Text
+    body: Text
+    created_at: datetime
+    read_at: datetime | None
+
+
+def _message_view(message: MailboxMessage, references: dict[str, str]) -> MessageView:
+    return MessageView(
+        id=message.id,
+        case_id=message.case_id,
+        case_reference=references.get(message.case_id, ""),
+        kind=message.kind,
+        subject=Text(de=message.subject_de, en=message.subject_en),
+        body=Text(de=message.body_de, en=message.body_en),
+        created_at=aware(message.created_at),
+        read_at=aware(message.read_at) if message.read_at else None,
+    )
+
+
+def my_mailbox(ctx: AppContext, identity: Identity) -> tuple[int, list[MessageView]]:
+    """The unread count and the messages, newest first."""
+    with Session(ctx.engine) as session:
+        references = {c.id: c.reference for c in list_cases(session, identity)}
+        return mailbox.unread_count(session, identity), [
+            _message_view(m, references) for m in mailbox.list_messages(session, identity)
+        ]
+
+
+def my_unread_count(ctx: AppContext, identity: Identity) -> int:
+    """For the header of every page: how many messages wait to be read."""
+    with Session(ctx.engine) as session:
+        return mailbox.unread_count(session, identity)
+
+
+def open_message(ctx: AppContext, identity: Identity, message_id: str) -> MessageView:
+    """Show a message and mark it read (the first reading time stays)."""
+    with unit_of_work(ctx.engine) as session:
+        message = mailbox.mark_read(session, identity, message_id)
+        case = session.get(Case, message.case_id)
+        return _message_view(message, {case.id: case.reference} if case else {})

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
+import cel
+from babel.dates import format_date
+from babel.numbers import format_decimal
 from pydantic import BaseModel
 
-from backend.definitions.models import ServiceDefinition
-from backend.models import Application, Case, Document, aware
+from backend.definitions.models import DEFAULT_TOPIC, Fee, Field, ServiceDefinition
+from backend.models import Application, Case, CaseEvent, Document, aware
+from backend.models_portal import Upload
+from backend.rules import FUNCTIONS, CelSyntaxError, compile_expression, references
+from prefill.connectors.registry import ConnectorRegistry
 
 
 class Text(BaseModel):
@@ -25,11 +32,23 @@ class SourceView(BaseModel):
     as_of: datetime
 
 
+class OptionView(BaseModel):
+    value: str
+    label: Text
+
+
 class FieldView(BaseModel):
     id: str
     label: Text
     type: str
     required: bool
+    help: Text | None = None
+    topic: str = DEFAULT_TOPIC
+    """The question page the field is asked on, when the citizen has to answer it."""
+    options: list[OptionView] = []
+    accept: list[str] = []
+    """File fields: the accepted media types."""
+    max_size_bytes: int | None = None
     origin: Literal["registry", "citizen"]
     """registry: held by the administration, the citizen confirms; citizen: entered by them."""
     value: Any
@@ -38,6 +57,24 @@ class FieldView(BaseModel):
     prefill_reason: str | None
     correctable: bool
     disputed: str | None
+
+
+class FeeView(BaseModel):
+    id: str
+    label: Text
+    amount: Decimal | None
+    """The fee today; None when it depends on the application's details."""
+    legal_reference: str
+
+
+class UploadSpec(BaseModel):
+    """A document the citizen must or may upload, with its limits, shown before they start."""
+
+    field: str
+    label: Text
+    required: bool
+    accept: list[str]
+    max_size_bytes: int
 
 
 class ServiceView(BaseModel):
@@ -51,6 +88,14 @@ class ServiceView(BaseModel):
     automated: bool
     fields_held: int
     fields_to_enter: int
+    held_from: list[str] = []
+    """Titles of the registries that deliver held data."""
+    uploads: list[UploadSpec] = []
+    fees: list[FeeView] = []
+    typical_duration: Text | None = None
+    life_situations: list[str] = []
+    keywords: dict[str, list[str]] = {}
+    draft_lifetime_days: int = 30
 
 
 class ApplicationView(BaseModel):
@@ -99,19 +144,81 @@ class CaseView(BaseModel):
     documents: list[DocumentView]
 
 
-def service_view(d: ServiceDefinition) -> ServiceView:
+def _text(value: Any) -> Text:
+    return Text(de=value.de, en=value.en)
+
+
+def fee_today(definition: ServiceDefinition, fee: Fee, today: date) -> Decimal | None:
+    """A fee as the catalogue states it: known when it is a number or reads only parameters."""
+    amount: Any = fee.amount
+    if isinstance(amount, str):
+        try:
+            program = compile_expression(amount)
+        except CelSyntaxError:
+            return None
+        roots = {root for root, _name in references(program).members}
+        if roots - {"params"} or references(program).unknown_names:
+            return None
+        params = definition.parameters_on(today)
+        try:
+            amount = program.execute(cel.Context(variables={"params": params}, functions=FUNCTIONS))
+        # The CEL runtime's errors: the fee then depends on the case, and the page says so.
+        except (TypeError, KeyError, ValueError, RuntimeError, ZeroDivisionError):
+            return None
+    if isinstance(amount, bool) or not isinstance(amount, int | float):
+        return None
+    return Decimal(repr(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def service_view(
+    d: ServiceDefinition,
+    connectors: ConnectorRegistry | None = None,
+    today: date | None = None,
+) -> ServiceView:
     held = sum(1 for f in d.fields if f.source is not None)
+    held_from: list[str] = []
+    for connector_id in dict.fromkeys(f.source.connector for f in d.fields if f.source):
+        title = connector_id
+        if connectors is not None and connector_id in connectors:
+            title = connectors.get(connector_id).title
+        held_from.append(title)
+    day = today or date.today()
     return ServiceView(
         id=d.id,
         version=d.version,
         leika=d.leika,
-        title=Text(de=d.title.de, en=d.title.en),
-        description=Text(de=d.description.de, en=d.description.en),
+        title=_text(d.title),
+        description=_text(d.description),
         department=d.department,
         trust_level=d.trust_level,
         automated=bool(d.automation.legal_basis),
         fields_held=held,
         fields_to_enter=len(d.fields) - held,
+        held_from=held_from,
+        uploads=[
+            UploadSpec(
+                field=f.id,
+                label=_text(f.label),
+                required=f.required,
+                accept=f.upload_types,
+                max_size_bytes=f.upload_limit_bytes,
+            )
+            for f in d.fields
+            if f.type == "file"
+        ],
+        fees=[
+            FeeView(
+                id=fee.id,
+                label=_text(fee.label),
+                amount=fee_today(d, fee, day),
+                legal_reference=fee.legal_reference,
+            )
+            for fee in d.fees
+        ],
+        typical_duration=_text(d.typical_duration) if d.typical_duration else None,
+        life_situations=list(d.life_situations),
+        keywords={"de": d.keywords.get("de"), "en": d.keywords.get("en")},
+        draft_lifetime_days=d.draft_lifetime_days,
     )
 
 
@@ -127,6 +234,11 @@ def application_view(definition: ServiceDefinition, app: Application) -> Applica
                 label=Text(de=f.label.de, en=f.label.en),
                 type=f.type,
                 required=f.required,
+                help=_text(f.help) if f.help else None,
+                topic=f.topic or DEFAULT_TOPIC,
+                options=[OptionView(value=o.value, label=_text(o.label)) for o in f.options],
+                accept=f.upload_types if f.type == "file" else [],
+                max_size_bytes=f.upload_limit_bytes if f.type == "file" else None,
                 origin="registry" if held else "citizen",
                 value=(entry or {}).get("value") if held else app.answers.get(f.id),
                 source=SourceView(
@@ -209,3 +321,116 @@ def as_date(value: Any) -> date | None:
         except ValueError:
             return None
     return None
+
+
+class UploadView(BaseModel):
+    """A document the citizen attached: shown by its cleaned name, opened by its random id."""
+
+    id: str
+    field: str
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+    uploaded_at: datetime
+
+
+def upload_view(upload: Upload) -> UploadView:
+    return UploadView(
+        id=upload.id,
+        field=upload.field_id,
+        name=upload.display_name,
+        media_type=upload.media_type,
+        size=upload.size,
+        sha256=upload.sha256,
+        uploaded_at=aware(upload.created_at),
+    )
+
+
+class TimelineEntry(BaseModel):
+    """One milestone of a case as the citizen sees it, taken from the case log."""
+
+    kind: str
+    at: datetime
+    actor: Literal["citizen", "system", "clerk"]
+    detail: dict[str, str]
+
+
+TIMELINE_KINDS = frozenset(
+    {
+        "submitted",
+        "decided",
+        "referred",
+        "document_issued",
+        "payment_requested",
+        "payment_received",
+        "late_payment_received",
+        "payment_expired",
+        "citizen_notified",
+        "question_asked",
+        "question_answered",
+        "review_requested",
+        "objection_lodged",
+        "withdrawn",
+        "handed_over",
+        "handover_accepted",
+        "handover_rejected",
+    }
+)
+"""Case-log events a citizen is told about; internal steps (retries, workers) stay in the
+console's audit trail."""
+
+
+def timeline_view(events: list[CaseEvent]) -> list[TimelineEntry]:
+    entries: list[TimelineEntry] = []
+    for event in events:
+        if event.type not in TIMELINE_KINDS:
+            continue
+        actor = event.actor
+        who: Literal["citizen", "system", "clerk"] = (
+            "citizen" if actor == "citizen" else "system" if actor == "system" else "clerk"
+        )
+        detail = {
+            key: str(event.payload[key])
+            for key in ("outcome", "kind", "amount")
+            if isinstance(event.payload, dict) and event.payload.get(key) is not None
+        }
+        entries.append(TimelineEntry(kind=event.type, at=aware(event.at), actor=who, detail=detail))
+    return entries
+
+
+_LOCALES = {"de": "de_DE", "en": "en_GB"}
+
+
+def display_value(field: Field | FieldView, value: Any, lang: str) -> str:
+    """A stored answer as a person reads it: dates, yes/no, options, amounts and files."""
+    if value is None or value == "":
+        return ""
+    if field.type == "date":
+        day = as_date(value)
+        if day is not None:
+            pattern = "dd.MM.yyyy" if lang == "de" else "d MMMM yyyy"
+            return str(format_date(day, pattern, locale=_LOCALES.get(lang, "de_DE")))
+    if field.type == "boolean" and isinstance(value, bool):
+        return {("de", True): "Ja", ("de", False): "Nein"}.get(
+            (lang, value), "Yes" if value else "No"
+        )
+    if field.type == "choice":
+        for option in field.options:
+            if option.value == value:
+                return str(option.label.en if lang == "en" else option.label.de)
+    if field.type == "decimal":
+        try:
+            amount = Decimal(str(value))
+            exponent = amount.as_tuple().exponent
+            places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+            pattern = "#,##0" + ("." + "0" * places if places else "")
+            return str(format_decimal(amount, format=pattern, locale=_LOCALES.get(lang, "de_DE")))
+        except ArithmeticError:
+            return str(value)
+    if field.type == "iban" and isinstance(value, str):
+        compact = value.replace(" ", "")
+        return " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))
+    if field.type == "file" and isinstance(value, dict):
+        return str(value.get("name", ""))
+    return str(value)

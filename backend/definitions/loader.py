@@ -27,8 +27,9 @@ from backend.definitions.models import (
 )
 from backend.errors import DefinitionError
 from backend.rules import CelSyntaxError, compile_expression, references
-from prefill.connectors.base import TRUST_ORDER
+from prefill.connectors.base import TRUST_ORDER, WritableConnector
 from prefill.connectors.registry import ConnectorRegistry, UnknownConnector
+from prefill.service import missing_lookup_keys
 
 __all__ = [
     "DEFINITION_FILE",
@@ -328,6 +329,7 @@ def _semantic_problems(
                 f"template '{document.template}' not found in {folder.as_posix()}",
             )
     yield from _expression_problems(definition)
+    yield from _writeback_problems(definition, connectors)
 
 
 def _source_problems(
@@ -364,6 +366,14 @@ def _source_problems(
                 f"which connector '{connector.id}' requires",
             )
         trust_checked.add(connector.id)
+    sources = [(f.source.connector, f.source.attribute) for f in definition.fields if f.source]
+    for connector_id, message in missing_lookup_keys(sources, connectors):
+        index = next(
+            i
+            for i, f in enumerate(definition.fields)
+            if f.source and f.source.connector == connector_id
+        )
+        yield ("fields", index, "source", "connector"), message
 
 
 def _expression_problems(definition: ServiceDefinition) -> Iterator[tuple[Location, str]]:
@@ -390,6 +400,49 @@ def _expression_problems(definition: ServiceDefinition) -> Iterator[tuple[Locati
         scope["amounts"].add(fee.id)
 
 
+WRITEBACK_NAMES = frozenset({"reference"})
+"""Names a write-back record may read besides the rules' scope: the case's Aktenzeichen."""
+
+
+def _writeback_problems(
+    definition: ServiceDefinition, connectors: ConnectorRegistry
+) -> Iterator[tuple[Location, str]]:
+    """A write-back must name a writable connector, one of its operations and valid CEL."""
+    registered = ", ".join(connectors) or "none"
+    scope: dict[str, set[str]] = {
+        "fields": {field.id for field in definition.fields},
+        "params": set(definition.parameters),
+        # Written after the decision: every amount the rules or fees can compute is in scope.
+        "amounts": {
+            rule.output for rule in definition.rules if not isinstance(rule, EligibilityRule)
+        }
+        | {fee.id for fee in definition.fees},
+    }
+    for index, entry in enumerate(definition.writeback):
+        at: Location = ("writeback", index)
+        try:
+            connector = connectors.get(entry.connector)
+        except UnknownConnector:
+            yield (
+                (*at, "connector"),
+                f"unknown connector '{entry.connector}' (registered: {registered})",
+            )
+        else:
+            if not issubclass(connector, WritableConnector):
+                yield (*at, "connector"), f"connector '{connector.id}' does not accept writes"
+            elif entry.operation not in connector.write_operations:
+                offered = ", ".join(connector.write_operations) or "none"
+                yield (
+                    (*at, "operation"),
+                    f"unknown operation '{entry.operation}' of connector '{connector.id}' "
+                    f"(offers: {offered})",
+                )
+        for key, source in entry.record.items():
+            yield from _check_expression(
+                source, (*at, "record", key), scope, extra_names=WRITEBACK_NAMES
+            )
+
+
 _MEMBER_PROBLEMS = {
     "fields": "unknown field '{name}'",
     "params": "unknown parameter '{name}'",
@@ -398,7 +451,11 @@ _MEMBER_PROBLEMS = {
 
 
 def _check_expression(
-    source: str, at: Location, scope: dict[str, set[str]]
+    source: str,
+    at: Location,
+    scope: dict[str, set[str]],
+    *,
+    extra_names: frozenset[str] = frozenset(),
 ) -> Iterator[tuple[Location, str]]:
     """Compile one expression and check every name it reads against the scope at its position."""
     try:
@@ -410,8 +467,10 @@ def _check_expression(
     for root, name in found.members:
         if name not in scope[root]:
             yield at, _MEMBER_PROBLEMS[root].format(name=name)
+    in_scope = ", ".join(["fields", "params", "amounts", "reference_date", *sorted(extra_names)])
     for name in found.unknown_names:
-        yield at, f"unknown name '{name}' (in scope: fields, params, amounts, reference_date)"
+        if name not in extra_names:
+            yield at, f"unknown name '{name}' (in scope: {in_scope})"
     for name in found.unknown_functions:
         yield at, f"unknown function '{name}'"
 

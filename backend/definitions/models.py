@@ -61,8 +61,26 @@ ParameterValue = StrictBool | StrictInt | StrictFloat | StrictStr
 TableValue = StrictInt | StrictFloat | StrictStr
 
 FieldType = Literal[
-    "string", "text", "date", "integer", "decimal", "boolean", "choice", "iban", "email"
+    "string", "text", "date", "integer", "decimal", "boolean", "choice", "iban", "email", "file"
 ]
+UploadType = Literal["application/pdf", "image/jpeg", "image/png"]
+"""File types a citizen may upload: recognised by their content, never by the file name."""
+MAX_UPLOAD_MB = 20
+"""Platform limit for one uploaded file; a field may set a lower one."""
+DEFAULT_UPLOAD_MB = 10
+LifeSituation = Literal[
+    "umzug-wohnen",
+    "familie-kinder",
+    "auto-verkehr",
+    "tiere",
+    "ausweise-bescheinigungen",
+    "arbeit-gewerbe",
+    "studium-bildung",
+    "geld-leistungen",
+]
+"""Life situations (Lebenslagen) the portal groups its catalogue by; labels live in the portal."""
+DEFAULT_TOPIC = "angaben"
+"""The page of questions that name no topic; reserved as a topic id."""
 Outcome = Literal["approved", "rejected", "referred"]
 Rounding = Literal["cents_half_up", "euro_down", "euro_half_up"]
 ReferralTrigger = Literal[
@@ -169,6 +187,52 @@ class Field(_Strict):
     source: DataSource | None = pydantic.Field(
         default=None, description="Registry that holds the value; absent if the citizen enters it."
     )
+    topic: Identifier | None = pydantic.Field(
+        default=None,
+        description=(
+            "Id of the topic (one portal page) the question belongs to; questions without a "
+            "topic share one page."
+        ),
+    )
+    accept: list[UploadType] = pydantic.Field(
+        default_factory=list,
+        description=(
+            "For type 'file': accepted file types (application/pdf, image/jpeg, image/png); "
+            "empty means all three."
+        ),
+    )
+    max_size_mb: StrictInt | None = pydantic.Field(
+        default=None,
+        ge=1,
+        le=MAX_UPLOAD_MB,
+        description=f"For type 'file': largest file in MB (default {DEFAULT_UPLOAD_MB}).",
+    )
+
+    @property
+    def upload_types(self) -> list[str]:
+        """The file types a file field takes, in declared order."""
+        return list(self.accept) or ["application/pdf", "image/jpeg", "image/png"]
+
+    @property
+    def upload_limit_bytes(self) -> int:
+        """The largest file a file field takes."""
+        return (self.max_size_mb or DEFAULT_UPLOAD_MB) * 1024 * 1024
+
+    @model_validator(mode="after")
+    def _upload_settings(self) -> Field:
+        """Only a file field takes upload settings, and no registry delivers files."""
+        if self.type != "file":
+            for key in ("accept", "max_size_mb"):
+                if getattr(self, key):
+                    raise _problem(f"{key} is only allowed for type 'file'", key)
+        elif self.source is not None:
+            raise _problem(
+                "a file field is uploaded by the citizen and cannot have a source", "source"
+            )
+        duplicate = _first_duplicate(list(self.accept))
+        if duplicate is not None:
+            raise _problem("file type listed twice", "accept", duplicate[0])
+        return self
 
     @model_validator(mode="after")
     def _options_match_type(self) -> Field:
@@ -408,6 +472,72 @@ class Automation(_Strict):
         return self
 
 
+RecordKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=63)]
+WritebackOutcome = Literal["approved", "rejected"]
+
+
+class Writeback(_Strict):
+    """A registry entry written once a case is decided, e.g. a permit entered in its register."""
+
+    connector: Text = pydantic.Field(
+        description="Id of a writable registry connector, e.g. 'parkausweisregister'."
+    )
+    operation: Text = pydantic.Field(
+        description="Write operation of that connector, e.g. 'ausweis_eintragen'."
+    )
+    record: dict[RecordKey, CelSource] = pydantic.Field(
+        min_length=1,
+        description=(
+            "The entry: register field → CEL expression over fields, params, amounts, "
+            "reference_date and reference (the case's Aktenzeichen)."
+        ),
+    )
+    on: list[WritebackOutcome] = pydantic.Field(
+        min_length=1, description="Outcomes after which the entry is written."
+    )
+    purpose: Text = pydantic.Field(description="Why the register is written; sent with the write.")
+    legal_basis: Text = pydantic.Field(
+        description="Legal basis of the transfer to the register, e.g. '§ 45 Abs. 1b StVO'."
+    )
+
+    @field_validator("on")
+    @classmethod
+    def _distinct(cls, on: list[WritebackOutcome]) -> list[WritebackOutcome]:
+        """Listing an outcome twice is a typo."""
+        if len(set(on)) != len(on):
+            raise ValueError("an outcome is listed twice")
+        return on
+
+
+class Handover(_Strict):
+    """Where a service processed externally is delivered: a Fachverfahren's FIT-Connect address."""
+
+    destination: Slug = pydantic.Field(
+        description="Destination id of the department's Fachverfahren at the submission API."
+    )
+
+
+class LocalizedList(_Strict):
+    """Short texts in German and English, e.g. the words citizens search a service by."""
+
+    de: list[Text] = pydantic.Field(default_factory=list, description="German entries.")
+    en: list[Text] = pydantic.Field(default_factory=list, description="English entries.")
+
+    def get(self, lang: str) -> list[str]:
+        """The entries in one language, German for anything not English."""
+        return list(self.en if lang == "en" else self.de)
+
+
+class Topic(_Strict):
+    """A group of questions the portal asks on one page (GOV.UK: one thing per page)."""
+
+    id: Identifier = pydantic.Field(description="Topic id, referred to by fields' 'topic'.")
+    title: LocalizedText = pydantic.Field(description="Page heading and task-list entry.")
+    description: LocalizedText | None = pydantic.Field(
+        default=None, description="Optional explanation shown below the heading."
+    )
+
+
 class Retention(_Strict):
     """How long case data is kept, and why (Art. 5 Abs. 1 lit. e GDPR: storage limitation)."""
 
@@ -456,6 +586,84 @@ class ServiceDefinition(_Strict):
         default_factory=Automation, description="Automation policy and referral triggers."
     )
     retention: Retention = pydantic.Field(description="Retention period of case data.")
+    keywords: LocalizedList = pydantic.Field(
+        default_factory=LocalizedList,
+        description="Words citizens search for, e.g. 'Parkausweis', 'Hund', 'Umzug'.",
+    )
+    life_situations: list[LifeSituation] = pydantic.Field(
+        default_factory=list,
+        description="Life situations (Lebenslagen) under which the catalogue lists the service.",
+    )
+    topics: list[Topic] = pydantic.Field(
+        default_factory=list,
+        description="Question pages of the portal, in order; fields refer to them by 'topic'.",
+    )
+    typical_duration: LocalizedText | None = pydantic.Field(
+        default=None,
+        description=(
+            "How long a decision usually takes when a person decides, e.g. 'about two weeks'. "
+            "Automated services say 'usually within a minute' by themselves."
+        ),
+    )
+    draft_lifetime_days: StrictInt = pydantic.Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="Days an unsent draft is kept after it was last saved; then it is deleted.",
+    )
+    writeback: list[Writeback] = pydantic.Field(
+        default_factory=list,
+        description="Registry entries written after the decision, in order (idempotent per case).",
+    )
+    handover: Handover | None = pydantic.Field(
+        default=None, description="Delivery to a Fachverfahren; required for processing: external."
+    )
+
+    @model_validator(mode="after")
+    def _processing_consistent(self) -> ServiceDefinition:
+        """External processing needs an address; write-backs need Knopfdruck to decide."""
+        if self.processing == "external" and self.handover is None:
+            raise _problem("processing: external needs a handover destination", "processing")
+        if self.processing != "external" and self.handover is not None:
+            raise _problem("a handover is only used with processing: external", "handover")
+        if self.processing == "external" and self.writeback:
+            raise _problem(
+                "the Fachverfahren decides external cases, so Knopfdruck writes nothing back",
+                "writeback",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _topics_consistent(self) -> ServiceDefinition:
+        """Every topic a field names exists, and every topic has a question to ask."""
+        topic_ids = [topic.id for topic in self.topics]
+        duplicate = _first_duplicate(topic_ids)
+        if duplicate is not None:
+            index, first = duplicate
+            raise _problem(
+                f"duplicate id '{topic_ids[index]}' (first at topics[{first}])",
+                "topics",
+                index,
+                "id",
+            )
+        if DEFAULT_TOPIC in topic_ids:
+            raise _problem(
+                f"'{DEFAULT_TOPIC}' is reserved for questions without a topic",
+                "topics",
+                topic_ids.index(DEFAULT_TOPIC),
+                "id",
+            )
+        used = {field.topic for field in self.fields if field.topic is not None}
+        for index, field in enumerate(self.fields):
+            if field.topic is not None and field.topic not in topic_ids:
+                known = ", ".join(topic_ids) or "none"
+                raise _problem(
+                    f"unknown topic '{field.topic}' (topics: {known})", "fields", index, "topic"
+                )
+        for index, topic_id in enumerate(topic_ids):
+            if topic_id not in used:
+                raise _problem("no field belongs to this topic", "topics", index, "id")
+        return self
 
     @model_validator(mode="after")
     def _validity(self) -> ServiceDefinition:

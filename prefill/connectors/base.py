@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 import httpx
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 AttributeType = Literal["string", "date", "integer", "decimal", "boolean", "object", "list"]
 TrustLevel = Literal["niedrig", "substanziell", "hoch"]
@@ -26,8 +26,30 @@ class ConnectorConfig(BaseModel):
     """Per-registry configuration; passed in, never stored on the connector."""
 
     base_url: str
-    timeout_s: float = 5.0
+    timeout_s: float = Field(5.0, gt=0, description="Time one attempt may take.")
     retries: int = Field(2, ge=0, le=5)
+    backoff_s: float = Field(
+        0.1, ge=0, description="Wait before the first retry; doubles with every further one."
+    )
+    deadline_s: float | None = Field(
+        None,
+        gt=0,
+        description="Time one read may take, retries included. None: twice timeout_s, so a "
+        "slow registry costs the citizen a bounded wait, not (retries + 1) timeouts.",
+    )
+    auth_headers: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Credentials sent with every request (never logged)."
+    )
+    circuit_failures: int = Field(
+        5, ge=1, description="Failed reads in a row after which the circuit opens."
+    )
+    circuit_open_s: float = Field(
+        30.0, gt=0, description="How long an open circuit refuses reads before one probe."
+    )
+
+    @property
+    def read_deadline_s(self) -> float:
+        return self.deadline_s if self.deadline_s is not None else 2 * self.timeout_s
 
 
 class RegistryQuery(BaseModel):
@@ -39,7 +61,10 @@ class RegistryQuery(BaseModel):
     legal_basis: str
     service: str
     application_id: str | None = None
+    case_id: str | None = None
     actor: str = "citizen"
+    identifier_parts: dict[str, str] = Field(default_factory=dict)
+    """For registries keyed by held data (see Connector.keyed_by): attribute → value."""
 
 
 class Provenance(BaseModel):
@@ -69,6 +94,9 @@ class Connector(ABC):
     identifier: ClassVar[str]
     """Which citizen identifier the registry is keyed by (an ID-token claim, e.g. ``idnr``)."""
     min_trust_level: ClassVar[TrustLevel] = "substanziell"
+    keyed_by: ClassVar[tuple[tuple[str, str], ...]] = ()
+    """(connector, attribute) pairs a registry keyed by held data is looked up with, e.g.
+    Geodaten by the Melderegister address; prefill reads those first. Empty: keyed by a claim."""
 
     @classmethod
     @abstractmethod

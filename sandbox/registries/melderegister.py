@@ -1,20 +1,34 @@
-"""Sandbox Melderegister: answers purpose-bound reads about the test personas over real HTTP."""
+"""Sandbox Melderegister: persons, addresses, households, move-ins and information blocks."""
 
 from __future__ import annotations
 
 import hashlib
-from collections import deque
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
-from urllib.parse import unquote
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from fastapi import APIRouter
 
-from sandbox.personas import PERSONAS, Persona
+from sandbox.personas import Address
+from sandbox.population import ADULT_AGE, LazyPopulation, Person, Population, age_on
+from sandbox.registries.common import (
+    OPTIONAL_HEADERS,
+    PURPOSE_HEADERS,
+    Abfrage,
+    Eintrag,
+    at_half_past_nine,
+    build_abfrage_router,
+    iso,
+)
+
+__all__ = [
+    "ATTRIBUTES",
+    "AUTHORITY",
+    "OPTIONAL_HEADERS",
+    "PURPOSE_HEADERS",
+    "build_melderegister_router",
+    "entry_for",
+    "record_id_for",
+]
 
 AUTHORITY = "Stadt Köln – Meldebehörde"
 
@@ -24,33 +38,31 @@ ATTRIBUTES: tuple[str, ...] = (
     "geburtsname",
     "geburtsdatum",
     "geburtsort",
+    "geschlecht",
     "anschrift.strasse",
     "anschrift.hausnummer",
     "anschrift.plz",
     "anschrift.ort",
     "einzugsdatum",
+    "fruehere_anschrift.strasse",
+    "fruehere_anschrift.hausnummer",
+    "fruehere_anschrift.plz",
+    "fruehere_anschrift.ort",
     "staatsangehoerigkeit",
+    "familienstand",
+    "haushalt.personen",
+    "haushalt.minderjaehrige",
+    "kinder",
+    "gesetzliche_vertreter",
     "auskunftssperre",
 )
 
-# Like X-Road and the Dutch BRP API, a read is bound to a purpose by headers. Header values are
-# percent-encoded UTF-8 because HTTP header values are ASCII and legal bases contain "§".
-PURPOSE_HEADERS: tuple[str, ...] = ("X-Purpose", "X-Legal-Basis", "X-Service", "X-Actor")
-OPTIONAL_HEADERS: tuple[str, ...] = ("X-Application-Id",)
+# § 51 Abs. 1 BMG protects a person at risk from having the address disclosed. The sandbox
+# withholds it from automated reads; a clerk must ask the Meldebehörde (§ 51 Abs. 2 BMG).
+BLOCKED: tuple[str, ...] = tuple(a for a in ATTRIBUTES if "anschrift." in a)
 
 # § 17 Abs. 1 BMG gives two weeks to register; the sandbox says the office took three days.
 _REGISTRATION_DELAY = timedelta(days=3)
-_FALLBACK_STAND = datetime(2020, 1, 2, 9, 30, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Resident:
-    """What the Melderegister holds about one person, with the record's id and as-of time."""
-
-    idnr: str
-    record_id: str
-    stand: datetime
-    attributes: Mapping[str, str | bool | None]
 
 
 def record_id_for(idnr: str) -> str:
@@ -59,123 +71,80 @@ def record_id_for(idnr: str) -> str:
     return f"MR-KOELN-{digest}"
 
 
-def _iso(day: date | None) -> str | None:
-    return day.isoformat() if day else None
-
-
-def resident_from_persona(persona: Persona) -> Resident:
-    """Turn a persona into the register entry the Meldebehörde would hold."""
-    if persona.idnr is None:
-        raise ValueError(f"persona {persona.id!r} has no idnr and cannot be registered")
-    address = persona.address
-    stand = (
-        datetime.combine(persona.moved_in + _REGISTRATION_DELAY, time(9, 30), tzinfo=UTC)
-        if persona.moved_in
-        else _FALLBACK_STAND
-    )
-    attributes: dict[str, str | bool | None] = {
-        "familienname": persona.family_name,
-        "vornamen": persona.given_name,
-        "geburtsname": None,
-        "geburtsdatum": _iso(persona.birthdate),
-        "geburtsort": persona.birthplace,
-        "anschrift.strasse": address.strasse if address else None,
-        "anschrift.hausnummer": address.hausnummer if address else None,
-        "anschrift.plz": address.plz if address else None,
-        "anschrift.ort": address.ort if address else None,
-        "einzugsdatum": _iso(persona.moved_in),
-        "staatsangehoerigkeit": "deutsch",
-        # § 51 BMG: no persona has asked for a block on disclosure.
-        "auskunftssperre": False,
+def _address(prefix: str, address: Address | None) -> dict[str, str | None]:
+    return {
+        f"{prefix}.strasse": address.strasse if address else None,
+        f"{prefix}.hausnummer": address.hausnummer if address else None,
+        f"{prefix}.plz": address.plz if address else None,
+        f"{prefix}.ort": address.ort if address else None,
     }
-    return Resident(
-        idnr=persona.idnr, record_id=record_id_for(persona.idnr), stand=stand, attributes=attributes
+
+
+def _name(person: Person) -> dict[str, str]:
+    return {"vornamen": person.given_name, "familienname": person.family_name}
+
+
+def entry_for(population: Population, person: Person) -> Eintrag:
+    """Everything the Meldebehörde holds about one resident."""
+    household = population.household_of(person.idnr)
+    is_minor = age_on(person.birthdate, population.today) < ADULT_AGE
+    values: dict[str, Any] = {
+        "familienname": person.family_name,
+        "vornamen": person.given_name,
+        "geburtsname": person.birth_name,
+        "geburtsdatum": iso(person.birthdate),
+        "geburtsort": person.birthplace,
+        "geschlecht": person.sex,
+        **_address("anschrift", person.address),
+        "einzugsdatum": iso(person.moved_in),
+        **_address("fruehere_anschrift", person.previous_address),
+        "staatsangehoerigkeit": person.nationality,
+        "familienstand": person.marital_status,
+        "haushalt.personen": len(household),
+        "haushalt.minderjaehrige": sum(
+            1 for p in household if age_on(p.birthdate, population.today) < ADULT_AGE
+        ),
+        "kinder": [
+            {**_name(child), "geburtsdatum": iso(child.birthdate)}
+            for child in sorted(population.minors_of(person.idnr), key=lambda c: c.birthdate)
+        ],
+        # § 3 Abs. 1 Nr. 9 BMG: the register holds the legal representatives of a minor.
+        "gesetzliche_vertreter": [
+            _name(population.persons[p]) for p in person.parents if p in population.persons
+        ]
+        if is_minor
+        else [],
+        "auskunftssperre": person.auskunftssperre,
+    }
+    hints: dict[str, str] = {}
+    if person.auskunftssperre:
+        for name in BLOCKED:
+            values[name] = None
+            hints[name] = "auskunftssperre"
+    return Eintrag(
+        record_id=record_id_for(person.idnr),
+        stand=at_half_past_nine(person.moved_in + _REGISTRATION_DELAY),
+        werte=values,
+        hinweise=hints,
     )
 
 
-def residents_from_personas(personas: Iterable[Persona] = PERSONAS) -> dict[str, Resident]:
-    """Every persona with an idnr who is registered, keyed by idnr."""
-    return {p.idnr: resident_from_persona(p) for p in personas if p.idnr and p.in_melderegister}
-
-
-class Abfrage(BaseModel):
-    """A read of named attributes of one person."""
-
-    idnr: str
-    attribute: list[str]
-
-
-class AbfrageAntwort(BaseModel):
-    """The requested attributes only; an attribute the register holds nothing for is null."""
-
-    record_id: str
-    stand: datetime
-    behoerde: str
-    attribute: dict[str, str | bool | None]
-
-
-def _header(request: Request, name: str) -> str | None:
-    raw = request.headers.get(name)
-    if raw is None:
-        return None
-    value = unquote(raw).strip()
-    return value or None
-
-
-def _fehler(status_code: int, code: str, **details: Any) -> JSONResponse:
-    return JSONResponse(status_code=status_code, content={"fehler": code, **details})
+def _lookup(population: Population, body: Abfrage) -> Eintrag | None:
+    person = population.persons.get(body.idnr or "")
+    return entry_for(population, person) if person else None
 
 
 def build_melderegister_router(
-    residents: Mapping[str, Resident] | None = None, *, request_log_size: int = 100
+    population: LazyPopulation | None = None, *, request_log_size: int = 100
 ) -> APIRouter:
-    """One Melderegister with its own state, so each app (and each test) gets a fresh one."""
-    register = residents if residents is not None else residents_from_personas()
-    # Only attribute names, purpose headers and status: the log must not become a data leak.
-    request_log: deque[dict[str, Any]] = deque(maxlen=request_log_size)
-    router = APIRouter(prefix="/melderegister/v1", tags=["Melderegister"])
-
-    @router.post(
-        "/personen/abfrage",
-        response_model=AbfrageAntwort,
-        responses={
-            400: {"description": "Zweckbindung fehlt oder Attribut unbekannt"},
-            404: {"description": "Person nicht gemeldet"},
-        },
+    """One Melderegister with its own request log, reading the given population."""
+    return build_abfrage_router(
+        prefix="/melderegister/v1",
+        tag="Melderegister",
+        resource="personen",
+        authority=AUTHORITY,
+        attributes=ATTRIBUTES,
+        population=population or LazyPopulation(),
+        lookup=_lookup,
+        request_log_size=request_log_size,
     )
-    async def abfrage(body: Abfrage, request: Request) -> AbfrageAntwort | JSONResponse:
-        headers = {name: _header(request, name) for name in PURPOSE_HEADERS + OPTIONAL_HEADERS}
-        response = _answer(body, headers)
-        request_log.append(
-            {
-                "at": datetime.now(UTC).isoformat(),
-                "attribute": list(body.attribute),
-                "headers": headers,
-                "status": response.status_code if isinstance(response, JSONResponse) else 200,
-            }
-        )
-        return response
-
-    def _answer(body: Abfrage, headers: Mapping[str, str | None]) -> AbfrageAntwort | JSONResponse:
-        missing = [name for name in PURPOSE_HEADERS if headers[name] is None]
-        if missing:
-            return _fehler(400, "zweckbindung_fehlt", fehlende_header=missing)
-        unknown = [name for name in body.attribute if name not in ATTRIBUTES]
-        if unknown or not body.attribute:
-            return _fehler(400, "attribut_unbekannt", attribute=unknown)
-        resident = register.get(body.idnr)
-        if resident is None:
-            return _fehler(404, "person_unbekannt")
-        return AbfrageAntwort(
-            record_id=resident.record_id,
-            stand=resident.stand,
-            behoerde=AUTHORITY,
-            attribute={name: resident.attributes[name] for name in dict.fromkeys(body.attribute)},
-        )
-
-    @router.get("/_requests")
-    async def recent_requests() -> dict[str, list[dict[str, Any]]]:
-        """Lets tests prove which purpose a read was bound to, without exposing values."""
-        return {"requests": list(request_log)}
-
-    return router

@@ -35,3 +35,16 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    # bypass_csp lets the tests inject axe-core into pages served under our strict CSP;
+    # test_csp.py checks in a normal context that the portal's own script runs under it.
+    return {
+        **browser_context_args,
+        "bypass_csp": True,
+        "locale": "de-DE",
+        "timezone_id": "Europe/Berlin",
+        "viewport": {"width": 1280, "height": 900},
+    }

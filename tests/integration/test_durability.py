@@ -66,7 +66,8 @@ def _start_worker(url: str, data_dir: Path) -> subprocess.Popen[bytes]:
 
 
 def _decided(session: Session) -> int:
-    return int(session.exec(select(func.count()).where(Case.status == "decided")).one())
+    # "notified" is the last state of an automated decision (decided, and the citizen told).
+    return int(session.exec(select(func.count()).where(Case.status == "notified")).one())
 
 
 def test_kill_9_mid_processing_loses_and_duplicates_nothing(
@@ -138,6 +139,7 @@ def test_kill_9_mid_processing_loses_and_duplicates_nothing(
                 "decided",
                 "document_issued",
                 "case_decided",
+                "citizen_notified",
             ):
                 assert events[(cid, kind)] == 1, (cid, kind, events[(cid, kind)])
         reports = verify_all_chains(session)

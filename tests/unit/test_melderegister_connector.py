@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from prefill.connectors.base import ConnectorConfig, NeedResult, RegistryQuery
 from prefill.connectors.melderegister import MelderegisterConnector
@@ -133,8 +134,13 @@ def test_declares_identity_trust_and_typed_attributes() -> None:
         "geburtsdatum": "date",
         "einzugsdatum": "date",
         "auskunftssperre": "boolean",
+        "haushalt.personen": "integer",
+        "haushalt.minderjaehrige": "integer",
+        "kinder": "list",
+        "gesetzliche_vertreter": "list",
     }
-    assert set(NINE) | {"geburtsname", "staatsangehoerigkeit"} < set(specs)
+    assert set(NINE) | {"geburtsname", "staatsangehoerigkeit", "familienstand"} < set(specs)
+    assert all(spec.description for spec in specs.values())
 
 
 def test_ok_values_carry_provenance() -> None:
@@ -187,6 +193,88 @@ def test_one_request_for_all_attributes_with_purpose_headers() -> None:
         "X-Actor": "citizen",
         "X-Application-Id": "A-2024-000042",
     }
+
+
+def test_a_read_for_a_case_names_the_case() -> None:
+    transport = Transport(replay("melderegister_erika_all_attributes"))
+    fetch(transport, query(["familienname"], application_id=None, case_id="C-42", actor="clerk-7"))
+
+    request = transport.requests[0]
+    assert unquote(request.headers["X-Case-Id"]) == "C-42"
+    assert unquote(request.headers["X-Actor"]) == "clerk-7"
+    assert "X-Application-Id" not in request.headers
+
+
+def test_an_address_under_auskunftssperre_is_withheld_and_marked_failed() -> None:
+    """§ 51 BMG: the register withholds the address; a person must look, so the field fails."""
+    transport = Transport(replay("melderegister_claudia_auskunftssperre"))
+    attributes = ["familienname", "anschrift.strasse", "anschrift.plz", "auskunftssperre"]
+    results = fetch(transport, query(attributes, identifier="45386140836"))
+
+    assert results["familienname"].value == "Richter"
+    assert results["auskunftssperre"].value is True
+    for name in ("anschrift.strasse", "anschrift.plz"):
+        assert results[name].status == "failed"
+        assert results[name].reason == "withheld by the registry (Auskunftssperre, § 51 BMG)"
+        assert results[name].value is None
+
+
+@pytest.mark.parametrize(
+    ("hint", "reason"),
+    [
+        ("neuer_grund", "not delivered by the registry (neuer_grund)"),
+        ("Erika Mustermann wohnt ...", "not delivered by the registry (unexplained)"),
+    ],
+)
+def test_a_null_with_an_unknown_hint_fails_and_leaks_nothing(hint: str, reason: str) -> None:
+    body = recording("melderegister_erika_all_attributes")["response"]["json"]
+    body["attribute"]["geburtsort"] = None
+    body["hinweise"] = {"geburtsort": hint}
+    transport = Transport(lambda request: httpx.Response(200, json=body))
+    results = fetch(transport, query(["geburtsort"]))
+
+    assert (results["geburtsort"].status, results["geburtsort"].reason) == ("failed", reason)
+
+
+def test_a_slow_registry_is_cut_off_at_the_deadline_not_after_every_retry() -> None:
+    """Six attempts of 0.1 s would be allowed by the retries; the 0.25 s deadline allows three."""
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(5)
+        return httpx.Response(200, json={})
+
+    transport = Transport(slow)
+
+    async def run() -> dict[str, NeedResult]:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(transport)) as client:
+            config = ConnectorConfig(
+                base_url=BASE_URL, timeout_s=0.1, retries=5, backoff_s=0.0, deadline_s=0.25
+            )
+            return await MelderegisterConnector().fetch(client, config, query(["familienname"]))
+
+    results = asyncio.run(run())
+    assert (results["familienname"].status, results["familienname"].reason) == (
+        "failed",
+        "registry timed out",
+    )
+    assert 2 <= len(transport.requests) <= 3
+
+
+def test_credentials_from_the_configuration_travel_with_every_read() -> None:
+    transport = Transport(replay("melderegister_erika_all_attributes"))
+
+    async def run() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(transport)) as client:
+            config = ConnectorConfig(
+                base_url=BASE_URL, auth_headers={"Authorization": SecretStr("Bearer s3cret")}
+            )
+            await MelderegisterConnector().fetch(client, config, query(["familienname"]))
+
+    asyncio.run(run())
+    assert transport.requests[0].headers["Authorization"] == "Bearer s3cret"
+    assert "s3cret" not in repr(
+        ConnectorConfig(base_url=BASE_URL, auth_headers={"X": SecretStr("s3cret")})
+    )
 
 
 def test_application_id_header_is_left_out_before_there_is_an_application() -> None:
@@ -344,6 +432,7 @@ def test_an_attribute_the_registry_does_not_offer_is_refused_before_any_request(
         "melderegister_erika_all_attributes",
         "melderegister_person_unbekannt",
         "melderegister_zweckbindung_fehlt",
+        "melderegister_claudia_auskunftssperre",
     ],
 )
 def test_recordings_still_match_the_sandbox_registry(name: str) -> None:

@@ -1,0 +1,185 @@
+"""JSON API for what a citizen does with a submitted case: review, objection, withdrawal,
+answer, and the fee to pay. Thin: every route calls one service function."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session, col, select
+
+from backend.api.deps import CitizenDep, ContextDep
+from backend.cases import queries, review
+from backend.errors import NotFound
+from backend.models import CaseEvent, aware
+from backend.payments.service import citizen_payment
+
+router = APIRouter(prefix="/api/v1/cases", tags=["case actions"])
+
+IdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="Random id (32 hex digits)")]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or invalid token"},
+    404: {"description": "Not found (or not yours)"},
+    409: {"description": "Not possible in the case's current state; the message says why"},
+    422: {"description": "Invalid input, with field-level details"},
+}
+
+
+class Statement(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    statement: str | None = Field(None, max_length=review.MAX_STATEMENT)
+
+
+class ObjectionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    statement: str = Field(max_length=review.MAX_STATEMENT, description="Why you object")
+
+
+class WithdrawBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(None, max_length=review.MAX_STATEMENT)
+
+
+class AnswerBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    answer: str = Field(max_length=review.MAX_STATEMENT)
+
+
+class TaskOut(BaseModel):
+    id: str
+    kind: str
+    status: str
+    created_at: str
+    due_on: date | None
+
+
+class ActionOut(BaseModel):
+    status: str
+    task: TaskOut | None
+    created: bool
+
+
+class ActionsOut(BaseModel):
+    status: str
+    can_withdraw: bool
+    can_request_review: bool
+    can_object: bool
+    can_answer_question: bool
+    objection_deadline: date | None
+    tasks: list[TaskOut]
+
+
+class PaymentItemOut(BaseModel):
+    id: str
+    label: dict[str, str]
+    amount: str
+    legal_reference: str
+
+
+class PaymentOut(BaseModel):
+    status: str
+    amount: str
+    currency: str
+    items: list[PaymentItemOut]
+    pay_url: str | None
+    due_at: datetime
+    reminded_at: datetime | None
+    paid_at: datetime | None
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    type: str
+    actor: str
+
+
+def _action(result: review.ActionResult, response: Response) -> ActionOut:
+    response.status_code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+    task = TaskOut(**result.task.__dict__) if result.task else None
+    return ActionOut(status=result.status, task=task, created=result.created)
+
+
+@router.get("/{case_id}/actions", response_model=ActionsOut, responses=ERRORS)
+def actions(ctx: ContextDep, citizen: CitizenDep, case_id: IdPath) -> ActionsOut:
+    """Which one-click actions are open now, and until when an objection is possible."""
+    found = review.case_actions(ctx, citizen, case_id)
+    return ActionsOut(
+        status=found.status,
+        can_withdraw=found.options.withdraw,
+        can_request_review=found.options.request_review,
+        can_object=found.options.object,
+        can_answer_question=found.options.answer_question,
+        objection_deadline=found.options.objection_deadline,
+        tasks=[TaskOut(**t.__dict__) for t in found.tasks],
+    )
+
+
+@router.post("/{case_id}/review", response_model=ActionOut, responses=ERRORS)
+def request_review(
+    ctx: ContextDep, citizen: CitizenDep, case_id: IdPath, body: Statement, response: Response
+) -> ActionOut:
+    """Ask for a person to review an automated decision (GDPR Art. 22(3))."""
+    return _action(review.request_review(ctx, citizen, case_id, body.statement), response)
+
+
+@router.post("/{case_id}/objection", response_model=ActionOut, responses=ERRORS)
+def lodge_objection(
+    ctx: ContextDep,
+    citizen: CitizenDep,
+    case_id: IdPath,
+    body: ObjectionBody,
+    response: Response,
+) -> ActionOut:
+    """Lodge a Widerspruch against the notice, within one month of its announcement."""
+    return _action(review.lodge_objection(ctx, citizen, case_id, body.statement), response)
+
+
+@router.post("/{case_id}/withdraw", response_model=ActionOut, responses=ERRORS)
+def withdraw(
+    ctx: ContextDep, citizen: CitizenDep, case_id: IdPath, body: WithdrawBody
+) -> ActionOut:
+    """Take the application back before it is decided (an open fee payment is cancelled)."""
+    case = review.withdraw(ctx, citizen, case_id, body.reason)
+    return ActionOut(status=case.status, task=None, created=False)
+
+
+@router.post("/{case_id}/answer", response_model=ActionOut, responses=ERRORS)
+def answer(
+    ctx: ContextDep, citizen: CitizenDep, case_id: IdPath, body: AnswerBody, response: Response
+) -> ActionOut:
+    """Answer the department's question; the case goes back to the clerk."""
+    return _action(review.answer_question(ctx, citizen, case_id, body.answer), response)
+
+
+@router.get("/{case_id}/payment", response_model=PaymentOut, responses=ERRORS)
+def payment(ctx: ContextDep, citizen: CitizenDep, case_id: IdPath) -> PaymentOut:
+    """The fee of the case and where to pay it (the provider's hosted page)."""
+    with Session(ctx.engine) as session:
+        found = citizen_payment(session, citizen, case_id)
+    if found is None:
+        raise NotFound("Für diesen Vorgang ist keine Gebühr zu zahlen. (No fee for this case.)")
+    return PaymentOut(
+        status=found.status,
+        amount=found.amount,
+        currency=found.currency,
+        items=[PaymentItemOut(**item) for item in found.items],
+        pay_url=found.pay_url if found.status == "open" else None,
+        due_at=aware(found.due_at),
+        reminded_at=aware(found.reminded_at) if found.reminded_at else None,
+        paid_at=aware(found.paid_at) if found.paid_at else None,
+    )
+
+
+@router.get("/{case_id}/timeline", response_model=list[TimelineEntry], responses=ERRORS)
+def timeline(ctx: ContextDep, citizen: CitizenDep, case_id: IdPath) -> list[TimelineEntry]:
+    """The case log as the citizen may see it: what happened when, and by whom (no clerk ids)."""
+    with Session(ctx.engine) as session:
+        case = queries.get_case(session, citizen, case_id)
+        events = session.exec(
+            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(col(CaseEvent.seq))
+        ).all()
+    return [
+        TimelineEntry(at=aware(e.at), type=e.type, actor=e.actor.partition(":")[0]) for e in events
+    ]

@@ -1,0 +1,145 @@
+"""Moving a case along its lifecycle: checked, compare-and-set, logged, and told to the citizen.
+
+Every status change goes through ``move_case``: the pure state machine approves the edge for
+the actor, one UPDATE ... WHERE status = <what we read> changes the row (so a worker and a
+citizen acting at the same moment cannot both win), the move is appended to the hash-chained
+case log, and a citizen-relevant move puts a message in the mailbox. All in the caller's
+transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from backend.cases.audit import record_event
+from backend.context import AppContext
+from backend.documents.render import local_date
+from backend.domain.case_state import (
+    CITIZEN_RELEVANT,
+    Actor,
+    CaseStatus,
+    InvalidTransition,
+    StatusChange,
+)
+from backend.domain.deadlines import objection_deadline
+from backend.errors import Conflict, NotFound
+from backend.models import Case, CaseEvent, aware, utcnow
+from backend.models_engine import Payment
+from backend.notifications.messages import Bilingual, MessageFacts, MessageText, status_changed
+from backend.notifications.service import post_message
+
+
+class CaseChanged(Conflict):
+    """Someone else moved the case between our read and our write."""
+
+
+_CHANGED = (
+    "Ihr Vorgang hat sich gerade geändert. Bitte laden Sie die Seite neu. "
+    "(The case has just changed; reload the page.)"
+)
+
+
+def load_case(session: Session, case_id: str) -> Case:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise LookupError(f"case {case_id} vanished")
+    return case
+
+
+def decided_on(case: Case) -> date | None:
+    """The German calendar day the decision was issued (sent to the mailbox)."""
+    return local_date(aware(case.decided_at)) if case.decided_at else None
+
+
+def deadline_for(ctx: AppContext, case: Case) -> date | None:
+    """Last day to object (§ 70 VwGO), or None while nothing is decided."""
+    sent = decided_on(case)
+    if sent is None:
+        return None
+    return objection_deadline(
+        sent,
+        deemed_delivery_days=ctx.settings.notice_deemed_delivery_days,
+        region=ctx.settings.holiday_region,
+    )
+
+
+def decided_automatically(session: Session, case_id: str) -> bool:
+    """Whether the machine issued the standing decision (what GDPR Art. 22(3) is about)."""
+    event = session.exec(
+        select(CaseEvent)
+        .where(CaseEvent.case_id == case_id, CaseEvent.type == "case_decided")
+        .order_by(col(CaseEvent.seq).desc())
+    ).first()
+    return event is not None and event.actor == Actor.system().label
+
+
+def message_facts(ctx: AppContext, session: Session, case: Case, **overrides: Any) -> MessageFacts:
+    """Everything a mailbox message may say about the case."""
+    try:
+        title = ctx.catalogue.get(case.service).title
+        service_title = Bilingual(title.de, title.en)
+    except NotFound:
+        service_title = Bilingual(case.service, case.service)
+    payment = session.exec(select(Payment).where(Payment.case_id == case.id)).first()
+    facts: dict[str, Any] = {
+        "service_title": service_title,
+        "reference": case.reference,
+        "amount": Decimal(payment.amount) if payment else None,
+        "due_on": local_date(aware(payment.due_at)) if payment else None,
+        "outcome": case.outcome,
+        "objection_deadline": deadline_for(ctx, case),
+        "automated": decided_automatically(session, case.id),
+    }
+    facts.update(overrides)
+    return MessageFacts(**facts)
+
+
+def move_case(
+    ctx: AppContext,
+    session: Session,
+    case: Case,
+    target: CaseStatus,
+    *,
+    actor: Actor,
+    event_type: str,
+    reason: str | None = None,
+    payload: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    message: MessageText | None = None,
+    facts: dict[str, Any] | None = None,
+    **fields: Any,
+) -> Case:
+    """Change the status (and ``fields``) if nobody changed the case since it was read."""
+    now = utcnow()
+    try:
+        change = StatusChange.plan(case.id, case.status, target, actor=actor, reason=reason, at=now)
+    except InvalidTransition as exc:
+        # The citizen acted on a page older than the case (it moved on meanwhile).
+        raise CaseChanged(_CHANGED) from exc
+    moved = session.execute(
+        update(Case)
+        .where(col(Case.id) == case.id, col(Case.status) == case.status)
+        .values(status=str(target), updated_at=now, **fields)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise CaseChanged(_CHANGED)
+    event = record_event(
+        session,
+        case.id,
+        event_type,
+        actor=actor.label,
+        reason=reason,
+        payload={**change.payload, **(payload or {})},
+        idempotency_key=idempotency_key,
+    )
+    session.refresh(case)
+    if message is None and target in CITIZEN_RELEVANT:
+        message = status_changed(str(target), message_facts(ctx, session, case, **(facts or {})))
+    if message is not None:
+        post_message(ctx, session, case, f"status:{target}:{event.seq}", message)
+    return case

@@ -1,0 +1,1 @@
+"""Handover to a Fachverfahren: encrypted FIT-Connect-style submissions and status callbacks."""

@@ -1,0 +1,183 @@
+"""Status callbacks from a Fachverfahren: signed with HMAC-SHA512 over timestamp and body.
+
+As in FIT-Connect, the signature covers ``<timestamp>.<body>`` and travels in the header
+``callback-authentication`` (hex), the Unix timestamp in ``callback-timestamp``. A callback
+older than five minutes is rejected, so a captured one cannot be replayed later; a replay within
+the window is recognised by its event id and changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from backend.cases.audit import record_event
+from backend.cases.lifecycle import move_case
+from backend.context import AppContext
+from backend.db import unit_of_work
+from backend.domain.case_state import Actor, CaseStatus
+from backend.errors import NotFound, Unauthorized
+from backend.models import Case, utcnow
+from backend.models_handover import Handover, HandoverCallback
+from backend.settings import Settings
+
+SIGNATURE_HEADER = "callback-authentication"
+TIMESTAMP_HEADER = "callback-timestamp"
+MAX_AGE_S = 300
+MAX_CLOCK_SKEW_S = 60
+SECRET_FILE = "handover-callback-secret"
+
+CallbackStatus = Literal["accepted", "rejected"]
+
+
+class StatusCallback(BaseModel):
+    """What a Fachverfahren reports about a submission it received."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str = Field(alias="eventId", pattern=r"^[A-Za-z0-9-]{8,64}$")
+    submission_id: str = Field(alias="submissionId", pattern=r"^[0-9a-f]{32}$")
+    status: CallbackStatus
+    reason: str | None = Field(None, max_length=500)
+
+
+def callback_secret(settings: Settings) -> str:
+    """The shared secret: configured, or generated once into the data directory (mode 0600)."""
+    if settings.handover_callback_secret:
+        return settings.handover_callback_secret
+    path = settings.data_dir / SECRET_FILE
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as file:
+        file.write(secrets.token_hex(32))
+    return path.read_text(encoding="ascii").strip()
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """HMAC-SHA512 over ``timestamp.body``, hex-encoded."""
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha512).hexdigest()
+
+
+def verify_signature(
+    secret: str,
+    signature: str | None,
+    timestamp: str | None,
+    body: bytes,
+    *,
+    now: float | None = None,
+) -> None:
+    """Raise Unauthorized unless the callback is signed with our secret and fresh."""
+    if not signature or not timestamp:
+        raise Unauthorized(
+            f"Signatur fehlt (headers {SIGNATURE_HEADER} and {TIMESTAMP_HEADER} required)."
+        )
+    try:
+        sent_at = int(timestamp)
+    except ValueError:
+        raise Unauthorized("Zeitstempel ungültig. (Invalid callback timestamp.)") from None
+    age = (time.time() if now is None else now) - sent_at
+    if age > MAX_AGE_S:
+        raise Unauthorized(
+            "Rückmeldung ist älter als fünf Minuten. (Callback older than five minutes.)"
+        )
+    if age < -MAX_CLOCK_SKEW_S:
+        raise Unauthorized("Zeitstempel liegt in der Zukunft. (Callback timestamp in the future.)")
+    if not hmac.compare_digest(sign(secret, timestamp, body), signature.lower()):
+        raise Unauthorized("Signatur ungültig. (Invalid callback signature.)")
+
+
+def record_callback(ctx: AppContext, callback: StatusCallback, sent_at: int) -> bool:
+    """Apply a verified callback to its handover and case; False when it is a replay."""
+    try:
+        with unit_of_work(ctx.engine) as session:
+            if _seen(session, callback.event_id):
+                return False
+            handover = session.exec(
+                select(Handover).where(Handover.submission_id == callback.submission_id)
+            ).first()
+            if handover is None:
+                raise NotFound("Diese Übermittlung gibt es nicht. (Unknown submission.)")
+            session.add(
+                HandoverCallback(
+                    event_id=callback.event_id,
+                    submission_id=callback.submission_id,
+                    status=callback.status,
+                    reason=callback.reason,
+                    sent_at=datetime.fromtimestamp(sent_at, UTC),
+                )
+            )
+            handover.status = callback.status
+            handover.updated_at = utcnow()
+            session.add(handover)
+            case = session.get(Case, handover.case_id)
+            if case is None:
+                raise LookupError(f"case {handover.case_id} vanished")
+            _apply_to_case(ctx, session, case, callback)
+            session.flush()
+    except IntegrityError:
+        # The same event raced in twice; the first one counts.
+        return False
+    return True
+
+
+def _seen(session: Session, event_id: str) -> bool:
+    found = session.exec(
+        select(HandoverCallback.id).where(HandoverCallback.event_id == event_id)
+    ).first()
+    return found is not None
+
+
+def _apply_to_case(ctx: AppContext, session: Session, case: Case, callback: StatusCallback) -> None:
+    key = f"handover-callback:{callback.event_id}"
+    payload = {"submission_id": callback.submission_id}
+    if callback.status == "accepted":
+        record_event(
+            session,
+            case.id,
+            "handover_accepted",
+            actor="fachverfahren",
+            payload=payload,
+            idempotency_key=key,
+        )
+        return
+    reason = callback.reason or "ohne Begründung"
+    waiting = f"Sachbearbeitung: Fachverfahren hat die Übermittlung abgelehnt ({reason})"[:200]
+    record_event(
+        session,
+        case.id,
+        "handover_rejected",
+        actor="fachverfahren",
+        reason=reason,
+        payload=payload,
+        idempotency_key=key,
+    )
+    if case.status == CaseStatus.PROCESSING:
+        # The destination refused the delivery: a person decides how the case goes on.
+        move_case(
+            ctx,
+            session,
+            case,
+            CaseStatus.REFERRED,
+            actor=Actor.system(),
+            event_type="referred",
+            reason=reason,
+            payload={"referral_reasons": ["handover_rejected"], **payload},
+            idempotency_key=f"{key}:referred",
+            waiting_for=waiting,
+        )
+        return
+    case.waiting_for = waiting
+    case.updated_at = utcnow()
+    session.add(case)

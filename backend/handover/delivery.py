@@ -1,0 +1,277 @@
+"""Delivering a case processed externally to its department's Fachverfahren, exactly once.
+
+The submission id is chosen and stored before the first attempt, so every retry (or a
+recovered workflow) sends the same submission, which the destination stores only once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import httpx
+from dbos import DBOS
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from backend.cases.audit import record_event
+from backend.cases.worker import worker_context
+from backend.cases.writeback import refer_or_note
+from backend.context import AppContext
+from backend.db import unit_of_work
+from backend.definitions.models import ServiceDefinition
+from backend.domain.case_state import CaseStatus
+from backend.handover.message import (
+    Attachment,
+    Submission,
+    UnusableKey,
+    canonical_json,
+    encrypted_body,
+    encryption_key,
+)
+from backend.models import Case, Document, utcnow
+from backend.models_handover import Handover
+from backend.models_portal import Upload
+
+log = logging.getLogger("knopfdruck.handover")
+
+LEIKA_URN = "urn:de:fim:leika:leistung:"
+_DONE = frozenset({"delivered", "accepted", "rejected"})
+
+
+@dataclass(frozen=True)
+class HandoverResult:
+    """What became of a delivery: delivered (or already answered), or failed with a reason."""
+
+    submission_id: str
+    status: Literal["delivered", "accepted", "rejected", "failed"]
+    reason: str | None = None
+    attempts: int = 0
+
+
+class _Failure(Exception):
+    def __init__(self, reason: str, *, retryable: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+
+
+def _load(session: Session, case_id: str) -> Case:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise LookupError(f"case {case_id} vanished")
+    return case
+
+
+def _destination(definition: ServiceDefinition) -> str:
+    if definition.processing != "external" or definition.handover is None:
+        raise ValueError(f"service {definition.id!r} is not processed externally")
+    return definition.handover.destination
+
+
+def _handover_row(ctx: AppContext, case_id: str, destination: str) -> Handover:
+    """The one handover row of the case, created on the first attempt."""
+    with unit_of_work(ctx.engine) as session:
+        found = session.exec(select(Handover).where(Handover.case_id == case_id)).first()
+        if found is not None:
+            return found
+    try:
+        with unit_of_work(ctx.engine) as session:
+            row = Handover(case_id=case_id, destination_id=destination)
+            session.add(row)
+            return row
+    except IntegrityError:
+        with Session(ctx.engine) as session:
+            raced = session.exec(select(Handover).where(Handover.case_id == case_id)).first()
+            assert raced is not None
+            return raced
+
+
+def _application_data(case: Case, definition: ServiceDefinition) -> bytes:
+    """The Fachdaten: values with their origin and provenance, as the citizen confirmed them."""
+    data = case.data
+    return canonical_json(
+        {
+            "service": {"id": definition.id, "version": case.service_version},
+            "reference": case.reference,
+            "referenceDate": case.reference_date.isoformat(),
+            "submittedAt": case.submitted_at.isoformat(),
+            "applicant": data.get("addressee") or {},
+            "fields": data.get("values") or {},
+            "origin": data.get("origin") or {},
+            "provenance": data.get("provenance") or {},
+            "disputes": data.get("disputes") or {},
+            "remark": data.get("remark"),
+        }
+    )
+
+
+def build_submission(ctx: AppContext, case_id: str, submission_id: str) -> Submission:
+    """The plaintext submission: data, and the citizen's uploads and issued documents."""
+    with Session(ctx.engine) as session:
+        case = _load(session, case_id)
+        definition = ctx.catalogue.get(case.service)
+        uploads = session.exec(
+            select(Upload).where(Upload.case_id == case_id).order_by(col(Upload.created_at))
+        ).all()
+        documents = session.exec(
+            select(Document).where(Document.case_id == case_id).order_by(col(Document.created_at))
+        ).all()
+        attachments = [
+            Attachment(u.id, u.display_name, u.media_type, "attachment", u.content) for u in uploads
+        ] + [Attachment(d.id, d.filename, d.media_type, "document", d.content) for d in documents]
+        return Submission(
+            submission_id=submission_id,
+            destination_id=_destination(definition),
+            service_identifier=LEIKA_URN + definition.leika,
+            service_name=definition.title.de,
+            case_reference=case.reference,
+            data=_application_data(case, definition),
+            attachments=tuple(attachments),
+        )
+
+
+def _send(ctx: AppContext, submission: Submission) -> str:
+    """Fetch the destination's key, encrypt, and post; the key id used is returned."""
+    base = f"{ctx.settings.handover_base_url.rstrip('/')}/destinations/{submission.destination_id}"
+    timeout = ctx.settings.registry_timeout_s
+    try:
+        with httpx.Client(timeout=timeout, headers={"User-Agent": "Knopfdruck/0.1"}) as client:
+            keys = client.get(f"{base}/keys")
+            _check(keys, "key lookup")
+            key = encryption_key(keys.json())
+            response = client.post(f"{base}/submissions", json=encrypted_body(submission, key))
+            _check(response, "submission")
+    except httpx.TimeoutException:
+        raise _Failure("Fachverfahren timed out", retryable=True) from None
+    except (httpx.NetworkError, httpx.RemoteProtocolError):
+        raise _Failure("Fachverfahren unreachable", retryable=True) from None
+    except (UnusableKey, ValueError) as exc:
+        raise _Failure(str(exc), retryable=False) from None
+    return str(key["kid"])
+
+
+def _check(response: httpx.Response, what: str) -> None:
+    if response.status_code >= 500 or response.status_code == 429:
+        raise _Failure(f"{what} failed (HTTP {response.status_code})", retryable=True)
+    if response.status_code not in (200, 201):
+        raise _Failure(f"{what} refused (HTTP {response.status_code})", retryable=False)
+
+
+def deliver_submission(ctx: AppContext, case_id: str) -> HandoverResult:
+    """Deliver the case to its Fachverfahren, retrying transient failures with backoff.
+
+    When delivery keeps failing (or the destination refuses it), the case goes to a person
+    with the reason, and its ``waiting_for`` says so.
+    """
+    with Session(ctx.engine) as session:
+        case = _load(session, case_id)
+        destination = _destination(ctx.catalogue.get(case.service))
+    row = _handover_row(ctx, case_id, destination)
+    if row.status in _DONE:
+        return HandoverResult(row.submission_id, row.status)  # type: ignore[arg-type]
+    submission = build_submission(ctx, case_id, row.submission_id)
+    attempts = max(1, ctx.settings.handover_attempts)
+    for attempt in range(1, attempts + 1):
+        try:
+            key_id = _send(ctx, submission)
+        except _Failure as failure:
+            log.warning("handover attempt %d failed: %s", attempt, failure.reason)
+            if not failure.retryable or attempt == attempts:
+                return _give_up(ctx, case_id, submission.submission_id, failure.reason, attempt)
+            _note_failure(ctx, case_id, failure.reason, attempt, attempts)
+            time.sleep(ctx.settings.handover_backoff_s * 2 ** (attempt - 1))
+            continue
+        return _delivered(ctx, case_id, submission, key_id, attempt)
+    raise AssertionError("unreachable: the last attempt returns")
+
+
+def _note_failure(ctx: AppContext, case_id: str, reason: str, attempt: int, attempts: int) -> None:
+    with unit_of_work(ctx.engine) as session:
+        row = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
+        row.last_error = reason[:500]
+        row.updated_at = utcnow()
+        session.add(row)
+        case = _load(session, case_id)
+        case.waiting_for = (
+            f"Übermittlung an das Fachverfahren (Versuch {attempt + 1} von {attempts}; {reason})"
+        )[:200]
+        case.updated_at = utcnow()
+        session.add(case)
+
+
+def _delivered(
+    ctx: AppContext, case_id: str, submission: Submission, key_id: str, attempts: int
+) -> HandoverResult:
+    with unit_of_work(ctx.engine) as session:
+        row = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
+        # A callback may already have answered while we waited for the response.
+        if row.status not in _DONE:
+            row.status = "delivered"
+        row.key_id = key_id
+        row.data_sha512 = submission.data_sha512
+        row.attachments = [
+            {
+                "id": a.attachment_id,
+                "filename": a.filename,
+                "media_type": a.media_type,
+                "sha512": a.sha512,
+            }
+            for a in submission.attachments
+        ]
+        row.last_error = None
+        row.delivered_at = row.delivered_at or utcnow()
+        row.updated_at = utcnow()
+        session.add(row)
+        case = _load(session, case_id)
+        if case.status == CaseStatus.PROCESSING:
+            case.waiting_for = f"Bearbeitung im Fachverfahren ({case.department})"[:200]
+            case.updated_at = utcnow()
+            session.add(case)
+        record_event(
+            session,
+            case_id,
+            "handed_over",
+            actor="system",
+            payload={
+                "destination": submission.destination_id,
+                "submission_id": submission.submission_id,
+                "key_id": key_id,
+                "data_sha512": submission.data_sha512,
+                "attachments": [
+                    {"id": a.attachment_id, "sha512": a.sha512} for a in submission.attachments
+                ],
+            },
+            idempotency_key="handover",
+        )
+        status = row.status
+    return HandoverResult(submission.submission_id, status, attempts=attempts)  # type: ignore[arg-type]
+
+
+def _give_up(
+    ctx: AppContext, case_id: str, submission_id: str, reason: str, attempts: int
+) -> HandoverResult:
+    """A person must deliver the case another way; the reason is on the case for them."""
+    with unit_of_work(ctx.engine) as session:
+        row = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
+        row.status = "failed"
+        row.last_error = reason[:500]
+        row.updated_at = utcnow()
+        session.add(row)
+    refer_or_note(
+        ctx,
+        case_id,
+        reason,
+        {"referral_reasons": ["handover_failed"], "submission_id": submission_id},
+        f"Sachbearbeitung: Übermittlung an das Fachverfahren fehlgeschlagen ({reason})"[:200],
+        "handover",
+    )
+    return HandoverResult(submission_id, "failed", reason=reason, attempts=attempts)
+
+
+@DBOS.step(name="knopfdruck.handover")
+def handover_step(case_id: str) -> dict[str, Any]:
+    """The workflow's handover step: the result is checkpointed once delivered (or given up)."""
+    return asdict(deliver_submission(worker_context(), case_id))

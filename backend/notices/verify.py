@@ -1,0 +1,140 @@
+"""Checking a document: by the signed token in its QR code, by the PDF file, or by its hash.
+
+What /verify shows is the key data (authority, reference, kind, date, outcome, fees), never
+the addressee's name, address or birth date: whoever holds the paper can compare, and whoever
+only holds a photo of the QR code learns nothing personal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from sqlmodel import Session, select
+
+from backend.context import AppContext
+from backend.errors import NotFound
+from backend.models_engine import IssuedNotice
+from backend.notices.claims import NoticeClaims, content_sha256
+from backend.notices.signing import TokenRejected, published_keys, verify_token
+
+log = logging.getLogger("knopfdruck.verify")
+
+Verdict = Literal["genuine", "revoked", "altered", "unknown", "invalid"]
+MAX_PDF = 20 * 1024 * 1024
+MAX_TOKEN_INPUT = 4096
+_HEX_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+@dataclass(frozen=True)
+class Fee:
+    label: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class VerifiedDocument:
+    """Key data of a document as our record holds it."""
+
+    reference: str
+    title: str
+    kind: str
+    service_title: dict[str, str]
+    authority: str
+    issued_on: date
+    outcome: str
+    fees: list[Fee] = field(default_factory=list)
+    paid_on: date | None = None
+
+
+@dataclass(frozen=True)
+class Verification:
+    verdict: Verdict
+    method: Literal["token", "file", "hash"]
+    document: VerifiedDocument | None = None
+
+
+def _shown(ctx: AppContext, row: IssuedNotice) -> VerifiedDocument:
+    try:
+        title = ctx.catalogue.get(row.service).title
+        service_title = {"de": title.de, "en": title.en}
+    except NotFound:
+        service_title = {"de": row.service, "en": row.service}
+    content = row.content
+    payment = content.get("payment") or None
+    fees = [Fee(str(f["label"]), Decimal(str(f["amount"]))) for f in content.get("fees") or []]
+    return VerifiedDocument(
+        reference=row.reference,
+        title=row.title,
+        kind=row.kind,
+        service_title=service_title,
+        authority=str(content.get("authority", "")),
+        issued_on=row.issued_on,
+        outcome=row.outcome,
+        fees=fees,
+        paid_on=date.fromisoformat(payment["paid_on"]) if payment else None,
+    )
+
+
+def _record_verdict(row: IssuedNotice) -> Verdict:
+    """Our own record must still match what we signed; otherwise it was altered since."""
+    if not hmac.compare_digest(content_sha256(row.content), row.content_sha256):
+        return "altered"
+    return "revoked" if row.revoked_at is not None else "genuine"
+
+
+def by_token(ctx: AppContext, token: str) -> Verification:
+    """The QR code's token: signature, then our record of that document."""
+    with Session(ctx.engine) as session:
+        try:
+            claims = verify_token(token, published_keys(session))
+        except TokenRejected as exc:
+            log.info("verification token rejected: %s", exc)
+            return Verification("invalid", "token")
+        row = session.exec(
+            select(IssuedNotice).where(
+                IssuedNotice.reference == claims.reference,
+                IssuedNotice.content_sha256 == claims.content_sha256,
+            )
+        ).first()
+    if row is None:
+        return Verification("unknown", "token")
+    if not _matches(row, claims):
+        return Verification("altered", "token")
+    verdict = _record_verdict(row)
+    return Verification(verdict, "token", _shown(ctx, row))
+
+
+def _matches(row: IssuedNotice, claims: NoticeClaims) -> bool:
+    return (
+        row.service == claims.service
+        and row.kind == claims.kind
+        and row.outcome == claims.outcome
+        and row.issued_on == claims.issued_on
+    )
+
+
+def by_hash(
+    ctx: AppContext, digest: str, *, method: Literal["file", "hash"] = "hash"
+) -> Verification:
+    """A PDF's SHA-256: a byte-identical copy of a document we issued, or not."""
+    value = digest.strip().lower()
+    if not _HEX_SHA256.match(value):
+        return Verification("invalid", method)
+    with Session(ctx.engine) as session:
+        row = session.exec(select(IssuedNotice).where(IssuedNotice.pdf_sha256 == value)).first()
+    if row is None:
+        return Verification("unknown", method)
+    return Verification(_record_verdict(row), method, _shown(ctx, row))
+
+
+def by_file(ctx: AppContext, data: bytes) -> Verification:
+    if not data.startswith(b"%PDF-") or len(data) > MAX_PDF:
+        return Verification("invalid", "file")
+    return by_hash(ctx, hashlib.sha256(data).hexdigest(), method="file")

@@ -1,0 +1,1 @@
+"""Fees: a payment-provider interface, the sandbox provider's client, verified webhooks."""

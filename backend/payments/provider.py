@@ -1,0 +1,136 @@
+"""The payment-provider interface: what the engine needs from any provider, nothing more."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal, Protocol
+
+from backend.errors import KnopfdruckError
+from backend.settings import Settings
+
+ProviderStatus = Literal["open", "paid", "cancelled", "expired"]
+
+
+@dataclass(frozen=True)
+class PaymentOrder:
+    """What we ask the provider to collect; ``payment_id`` doubles as the idempotency key."""
+
+    payment_id: str
+    amount: Decimal
+    currency: str
+    description: str
+    reference: str
+    return_url: str
+    webhook_url: str
+
+
+@dataclass(frozen=True)
+class ProviderPayment:
+    """The provider's view of one payment."""
+
+    provider_ref: str
+    status: ProviderStatus
+    amount: Decimal
+    currency: str
+    pay_url: str
+    paid_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A verified webhook: the signature and its age have been checked."""
+
+    event_id: str
+    type: str
+    provider_ref: str
+    status: ProviderStatus
+    amount: Decimal
+    currency: str
+    occurred_at: datetime
+
+
+class ProviderUnavailable(Exception):
+    """The provider did not answer usefully; the step that asked is retried."""
+
+
+class WebhookRejected(KnopfdruckError):
+    """A webhook whose signature, age or shape is wrong: nothing in it is believed."""
+
+    status_code = 400
+    code = "webhook_rejected"
+
+
+class PaymentProvider(Protocol):
+    """A hosted-payment-page provider (sandbox, or a real one such as an ePayBL adapter)."""
+
+    name: str
+
+    def create(self, order: PaymentOrder) -> ProviderPayment:
+        """Open a payment; the same order (payment_id) twice gives the same payment."""
+        ...
+
+    def fetch(self, provider_ref: str) -> ProviderPayment:
+        """The current state, for reconciliation when a webhook got lost."""
+        ...
+
+    def cancel(self, provider_ref: str) -> ProviderPayment:
+        """Stop accepting the payment; a payment already made stays ``paid``."""
+        ...
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes, *, now: float) -> WebhookEvent:
+        """Verify and read a webhook; raises WebhookRejected."""
+        ...
+
+
+def local_secret(data_dir: Path, name: str) -> str:
+    """A random secret made once into data_dir, for the embedded default (one machine)."""
+    path = data_dir / name
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(secrets.token_urlsafe(32))
+    value = path.read_text(encoding="ascii").strip()
+    if len(value) < 32:
+        raise ValueError(f"{path} holds no usable secret")
+    return value
+
+
+@dataclass(frozen=True)
+class PaymentSecrets:
+    api_key: str
+    webhook_secret: str
+
+
+def payment_secrets(settings: Settings) -> PaymentSecrets:
+    """Configured secrets, or ones generated into data_dir (shared with the in-process sandbox)."""
+    return PaymentSecrets(
+        api_key=settings.payment_api_key or local_secret(settings.data_dir, "payment-api-key"),
+        webhook_secret=settings.payment_webhook_secret
+        or local_secret(settings.data_dir, "payment-webhook-secret"),
+    )
+
+
+def build_provider(settings: Settings) -> PaymentProvider:
+    """The configured provider; an unknown name is a configuration error at first use."""
+    if settings.payment_provider == "sandbox":
+        from backend.payments.sandbox import SandboxProvider
+
+        keys = payment_secrets(settings)
+        return SandboxProvider(
+            base_url=settings.payment_base_url,
+            api_key=keys.api_key,
+            webhook_secret=keys.webhook_secret,
+            tolerance_s=settings.payment_webhook_tolerance_s,
+        )
+    raise ValueError(f"unknown payment provider {settings.payment_provider!r}")

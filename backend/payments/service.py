@@ -1,0 +1,275 @@
+"""Fees of a case: what is due, opening the payment, recording it as paid, reminding, expiring.
+
+The case workflow waits for the payment durably (see cases/processing.py). Whoever learns
+that a payment was made (the webhook, or the workflow asking the provider) records it with
+``record_paid`` in one transaction with a DBOS message to the waiting workflow, so the case
+moves on exactly once, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from backend.auth.tokens import Identity
+from backend.cases.audit import record_event
+from backend.context import AppContext
+from backend.db import unit_of_work
+from backend.definitions.models import ServiceDefinition
+from backend.documents.render import date_de, local_date, money_de
+from backend.models import Case, aware, utcnow
+from backend.models_engine import CaseTask, Payment
+from backend.payments.provider import (
+    PaymentOrder,
+    ProviderPayment,
+    ProviderUnavailable,
+    build_provider,
+)
+
+log = logging.getLogger("knopfdruck.payments")
+
+PAYMENT_TOPIC = "payment"
+
+
+def payment_workflow_id(case_id: str) -> str:
+    return f"case-{case_id}-payment"
+
+
+@dataclass(frozen=True)
+class FeeItem:
+    id: str
+    label_de: str
+    label_en: str
+    amount: Decimal
+    legal_reference: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "label": {"de": self.label_de, "en": self.label_en},
+            "amount": f"{self.amount:.2f}",
+            "legal_reference": self.legal_reference,
+        }
+
+
+def fees_due(definition: ServiceDefinition, decision: dict[str, Any]) -> list[FeeItem]:
+    """The fees the rules computed for an approval; nothing is due for any other outcome."""
+    if decision.get("outcome") != "approved":
+        return []
+    amounts = decision.get("amounts") or {}
+    items = []
+    for fee in definition.fees:
+        if fee.id in amounts:
+            amount = Decimal(str(amounts[fee.id]))
+            if amount > 0:
+                items.append(
+                    FeeItem(fee.id, fee.label.de, fee.label.en, amount, fee.legal_reference)
+                )
+    return items
+
+
+def new_payment(ctx: AppContext, case: Case, items: list[FeeItem]) -> Payment:
+    """The payment row, with reminder and deadline fixed now from the settings."""
+    now = utcnow()
+    settings = ctx.settings
+    return Payment(
+        case_id=case.id,
+        provider=settings.payment_provider,
+        amount=f"{sum((item.amount for item in items), Decimal('0')):.2f}",
+        currency="EUR",
+        items=[item.as_json() for item in items],
+        created_at=now,
+        remind_at=now + timedelta(seconds=settings.payment_reminder_after_s),
+        due_at=now + timedelta(seconds=settings.payment_deadline_s),
+    )
+
+
+def payment_of(session: Session, case_id: str) -> Payment | None:
+    return session.exec(select(Payment).where(Payment.case_id == case_id)).first()
+
+
+def waiting_text(payment: Payment) -> str:
+    """What the case waits for, as the citizen and the console read it."""
+    due = local_date(aware(payment.due_at))
+    return f"Zahlung der Gebühr von {money_de(Decimal(payment.amount))} bis {date_de(due)}"
+
+
+def open_at_provider(ctx: AppContext, case_id: str) -> Payment:
+    """Create the payment at the provider once (its idempotency key is our payment id).
+
+    An unreachable provider is not an error of the case: the case shows that it waits for
+    the provider, and the payment workflow tries again (see cases/processing.py).
+    """
+    with unit_of_work(ctx.engine) as session:
+        payment = payment_of(session, case_id)
+        case = session.get(Case, case_id)
+        if payment is None or case is None:
+            raise LookupError(f"no payment for case {case_id}")
+        if payment.provider_ref is not None or payment.status != "open":
+            return payment
+        definition = ctx.catalogue.get(case.service)
+        order = PaymentOrder(
+            payment_id=payment.id,
+            amount=Decimal(payment.amount),
+            currency=payment.currency,
+            description=f"{definition.title.de}, Aktenzeichen {case.reference}",
+            reference=case.reference,
+            return_url=f"{ctx.settings.base_url}/cases/{case.id}",
+            webhook_url=f"{ctx.settings.base_url}/api/v1/payments/webhooks/{payment.provider}",
+        )
+    # The HTTP call runs outside any transaction; a retry sends the same idempotency key.
+    try:
+        created = build_provider(ctx.settings).create(order)
+    except ProviderUnavailable as exc:
+        log.warning("payment of case %s could not be opened: %s", case_id, exc)
+        _set_waiting(ctx, case_id, PROVIDER_DOWN)
+        return payment
+    with unit_of_work(ctx.engine) as session:
+        session.execute(
+            update(Payment)
+            .where(col(Payment.id) == order.payment_id, col(Payment.provider_ref).is_(None))
+            .values(provider_ref=created.provider_ref, pay_url=created.pay_url)
+        )
+        stored = session.get(Payment, order.payment_id)
+        assert stored is not None
+        session.execute(
+            update(Case)
+            .where(col(Case.id) == case_id, col(Case.status) == "awaiting_payment")
+            .values(waiting_for=waiting_text(stored))
+        )
+        if created.status == "paid" and stored.status == "open":
+            record_paid(ctx, session, stored, paid_at=created.paid_at, source="provider")
+        return stored
+
+
+PROVIDER_DOWN = "Zahlungsanbieter nicht erreichbar; die Zahlung wird erneut eingerichtet"
+
+
+def _set_waiting(ctx: AppContext, case_id: str, text: str) -> None:
+    with unit_of_work(ctx.engine) as session:
+        session.execute(
+            update(Case)
+            .where(col(Case.id) == case_id, col(Case.status) == "awaiting_payment")
+            .values(waiting_for=text)
+        )
+
+
+def record_paid(
+    ctx: AppContext,
+    session: Session,
+    payment: Payment,
+    *,
+    paid_at: datetime | None,
+    source: str,
+    event_id: str | None = None,
+) -> str:
+    """Mark the payment paid (once) and wake the waiting workflow, in the caller's transaction.
+
+    Returns 'paid', 'already_paid', or 'late' (paid after we gave up: a refund task).
+    """
+    when = aware(paid_at) if paid_at else utcnow()
+    moved = session.execute(
+        update(Payment)
+        .where(col(Payment.id) == payment.id, col(Payment.status) == "open")
+        .values(status="paid", paid_at=when)
+    )
+    session.refresh(payment)
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        if payment.status == "paid":
+            return "already_paid"
+        _late_payment(session, payment, source=source)
+        return "late"
+    record_event(
+        session,
+        payment.case_id,
+        "payment_received",
+        actor="system",
+        reason=f"Zahlung über {payment.provider} bestätigt ({source})",
+        payload={
+            "payment": payment.id,
+            "amount": payment.amount,
+            "currency": payment.currency,
+            "source": source,
+            **({"webhook_event": event_id} if event_id else {}),
+        },
+        idempotency_key="payment:paid",
+    )
+    ctx.dbos_client.send_in_transaction(
+        session,
+        payment_workflow_id(payment.case_id),
+        {"status": "paid"},
+        topic=PAYMENT_TOPIC,
+        idempotency_key=f"paid-{payment.id}",
+    )
+    return "paid"
+
+
+def _late_payment(session: Session, payment: Payment, *, source: str) -> None:
+    """Money arrived for an application that no longer waits: the department refunds it."""
+    case = session.get(Case, payment.case_id)
+    if case is None:
+        return
+    record_event(
+        session,
+        case.id,
+        "late_payment_received",
+        actor="system",
+        reason=f"Zahlung nach Ende des Verfahrens ({payment.status}); Erstattung nötig",
+        payload={"payment": payment.id, "amount": payment.amount, "source": source},
+        idempotency_key="payment:late",
+    )
+    if (
+        session.exec(
+            select(CaseTask).where(CaseTask.case_id == case.id, CaseTask.key == "refund")
+        ).first()
+        is None
+    ):
+        session.add(
+            CaseTask(
+                case_id=case.id,
+                department=case.department,
+                kind="refund",
+                key="refund",
+                statement=f"{payment.amount} {payment.currency} nach Ende des Verfahrens bezahlt",
+                legal_basis="Erstattung überzahlter Gebühren (vgl. § 21 BGebG)",
+                created_by="system",
+            )
+        )
+    log.warning("late payment for case %s; refund task created", case.id)
+
+
+def provider_state(ctx: AppContext, payment: Payment) -> ProviderPayment | None:
+    """Ask the provider, for when a webhook did not arrive; None when it cannot say."""
+    if payment.provider_ref is None:
+        return None
+    return build_provider(ctx.settings).fetch(payment.provider_ref)
+
+
+def close_payment(session: Session, payment: Payment, status: str) -> bool:
+    """open → expired/cancelled; False when it was paid (or closed) meanwhile."""
+    moved = session.execute(
+        update(Payment)
+        .where(col(Payment.id) == payment.id, col(Payment.status) == "open")
+        .values(status=status, closed_at=utcnow())
+    )
+    session.refresh(payment)
+    return bool(moved.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def seconds_until(moment: datetime) -> float:
+    return max(0.0, (aware(moment) - utcnow()).total_seconds())
+
+
+def citizen_payment(session: Session, identity: Identity, case_id: str) -> Payment | None:
+    """The fee of the citizen's own case (NotFound for anyone else's case)."""
+    # Imported here: the citizens' read side (queries) itself shows payments.
+    from backend.cases import queries
+
+    case = queries.get_case(session, identity, case_id)
+    return payment_of(session, case.id)

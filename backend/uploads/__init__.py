@@ -1,0 +1,1 @@
+"""Documents citizens attach to applications: checked by content, stored with the draft."""

@@ -1,0 +1,303 @@
+"""What the engine benchmarks share: a database of their own, the platform's sandbox on a loopback
+port, drafts made by the real service layer, worker processes, and the bare notice render.
+
+Not a benchmark itself; see engine_throughput.py and time_to_decision.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform as host
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from backend.auth.tokens import Identity  # noqa: E402
+from backend.cases import applications as apps  # noqa: E402
+from backend.context import AppContext, build_context  # noqa: E402
+from backend.db import normalise_url  # noqa: E402
+from backend.migrate import upgrade_database  # noqa: E402
+from backend.settings import Settings  # noqa: E402
+from knopfdruck.app import create_app  # noqa: E402
+from sandbox.personas import persona_by_id  # noqa: E402
+
+DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/knopfdruck_bench"
+SERVICE = "meldebescheinigung"
+"""The shipped service: every value held, one certificate rendered per case."""
+
+
+def machine() -> str:
+    """The machine the numbers were measured on, for the table's header."""
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores ({cpu}), Python {host.python_version()}, {host.system()}"
+
+
+def reset_database(url: str) -> str:
+    """Empty the benchmark's own database (never the tests'), and migrate it."""
+    parsed = make_url(normalise_url(url))
+    if parsed.drivername.startswith("sqlite"):
+        path = Path(str(parsed.database))
+        path.unlink(missing_ok=True)
+    else:
+        admin = create_engine(
+            parsed.set(database="postgres").render_as_string(hide_password=False),
+            isolation_level="AUTOCOMMIT",
+        )
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+        admin.dispose()
+    upgrade_database(url)
+    return url
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Stack:
+    """The web process (sandbox IdP and registries, no worker) and a context for the bench."""
+
+    settings: Settings
+    ctx: AppContext
+    workdir: Path
+
+
+@contextmanager
+def stack(database_url: str) -> Iterator[Stack]:
+    """Serve the platform without a worker on a loopback port; workers are started separately."""
+    workdir = Path(tempfile.mkdtemp(prefix="knopfdruck-bench-"))
+    services = workdir / "services"
+    for folder in [*(ROOT / "services").iterdir(), *(ROOT / "tests/fixtures/services").iterdir()]:
+        if folder.is_dir():
+            shutil.copytree(folder, services / folder.name)
+    port = free_port()
+    settings = Settings(
+        base_url=f"http://127.0.0.1:{port}",
+        data_dir=workdir / "data",
+        database_url=database_url,
+        services_dir=services,
+        worker_in_process=False,
+        _env_file=None,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{settings.base_url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("the platform did not start")
+        time.sleep(0.05)
+    ctx = build_context(settings)
+    try:
+        yield Stack(settings, ctx, workdir)
+    finally:
+        ctx.close()
+        server.should_exit = True
+        thread.join(timeout=15)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def citizen(persona_id: str = "erika") -> Identity:
+    persona = persona_by_id(persona_id)
+    assert persona is not None
+    return Identity(
+        sub=persona.sub, name=persona.name, trust_level=persona.trust_level, idnr=persona.idnr
+    )
+
+
+def prepare_drafts(
+    ctx: AppContext, service: str, count: int, answers: dict[str, Any] | None = None
+) -> list[str]:
+    """Prefilled (over HTTP) and answered drafts, ready to submit."""
+    who = citizen()
+
+    async def start_all() -> list[str]:
+        async with httpx.AsyncClient(timeout=10) as client:
+            original, ctx.http = ctx.http, client
+            try:
+                return [(await apps.start_application(ctx, who, service)).id for _ in range(count)]
+            finally:
+                ctx.http = original
+
+    ids = asyncio.run(start_all())
+    if answers:
+        for application_id in ids:
+            apps.update_application(ctx, who, application_id, answers=answers)
+    return ids
+
+
+def submit(ctx: AppContext, application_id: str) -> str:
+    """What POST /applications/{id}/submit does: case and job in one transaction."""
+    return apps.submit_application(ctx, citizen(), application_id).id
+
+
+def png_qr_data_url(text: str) -> str:
+    """What-if for the notice's QR code: a small PNG instead of the SVG path the notices embed
+    (WeasyPrint lays out a QR's thousands of SVG path segments for every notice)."""
+    import base64
+    import io
+
+    import qrcode
+    import qrcode.constants
+
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=4, border=4)
+    code.add_data(text)
+    code.make(fit=True)
+    buffer = io.BytesIO()
+    code.make_image().save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def use_png_qr() -> None:
+    """Switch this process's notices to the PNG QR code (benchmark what-if only)."""
+    import backend.notices.issue
+
+    backend.notices.issue.qr_data_url = png_qr_data_url  # type: ignore[attr-defined]
+
+
+_PNG_WORKER = (
+    "import sys; sys.path.insert(0, {bench!r}); import enginekit; enginekit.use_png_qr(); "
+    "from knopfdruck.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def start_workers(
+    settings: Settings, count: int, concurrency: int, log_dir: Path, *, png_qr: bool = False
+) -> list[subprocess.Popen[bytes]]:
+    env = {
+        **os.environ,
+        "KNOPFDRUCK_DATABASE_URL": settings.database_url,
+        "KNOPFDRUCK_DATA_DIR": str(settings.data_dir),
+        "KNOPFDRUCK_SERVICES_DIR": str(settings.services_dir),
+        "KNOPFDRUCK_BASE_URL": settings.base_url,
+    }
+    workers = []
+    for index in range(count):
+        with (log_dir / f"worker-{index}.log").open("wb") as log:
+            workers.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        *(
+                            ["-c", _PNG_WORKER.format(bench=str(Path(__file__).parent))]
+                            if png_qr
+                            else ["-m", "knopfdruck.cli"]
+                        ),
+                        "worker",
+                        "--concurrency",
+                        str(concurrency),
+                    ],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+    return workers
+
+
+def peak_rss_mib(pid: int) -> float:
+    """VmHWM: the most resident memory the process ever had."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
+
+
+def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    for worker in workers:
+        if worker.poll() is None:
+            worker.terminate()
+    for worker in workers:
+        worker.wait(timeout=60)
+
+
+def bare_render_seconds(ctx: AppContext, case_id: str, runs: int) -> list[float]:
+    """Render the case's notice as the worker does (signed QR included), without the database
+    writes: the physical floor of automated processing. The first render warms up."""
+    from sqlmodel import Session
+
+    from backend.documents.render import local_date
+    from backend.models import Case, utcnow
+    from backend.notices import issue
+    from backend.notices.claims import NoticeClaims, content_sha256
+    from backend.notices.issue import printed_content, template_context, verification_url
+    from backend.notices.signing import signer_for
+
+    with Session(ctx.engine) as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+    definition = ctx.catalogue.get(case.service)
+    folder = ctx.catalogue.folder(case.service)
+    [doc] = [d for d in definition.documents if case.outcome in d.on]
+    signer = signer_for(ctx.settings.data_dir)
+    timings = []
+    for _ in range(runs + 1):
+        started = time.perf_counter()
+        issued_on = local_date(utcnow())
+        content = printed_content(ctx, case, definition, doc, issued_on, None)
+        claims = NoticeClaims(
+            reference=case.reference,
+            service=definition.id,
+            kind=doc.kind,
+            outcome=case.outcome or "",
+            issued_on=issued_on,
+            content_sha256=content_sha256(content),
+        )
+        token = signer.sign(claims)
+        context = template_context(ctx, case, definition, doc, issued_on, None, automated=True)
+        link = verification_url(ctx, token)
+        context["qr_data_url"] = issue.qr_data_url(link)  # type: ignore[attr-defined]
+        context["verification_link"] = link
+        context["verification_url"] = verification_url(ctx)
+        ctx.renderer.render(folder, doc.template, context)
+        timings.append(time.perf_counter() - started)
+    return timings[1:]
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest-rank percentile, so p95 of 300 values is a value that was measured."""
+    ordered = sorted(values)
+    rank = max(1, round(share * len(ordered)))
+    return ordered[rank - 1]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)

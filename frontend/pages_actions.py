@@ -1,0 +1,128 @@
+"""What a citizen does after submitting: read the mailbox, and in one step each ask for a human
+review, object, withdraw, or answer the department's question (the engine's service layer)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from backend.auth.tokens import Identity
+from backend.cases import queries, review
+from backend.context import AppContext
+from backend.errors import InvalidInput, NotFound
+from frontend.rendering import N_, localized_message, render
+from frontend.web import checked_form, ctx_of, require, texts
+
+Perform = Callable[[AppContext, Identity, str, str], Any]
+
+
+def _review(ctx: AppContext, who: Identity, case_id: str, text: str) -> Any:
+    return review.request_review(ctx, who, case_id, text or None)
+
+
+def _object(ctx: AppContext, who: Identity, case_id: str, text: str) -> Any:
+    return review.lodge_objection(ctx, who, case_id, text)
+
+
+def _withdraw(ctx: AppContext, who: Identity, case_id: str, text: str) -> Any:
+    return review.withdraw(ctx, who, case_id, text or None)
+
+
+def _answer(ctx: AppContext, who: Identity, case_id: str, text: str) -> Any:
+    return review.answer_question(ctx, who, case_id, text)
+
+
+ACTIONS: dict[str, tuple[str, Perform, bool, str]] = {
+    # name: (option in CitizenOptions, service function, statement required, label of the text)
+    "review": ("request_review", _review, False, N_("Was soll geprüft werden? (freiwillig)")),
+    "objection": ("object", _object, True, N_("Warum widersprechen Sie?")),
+    "withdraw": (
+        "withdraw",
+        _withdraw,
+        False,
+        N_("Warum nehmen Sie den Antrag zurück? (freiwillig)"),
+    ),
+    "answer": ("answer_question", _answer, True, N_("Ihre Antwort")),
+}
+
+
+def build() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/mailbox")
+    async def mailbox(request: Request) -> Response:
+        active = await require(request)
+        unread, messages = await run_in_threadpool(
+            queries.my_mailbox, ctx_of(request), active.identity
+        )
+        return render(request, "mailbox.html", messages=messages, unread_total=unread)
+
+    @router.get("/mailbox/{message_id}")
+    async def message(request: Request, message_id: str) -> Response:
+        active = await require(request)
+        ctx = ctx_of(request)
+        shown = await run_in_threadpool(queries.open_message, ctx, active.identity, message_id)
+        # Reading it changed the count the header shows.
+        request.state.unread = await run_in_threadpool(
+            queries.my_unread_count, ctx, active.identity
+        )
+        return render(request, "message.html", message=shown)
+
+    async def action_page(
+        request: Request, case_id: str, action: str, status_code: int = 200, **extra: Any
+    ) -> Response:
+        if action not in ACTIONS:
+            raise NotFound("Diese Seite gibt es nicht. (Not found.)")
+        active = await require(request)
+        ctx = ctx_of(request)
+        detail = await run_in_threadpool(queries.my_case, ctx, active.identity, case_id)
+        actions = await run_in_threadpool(review.case_actions, ctx, active.identity, case_id)
+        option, _perform, required, label = ACTIONS[action]
+        return render(
+            request,
+            "action.html",
+            status_code=status_code,
+            action=action,
+            available=getattr(actions.options, option),
+            options=actions.options,
+            required=required,
+            label=label,
+            case=detail.case,
+            question=detail.question,
+            service=ctx.catalogue.get(detail.case.service),
+            **extra,
+        )
+
+    @router.get("/cases/{case_id}/{action}")
+    async def action_form(request: Request, case_id: str, action: str) -> Response:
+        return await action_page(request, case_id, action)
+
+    @router.post("/cases/{case_id}/{action}")
+    async def action_post(request: Request, case_id: str, action: str) -> Response:
+        if action not in ACTIONS:
+            raise NotFound("Diese Seite gibt es nicht. (Not found.)")
+        active = await require(request)
+        form = texts(await checked_form(request, active))
+        statement = form.get("statement", "")
+        _option, perform, _required, _label = ACTIONS[action]
+        try:
+            await run_in_threadpool(perform, ctx_of(request), active.identity, case_id, statement)
+        except InvalidInput as exc:
+            errors = [
+                {
+                    "field": "statement",
+                    "href": "#in-statement",
+                    "message_de": localized_message(exc.message, "de"),
+                    "message": localized_message(exc.message, "en"),
+                }
+            ]
+            return await action_page(
+                request, case_id, action, 422, errors=errors, submitted=statement
+            )
+        return RedirectResponse(f"/cases/{case_id}?done={action}", status_code=303)
+
+    return router

@@ -1,0 +1,109 @@
+"""After submitting: confirmation, "My applications", one case with its timeline and
+documents, the receipt, and the data cockpit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from backend.cases import queries, review
+from backend.cases.cockpit import data_cockpit
+from backend.cases.drafts import my_drafts
+from backend.cases.receipts import receipt_pdf
+from backend.domain.case_state import SETTLED, CaseStatus
+from backend.uploads.service import StoredFile
+from frontend.rendering import render
+from frontend.web import ctx_of, require
+
+WAITING_FOR_MACHINE = frozenset({CaseStatus.SUBMITTED, CaseStatus.PROCESSING})
+"""While a case is in these states, an answer usually comes within seconds: the page polls."""
+
+
+def machine_at_work(detail: queries.CaseDetail) -> bool:
+    """Whether an answer is due within seconds, so the page should update itself: the case is
+    being decided, or the payment page is being opened, or a payment is being booked."""
+    status = detail.case.status
+    if status in WAITING_FOR_MACHINE:
+        return True
+    payment = detail.payment
+    return status == CaseStatus.AWAITING_PAYMENT and (
+        payment is None or payment.pay_url is None or payment.status == "paid"
+    )
+
+
+def _pdf(stored: StoredFile) -> Response:
+    return Response(
+        stored.content,
+        media_type=stored.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{stored.filename}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+def build() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/cases")
+    async def cases_page(request: Request, deleted: str = "") -> Response:
+        active = await require(request)
+        ctx = ctx_of(request)
+        cases = await run_in_threadpool(queries.my_cases, ctx, active.identity)
+        drafts = await run_in_threadpool(my_drafts, ctx, active.identity)
+        return render(
+            request,
+            "cases.html",
+            cases=cases,
+            drafts=drafts,
+            catalogue=ctx.catalogue,
+            deleted=deleted == "1",
+        )
+
+    async def case_context(request: Request, case_id: str) -> dict[str, Any]:
+        active = await require(request)
+        ctx = ctx_of(request)
+        detail = await run_in_threadpool(queries.my_case, ctx, active.identity, case_id)
+        actions = await run_in_threadpool(review.case_actions, ctx, active.identity, case_id)
+        return {
+            "detail": detail,
+            "case": detail.case,
+            "actions": actions,
+            "service": ctx.catalogue.get(detail.case.service),
+            "pending": machine_at_work(detail),
+            "settled": detail.case.status in SETTLED,
+        }
+
+    @router.get("/cases/{case_id}")
+    async def case_page(request: Request, case_id: str, done: str = "") -> Response:
+        context = await case_context(request, case_id)
+        return render(request, "case.html", done=done, **context)
+
+    @router.get("/cases/{case_id}/submitted")
+    async def confirmation(request: Request, case_id: str) -> Response:
+        return render(request, "confirmation.html", **await case_context(request, case_id))
+
+    @router.get("/cases/{case_id}/receipt")
+    async def receipt(request: Request, case_id: str) -> Response:
+        active = await require(request)
+        stored = await run_in_threadpool(receipt_pdf, ctx_of(request), active.identity, case_id)
+        return _pdf(stored)
+
+    @router.get("/cases/{case_id}/documents/{document_id}")
+    async def document(request: Request, case_id: str, document_id: str) -> Response:
+        active = await require(request)
+        stored = await run_in_threadpool(
+            queries.my_document, ctx_of(request), active.identity, case_id, document_id
+        )
+        return _pdf(stored)
+
+    @router.get("/my-data")
+    async def my_data(request: Request) -> Response:
+        active = await require(request)
+        cockpit = await run_in_threadpool(data_cockpit, ctx_of(request), active.identity)
+        return render(request, "mydata.html", cockpit=cockpit)
+
+    return router

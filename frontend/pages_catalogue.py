@@ -1,0 +1,120 @@
+"""Start page, search and service pages, and starting an application."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from backend.cases import applications as apps
+from backend.cases.drafts import my_drafts
+from backend.cases.views import ServiceView, service_view
+from backend.context import AppContext
+from backend.errors import Forbidden
+from frontend.catalogue import by_life_situation, search
+from frontend.rendering import N_, render
+from frontend.web import checked_form, ctx_of, current, require
+
+MAX_QUERY = 100
+
+TRUST_LEVELS: dict[str, tuple[str, str]] = {
+    "niedrig": (N_("niedrig"), N_("Benutzername und Passwort")),
+    "substanziell": (N_("substanziell"), N_("zum Beispiel ELSTER-Zertifikat oder Online-Ausweis")),
+    "hoch": (N_("hoch"), N_("Online-Ausweis (Personalausweis, eID-Karte oder Aufenthaltstitel)")),
+}
+"""Vertrauensniveaus as citizens recognise them: by the way they log in (BSI TR-03107-1)."""
+
+
+def build() -> APIRouter:
+    router = APIRouter()
+    cache: dict[tuple[int, date], list[ServiceView]] = {}
+
+    def services(ctx: AppContext) -> list[ServiceView]:
+        """The catalogue's cards; fees may change at midnight, so they are made once a day."""
+        key = (id(ctx), date.today())
+        if key not in cache:
+            cache.clear()
+            cache[key] = [service_view(d, ctx.connectors) for d in ctx.catalogue.all()]
+        return cache[key]
+
+    @router.get("/")
+    async def index(request: Request) -> Response:
+        active = await current(request)
+        ctx = ctx_of(request)
+        drafts = await run_in_threadpool(my_drafts, ctx, active.identity) if active else []
+        return render(
+            request,
+            "index.html",
+            groups=by_life_situation(services(ctx)),
+            drafts=drafts,
+            catalogue=ctx.catalogue,
+            trust_levels=TRUST_LEVELS,
+        )
+
+    @router.get("/services")
+    async def service_list(request: Request, q: str = "") -> Response:
+        await current(request)
+        everything = services(ctx_of(request))
+        query = q.strip()[:MAX_QUERY]
+        found = (
+            search(everything, query)
+            if query
+            else sorted(everything, key=lambda s: s.title.de.casefold())
+        )
+        return render(request, "services.html", query=query, found=found, trust_levels=TRUST_LEVELS)
+
+    @router.get("/services/{slug}")
+    async def service_page(request: Request, slug: str) -> Response:
+        active = await current(request)
+        ctx = ctx_of(request)
+        definition = ctx.catalogue.get(slug)
+        view = next(s for s in services(ctx) if s.id == definition.id)
+        drafts = []
+        if active is not None and not active.identity.is_clerk:
+            drafts = [
+                d
+                for d in await run_in_threadpool(my_drafts, ctx, active.identity)
+                if d.service == slug
+            ]
+        trust_ok = active is None or active.identity.has_trust_level(definition.trust_level)
+        return render(
+            request,
+            "service.html",
+            service=view,
+            definition=definition,
+            drafts=drafts,
+            trust_ok=trust_ok,
+            trust_levels=TRUST_LEVELS,
+            held_labels=[f.label for f in definition.fields if f.source is not None],
+            entered_labels=[
+                f.label for f in definition.fields if f.source is None and f.type != "file"
+            ],
+        )
+
+    @router.get("/services/{slug}/trust")
+    async def trust_page(request: Request, slug: str) -> Response:
+        await current(request)
+        definition = ctx_of(request).catalogue.get(slug)
+        return render(request, "trust.html", service=definition, trust_levels=TRUST_LEVELS)
+
+    @router.post("/services/{slug}/start")
+    async def start(request: Request, slug: str) -> Response:
+        active = await require(request)
+        await checked_form(request, active)
+        ctx = ctx_of(request)
+        definition = ctx.catalogue.get(slug)
+        try:
+            application = await apps.start_application(ctx, active.identity, slug)
+        except Forbidden:
+            return render(
+                request,
+                "trust.html",
+                status_code=403,
+                service=definition,
+                trust_levels=TRUST_LEVELS,
+            )
+        return RedirectResponse(f"/applications/{application.id}", status_code=303)
+
+    return router

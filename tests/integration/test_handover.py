@@ -1,0 +1,300 @@
+"""Handover to a Fachverfahren over real HTTP: encrypted once, decryptable by jwcrypto, signed
+status callbacks that expire after five minutes and count once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from jwcrypto import jwe as cjwe
+from jwcrypto import jwk as cjwk
+from sqlmodel import Session, select
+
+from backend.context import AppContext, build_context
+from backend.handover.callbacks import callback_secret, sign
+from backend.handover.delivery import deliver_submission
+from backend.models import Case, CaseEvent, Document
+from backend.models_handover import Handover
+from backend.models_portal import Upload
+from sandbox.fitconnect import key_file
+from tests.conftest import Platform
+from tests.integration.casekit import (
+    context_for,
+    identity,
+    own_database,
+    settle,
+    submit_cases,
+)
+from tests.livesrv import free_port
+
+SERVICE = "sondernutzung-extern"
+DESTINATION = "fv-tiefbauamt-koeln"
+ANSWERS = {"nutzung": "Umzugswagen vor dem Haus, 8 m", "beginn": "2026-05-02"}
+PLAN = b"%PDF-1.7\n% Lageplan (test attachment)\n" + bytes(range(256)) * 40
+
+
+@pytest.fixture(scope="module")
+def platform_ctx(platform: Platform) -> Iterator[AppContext]:
+    """A context on the platform's own database: callbacks land where the cases are."""
+    ctx = build_context(platform.settings)
+    yield ctx
+    ctx.close()
+
+
+def _submitted_case(platform: Platform, ctx: AppContext) -> str:
+    """A case submitted by the service layer, with the citizen's upload attached to the draft."""
+    who = identity()
+
+    def attach(application_id: str) -> None:
+        with Session(ctx.engine) as session:
+            session.add(
+                Upload(
+                    application_id=application_id,
+                    citizen_sub=who.sub,
+                    field_id="lageplan",
+                    display_name="Lageplan.pdf",
+                    media_type="application/pdf",
+                    size=len(PLAN),
+                    sha256=hashlib.sha256(PLAN).hexdigest(),
+                    content=PLAN,
+                )
+            )
+            session.commit()
+
+    [case_id] = submit_cases(ctx, SERVICE, [ANSWERS], who, before_submit=attach)
+    # The platform's own worker processes the case too; let it finish first.
+    settle(ctx, case_id, until_event="handed_over")
+    return case_id
+
+
+def _stored(platform: Platform, submission_id: str) -> dict[str, Any]:
+    response = httpx.get(
+        f"{platform.settings.handover_base_url}/destinations/{DESTINATION}/submissions/"
+        f"{submission_id}"
+    )
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _decrypt(token: str, key: cjwk.JWK) -> tuple[bytes, dict[str, Any]]:
+    message = cjwe.JWE()
+    message.deserialize(token, key=key)
+    return message.payload, dict(message.jose_header)
+
+
+def test_a_submission_is_encrypted_to_the_destination_and_jwcrypto_can_read_it(
+    platform: Platform, platform_ctx: AppContext
+) -> None:
+    case_id = _submitted_case(platform, platform_ctx)
+    result = deliver_submission(platform_ctx, case_id)
+    assert result.status in ("delivered", "accepted"), result
+    # Delivering again sends nothing new.
+    assert deliver_submission(platform_ctx, case_id).submission_id == result.submission_id
+
+    listed = httpx.get(
+        f"{platform.settings.handover_base_url}/destinations/{DESTINATION}/submissions"
+    ).json()["submissions"]
+    assert listed.count(result.submission_id) == 1
+    body = _stored(platform, result.submission_id)["submission"]
+    assert set(body) == {
+        "submissionId",
+        "destinationId",
+        "serviceType",
+        "encryptedMetadata",
+        "encryptedData",
+        "encryptedAttachments",
+    }
+    assert body["serviceType"]["identifier"] == "urn:de:fim:leika:leistung:99034004000000"
+
+    pem = key_file(platform.settings.data_dir, DESTINATION).read_bytes()
+    key = cjwk.JWK.from_pem(pem)
+    metadata_bytes, header = _decrypt(body["encryptedMetadata"], key)
+    assert header["alg"] == "RSA-OAEP-256" and header["enc"] == "A256GCM"
+    jwks = httpx.get(
+        f"{platform.settings.handover_base_url}/destinations/{DESTINATION}/keys"
+    ).json()
+    assert header["kid"] == jwks["keys"][0]["kid"]
+    metadata = json.loads(metadata_bytes)
+    data, _ = _decrypt(body["encryptedData"], key)
+
+    structure = metadata["contentStructure"]
+    assert structure["data"]["hash"] == {
+        "type": "sha512",
+        "content": hashlib.sha512(data).hexdigest(),
+    }
+    fields = json.loads(data)
+    with Session(platform_ctx.engine) as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        handover = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
+        uploads = session.exec(select(Upload).where(Upload.case_id == case_id)).all()
+        documents = session.exec(select(Document).where(Document.case_id == case_id)).all()
+    assert metadata["caseReference"] == case.reference == fields["reference"]
+    assert fields["fields"]["nutzung"] == ANSWERS["nutzung"]
+    assert fields["origin"]["familienname"] == "registry"
+    assert handover.data_sha512 == hashlib.sha512(data).hexdigest()
+
+    # Every attachment: announced with its hash, encrypted separately, content intact.
+    expected = {u.id: u.content for u in uploads} | {d.id: d.content for d in documents}
+    assert {a["attachmentId"] for a in structure["attachments"]} == set(expected)
+    assert set(body["encryptedAttachments"]) == set(expected)
+    [plan] = [a for a in structure["attachments"] if a["filename"] == "Lageplan.pdf"]
+    assert plan["mimeType"] == "application/pdf" and plan["purpose"] == "attachment"
+    for announced in structure["attachments"]:
+        content, attachment_header = _decrypt(
+            body["encryptedAttachments"][announced["attachmentId"]], key
+        )
+        assert content == expected[announced["attachmentId"]]
+        assert announced["hash"] == {
+            "type": "sha512",
+            "content": hashlib.sha512(content).hexdigest(),
+        }
+        assert attachment_header["cty"] == announced["mimeType"]
+
+
+def test_the_destination_confirms_by_signed_callback(
+    platform: Platform, platform_ctx: AppContext
+) -> None:
+    case_id = _submitted_case(platform, platform_ctx)
+    result = deliver_submission(platform_ctx, case_id)
+    deadline = time.monotonic() + 20
+    while True:
+        with Session(platform_ctx.engine) as session:
+            handover = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
+            events = [
+                e.type for e in session.exec(select(CaseEvent).where(CaseEvent.case_id == case_id))
+            ]
+        if handover.status == "accepted":
+            break
+        assert time.monotonic() < deadline, _stored(platform, result.submission_id)["callbacks"]
+        time.sleep(0.1)
+    assert events.count("handed_over") == 1
+    assert events.count("handover_accepted") == 1
+    [callback] = _stored(platform, result.submission_id)["callbacks"]
+    assert callback["status"] == "accepted" and callback["http_status"] == 200
+
+
+def _post_callback(
+    platform: Platform,
+    payload: dict[str, Any] | bytes,
+    *,
+    secret: str | None = None,
+    age_s: int = 0,
+    tamper: bool = False,
+) -> httpx.Response:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    timestamp = str(int(time.time()) - age_s)
+    signature = sign(secret or callback_secret(platform.settings), timestamp, body)
+    if tamper:
+        body = body.replace(b"rejected", b"accepted")
+    return httpx.post(
+        f"{platform.base_url}/api/handover/callbacks",
+        content=body,
+        headers={
+            "callback-authentication": signature,
+            "callback-timestamp": timestamp,
+            "Content-Type": "application/json",
+        },
+    )
+
+
+def _rejection(submission_id: str) -> dict[str, Any]:
+    return {
+        "eventId": uuid.uuid4().hex,
+        "submissionId": submission_id,
+        "status": "rejected",
+        "reason": "Flurstück liegt nicht im Zuständigkeitsbereich",
+    }
+
+
+def test_callbacks_must_be_signed_fresh_and_count_once(
+    platform: Platform, platform_ctx: AppContext
+) -> None:
+    case_id = _submitted_case(platform, platform_ctx)
+    submission_id = deliver_submission(platform_ctx, case_id).submission_id
+    payload = _rejection(submission_id)
+
+    unsigned = httpx.post(f"{platform.base_url}/api/handover/callbacks", json=payload)
+    assert unsigned.status_code == 401
+    assert _post_callback(platform, payload, tamper=True).status_code == 401
+    assert _post_callback(platform, payload, secret="not-the-secret").status_code == 401
+    stale = _post_callback(platform, payload, age_s=301)
+    assert stale.status_code == 401
+    assert "älter als fünf Minuten" in stale.json()["message"]
+    assert _post_callback(platform, payload, age_s=-120).status_code == 401
+    malformed = _post_callback(platform, b'{"status": "vielleicht"}')
+    assert malformed.status_code == 422
+    unknown = _post_callback(platform, _rejection(uuid.uuid4().hex))
+    assert unknown.status_code == 404
+
+    first = _post_callback(platform, payload, age_s=290)
+    assert first.status_code == 200 and first.json() == {"status": "recorded"}
+    replay = _post_callback(platform, payload)
+    assert replay.status_code == 200 and replay.json() == {"status": "duplicate"}
+
+    with Session(platform_ctx.engine) as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        rejected = session.exec(
+            select(CaseEvent).where(
+                CaseEvent.case_id == case_id, CaseEvent.type == "handover_rejected"
+            )
+        ).all()
+    assert len(rejected) == 1
+    assert rejected[0].reason == "Flurstück liegt nicht im Zuständigkeitsbereich"
+    assert case.waiting_for == (
+        "Sachbearbeitung: Fachverfahren hat die Übermittlung abgelehnt "
+        "(Flurstück liegt nicht im Zuständigkeitsbereich)"
+    )
+
+
+def test_an_unreachable_fachverfahren_is_retried_then_the_case_goes_to_a_person(
+    platform: Platform, database_url: str, tmp_path: Path
+) -> None:
+    with own_database(database_url, tmp_path, "handover") as url:
+        ctx = context_for(
+            platform,
+            url,
+            tmp_path,
+            handover_base_url=f"http://127.0.0.1:{free_port()}/fitconnect",
+            handover_attempts=3,
+            handover_backoff_s=0.05,
+        )
+        try:
+            [case_id] = submit_cases(ctx, SERVICE, [ANSWERS])
+            with Session(ctx.engine) as session:
+                case = session.get(Case, case_id)
+                assert case is not None
+                case.status = "processing"
+                session.add(case)
+                session.commit()
+
+            result = deliver_submission(ctx, case_id)
+
+            assert result.status == "failed" and result.attempts == 3
+            assert result.reason == "Fachverfahren unreachable"
+            with Session(ctx.engine) as session:
+                case = session.get(Case, case_id)
+                handover = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
+                [referred] = session.exec(
+                    select(CaseEvent).where(
+                        CaseEvent.case_id == case_id, CaseEvent.type == "referred"
+                    )
+                ).all()
+            assert case is not None and case.status == "referred"
+            assert case.waiting_for == (
+                "Sachbearbeitung: Übermittlung an das Fachverfahren fehlgeschlagen "
+                "(Fachverfahren unreachable)"
+            )
+            assert handover.status == "failed"
+            assert referred.payload["referral_reasons"] == ["handover_failed"]
+        finally:
+            ctx.close()

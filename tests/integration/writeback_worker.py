@@ -1,0 +1,41 @@
+"""A `knopfdruck worker` plus one test workflow that calls run_writebacks, so the durable
+write-back path (child workflows on the per-registry queue) is tested in a real worker process.
+
+Run as ``python -m tests.integration.writeback_worker`` with the usual KNOPFDRUCK_* variables.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+from dbos import DBOS
+
+from backend.cases.worker import launch_worker, shutdown_worker
+from backend.cases.writeback import run_writebacks
+from backend.context import build_context
+from backend.settings import get_settings
+
+QUEUE = "test-writebacks"
+WORKFLOW = "knopfdruck.test.run_writebacks"
+
+
+@DBOS.workflow(name=WORKFLOW)
+def run_writebacks_workflow(case_id: str) -> list[str]:
+    """Stands in for the case workflow's call after the documents."""
+    return run_writebacks(case_id)
+
+
+def main() -> None:
+    ctx = build_context(get_settings())
+    launch_worker(ctx, concurrency=4)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    shutdown_worker()
+    ctx.close()
+
+
+if __name__ == "__main__":
+    main()

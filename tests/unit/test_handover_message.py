@@ -1,0 +1,181 @@
+"""The handover message and callback signatures, without I/O: JWE, hashes, HMAC, freshness."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from jwcrypto import jwe as cjwe
+from jwcrypto import jwk as cjwk
+
+from backend.errors import Unauthorized
+from backend.handover.callbacks import sign, verify_signature
+from backend.handover.message import (
+    Attachment,
+    Submission,
+    UnusableKey,
+    canonical_json,
+    encrypted_body,
+    encryption_key,
+)
+from sandbox.fitconnect import Einreichung, check_submission, signed_callback
+
+
+@pytest.fixture(scope="module")
+def key() -> cjwk.JWK:
+    return cjwk.JWK.generate(kty="RSA", size=2048, kid="dest-1", alg="RSA-OAEP-256", use="enc")
+
+
+def _public(key: cjwk.JWK, **changes: Any) -> dict[str, Any]:
+    public: dict[str, Any] = key.export_public(as_dict=True)
+    public.update(changes)
+    return public
+
+
+def _pem(key: cjwk.JWK) -> bytes:
+    pem: bytes = key.export_to_pem(private_key=True, password=None)
+    return pem
+
+
+SUBMISSION = Submission(
+    submission_id="a" * 32,
+    destination_id="fv-test",
+    service_identifier="urn:de:fim:leika:leistung:99034004000000",
+    service_name="Sondernutzung",
+    case_reference="KD-2026-ABCD-EFGH",
+    data=canonical_json({"fields": {"nutzung": "Umzug"}}),
+    attachments=(
+        Attachment("u1", "Lageplan.pdf", "application/pdf", "attachment", b"%PDF plan"),
+        Attachment("d1", "Quittung.pdf", "application/pdf", "document", b"%PDF receipt"),
+    ),
+)
+
+
+def test_the_key_must_wrap_with_rsa_oaep_256_and_be_strong_enough(key: cjwk.JWK) -> None:
+    weak = cjwk.JWK.generate(kty="RSA", size=1024, kid="weak", alg="RSA-OAEP-256")
+    good = _public(key)
+    assert encryption_key({"keys": [_public(weak), good]}) == good
+    for unusable in (
+        {"keys": [_public(key, alg="RSA1_5")]},
+        {"keys": [_public(key, use="sig")]},
+        {"keys": [_public(key, key_ops=["verify"])]},
+        {"keys": [_public(weak)]},
+        {"keys": []},
+        {"nothing": 1},
+    ):
+        with pytest.raises(UnusableKey):
+            encryption_key(unusable)
+
+
+def test_everything_is_a_separate_jwe_that_an_independent_library_decrypts(
+    key: cjwk.JWK,
+) -> None:
+    body = encrypted_body(SUBMISSION, _public(key))
+    assert body["submissionId"] == "a" * 32 and body["destinationId"] == "fv-test"
+
+    def open_(token: str) -> tuple[bytes, dict[str, Any]]:
+        message = cjwe.JWE()
+        message.deserialize(token, key=key)
+        return message.payload, dict(message.jose_header)
+
+    metadata_bytes, header = open_(body["encryptedMetadata"])
+    assert header == {
+        "alg": "RSA-OAEP-256",
+        "enc": "A256GCM",
+        "kid": "dest-1",
+        "cty": "application/json",
+    }
+    metadata = json.loads(metadata_bytes)
+    data, _ = open_(body["encryptedData"])
+    assert data == SUBMISSION.data
+    assert (
+        metadata["contentStructure"]["data"]["hash"]["content"] == hashlib.sha512(data).hexdigest()
+    )
+    assert metadata["caseReference"] == "KD-2026-ABCD-EFGH"
+    for announced, attachment in zip(
+        metadata["contentStructure"]["attachments"], SUBMISSION.attachments, strict=True
+    ):
+        content, _ = open_(body["encryptedAttachments"][attachment.attachment_id])
+        assert content == attachment.content
+        assert announced["hash"]["content"] == hashlib.sha512(content).hexdigest()
+        assert announced["purpose"] == attachment.purpose
+
+
+def test_the_destination_detects_swapped_or_missing_parts(key: cjwk.JWK) -> None:
+    body = encrypted_body(SUBMISSION, _public(key))
+    assert check_submission(Einreichung.model_validate(body), _pem(key)) is None
+
+    swapped = dict(body)
+    swapped["encryptedAttachments"] = {
+        "u1": body["encryptedAttachments"]["d1"],
+        "d1": body["encryptedAttachments"]["u1"],
+    }
+    assert check_submission(Einreichung.model_validate(swapped), _pem(key)) == (
+        "hash of attachment u1 does not match the metadata"
+    )
+    other = encrypted_body(
+        Submission(**{**SUBMISSION.__dict__, "data": b'{"fields":{}}'}), _public(key)
+    )
+    mixed = {**body, "encryptedData": other["encryptedData"]}
+    assert check_submission(Einreichung.model_validate(mixed), _pem(key)) == (
+        "hash of the data does not match the metadata"
+    )
+    missing = {**body, "encryptedAttachments": {"u1": body["encryptedAttachments"]["u1"]}}
+    assert check_submission(Einreichung.model_validate(missing), _pem(key)) == (
+        "attachments do not match the metadata"
+    )
+    stranger = cjwk.JWK.generate(kty="RSA", size=2048)
+    wrong_key = stranger.export_to_pem(private_key=True, password=None)
+    assert check_submission(Einreichung.model_validate(body), wrong_key) == (
+        "metadata or data cannot be decrypted"
+    )
+    # The key file format the sandbox writes is what jwcrypto reads back.
+    assert serialization.load_pem_private_key(_pem(key), password=None) is not None
+
+
+SECRET = "geheim"
+BODY = b'{"eventId":"e1","status":"accepted"}'
+
+
+def test_a_fresh_correctly_signed_callback_passes() -> None:
+    now = 1_800_000_000.0
+    timestamp = str(int(now) - 299)
+    verify_signature(SECRET, sign(SECRET, timestamp, BODY), timestamp, BODY, now=now)
+    verify_signature(SECRET, sign(SECRET, timestamp, BODY).upper(), timestamp, BODY, now=now)
+
+
+@pytest.mark.parametrize(
+    ("signature_of", "timestamp_offset", "message"),
+    [
+        (BODY + b" ", 0, "Signatur ungültig"),
+        (BODY, 301, "älter als fünf Minuten"),
+        (BODY, -61, "in der Zukunft"),
+    ],
+    ids=["tampered", "expired", "future"],
+)
+def test_tampered_expired_or_future_callbacks_are_refused(
+    signature_of: bytes, timestamp_offset: int, message: str
+) -> None:
+    now = 1_800_000_000.0
+    timestamp = str(int(now) - timestamp_offset)
+    with pytest.raises(Unauthorized, match=message):
+        verify_signature(SECRET, sign(SECRET, timestamp, signature_of), timestamp, BODY, now=now)
+
+
+@pytest.mark.parametrize(("signature", "timestamp"), [(None, "1"), ("ab", None), ("ab", "gestern")])
+def test_missing_or_unreadable_signature_headers_are_refused(
+    signature: str | None, timestamp: str | None
+) -> None:
+    with pytest.raises(Unauthorized):
+        verify_signature(SECRET, signature, timestamp, BODY)
+
+
+def test_the_sandbox_signs_the_way_the_platform_verifies() -> None:
+    body, headers = signed_callback(SECRET, {"eventId": "e1"}, now=time.time())
+    verify_signature(
+        SECRET, headers["callback-authentication"], headers["callback-timestamp"], body
+    )
