@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -13,6 +14,17 @@ from pathlib import Path
 from backend.errors import DefinitionError
 from backend.settings import Settings, get_settings
 from prefill.connectors.registry import ConnectorRegistry
+
+
+def _exit_now(code: int) -> None:
+    """Leave after a clean shutdown without joining DBOS threads parked in durable waits.
+
+    A case waiting for payment holds a non-daemon thread in DBOS.recv; its state is in the
+    database and the next worker resumes it, so the process need not (and could not) wait.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -82,6 +94,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     app = create_app(settings)
     print(f"Knopfdruck läuft auf {settings.base_url}  (Strg+C beendet)")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=True)
+    _exit_now(0)
     return 0
 
 
@@ -99,6 +112,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     stop.wait()
     shutdown_worker()
     ctx.close()
+    _exit_now(0)
     return 0
 
 

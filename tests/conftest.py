@@ -133,3 +133,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests last: Playwright's sync API keeps an event loop running in the main thread
     for the rest of the session, which async tests collected after it could not use."""
     items.sort(key=lambda item: "/tests/e2e/" in str(item.path))
+
+
+_exit_status: list[int] = [0]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _exit_status[0] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """End the process once pytest has reported.
+
+    The in-process worker may hold DBOS executor threads parked in a durable wait (a case
+    waiting for payment sits in DBOS.recv). They are not daemon threads, so the interpreter
+    would wait for them forever at exit. Their state is checkpointed in the (throw-away) test
+    database, so nothing is lost by ending here; the exit status is pytest's own.
+    """
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_exit_status[0])

@@ -96,7 +96,8 @@ def fill_current_page(page: Page, journey: Journey) -> None:
 
 def start_application(page: Page, platform: Platform, journey: Journey) -> None:
     page.goto(platform.base_url + "/")
-    page.get_by_role("link", name=journey.title).first.click()
+    catalogue = page.locator(".life-situation")
+    catalogue.get_by_role("link", name=journey.title, exact=True).first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text(journey.title)
     page.get_by_role("button", name="Antrag starten").click()
 
