@@ -66,8 +66,14 @@ def build() -> APIRouter:
     async def case_context(request: Request, case_id: str) -> dict[str, Any]:
         active = await require(request)
         ctx = ctx_of(request)
-        detail = await run_in_threadpool(queries.my_case, ctx, active.identity, case_id)
-        actions = await run_in_threadpool(review.case_actions, ctx, active.identity, case_id)
+
+        def load() -> tuple[queries.CaseDetail, review.CaseActions]:
+            return (
+                queries.my_case(ctx, active.identity, case_id),
+                review.case_actions(ctx, active.identity, case_id),
+            )
+
+        detail, actions = await run_in_threadpool(load)
         return {
             "detail": detail,
             "case": detail.case,

@@ -112,6 +112,8 @@ class DocumentView(BaseModel):
     id: str
     kind: str
     title: str
+    definition: str = ""
+    """Id of the document in the service definition, whose title exists in both languages."""
     filename: str
     size: int
     sha256: str
@@ -302,6 +304,7 @@ def case_view(case: Case, documents: list[Document], url_prefix: str = "/api/v1"
                 id=d.id,
                 kind=d.kind,
                 title=d.title,
+                definition=d.definition_id,
                 filename=d.filename,
                 size=d.size,
                 sha256=d.sha256,

@@ -78,6 +78,7 @@ def test_english_journey(page: Page, platform: Platform, artifacts: Path) -> Non
     expect(page.locator("[data-case-region]:not([data-poll])")).to_have_count(1, timeout=30_000)
     expect(page.get_by_text("Your application has been approved.")).to_be_visible()
     expect(main).to_contain_text("500.13")
+    expect(page.get_by_role("link", name="Cargo bike grant notice")).to_be_visible()
     assert_accessible(page, "en-confirmation", artifacts)
     page.screenshot(path=str(artifacts / "en-confirmation.png"), full_page=True)
 

@@ -31,7 +31,7 @@ def test_every_template_string_has_an_english_translation() -> None:
         m for m in messages if english.gettext(m) == m and m not in ("Status", "PDF")
     )
     assert untranslated == [], (
-        f"add these to frontend/locale/en/LC_MESSAGES/messages.po: {untranslated}"
+        f"add these to a .po file in frontend/locale/en/LC_MESSAGES/: {untranslated}"
     )
 
 
