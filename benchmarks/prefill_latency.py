@@ -123,7 +123,7 @@ def platform(folder: Path) -> Iterator[str]:
         data_dir=folder / "data",
         services_dir=folder / "services",
         worker_in_process=False,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     upgrade_database(settings.database_url)
     server = uvicorn.Server(

@@ -68,7 +68,7 @@ def smtp_server() -> Iterator[MailCatcher]:
     class Keep:
         async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
             parsed = BytesParser(policy=email.policy.default).parsebytes(envelope.content)
-            received.append(parsed)  # type: ignore[arg-type]
+            received.append(parsed)
             return "250 Message accepted for delivery"
 
     controller = Controller(Keep(), hostname="127.0.0.1", port=free_port())
@@ -121,7 +121,7 @@ def platform(
         services_dir=services,
         smtp_host=smtp_server.host,
         smtp_port=smtp_server.port,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     upgrade_database(settings.database_url)
     app = create_app(settings)

@@ -73,7 +73,7 @@ def context_for(
         "handover_base_url": platform.settings.handover_base_url,
         **overrides,
     }
-    settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, **values)
     return build_context(settings)
 
 

@@ -73,7 +73,7 @@ def run(
         async with httpx.AsyncClient(trust_env=False) as client:
             return await prefill(
                 needs,
-                identity_claims={"idnr": found.idnr, "sub": found.sub},
+                identity_claims={"idnr": found.idnr or "", "sub": found.sub},
                 service="test",
                 application_id="A-FAULT",
                 actor="citizen",

@@ -27,6 +27,7 @@ from sqlmodel import Session, col, func, select
 
 import backend.cases.processing as processing
 from backend.cases.audit import verify_all_chains
+from backend.cases.worker import WORKFLOW
 from backend.context import AppContext
 from backend.domain.case_state import WITH_DECISION
 from backend.models import Case, CaseEvent, Document
@@ -118,9 +119,7 @@ def _kill_the_busiest_when_all_are_busy(
             settled = _settled(session)
         pending = Counter(
             wf.executor_id
-            for wf in client.list_workflows(
-                status="PENDING", name=processing.WORKFLOW, load_input=False
-            )
+            for wf in client.list_workflows(status="PENDING", name=WORKFLOW, load_input=False)
         )
         victim = max(workers, key=lambda w: pending[_executor(w)])
         held = pending[_executor(victim)]

@@ -68,7 +68,7 @@ def test_a_worker_that_stops_is_dead_to_its_peers_at_once(engine: Engine) -> Non
 
 
 def test_each_process_gets_its_own_executor_id_unless_the_operator_names_it() -> None:
-    unnamed = Settings(_env_file=None)  # type: ignore[call-arg]
+    unnamed = Settings(_env_file=None)
     assert executor_id(unnamed) == f"{socket.gethostname()}-{os.getpid()}"
-    named = Settings(worker_id="worker-a", _env_file=None)  # type: ignore[call-arg]
+    named = Settings(worker_id="worker-a", _env_file=None)
     assert executor_id(named) == "worker-a"

@@ -10,6 +10,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx
 from dbos import EnqueueOptions
@@ -70,7 +71,7 @@ def test_run_writebacks_writes_each_case_once_within_the_register_rate_limit(
             ctx.dbos_client.register_queue(QUEUE, polling_interval_sec=0.1)
 
             def run_all(round_: int) -> dict[str, list[str]]:
-                handles = {}
+                handles: dict[str, Any] = {}
                 for case_id in case_ids:
                     options: EnqueueOptions = {
                         "queue_name": QUEUE,

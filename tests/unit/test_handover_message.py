@@ -59,6 +59,7 @@ def test_the_key_must_wrap_with_rsa_oaep_256_and_be_strong_enough(key: cjwk.JWK)
     weak = cjwk.JWK.generate(kty="RSA", size=1024, kid="weak", alg="RSA-OAEP-256")
     good = _public(key)
     assert encryption_key({"keys": [_public(weak), good]}) == good
+    unusable: dict[str, Any]
     for unusable in (
         {"keys": [_public(key, alg="RSA1_5")]},
         {"keys": [_public(key, use="sig")]},

@@ -25,10 +25,10 @@ def test_opens_after_the_threshold_of_failures_in_a_row() -> None:
     for _ in range(2):
         assert b.allow()
         b.record(success=False)
-    assert b.state == "closed"
+    assert str(b.state) == "closed"
     assert b.allow()
     b.record(success=False)
-    assert b.state == "open"
+    assert str(b.state) == "open"
     assert not b.allow()
 
 
@@ -37,7 +37,7 @@ def test_a_success_resets_the_count() -> None:
     for success in (False, False, True, False, False):
         assert b.allow()
         b.record(success=success)
-    assert b.state == "closed"
+    assert str(b.state) == "closed"
 
 
 def test_after_the_open_period_exactly_one_probe_goes_out() -> None:
@@ -63,12 +63,12 @@ def test_a_successful_probe_closes_a_failed_one_reopens() -> None:
     clock.now += 31
     assert b.allow()
     b.record(success=False)
-    assert b.state == "open"
+    assert str(b.state) == "open"
     assert not b.allow()
     clock.now += 31
     assert b.allow()
     b.record(success=True)
-    assert b.state == "closed"
+    assert str(b.state) == "closed"
     assert b.allow() and b.allow()
 
 
