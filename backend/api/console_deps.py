@@ -1,0 +1,35 @@
+"""Typed dependencies of the console JSON API (/api/v1/console): a verified clerk token."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from backend.api.deps import ContextDep
+from backend.console.clerks import remember_clerk
+from backend.console.identity import ClerkIdentity
+from backend.errors import Unauthorized
+
+_bearer = HTTPBearer(
+    auto_error=False, description="Access token of a clerk (claims department and roles)"
+)
+
+
+async def clerk_api(
+    ctx: ContextDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ClerkIdentity:
+    """A verified member of a department with a console role; 401 without token, 403 for
+    citizens and role-less accounts."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Bitte melden Sie sich an. (Authentication required.)")
+    identity = await ctx.verifier.verify(credentials.credentials)
+    clerk = ClerkIdentity.from_identity(identity)
+    await run_in_threadpool(remember_clerk, ctx, clerk)
+    return clerk
+
+
+ClerkDep = Annotated[ClerkIdentity, Depends(clerk_api)]

@@ -1,0 +1,414 @@
+"""The case file as a clerk sees it: every value with its provenance (citizen corrections
+next to the registry value), the rule trace, documents, payment, mailbox thread, the audit
+trail with its chain check, and who read which data for this case. Reading it is logged."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlmodel import Session, col, or_, select
+
+from backend.cases.audit import verify_case_chain
+from backend.cases.views import Text, display_value
+from backend.console.access import department_case, log_case_read
+from backend.console.automation import is_paused
+from backend.console.decisions import machine_outcome, open_pending
+from backend.console.identity import ClerkIdentity, Permission
+from backend.console.qa import is_qa_sample
+from backend.context import AppContext
+from backend.db import unit_of_work
+from backend.domain.case_state import CaseStatus
+from backend.domain.policy import REFERRAL_TEXT
+from backend.errors import NotFound
+from backend.models import CaseEvent, Document, RegistryAccess, aware
+from backend.models_console import CaseAssignment
+from backend.models_engine import CaseTask, MailboxMessage, Payment
+
+
+class ValueRow(BaseModel):
+    field: str
+    label: Text
+    value: Any
+    display: Text
+    origin: str
+    """registry · citizen"""
+    registry_title: str | None = None
+    record_id: str | None = None
+    as_of: datetime | None = None
+    correction: str | None = None
+    """The citizen's statement that the registry value is wrong (shown next to it)."""
+    registry_failed: bool = False
+    """The registry did not answer; the citizen typed the value."""
+
+
+class ReasonRow(BaseModel):
+    rule_id: str
+    legal_reference: str
+    effect: str
+    text: Text
+
+
+class Trace(BaseModel):
+    outcome: str | None
+    proposed_outcome: str | None
+    machine_outcome: str | None
+    referral_reasons: list[tuple[str, Text]]
+    reasons: list[ReasonRow]
+    inputs: dict[str, Any]
+    amounts: dict[str, str]
+    categories: dict[str, str]
+    rule_version: str
+    reference_date: str | None
+
+
+class DocumentRow(BaseModel):
+    id: str
+    title: str
+    kind: str
+    size: int
+    sha256: str
+    created_at: datetime
+
+
+class MessageRow(BaseModel):
+    at: datetime
+    subject: Text
+    body: Text
+    read: bool
+
+
+class EventRow(BaseModel):
+    seq: int
+    at: datetime
+    type: str
+    actor: str
+    reason: str | None
+    payload: dict[str, Any]
+
+
+class AccessRow(BaseModel):
+    at: datetime
+    registry: str
+    attributes: list[str]
+    purpose: str
+    legal_basis: str
+    actor: str
+    outcome: str
+
+
+class TaskRow(BaseModel):
+    id: str
+    kind: str
+    status: str
+    statement: str | None
+    legal_basis: str
+    created_at: datetime
+    due_on: Any = None
+
+
+class PendingRow(BaseModel):
+    id: str
+    action: str
+    outcome: str
+    reason: str
+    proposed_by: str
+    proposed_by_name: str
+    proposed_at: datetime
+    machine_outcome: str | None
+
+
+class ChainStatus(BaseModel):
+    ok: bool
+    events: int
+    broken_at: int | None
+    problem: str | None
+
+
+class Allowed(BaseModel):
+    """Which actions the page offers; the service functions enforce the same rules."""
+
+    decide: bool
+    ask: bool
+    rerun: bool
+    objection: bool
+    cancel: bool
+    confirm_pending: bool
+    assign_others: bool
+
+
+class CaseFile(BaseModel):
+    id: str
+    reference: str
+    service: str
+    service_title: Text
+    status: str
+    waiting_for: str | None
+    submitted_at: datetime
+    decided_at: datetime | None
+    reference_date: str
+    remark: str | None
+    qa_sample: bool
+    four_eyes: bool
+    service_paused: bool
+    values: list[ValueRow]
+    trace: Trace | None
+    documents: list[DocumentRow]
+    payment: dict[str, Any] | None
+    messages: list[MessageRow]
+    tasks: list[TaskRow]
+    events: list[EventRow]
+    chain: ChainStatus
+    accesses: list[AccessRow]
+    assignee: str | None
+    assignee_name: str | None
+    pending: PendingRow | None
+    allowed: Allowed
+
+
+def _values(ctx: AppContext, case: Any) -> list[ValueRow]:
+    definition = ctx.catalogue.get(case.service, case.service_version)
+    data = case.data or {}
+    values = data.get("values") or {}
+    origin = data.get("origin") or {}
+    provenance = data.get("provenance") or {}
+    disputes = data.get("disputes") or {}
+    failed = set(data.get("failed_fields") or [])
+    rows = []
+    for field in definition.fields:
+        if field.id not in values and field.id not in disputes:
+            continue
+        value = values.get(field.id)
+        prov = provenance.get(field.id) or {}
+        as_of = prov.get("as_of")
+        rows.append(
+            ValueRow(
+                field=field.id,
+                label=Text(de=field.label.de, en=field.label.en),
+                value=value,
+                display=Text(
+                    de=display_value(field, value, "de"), en=display_value(field, value, "en")
+                ),
+                origin=origin.get(field.id, "registry" if prov else "citizen"),
+                registry_title=prov.get("registry_title") or prov.get("registry"),
+                record_id=prov.get("record_id"),
+                as_of=aware(datetime.fromisoformat(as_of)) if as_of else None,
+                correction=(
+                    str(disputes[field.id].get("statement") or disputes[field.id])
+                    if isinstance(disputes.get(field.id), dict)
+                    else (str(disputes[field.id]) if field.id in disputes else None)
+                ),
+                registry_failed=field.id in failed,
+            )
+        )
+    return rows
+
+
+def _trace(session: Session, case: Any) -> Trace | None:
+    stored = case.decision
+    if not stored:
+        return None
+    return Trace(
+        outcome=stored.get("outcome"),
+        proposed_outcome=stored.get("proposed_outcome"),
+        machine_outcome=machine_outcome(session, case),
+        referral_reasons=[
+            (code, Text(**REFERRAL_TEXT.get(code, {"de": code, "en": code})))
+            for code in stored.get("referral_reasons") or []
+        ],
+        reasons=[
+            ReasonRow(
+                rule_id=r.get("rule_id", ""),
+                legal_reference=r.get("legal_reference", ""),
+                effect=r.get("outcome_effect", ""),
+                text=Text(
+                    de=(r.get("text") or {}).get("de", ""), en=(r.get("text") or {}).get("en", "")
+                ),
+            )
+            for r in stored.get("reasons") or []
+        ],
+        inputs=dict(stored.get("inputs") or {}),
+        amounts={k: str(v) for k, v in (stored.get("amounts") or {}).items()},
+        categories=dict(stored.get("categories") or {}),
+        rule_version=str(stored.get("rule_version") or ""),
+        reference_date=stored.get("reference_date"),
+    )
+
+
+def case_file(ctx: AppContext, clerk: ClerkIdentity, case_id: str, purpose: str | None) -> CaseFile:
+    """Everything about one case of the clerk's department; the read goes to the access log
+    in the same transaction, so no file is shown unlogged."""
+    clerk.require(Permission.VIEW)
+    with unit_of_work(ctx.engine) as session:
+        case = department_case(session, clerk, case_id)
+        log_case_read(session, clerk, case, purpose or "bearbeitung")
+        definition = ctx.catalogue.get(case.service, case.service_version)
+        documents = session.exec(
+            select(Document).where(Document.case_id == case.id).order_by(col(Document.created_at))
+        ).all()
+        payment = session.exec(select(Payment).where(Payment.case_id == case.id)).first()
+        messages = session.exec(
+            select(MailboxMessage)
+            .where(MailboxMessage.case_id == case.id)
+            .order_by(col(MailboxMessage.created_at))
+        ).all()
+        tasks = session.exec(
+            select(CaseTask).where(CaseTask.case_id == case.id).order_by(col(CaseTask.created_at))
+        ).all()
+        events = session.exec(
+            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(col(CaseEvent.seq))
+        ).all()
+        chain = verify_case_chain(session, case.id)
+        accesses = session.exec(
+            select(RegistryAccess)
+            .where(
+                or_(
+                    col(RegistryAccess.case_id) == case.id,
+                    col(RegistryAccess.application_id) == case.application_id,
+                )
+            )
+            .order_by(col(RegistryAccess.at).desc())
+            .limit(500)
+        ).all()
+        assignment = session.get(CaseAssignment, case.id)
+        pending = open_pending(session, case.id)
+        open_objection = any(t.kind == "objection" and t.status == "open" for t in tasks)
+        undecided = case.status in (
+            CaseStatus.REFERRED,
+            CaseStatus.IN_REVIEW,
+            CaseStatus.AWAITING_CITIZEN,
+        )
+        works = clerk.can(Permission.WORK_CASES)
+        allowed = Allowed(
+            decide=works and undecided and pending is None,
+            ask=works
+            and case.status in (CaseStatus.REFERRED, CaseStatus.IN_REVIEW)
+            and pending is None,
+            rerun=works and case.status == CaseStatus.REFERRED and pending is None,
+            objection=works
+            and case.status == CaseStatus.OBJECTION
+            and open_objection
+            and pending is None,
+            cancel=clerk.can(Permission.CANCEL) and undecided and case.decided_at is None,
+            confirm_pending=pending is not None
+            and clerk.can(Permission.SECOND_APPROVAL)
+            and pending.proposed_by != clerk.sub,
+            assign_others=clerk.can(Permission.ASSIGN_OTHERS),
+        )
+        return CaseFile(
+            id=case.id,
+            reference=case.reference,
+            service=case.service,
+            service_title=Text(de=definition.title.de, en=definition.title.en),
+            status=case.status,
+            waiting_for=case.waiting_for,
+            submitted_at=aware(case.submitted_at),
+            decided_at=aware(case.decided_at) if case.decided_at else None,
+            reference_date=case.reference_date.isoformat(),
+            remark=(case.data or {}).get("remark"),
+            qa_sample=is_qa_sample(case),
+            four_eyes=definition.automation.four_eyes_on_overturn,
+            service_paused=is_paused(session, case.service),
+            values=_values(ctx, case),
+            trace=_trace(session, case),
+            documents=[
+                DocumentRow(
+                    id=d.id,
+                    title=d.title,
+                    kind=d.kind,
+                    size=d.size,
+                    sha256=d.sha256,
+                    created_at=aware(d.created_at),
+                )
+                for d in documents
+            ],
+            payment=(
+                {
+                    "status": payment.status,
+                    "amount": payment.amount,
+                    "currency": payment.currency,
+                    "paid_at": aware(payment.paid_at) if payment.paid_at else None,
+                }
+                if payment
+                else None
+            ),
+            messages=[
+                MessageRow(
+                    at=aware(m.created_at),
+                    subject=Text(de=m.subject_de, en=m.subject_en),
+                    body=Text(de=m.body_de, en=m.body_en),
+                    read=m.read_at is not None,
+                )
+                for m in messages
+            ],
+            tasks=[
+                TaskRow(
+                    id=t.id,
+                    kind=t.kind,
+                    status=t.status,
+                    statement=t.statement,
+                    legal_basis=t.legal_basis,
+                    created_at=aware(t.created_at),
+                    due_on=t.due_on,
+                )
+                for t in tasks
+            ],
+            events=[
+                EventRow(
+                    seq=e.seq,
+                    at=aware(e.at),
+                    type=e.type,
+                    actor=e.actor,
+                    reason=e.reason,
+                    payload=dict(e.payload or {}),
+                )
+                for e in events
+            ],
+            chain=ChainStatus(
+                ok=chain.ok, events=chain.events, broken_at=chain.broken_at, problem=chain.problem
+            ),
+            accesses=[
+                AccessRow(
+                    at=aware(a.at),
+                    registry=a.registry_id,
+                    attributes=list(a.attributes_requested or []),
+                    purpose=a.purpose,
+                    legal_basis=a.legal_basis,
+                    actor=a.actor,
+                    outcome=a.outcome,
+                )
+                for a in accesses
+            ],
+            assignee=assignment.assignee if assignment else None,
+            assignee_name=assignment.assignee_name if assignment else None,
+            pending=(
+                PendingRow(
+                    id=pending.id,
+                    action=pending.action,
+                    outcome=pending.outcome,
+                    reason=pending.reason,
+                    proposed_by=pending.proposed_by,
+                    proposed_by_name=pending.proposed_by_name,
+                    proposed_at=aware(pending.proposed_at),
+                    machine_outcome=pending.machine_outcome,
+                )
+                if pending
+                else None
+            ),
+            allowed=allowed,
+        )
+
+
+def case_document(
+    ctx: AppContext, clerk: ClerkIdentity, case_id: str, document_id: str
+) -> Document:
+    """A notice of the case as a PDF; opening it is a read of the file, so it is logged."""
+    clerk.require(Permission.VIEW)
+    with unit_of_work(ctx.engine) as session:
+        case = department_case(session, clerk, case_id)
+        document = session.get(Document, document_id)
+        if document is None or document.case_id != case.id:
+            raise NotFound("Dieses Dokument gibt es nicht. (Document not found.)")
+        log_case_read(session, clerk, case, "bearbeitung", what=f"Dokument: {document.title}")
+        return document

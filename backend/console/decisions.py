@@ -1,0 +1,380 @@
+"""A clerk decides: a referred case, a human review, an objection (remedy or forward).
+
+Every decision needs a reason, which becomes the notice's stated reason (§ 39 VwVfG). The
+notice comes from the same machinery as automated decisions (backend/notices). A decision
+that departs from the machine's needs a second person when the service's definition says so
+(``automation.four_eyes_on_overturn``): it is stored as a proposal until a supervisor
+confirms it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlmodel import Session, col, select
+
+from backend.cases.audit import record_event
+from backend.cases.lifecycle import decided_automatically, load_case, message_facts, move_case
+from backend.console.access import department_case
+from backend.console.identity import ClerkIdentity, Permission
+from backend.console.notices import CLERK_RULE, issue_clerk_documents, revoke_standing_notices
+from backend.console.qa import record_finding
+from backend.console.reasons import required_reason
+from backend.context import AppContext
+from backend.db import unit_of_work
+from backend.domain.case_state import Actor, CaseStatus
+from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
+from backend.models import Case, CaseEvent, utcnow
+from backend.models_console import PendingDecision
+from backend.models_engine import CaseTask
+from backend.notifications.messages import Bilingual, MessageText
+from backend.payments.service import fees_due
+
+SYSTEM = Actor.system()
+Outcome = Literal["approved", "rejected"]
+OUTCOMES: tuple[str, ...] = ("approved", "rejected")
+UNDECIDED = (CaseStatus.REFERRED, CaseStatus.IN_REVIEW, CaseStatus.AWAITING_CITIZEN)
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    """Either decided (status notified) or waiting for a second person (pending id)."""
+
+    status: str
+    pending_id: str | None = None
+
+
+def _outcome(value: str | None) -> Outcome:
+    if value not in OUTCOMES:
+        raise InvalidInput(
+            "Bitte wählen Sie Bewilligen oder Ablehnen. (Choose approve or reject.)",
+            details=[{"field": "outcome", "message": "approved or rejected"}],
+        )
+    return value  # type: ignore[return-value]
+
+
+def open_pending(session: Session, case_id: str) -> PendingDecision | None:
+    return session.exec(
+        select(PendingDecision).where(
+            PendingDecision.case_id == case_id, PendingDecision.status == "pending"
+        )
+    ).first()
+
+
+def _open_task(session: Session, case_id: str, kind: str) -> CaseTask | None:
+    return session.exec(
+        select(CaseTask).where(
+            CaseTask.case_id == case_id, CaseTask.kind == kind, CaseTask.status == "open"
+        )
+    ).first()
+
+
+def machine_outcome(session: Session, case: Case) -> str | None:
+    """What the machine decided or proposed; None when a person took the standing decision."""
+    if case.decided_at is not None:
+        return case.outcome if decided_automatically(session, case.id) else None
+    proposed = (case.decision or {}).get("proposed_outcome")
+    return proposed if proposed in OUTCOMES else None
+
+
+def _needs_second_person(ctx: AppContext, session: Session, case: Case, outcome: str) -> bool:
+    definition = ctx.catalogue.get(case.service, case.service_version)
+    machine = machine_outcome(session, case)
+    return bool(
+        definition.automation.four_eyes_on_overturn and machine is not None and machine != outcome
+    )
+
+
+def decide_case(
+    ctx: AppContext, clerk: ClerkIdentity, case_id: str, outcome: str | None, reason: str | None
+) -> DecisionResult:
+    """Approve or reject a referred case, or the case under a person's review (Art. 22(3)
+    DSGVO: confirm or change the automated decision)."""
+    clerk.require(Permission.WORK_CASES)
+    chosen = _outcome(outcome)
+    text = required_reason(reason)
+    with unit_of_work(ctx.engine) as session:
+        case = department_case(session, clerk, case_id)
+        if case.status not in UNDECIDED:
+            raise Conflict(
+                "Dieser Vorgang wartet auf keine Entscheidung. (This case awaits no decision.)"
+            )
+        if open_pending(session, case.id) is not None:
+            raise Conflict(
+                "Eine Entscheidung wartet bereits auf die Bestätigung durch eine zweite Person. "
+                "(A decision already awaits a second person's confirmation.)"
+            )
+        if _needs_second_person(ctx, session, case, chosen):
+            return _propose(session, clerk, case, "decide", chosen, text)
+    return execute_decision(ctx, clerk.actor, case_id, chosen, text, kind="decide")
+
+
+def decide_objection(
+    ctx: AppContext,
+    clerk: ClerkIdentity,
+    case_id: str,
+    action: str | None,
+    reason: str | None,
+    outcome: str | None = None,
+) -> DecisionResult:
+    """§ 72 VwGO: remedy the objection (Abhilfe, a new decision) or forward it to the
+    objection authority (§ 73 VwGO), which decides outside this platform."""
+    clerk.require(Permission.WORK_CASES)
+    text = required_reason(reason)
+    if action not in ("remedy", "forward"):
+        raise InvalidInput(
+            "Bitte wählen Sie Abhilfe oder Weiterleitung. (Choose remedy or forward.)",
+            details=[{"field": "action", "message": "remedy or forward"}],
+        )
+    with unit_of_work(ctx.engine) as session:
+        case = department_case(session, clerk, case_id)
+        task = _open_task(session, case.id, "objection")
+        if case.status != CaseStatus.OBJECTION or task is None:
+            raise Conflict("Zu diesem Vorgang ist kein Widerspruch offen. (No open objection.)")
+        if open_pending(session, case.id) is not None:
+            raise Conflict(
+                "Eine Entscheidung wartet bereits auf die Bestätigung durch eine zweite Person. "
+                "(A decision already awaits a second person's confirmation.)"
+            )
+        if action == "forward":
+            task.status, task.closed_at = "forwarded", utcnow()
+            session.add(task)
+            record_event(
+                session,
+                case.id,
+                "objection_forwarded",
+                actor=clerk.actor.label,
+                reason=text,
+                payload={"task": task.id, "legal_basis": "§ 73 VwGO"},
+            )
+            case.waiting_for = "Entscheidung der Widerspruchsbehörde"
+            session.add(case)
+            facts = message_facts(ctx, session, case)
+            from backend.notifications.service import post_message
+
+            post_message(ctx, session, case, f"objection_forwarded:{task.id}", _forwarded(facts))
+            return DecisionResult(case.status)
+        # Abhilfe (§ 72 VwGO): the department itself issues a new decision, usually the
+        # opposite of the one objected to; the same outcome with a corrected notice is possible.
+        chosen = _outcome(outcome or ("approved" if case.outcome == "rejected" else "rejected"))
+        if _needs_second_person(ctx, session, case, chosen):
+            return _propose(session, clerk, case, "remedy", chosen, text)
+    return execute_decision(ctx, clerk.actor, case_id, chosen, text, kind="remedy")
+
+
+def _forwarded(facts: Any) -> MessageText:
+    return MessageText(
+        "objection",
+        Bilingual(
+            f"Ihr Widerspruch zum Antrag {facts.reference} wurde weitergeleitet",
+            f"Your objection on application {facts.reference} has been forwarded",
+        ),
+        Bilingual(
+            "Die Behörde hat den Bescheid erneut geprüft und hilft Ihrem Widerspruch nicht ab. "
+            "Sie hat ihn der Widerspruchsbehörde vorgelegt, die darüber entscheidet "
+            "(§ 73 VwGO). Sie erhalten deren Widerspruchsbescheid.",
+            "The authority reviewed the notice again and does not remedy your objection. It has "
+            "passed the objection to the objection authority, which decides on it. You will "
+            "receive its decision.",
+        ),
+    )
+
+
+def _propose(
+    session: Session,
+    clerk: ClerkIdentity,
+    case: Case,
+    action: str,
+    outcome: str,
+    reason: str,
+) -> DecisionResult:
+    machine = machine_outcome(session, case)
+    pending = PendingDecision(
+        case_id=case.id,
+        department=case.department,
+        action=action,
+        outcome=outcome,
+        reason=reason,
+        machine_outcome=machine,
+        proposed_by=clerk.sub,
+        proposed_by_name=clerk.name,
+    )
+    session.add(pending)
+    session.flush()
+    record_event(
+        session,
+        case.id,
+        "decision_proposed",
+        actor=clerk.actor.label,
+        reason=reason,
+        payload={
+            "pending": pending.id,
+            "action": action,
+            "outcome": outcome,
+            "machine_outcome": machine,
+            "four_eyes": True,
+        },
+    )
+    return DecisionResult(case.status, pending_id=pending.id)
+
+
+def confirm_pending(
+    ctx: AppContext, clerk: ClerkIdentity, case_id: str, confirm: bool, reason: str | None
+) -> DecisionResult:
+    """The second person confirms (the decision then takes effect) or refuses the proposal."""
+    clerk.require(Permission.SECOND_APPROVAL)
+    text = required_reason(reason)
+    with unit_of_work(ctx.engine) as session:
+        case = department_case(session, clerk, case_id)
+        pending = open_pending(session, case.id)
+        if pending is None:
+            raise NotFound("Hier wartet keine Entscheidung auf Bestätigung. (Nothing pending.)")
+        if pending.proposed_by == clerk.sub:
+            raise Forbidden(
+                "Die zweite Person muss eine andere sein als die, die entschieden hat "
+                "(Vier-Augen-Prinzip). (The second person must be someone else.)"
+            )
+        pending.status = "confirmed" if confirm else "refused"
+        pending.second_by, pending.second_reason, pending.second_at = clerk.sub, text, utcnow()
+        session.add(pending)
+        record_event(
+            session,
+            case.id,
+            "decision_confirmed" if confirm else "decision_refused",
+            actor=clerk.actor.label,
+            reason=text,
+            payload={"pending": pending.id, "outcome": pending.outcome},
+        )
+        if not confirm:
+            return DecisionResult(case.status)
+        proposer, outcome, action, first_reason = (
+            Actor.clerk(pending.proposed_by),
+            pending.outcome,
+            pending.action,
+            pending.reason,
+        )
+    return execute_decision(ctx, proposer, case_id, outcome, first_reason, kind=action)
+
+
+def _clerk_decision(ctx: AppContext, case: Case, outcome: str, reason: str) -> dict[str, Any]:
+    """The stored decision value with the clerk's outcome and reason; the machine's proposal,
+    inputs and rule version stay, so the file shows both."""
+    definition = ctx.catalogue.get(case.service, case.service_version)
+    stored = dict(case.decision or {})
+    machine = stored.get("proposed_outcome") or (
+        stored.get("outcome") if stored.get("outcome") in OUTCOMES else None
+    )
+    stored.setdefault("reasons", [])
+    stored.setdefault("amounts", {})
+    stored.setdefault("rule_version", case.service_version)
+    stored.setdefault("inputs", dict(case.data.get("values") or {}))
+    stored.setdefault("reference_date", case.reference_date.isoformat())
+    stored["outcome"] = outcome
+    stored["proposed_outcome"] = machine
+    stored["reasons"] = [r for r in stored["reasons"] if r.get("rule_id") != CLERK_RULE] + [
+        {
+            "rule_id": CLERK_RULE,
+            "legal_reference": definition.legal_basis,
+            "outcome_effect": "approve" if outcome == "approved" else "reject",
+            "text": {"de": reason, "en": reason},
+        }
+    ]
+    return stored
+
+
+def execute_decision(
+    ctx: AppContext, actor: Actor, case_id: str, outcome: str, reason: str, *, kind: str
+) -> DecisionResult:
+    """Store the decision, issue its notice, and move the case to decided and notified."""
+    with unit_of_work(ctx.engine) as session:
+        case = load_case(session, case_id)
+        definition = ctx.catalogue.get(case.service, case.service_version)
+        decision = _clerk_decision(ctx, case, outcome, reason)
+        replacing = case.decided_at is not None
+        fee_due = outcome == "approved" and bool(fees_due(definition, decision))
+        if fee_due and replacing:
+            # A remedy that now costs a fee would need the standing notice revoked and a
+            # payment taken before the new one: a procedure of its own, not built.
+            raise Conflict(
+                "Eine Abhilfe mit Gebühr kann die Konsole nicht erlassen; bitte im "
+                "Fachverfahren entscheiden. (A remedy that costs a fee cannot be issued from "
+                "the console.)"
+            )
+        rounds = session.exec(
+            select(CaseEvent).where(
+                CaseEvent.case_id == case.id, CaseEvent.type == "clerk_decision"
+            )
+        ).all()
+        round_no = len(rounds) + 1 if replacing else 0
+        if replacing:
+            revoke_standing_notices(session, case.id)
+        case.decision, case.outcome = decision, outcome
+        session.add(case)
+        record_event(
+            session,
+            case.id,
+            "clerk_decision",
+            actor=actor.label,
+            reason=reason,
+            payload={
+                "kind": kind,
+                "outcome": outcome,
+                "machine_outcome": decision.get("proposed_outcome"),
+                "replaces_notice": replacing,
+            },
+        )
+        if actor.id is not None:
+            record_finding(session, case, clerk_sub=actor.id, final_outcome=outcome, reason=reason)
+        if fee_due:
+            # The clerk's approval costs a fee: the same durable wait as for automated cases;
+            # once paid, the platform issues the clerk's notice (without the § 35a statement).
+            from backend.cases.processing import request_fee
+
+            if case.status == CaseStatus.AWAITING_CITIZEN:
+                move_case(
+                    ctx, session, case, CaseStatus.IN_REVIEW, actor=actor, event_type="resumed"
+                )
+            request_fee(ctx, session, case, actor=actor, idempotency_key="clerk:payment")
+            return DecisionResult(case.status)
+    issue_clerk_documents(ctx, case_id, round_no=round_no)
+    with unit_of_work(ctx.engine) as session:
+        case = load_case(session, case_id)
+        for task_kind, closed_as in (
+            ("human_review", "done"),
+            ("answer", "done"),
+            ("objection", "remedied"),
+        ):
+            task = _open_task(session, case.id, task_kind)
+            if task is not None:
+                task.status, task.closed_at = closed_as, utcnow()
+                session.add(task)
+        if case.status == CaseStatus.AWAITING_CITIZEN:
+            move_case(ctx, session, case, CaseStatus.IN_REVIEW, actor=actor, event_type="resumed")
+        move_case(
+            ctx,
+            session,
+            case,
+            CaseStatus.DECIDED,
+            actor=actor,
+            event_type="case_decided",
+            reason=reason,
+            payload={"outcome": outcome, "kind": kind},
+            decided_at=utcnow(),
+            waiting_for=None,
+        )
+        # Announcing the notice is the platform's job, as for every decision.
+        move_case(
+            ctx, session, case, CaseStatus.NOTIFIED, actor=SYSTEM, event_type="citizen_notified"
+        )
+        return DecisionResult(case.status)
+
+
+def pending_for_department(session: Session, department: str) -> list[PendingDecision]:
+    return list(
+        session.exec(
+            select(PendingDecision)
+            .where(PendingDecision.department == department, PendingDecision.status == "pending")
+            .order_by(col(PendingDecision.proposed_at))
+        ).all()
+    )

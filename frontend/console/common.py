@@ -1,0 +1,96 @@
+"""What every console page needs: the clerk's login, checked form posts, and page rendering.
+
+Contract for console pages (see docs/console.md, "Console skeleton for contributors"):
+``clerk = await require_clerk(request)`` in a route, ``render(request, "console/x.html",
+{...})`` to answer, ``form = await clerk_form(request)`` for a CSRF-checked post.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib.util import find_spec
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+
+from backend.console.clerks import remember_clerk
+from backend.console.identity import ClerkIdentity, Permission
+from backend.errors import Forbidden
+from frontend.rendering import N_
+from frontend.rendering import render as render_page
+from frontend.web import LoginRequired, SessionExpired, checked_form, ctx_of, current, texts
+
+OPTIONAL_PAGES = ("dashboard", "impact", "assisted")
+"""Console page modules other areas contribute (frontend/console/<name>.py with build())."""
+
+
+def has_page(name: str) -> bool:
+    """Whether an optional console page module is installed in this tree."""
+    return find_spec(f"frontend.console.{name}") is not None
+
+
+def nav_items() -> list[tuple[str, str]]:
+    """(href, German label) of the console's main menu; a link is current when the page's
+    path is its href or lies below it (the dashboard only on /console/ itself)."""
+    items = [
+        ("/console/", N_("Übersicht")),
+        ("/console/worklist", N_("Arbeitsliste")),
+        ("/console/services", N_("Dienste und Automatisierung")),
+        ("/console/qa", N_("Qualitätssicherung")),
+    ]
+    if has_page("impact"):
+        items.append(("/console/impact", N_("Wirkungsanalyse")))
+    if has_page("assisted"):
+        items.append(("/console/assisted", N_("Antrag am Schalter")))
+    return items
+
+
+async def require_clerk(request: Request) -> ClerkIdentity:
+    """The logged-in member of a department; without a login the browser is sent to log in
+    (the error handler turns the 401 into a redirect to /login?next=<this page>)."""
+    active = await current(request)
+    if active is None:
+        if request.state.session_expired:
+            raise SessionExpired(
+                "Sie wurden aus Sicherheitsgründen abgemeldet. (You have been logged out.)"
+            )
+        raise LoginRequired("Bitte melden Sie sich an. (Please log in.)")
+    if not active.identity.is_clerk:
+        raise Forbidden(
+            "Die Konsole ist nur für Beschäftigte der Fachbereiche. "
+            "(The console is for department staff only.)"
+        )
+    clerk = ClerkIdentity.from_identity(active.identity)
+    await run_in_threadpool(remember_clerk, ctx_of(request), clerk)
+    request.state.clerk = clerk
+    return clerk
+
+
+async def clerk_form(request: Request) -> tuple[ClerkIdentity, dict[str, str]]:
+    """A clerk's form post after its CSRF token matched: the clerk and the text fields."""
+    clerk = await require_clerk(request)
+    active = request.state.portal_session
+    form = await checked_form(request, active)
+    return clerk, texts(form)
+
+
+def render(
+    request: Request,
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """A console page in the clerk's language, inside console/base.html's navigation."""
+    clerk: ClerkIdentity | None = getattr(request.state, "clerk", None)
+    return render_page(
+        request,
+        template,
+        status_code=status_code,
+        clerk=clerk,
+        console_nav=nav_items(),
+        Permission=Permission,
+        **dict(context or {}),
+    )

@@ -1,0 +1,14 @@
+"""What the citizens' portal asks the console: is a service's automation paused right now?"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from backend.console.automation import is_paused
+from backend.context import AppContext
+
+
+def automation_paused(ctx: AppContext, service_id: str) -> bool:
+    """The portal's service page tells citizens that decisions take longer while paused."""
+    with Session(ctx.engine) as session:
+        return is_paused(session, service_id)

@@ -1,0 +1,66 @@
+"""Roles gate console actions; filters and the QA alert behave as documented. No I/O."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.auth.tokens import Identity
+from backend.console.identity import ClerkIdentity, Permission
+from backend.console.qa import OverturnRate
+from backend.console.worklist import WorklistFilter, _safe_cell
+from backend.errors import Forbidden, InvalidInput
+
+
+def _clerk(*roles: str) -> ClerkIdentity:
+    return ClerkIdentity("sub-1", "Sabine", "buergeramt", roles)
+
+
+def test_role_matrix() -> None:
+    clerk, boss, admin = _clerk("clerk"), _clerk("clerk", "supervisor"), _clerk("admin")
+    assert clerk.can(Permission.WORK_CASES) and not clerk.can(Permission.SWITCH_AUTOMATION)
+    assert not clerk.can(Permission.ASSIGN_OTHERS) and not clerk.can(Permission.CANCEL)
+    assert all(boss.can(p) for p in Permission)
+    # An administrator switches and assigns but decides no case.
+    assert admin.can(Permission.SWITCH_AUTOMATION) and admin.can(Permission.ASSIGN_OTHERS)
+    assert not admin.can(Permission.WORK_CASES) and not admin.can(Permission.SECOND_APPROVAL)
+    with pytest.raises(Forbidden):
+        admin.require(Permission.WORK_CASES)
+
+
+def test_citizens_and_roleless_accounts_are_refused() -> None:
+    citizen = Identity(sub="c", name="Erika", trust_level="hoch")
+    with pytest.raises(Forbidden):
+        ClerkIdentity.from_identity(citizen)
+    roleless = Identity(sub="x", name="X", trust_level="hoch", department="a", roles=("guest",))
+    with pytest.raises(Forbidden):
+        ClerkIdentity.from_identity(roleless)
+    ok = Identity(
+        sub="s", name="S", trust_level="substanziell", department="a", roles=("clerk", "x")
+    )
+    assert ClerkIdentity.from_identity(ok).roles == ("clerk",)
+
+
+def test_worklist_filter_parsing() -> None:
+    flt = WorklistFilter.parse({"service": "x", "reason": "objection", "age": "7", "page": "2"})
+    assert (flt.service, flt.reason, flt.age, flt.page, flt.sort) == (
+        "x",
+        "objection",
+        "7",
+        2,
+        "oldest",
+    )
+    with pytest.raises(InvalidInput) as err:
+        WorklistFilter.parse({"reason": "nope", "age": "2", "sort": "x", "page": "-1"})
+    assert {d["field"] for d in err.value.details} == {"reason", "age", "sort", "page"}
+
+
+def test_csv_cells_cannot_become_formulas() -> None:
+    assert _safe_cell("=HYPERLINK()") == "'=HYPERLINK()"
+    assert _safe_cell("KD-2026-ABCD-EF23") == "KD-2026-ABCD-EF23"
+
+
+def test_overturn_alert_needs_enough_reviews_and_a_high_rate() -> None:
+    assert OverturnRate(0, 0).rate is None and not OverturnRate(0, 0).alert
+    assert not OverturnRate(4, 4).alert  # too few to say anything
+    assert OverturnRate(10, 1).alert  # 10 % > 5 %
+    assert not OverturnRate(20, 1).alert  # exactly 5 % is not above the threshold
