@@ -1,0 +1,142 @@
+"""Checks of a definition beyond its own schema: unfinished TODO markers and its templates.
+
+Kept apart from the loader so the loader stays about reading YAML and locating problems; both
+checks return plain messages that the loader places at a file, line and path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import yaml
+from jinja2 import ChoiceLoader, FileSystemLoader, TemplateSyntaxError, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from backend.definitions.models import EligibilityRule, ServiceDefinition, yaml_path
+
+# The renderer's layout (backend/documents/render.py), named here without importing WeasyPrint,
+# so that validating stays fast.
+SERVICE_TEMPLATES = "templates"
+SHARED_TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "documents" / "templates"
+_MAPPING_METHODS = frozenset({"get", "items", "keys", "values"})
+
+TODO_MARKER = "TODO"
+"""A value starting with this is a gap left for the integrator (scaffold, FIM import)."""
+
+
+def todo_problems(file: Path, root: yaml.Node) -> list[str]:
+    """Every value still starting with TODO: a skeleton must not go live half filled in."""
+    problems: list[str] = []
+    seen: set[int] = set()
+
+    def walk(node: yaml.Node, at: tuple[str | int, ...]) -> None:
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            if node.value.lstrip().startswith(TODO_MARKER):
+                line = node.start_mark.line + 1
+                text = " ".join(node.value.split())
+                problems.append(f"{file.as_posix()}:{line} {yaml_path(at)}: unfinished: {text}")
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                name = key.value if isinstance(key, yaml.ScalarNode) else "?"
+                walk(value, (*at, name))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                walk(item, (*at, index))
+
+    walk(root, ())
+    return problems
+
+
+def template_problems(folder: Path, template: str, definition: ServiceDefinition) -> list[str]:
+    """Syntax, missing includes and unknown fields or amounts of one document template.
+
+    Found here, by validate, instead of at the first case whose notice fails to render.
+    """
+    prefix = f"{SERVICE_TEMPLATES}/"
+    if not template.startswith(prefix):
+        return [f"templates must live in the folder '{SERVICE_TEMPLATES}/' of the service"]
+    templates_dir = folder / SERVICE_TEMPLATES
+    environment = ImmutableSandboxedEnvironment(
+        loader=ChoiceLoader(
+            [FileSystemLoader(SHARED_TEMPLATES_DIR), FileSystemLoader(templates_dir)]
+        ),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    fields = {field.id for field in definition.fields}
+    amounts = {
+        rule.output for rule in definition.rules if not isinstance(rule, EligibilityRule)
+    } | {fee.id for fee in definition.fees}
+    known = {"fields": fields, "amounts": amounts}
+    problems: list[str] = []
+    checked: set[str] = set()
+    pending = [template.removeprefix(prefix)]
+    while pending:
+        name = pending.pop()
+        if name in checked:
+            continue
+        checked.add(name)
+        own = templates_dir / name
+        if not own.is_file():
+            if not (SHARED_TEMPLATES_DIR / name).is_file():
+                problems.append(
+                    f"template '{name}' (used by {template}) not found in "
+                    f"{templates_dir.as_posix()} or the shared templates"
+                )
+            # The shared layouts are tested with the platform; only service templates are read.
+            continue
+        where = f"{SERVICE_TEMPLATES}/{name}"
+        try:
+            source = own.read_text(encoding="utf-8")
+            tree = environment.parse(source, name=name)
+        except UnicodeDecodeError:
+            problems.append(f"{where}: the template is not valid UTF-8")
+            continue
+        except TemplateSyntaxError as exc:
+            problems.append(f"{where}:{exc.lineno}: template syntax error: {exc.message}")
+            continue
+        pending += _referenced(tree)
+        for root, member, line in _member_reads(tree):
+            if member not in known[root]:
+                listed = ", ".join(sorted(known[root])) or "none"
+                problems.append(
+                    f"{where}:{line}: unknown {root[:-1]} '{member}' ({root}: {listed})"
+                )
+    return problems
+
+
+def _referenced(tree: nodes.Template) -> list[str]:
+    """Names of templates this one extends, includes or imports, where they are constants."""
+    found: list[str] = []
+    for kind in (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport):
+        for node in tree.find_all(kind):
+            target = getattr(node, "template", None)
+            if isinstance(target, nodes.Const) and isinstance(target.value, str):
+                found.append(target.value)
+    return found
+
+
+def _member_reads(tree: nodes.Template) -> Iterator[tuple[str, str, int]]:
+    """Every ``fields.x`` / ``fields["x"]`` and ``amounts.x`` read, with its line."""
+    for attribute in tree.find_all(nodes.Getattr):
+        base = attribute.node
+        if (
+            isinstance(base, nodes.Name)
+            and base.name in ("fields", "amounts")
+            and attribute.attr not in _MAPPING_METHODS
+        ):
+            yield base.name, attribute.attr, attribute.lineno
+    for item in tree.find_all(nodes.Getitem):
+        base = item.node
+        key = item.arg
+        if (
+            isinstance(base, nodes.Name)
+            and base.name in ("fields", "amounts")
+            and isinstance(key, nodes.Const)
+            and isinstance(key.value, str)
+        ):
+            yield base.name, key.value, item.lineno

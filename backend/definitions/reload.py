@@ -1,0 +1,130 @@
+"""Dev mode for integrators: an edited definition takes effect without restarting `serve`.
+
+Polls the modification times of everything below the services folder (cheap for a few dozen
+files, and works on every file system and in containers, unlike inotify). When something
+changed, the whole tree is validated again; only a tree without problems replaces the
+catalogue, so an invalid edit keeps the last valid version running and its problems are shown
+in the log and on /healthz. Never enabled in production: a definition is law in code and goes
+live through review, not by saving a file.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from backend.definitions.catalogue import Catalogue
+from backend.definitions.loader import load_tree
+from prefill.connectors.registry import ConnectorRegistry
+
+_log = logging.getLogger(__name__)
+
+Snapshot = dict[str, int]
+
+
+def snapshot(services_dir: Path) -> Snapshot:
+    """Modification time (ns) of every file below the services folder, by path."""
+    found: Snapshot = {}
+    if not services_dir.is_dir():
+        return found
+    for path in services_dir.rglob("*"):
+        try:
+            if path.is_file():
+                found[path.as_posix()] = path.stat().st_mtime_ns
+        except OSError:  # removed between listing and stat: the next poll sees it
+            continue
+    return found
+
+
+@dataclass
+class ReloadStatus:
+    """What integrators see on /healthz while dev mode runs."""
+
+    reloads: int = 0
+    problems: list[str] = field(default_factory=list)
+    checked_at: datetime | None = None
+
+    def as_json(self) -> dict[str, object]:
+        """Problem lines name files and YAML paths, never case data, so they may be shown."""
+        return {
+            "dev_reload": True,
+            "reloads": self.reloads,
+            "status": "invalid, last valid version in use" if self.problems else "ok",
+            "problems": list(self.problems),
+            "checked_at": self.checked_at.isoformat() if self.checked_at else None,
+        }
+
+
+class DefinitionReloader:
+    """Watches the services folder and hands each new valid catalogue to ``apply``."""
+
+    def __init__(
+        self,
+        services_dir: Path,
+        connectors: ConnectorRegistry,
+        apply: Callable[[Catalogue], None],
+        *,
+        interval_s: float = 1.0,
+    ) -> None:
+        self.services_dir = services_dir
+        self.connectors = connectors
+        self.apply = apply
+        self.interval_s = interval_s
+        self.status = ReloadStatus()
+        self._seen = snapshot(services_dir)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def check(self) -> bool:
+        """Reload if any file changed; True when a new catalogue was applied."""
+        current = snapshot(self.services_dir)
+        self.status.checked_at = datetime.now(UTC)
+        if current == self._seen:
+            return False
+        self._seen = current
+        loaded, problems = load_tree(self.services_dir, self.connectors)
+        if problems:
+            self.status.problems = problems
+            _log.error(
+                "service definitions changed but are invalid; keeping the last valid version:\n%s",
+                "\n".join(problems),
+            )
+            return False
+        try:
+            catalogue = Catalogue(loaded)
+        except ValueError as exc:
+            self.status.problems = [str(exc)]
+            _log.error("service definitions not reloaded: %s", exc)
+            return False
+        self.apply(catalogue)
+        self.status.problems = []
+        self.status.reloads += 1
+        _log.warning(
+            "service definitions reloaded (dev mode): %s",
+            ", ".join(f"{d.id}@{d.version}" for d in catalogue.all()),
+        )
+        return True
+
+    def start(self) -> None:
+        """Poll in a daemon thread until stop()."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="definition-reload", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.check()
+            except Exception:  # a bug here must not end dev mode silently
+                _log.exception("definition reload failed")

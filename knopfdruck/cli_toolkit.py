@@ -1,0 +1,315 @@
+"""The integrator toolkit: `knopfdruck services new | preview | import-fim | reference`.
+
+Lives in the composition root because preview wires backend (rules, documents) to the sandbox
+(personas and registries), which nothing below knopfdruck/ may import together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from backend.settings import Settings
+
+REFERENCE_FILE = Path("docs/integrators-reference.md")
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"knopfdruck: {message}", file=sys.stderr)
+    return code
+
+
+def cmd_new(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.definitions.scaffold import ScaffoldError, scaffold_service
+
+    services_dir = Path(args.services) if args.services else settings.services_dir
+    try:
+        scaffold = scaffold_service(services_dir, args.slug)
+    except ScaffoldError as exc:
+        return _fail(str(exc))
+    for file in scaffold.files:
+        print(f"created {file.as_posix()}")
+    print(
+        f"next: knopfdruck services validate {scaffold.folder.as_posix()}   "
+        f"and   knopfdruck services test {args.slug}"
+    )
+    return 0
+
+
+def cmd_import_fim(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.context import connectors_for
+    from backend.definitions.fim import FimImportError, import_fim
+    from backend.definitions.loader import DEFINITION_FILE
+
+    try:
+        slug, text = import_fim(
+            Path(args.file), slug=args.slug or None, connectors=connectors_for(settings)
+        )
+    except FimImportError as exc:
+        return _fail(str(exc))
+    if args.stdout:
+        sys.stdout.write(text)
+        return 0
+    services_dir = Path(args.services) if args.services else settings.services_dir
+    target = services_dir / slug / DEFINITION_FILE
+    if target.exists() and not args.force:
+        return _fail(f"{target.as_posix()} already exists; use --force to overwrite or --slug")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    todos = sum(1 for line in text.splitlines() if '"TODO' in line)
+    print(f"wrote {target.as_posix()} ({todos} line(s) with TODO to fill in)")
+    print(f"next: knopfdruck services validate {target.parent.as_posix()}")
+    return 0
+
+
+def cmd_reference(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.definitions.reference import format_reference
+
+    text = format_reference()
+    if args.output == "-":
+        sys.stdout.write(text)
+        return 0
+    target = Path(args.output)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {target.as_posix()}")
+    return 0
+
+
+def _sample_answer(field: Any, reference_date: date) -> Any:
+    """A plausible answer for a question no registry fills, so every template branch renders."""
+    samples: dict[str, Any] = {
+        "string": "Beispiel",
+        "text": "Beispieltext",
+        "integer": 1,
+        "decimal": Decimal("1.00"),
+        "boolean": True,
+        "date": reference_date,
+        "iban": "DE02120300000000202051",
+        "email": "vorschau@example.de",
+    }
+    if field.type == "choice":
+        return field.options[0].value
+    return samples.get(field.type)
+
+
+def _parse_answers(pairs: list[str], definition: Any) -> dict[str, Any]:
+    """--answer id=value, typed by the field, so previews can show any branch of a template."""
+    fields = {field.id: field for field in definition.fields}
+    answers: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or key not in fields:
+            known = ", ".join(fields)
+            raise ValueError(f"--answer {pair!r}: expected <field>=<value> with a field of {known}")
+        kind = fields[key].type
+        try:
+            if kind == "integer":
+                answers[key] = int(raw)
+            elif kind == "decimal":
+                answers[key] = Decimal(raw)
+            elif kind == "boolean":
+                answers[key] = raw.lower() in ("1", "true", "ja", "yes")
+            elif kind == "date":
+                answers[key] = date.fromisoformat(raw)
+            else:
+                answers[key] = raw
+        except ValueError as exc:
+            raise ValueError(f"--answer {pair!r}: not a valid {kind}: {exc}") from None
+    return answers
+
+
+async def _persona_values(
+    connectors: Any, definition: Any, persona: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Prefill from a fresh in-process sandbox, exactly as `services test` and a citizen do."""
+    from backend.cases.applications import data_needs
+    from backend.definitions.testing import SandboxPrefill
+    from prefill.service import prefill
+
+    needs = data_needs(definition)
+    if not needs:
+        return {}, {}
+    claims = {"sub": persona.sub}
+    if persona.idnr:
+        claims["idnr"] = persona.idnr
+    sandbox = SandboxPrefill(connectors)
+    try:
+        outcome = await prefill(
+            needs,
+            identity_claims=claims,
+            service=definition.id,
+            application_id=None,
+            actor="integrator-preview",
+            registry=connectors,
+            configs=sandbox.configs,
+            client=sandbox.client,
+            declared={(n.connector, n.attribute) for n in needs},
+        )
+    finally:
+        await sandbox.aclose()
+    values: dict[str, Any] = {}
+    provenance: dict[str, Any] = {}
+    for key, result in outcome.results.items():
+        if result.status == "ok":
+            values[key] = result.value
+            if result.provenance is not None:
+                provenance[key] = result.provenance.model_dump(mode="json")
+    return values, provenance
+
+
+def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.context import build_context
+    from backend.documents.render import RenderError
+    from backend.errors import NotFound
+    from backend.models import Case
+    from backend.notices.issue import template_context, verification_url
+    from backend.notices.qr import qr_data_url
+    from backend.rules.evaluate import decide
+    from sandbox.personas import PERSONAS, persona_by_id
+
+    persona = persona_by_id(args.persona)
+    if persona is None:
+        known = ", ".join(p.id for p in PERSONAS)
+        return _fail(f"unknown persona '{args.persona}' (sandbox personas: {known})")
+    if args.services:
+        settings.services_dir = Path(args.services)
+    ctx = build_context(settings)
+    try:
+        try:
+            definition = ctx.catalogue.get(args.slug, args.version or None)
+        except NotFound as exc:
+            return _fail(exc.message)
+        if args.version and definition.version != args.version:
+            return _fail(f"service '{args.slug}' has no version '{args.version}'")
+        reference_date = date.fromisoformat(args.date) if args.date else date.today()
+        try:
+            answers = _parse_answers(args.answer, definition)
+        except ValueError as exc:
+            return _fail(str(exc))
+        held, provenance = asyncio.run(_persona_values(ctx.connectors, definition, persona))
+        values: dict[str, Any] = dict(held)
+        for field in definition.fields:
+            if field.id in answers:
+                values[field.id] = answers[field.id]
+            elif field.id not in values and field.type != "file":
+                sample = _sample_answer(field, reference_date)
+                if sample is not None:
+                    values[field.id] = sample
+        decision = decide(definition, values, reference_date)
+        outcomes = (
+            [args.outcome]
+            if args.outcome
+            else sorted({o for d in definition.documents for o in d.on})
+        )
+        out_dir = (
+            Path(args.output) if args.output else settings.data_dir / "preview" / definition.id
+        )
+        out_dir.mkdir(parents=True, exist_ok=True)
+        stored = {
+            key: (
+                value.isoformat()
+                if isinstance(value, date)
+                else str(value)
+                if isinstance(value, Decimal)
+                else value
+            )
+            for key, value in values.items()
+        }
+        written: list[Path] = []
+        print(
+            f"{definition.rule_version}, persona {persona.id}, reference date "
+            f"{reference_date.isoformat()}: the rules decide '{decision.outcome}'"
+        )
+        for outcome in outcomes:
+            for document in definition.documents:
+                if outcome not in document.on:
+                    continue
+                case = Case(
+                    reference="VORSCHAU",
+                    application_id="vorschau",
+                    service=definition.id,
+                    service_version=definition.version,
+                    department=definition.department,
+                    citizen_sub=persona.sub,
+                    reference_date=reference_date,
+                    data={
+                        "values": stored,
+                        "provenance": provenance,
+                        "addressee": {"name": f"{persona.given_name} {persona.family_name}"},
+                    },
+                    decision=decision.to_json(),
+                    outcome=outcome,
+                    submitted_at=datetime.now(UTC),
+                )
+                context = template_context(
+                    ctx, case, definition, document, reference_date, None, automated=True
+                )
+                link = verification_url(ctx)
+                context.update(
+                    qr_data_url=qr_data_url(link), verification_link=link, verification_url=link
+                )
+                try:
+                    folder = ctx.catalogue.folder(definition.id).resolve()
+                    pdf = ctx.renderer.render(folder, document.template, context)
+                except RenderError as exc:
+                    return _fail(f"{definition.id}: document '{document.id}': {exc.message}", 1)
+                target = out_dir / f"{document.id}-{outcome}-{persona.id}.pdf"
+                target.write_bytes(pdf)
+                written.append(target)
+        if not written:
+            return _fail(
+                f"service '{definition.id}' issues no document for {', '.join(outcomes)}", 1
+            )
+        for path in written:
+            print(path.as_posix())
+        return 0
+    finally:
+        ctx.close()
+
+
+def register(services: Any) -> None:
+    """Add the toolkit's subcommands to `knopfdruck services`."""
+    new = services.add_parser("new", help="scaffold a new service that validates and tests green")
+    new.add_argument("slug", help="service slug, e.g. sondernutzung")
+    new.add_argument("--services", default="", help="services folder (default: settings)")
+    new.set_defaults(func=cmd_new)
+
+    preview = services.add_parser(
+        "preview", help="render a service's notice and certificate templates to PDF"
+    )
+    preview.add_argument("slug")
+    preview.add_argument("--persona", required=True, help="sandbox persona id, e.g. erika")
+    preview.add_argument("--answer", action="append", default=[], metavar="FIELD=VALUE")
+    preview.add_argument("--date", default="", help="reference date (default: today)")
+    preview.add_argument("--version", default="", help="a version other than today's")
+    preview.add_argument(
+        "--outcome",
+        default="",
+        choices=["", "approved", "rejected", "referred"],
+        help="render only the documents of this outcome (default: every outcome)",
+    )
+    preview.add_argument("--output", "-o", default="", help="folder (default: var/preview/<slug>)")
+    preview.add_argument("--services", default="", help="services folder (default: settings)")
+    preview.set_defaults(func=cmd_preview)
+
+    fim = services.add_parser(
+        "import-fim", help="FIM XDatenfelder 2.0/3.0 schema or group -> definition skeleton"
+    )
+    fim.add_argument("file", help="the FIM XML file")
+    fim.add_argument("--slug", default="", help="service slug (default: from the FIM name)")
+    fim.add_argument("--services", default="", help="services folder (default: settings)")
+    fim.add_argument("--stdout", action="store_true", help="print instead of writing")
+    fim.add_argument("--force", action="store_true", help="overwrite an existing service.yaml")
+    fim.set_defaults(func=cmd_import_fim)
+
+    reference = services.add_parser(
+        "reference", help="write the format reference generated from the definition models"
+    )
+    reference.add_argument("--output", "-o", default=str(REFERENCE_FILE), help="'-' for stdout")
+    reference.set_defaults(func=cmd_reference)
