@@ -1,11 +1,15 @@
-"""Security headers on every response: a strict CSP with no inline script, no framing."""
+"""Security headers on every response (a strict CSP, no framing) and the login rate limit."""
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
+
+from backend.ratelimit import RateLimited, check_rate
+from frontend.portal import render_error_page
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -33,3 +37,29 @@ class SecurityHeaders(BaseHTTPMiddleware):
         if self.hsts:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response
+
+
+LOGIN_PATHS = frozenset({"/login", "/auth/callback"})
+"""Each login start writes a row (PKCE verifier, nonce) and each callback calls the IdP."""
+
+
+class LoginRateLimit(BaseHTTPMiddleware):
+    """Counts login starts and callbacks per IP address (backend/ratelimit.py, action "login").
+
+    The account is not known before the IdP answers; sessions.complete_login counts it then.
+    A middleware, because the login routes are the portal's: this keeps the limit in one place.
+    """
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        if request.url.path in LOGIN_PATHS and request.method == "GET":
+            ctx = request.app.state.ctx
+            ip = request.client.host if request.client else None
+            try:
+                await run_in_threadpool(
+                    check_rate, ctx.engine, ctx.settings, "login", account=None, ip=ip
+                )
+            except RateLimited as exc:
+                response = render_error_page(request, exc.status_code, exc.message)
+                response.headers["Retry-After"] = str(exc.retry_after_s)
+                return response
+        return await call_next(request)

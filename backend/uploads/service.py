@@ -17,7 +17,14 @@ from backend.db import unit_of_work
 from backend.errors import InvalidInput, NotFound
 from backend.models import utcnow
 from backend.models_portal import Upload
-from backend.uploads.files import TYPE_NAMES, display_name, download_name, sniff_media_type
+from backend.uploads.files import (
+    TYPE_NAMES,
+    UploadRefused,
+    checked_content,
+    display_name,
+    download_name,
+    sniff_media_type,
+)
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,13 @@ def attach_upload(
                 f"Die Datei für „{label_de}“ muss ein {allowed_de} sein.",
                 f"The file for '{label_en}' must be a {allowed_en}.",
             )
+        try:
+            # What is stored is what we checked: images redrawn, active PDFs and archives out.
+            content = checked_content(content, media_type)
+        except UploadRefused as refused:
+            raise _invalid(
+                field_id, f"„{label_de}“: {refused.de}", f"'{label_en}': {refused.en}"
+            ) from None
         previous = session.exec(
             select(Upload).where(
                 Upload.application_id == application.id, Upload.field_id == field_id
