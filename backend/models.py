@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from backend.crypto import SensitiveJSON  # income, IBAN, tax id encrypted at rest (issue 9)
+
 
 def new_id() -> str:
     return uuid.uuid4().hex
@@ -52,9 +54,15 @@ class Application(SQLModel, table=True):
     service_version: str = Field(max_length=32)
     citizen_sub: str = Field(index=True, max_length=128)
     status: str = Field(default="draft", max_length=16)
-    prefill: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    disputes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prefill: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(SensitiveJSON, nullable=False)
+    )
+    answers: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(SensitiveJSON, nullable=False)
+    )
+    disputes: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(SensitiveJSON, nullable=False)
+    )
     remark: str | None = Field(default=None, max_length=2000)
     created_at: datetime = _ts(nullable=False)
     updated_at: datetime = _ts(nullable=False)
@@ -79,8 +87,12 @@ class Case(SQLModel, table=True):
     citizen_sub: str = Field(index=True, max_length=128)
     status: str = Field(default="submitted", max_length=24)
     reference_date: date
-    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    decision: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    data: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(SensitiveJSON, nullable=False)
+    )
+    decision: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(SensitiveJSON, nullable=True)
+    )
     outcome: str | None = Field(default=None, max_length=16)
     waiting_for: str | None = Field(default=None, max_length=200)
     submitted_at: datetime = _ts(nullable=False)

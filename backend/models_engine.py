@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from backend.crypto import SensitiveJSON
 from backend.models import new_id, utcnow
 
 
@@ -170,7 +171,8 @@ class IssuedNotice(SQLModel, table=True):
     issued_on: date
     kid: str = Field(max_length=64)
     token: str = Field(sa_column=Column(Text, nullable=False))
-    content: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # The printed values (an IBAN, an income) are encrypted at rest like the case's own.
+    content: dict[str, Any] = Field(sa_column=Column(SensitiveJSON, nullable=False))
     content_sha256: str = Field(max_length=64)
     pdf_sha256: str = Field(index=True, max_length=64)
     created_at: datetime = _ts()

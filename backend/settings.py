@@ -27,6 +27,16 @@ class Settings(BaseSettings):
     services_dir: Path = Field(
         Path("services"), description="Folder holding one folder per service."
     )
+    dev_reload: bool = Field(
+        False,
+        description=(
+            "Integrators' dev mode: reload service definitions when their files change, keeping "
+            "the last valid version on an invalid edit (never in production)."
+        ),
+    )
+    dev_reload_interval_s: float = Field(
+        1.0, description="How often dev mode looks for changed definition files."
+    )
     sandbox: bool = Field(
         True, description="Mount the sandbox identity provider and registries in this process."
     )
@@ -43,6 +53,13 @@ class Settings(BaseSettings):
         "", description="Base URL of the registries. Empty: the in-process sandbox registries."
     )
     registry_timeout_s: float = Field(5.0, description="Timeout of one registry request.")
+    registries_dir: Path = Field(
+        Path("registries"),
+        description=(
+            "Folder of per-registry YAML files (base URL, timeouts, credentials, generic REST "
+            "connectors); see registries/README.md. A missing folder means: defaults only."
+        ),
+    )
     worker_in_process: bool = Field(
         True, description="Run the case worker inside the web process (embedded default)."
     )
@@ -82,8 +99,32 @@ class Settings(BaseSettings):
         0.5, description="Wait before the second delivery attempt; doubles after each failure."
     )
     session_idle_minutes: int = Field(30, description="Portal session idle timeout.")
-    secret_key: str = Field(
-        "", description="Key for signing portal state. Empty: generated once into data_dir."
+    # --- security: rate limits and field encryption (issue 9, docs/security.md) -------------
+    rate_limit_window_s: int = Field(
+        600, description="Length of the fixed window in which rate-limited requests are counted."
+    )
+    rate_limit_login_per_account: int = Field(
+        60, description="Completed logins of one account per window (portal). 0: no limit."
+    )
+    rate_limit_login_per_ip: int = Field(
+        600, description="Login starts and callbacks from one IP address per window. 0: no limit."
+    )
+    rate_limit_start_per_account: int = Field(
+        200, description="Applications one account starts per window (portal, API). 0: no limit."
+    )
+    rate_limit_start_per_ip: int = Field(
+        2000, description="Applications started from one IP address per window. 0: no limit."
+    )
+    rate_limit_submit_per_account: int = Field(
+        200, description="Submissions of one account per window (portal and API). 0: no limit."
+    )
+    rate_limit_submit_per_ip: int = Field(
+        2000, description="Submissions from one IP address per window. 0: no limit."
+    )
+    field_encryption_keys: str = Field(
+        "",
+        description="Comma-separated Fernet keys for income, IBAN and tax id at rest; the first "
+        "encrypts, all decrypt (rotation). Empty: one key generated once into data_dir.",
     )
     authority_name: str = Field(
         "Stadt Köln – Bürgeramt", description="Issuing authority printed on notices."
@@ -130,11 +171,38 @@ class Settings(BaseSettings):
     smtp_username: str = Field("", description="SMTP login; empty: no authentication.")
     smtp_password: str = Field("", description="SMTP password.")
     smtp_timeout_s: float = Field(10.0, description="Timeout of one SMTP conversation.")
+    # --- operations: admission control and retention (issue 8, docs/operations.md) -----------
+    admission_max_queue_depth: int = Field(
+        10000,
+        description="Cases waiting for a worker above which new submissions are asked to come "
+        "back later (drafts are kept). 0: no limit.",
+    )
+    admission_max_inflight_submits: int = Field(
+        64,
+        description="Submissions one web process handles at once; more are asked to come back "
+        "later at once instead of queueing up. 0: no limit.",
+    )
+    admission_retry_after_s: int = Field(
+        300, description="Minimum wait named in a 'come back later' answer (Retry-After)."
+    )
+    admission_check_interval_s: float = Field(
+        1.0, description="How long one web process reuses its reading of the queue depth."
+    )
+    retention_interval_s: float = Field(
+        3600.0,
+        description="How often each worker deletes cases past their service's retention "
+        "period. 0: never (run `knopfdruck retention run` instead).",
+    )
+    retention_batch: int = Field(200, description="Cases deleted per retention transaction.")
 
     @model_validator(mode="after")
     def _derive(self) -> Settings:
         base = self.base_url.rstrip("/")
         self.base_url = base
+        # Folders are fixed at start-up: a relative KNOPFDRUCK_SERVICES_DIR means relative to
+        # where the process started, and every later join (templates, registries) sees one path.
+        self.services_dir = self.services_dir.resolve()
+        self.registries_dir = self.registries_dir.resolve()
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.data_dir / 'knopfdruck.db').as_posix()}"
         if not self.oidc_issuer:

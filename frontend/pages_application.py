@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from backend.admission import Busy, admission_of, retry_after_headers
 from backend.auth.sessions import ActiveSession
 from backend.cases import applications as apps
 from backend.cases import drafts
@@ -416,9 +417,15 @@ def build() -> APIRouter:
                         ctx, active.identity, application_id, remark=remark
                     )
                 )
-            case = await run_in_threadpool(
-                apps.submit_application, ctx, active.identity, application_id
-            )
+            with admission_of(request).submission():
+                case = await run_in_threadpool(
+                    apps.submit_application, ctx, active.identity, application_id
+                )
+        except Busy as exc:
+            # The draft stays as it is (remark included): the citizen submits it later.
+            page = render(request, "busy.html", 503, come_back_at=exc.come_back_at, **common(state))
+            page.headers.update(retry_after_headers(exc))
+            return page
         except InvalidInput as exc:
             fresh = await state_of(request, active, application_id)
             return check_html(

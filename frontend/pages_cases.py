@@ -22,12 +22,20 @@ WAITING_FOR_MACHINE = frozenset({CaseStatus.SUBMITTED, CaseStatus.PROCESSING})
 """While a case is in these states, an answer usually comes within seconds: the page polls."""
 
 
+def handed_over(detail: queries.CaseDetail) -> bool:
+    """A case of an external service (processing: external) now lies with the department's
+    Fachverfahren: it stays "processing" here, but no answer comes within seconds."""
+    return detail.case.status == CaseStatus.PROCESSING and any(
+        e.kind == "handed_over" for e in detail.timeline
+    )
+
+
 def machine_at_work(detail: queries.CaseDetail) -> bool:
     """Whether an answer is due within seconds, so the page should update itself: the case is
     being decided, or the payment page is being opened, or a payment is being booked."""
     status = detail.case.status
     if status in WAITING_FOR_MACHINE:
-        return True
+        return not handed_over(detail)
     payment = detail.payment
     return status == CaseStatus.AWAITING_PAYMENT and (
         payment is None or payment.pay_url is None or payment.status == "paid"
@@ -80,6 +88,7 @@ def build() -> APIRouter:
             "actions": actions,
             "service": ctx.catalogue.get(detail.case.service),
             "pending": machine_at_work(detail),
+            "handed_over": handed_over(detail),
             "settled": detail.case.status in SETTLED,
         }
 

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.cases import applications as apps
 from backend.cases.drafts import my_drafts
+from backend.cases.proactive import ProactiveOffers
 from backend.cases.views import ServiceView, service_view
 from backend.context import AppContext
 from backend.errors import Forbidden
@@ -30,6 +31,7 @@ TRUST_LEVELS: dict[str, tuple[str, str]] = {
 def build() -> APIRouter:
     router = APIRouter()
     cache: dict[tuple[int, date], list[ServiceView]] = {}
+    proactive = ProactiveOffers()
 
     def services(ctx: AppContext) -> list[ServiceView]:
         """The catalogue's cards; fees may change at midnight, so they are made once a day."""
@@ -44,11 +46,15 @@ def build() -> APIRouter:
         active = await current(request)
         ctx = ctx_of(request)
         drafts = await run_in_threadpool(my_drafts, ctx, active.identity) if active else []
+        # Issue 5 item 9 / issue 7: offers after a birth, without the parent starting anything.
+        offered = await proactive.offers_for(ctx, active.identity if active else None)
         return render(
             request,
             "index.html",
             groups=by_life_situation(services(ctx)),
             drafts=drafts,
+            offers=[s for o in offered for s in services(ctx) if s.id == o.service],
+            offer_child=offered[0] if offered else None,
             catalogue=ctx.catalogue,
             trust_levels=TRUST_LEVELS,
         )
@@ -79,9 +85,12 @@ def build() -> APIRouter:
                 if d.service == slug
             ]
         trust_ok = active is None or active.identity.has_trust_level(definition.trust_level)
+        from frontend.console.portal_notice import automation_paused
+
         return render(
             request,
             "service.html",
+            automation_paused=await run_in_threadpool(automation_paused, ctx, definition.id),
             service=view,
             definition=definition,
             drafts=drafts,

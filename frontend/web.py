@@ -12,11 +12,18 @@ from backend.auth import sessions
 from backend.cases.queries import my_unread_count
 from backend.context import AppContext
 from backend.errors import Forbidden, KnopfdruckError
+from backend.ratelimit import check_rate
 
 SESSION_COOKIE = "kd_session"
 BINDING_COOKIE = "kd_login"
 MAX_FORM_BYTES = 256 * 1024
 """Largest form post without files: every text field at its limit fits many times over."""
+RATE_LIMITED_FORMS: dict[str, str] = {
+    "/services/{slug}/start": "start",
+    "/applications/{application_id}/submit": "submit",
+}
+"""Form posts counted against the account's and the address's limit (backend/ratelimit.py),
+by route template, so the same limits hold for the portal as for the JSON API."""
 
 
 class LoginRequired(KnopfdruckError):
@@ -93,10 +100,21 @@ async def checked_form(
         )
     form = await request.form(max_files=max_files, max_fields=200)
     token = form.get("csrf_token")
-    if not isinstance(token, str) or not secrets.compare_digest(token, active.csrf_token):
+    # Compared as bytes: compare_digest refuses non-ASCII str, and a forged token may be any text.
+    if not isinstance(token, str) or not secrets.compare_digest(
+        token.encode(), active.csrf_token.encode()
+    ):
         raise Forbidden(
             "Das Formular ist abgelaufen. Bitte gehen Sie zurück, laden Sie die Seite neu und "
             "senden Sie es noch einmal. (The form has expired. Reload the page and try again.)"
+        )
+    route = request.scope.get("route")
+    action = RATE_LIMITED_FORMS.get(getattr(route, "path", ""))
+    if action is not None:
+        ctx = ctx_of(request)
+        ip = request.client.host if request.client else None
+        await run_in_threadpool(
+            check_rate, ctx.engine, ctx.settings, action, account=active.identity.sub, ip=ip
         )
     return form
 

@@ -15,13 +15,16 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from backend.admission import install_admission
 from backend.api.v1 import router as api_router
 from backend.context import AppContext, build_context
+from backend.definitions.catalogue import Catalogue
+from backend.definitions.reload import DefinitionReloader
 from backend.errors import KnopfdruckError
 from backend.settings import Settings
 from frontend.portal import build_portal_router, render_error_page
 from knopfdruck.observability import Observability, RequestContext, readiness
-from knopfdruck.security import SecurityHeaders
+from knopfdruck.security import LoginRateLimit, SecurityHeaders
 
 log = logging.getLogger("knopfdruck")
 
@@ -66,7 +69,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(KnopfdruckError)
     async def _domain(request: Request, exc: KnopfdruckError) -> Response:
-        return _error_response(request, exc.status_code, exc.code, exc.message, exc.details)
+        response = _error_response(request, exc.status_code, exc.code, exc.message, exc.details)
+        retry_after = getattr(exc, "retry_after_s", None)  # backend.ratelimit.RateLimited
+        if isinstance(retry_after, int):
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -97,9 +104,26 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
+def _definition_reloader(settings: Settings, context: AppContext) -> DefinitionReloader | None:
+    """Dev mode only: swap in each valid edit of the definitions (backend/definitions/reload)."""
+    if not settings.dev_reload:
+        return None
+
+    def apply(catalogue: Catalogue) -> None:
+        context.catalogue = catalogue
+
+    return DefinitionReloader(
+        settings.services_dir,
+        context.connectors,
+        apply,
+        interval_s=settings.dev_reload_interval_s,
+    )
+
+
 def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
     """The whole platform for one process; tests pass their own settings."""
     context = ctx or build_context(settings)
+    reloader = _definition_reloader(settings, context)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -107,6 +131,8 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
 
         # Payment and mail queues live in the database; any web process may enqueue on them.
         await run_in_threadpool(register_engine_queues, context.dbos_client)
+        if reloader is not None:
+            reloader.start()
         if settings.worker_in_process:
             from backend.cases.worker import launch_worker, shutdown_worker
 
@@ -117,6 +143,8 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
         finally:
             if settings.worker_in_process:
                 await run_in_threadpool(shutdown_worker)
+            if reloader is not None:
+                reloader.stop()
             await context.http.aclose()
             context.close()
 
@@ -129,18 +157,23 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.ctx = context
+    app.state.definition_reloader = reloader
     app.state.settings = settings
     install_error_handlers(app)
+    install_admission(app, settings, context.engine)  # "come back later" under peak load
     observability = Observability(context.engine)
     app.state.observability = observability
+    app.add_middleware(LoginRateLimit)
     app.add_middleware(SecurityHeaders, hsts=not settings.is_local)
     app.add_middleware(RequestContext, observability=observability)
 
     @app.get("/healthz", tags=["operations"])
-    def healthz() -> dict[str, str]:
-        """Liveness, plus whether the database answers."""
+    def healthz() -> dict[str, Any]:
+        """Liveness, plus whether the database answers (and, in dev mode, the definitions)."""
         with context.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+        if reloader is not None:
+            return {"status": "ok", "definitions": reloader.status.as_json()}
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["operations"])
@@ -180,6 +213,14 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
     app.include_router(payments_router)
     app.include_router(notice_keys_router)
     app.include_router(build_verify_router())
+    from backend.api.v1_console import build_console_api_router
+    from frontend.console.router import build_console_router
+
+    app.include_router(build_console_api_router())
+    from backend.api.v1_console_insight import router as console_insight_router
+
+    app.include_router(console_insight_router)
+    app.include_router(build_console_router(settings))
     if settings.sandbox:
         from sandbox.idp import build_idp_router
         from sandbox.registries.app import build_registries_app

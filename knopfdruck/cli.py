@@ -13,6 +13,7 @@ from pathlib import Path
 
 from backend.errors import DefinitionError
 from backend.settings import Settings, get_settings
+from prefill.configuration import RegistryConfigError
 from prefill.connectors.registry import ConnectorRegistry
 
 
@@ -32,10 +33,10 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
-def _connectors() -> ConnectorRegistry:
-    from prefill.connectors.registry import build_default_registry
+def _connectors(settings: Settings) -> ConnectorRegistry:
+    from backend.context import connectors_for
 
-    return build_default_registry()
+    return connectors_for(settings)
 
 
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
@@ -44,7 +45,7 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     path = Path(args.path) if args.path else settings.services_dir
     if not path.exists():
         return _fail(f"{path}: no such file or directory")
-    problems = validate_tree(path, _connectors())
+    problems = validate_tree(path, _connectors(settings))
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
@@ -76,7 +77,7 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 def _check_definitions(settings: Settings) -> None:
     from backend.definitions.loader import validate_tree
 
-    problems = validate_tree(settings.services_dir, _connectors())
+    problems = validate_tree(settings.services_dir, _connectors(settings))
     if problems:
         raise DefinitionError(problems)
 
@@ -89,6 +90,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.no_worker:
         settings.worker_in_process = False
+    if args.dev:
+        settings.dev_reload = True
     _check_definitions(settings)
     upgrade_database(settings.database_url)
     app = create_app(settings)
@@ -165,8 +168,11 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
         f"{len(reports)} case(s) checked, {sum(r.events for r in reports)} events, "
         f"{len(broken)} broken"
     )
+    from knopfdruck.cli_ops import report_retention_log
+
+    retention_ok = report_retention_log(engine, args.case)  # tombstones of deleted cases
     engine.dispose()
-    return 1 if broken else 0
+    return 1 if broken or not retention_ok else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument(
         "--no-worker", action="store_true", help="leave cases to `knopfdruck worker`"
+    )
+    serve.add_argument(
+        "--dev", action="store_true", help="reload edited service definitions (integrators)"
     )
     serve.set_defaults(func=cmd_serve)
 
@@ -209,6 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
     schema = services.add_parser("schema", help="print the JSON Schema of service.yaml")
     schema.add_argument("--output", "-o", default="")
     schema.set_defaults(func=cmd_schema)
+    from knopfdruck import cli_toolkit
+
+    cli_toolkit.register(services)
+    from knopfdruck import cli_services_test
+
+    cli_services_test.register(services)
 
     audit = sub.add_parser("audit", help="audit trail").add_subparsers(
         dest="audit_command", required=True
@@ -216,6 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit.add_parser("verify", help="check the hash chain of one case or all")
     verify.add_argument("--case", default="")
     verify.set_defaults(func=cmd_audit_verify)
+    from knopfdruck.cli_ops import register as register_ops
+
+    register_ops(sub)  # config-doc, check-worker, retention run
+    from knopfdruck.cli_security import register as register_security
+
+    register_security(sub)  # security rotate-keys
     return parser
 
 
@@ -239,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return _fail("refusing to start: the service definitions above are invalid")
+    except RegistryConfigError as exc:
+        return _fail(f"refusing to start: registry configuration: {exc}")
     except KeyboardInterrupt:
         return 130
     except Exception as exc:

@@ -62,6 +62,10 @@ def configure_json_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # WeasyPrint narrates every layout step at INFO: five lines per notice drown the operator's
+    # log stack. Its warnings (a missing font, a refused URL) still come through.
+    for chatty in ("weasyprint", "weasyprint.progress", "fontTools"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 class CaseCollector(Collector):

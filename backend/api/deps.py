@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from backend.auth.tokens import Identity
 from backend.context import AppContext
 from backend.errors import Unauthorized
+from backend.ratelimit import check_rate
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from the identity provider")
 
@@ -36,3 +38,20 @@ async def get_citizen(
 
 
 CitizenDep = Annotated[Identity, Depends(get_citizen)]
+
+
+def rate_limited(action: str) -> Any:
+    """A route dependency counting the request against the citizen's and the address's limit."""
+
+    async def check(request: Request, ctx: ContextDep, citizen: CitizenDep) -> None:
+        ip = request.client.host if request.client else None
+        await run_in_threadpool(
+            check_rate, ctx.engine, ctx.settings, action, account=citizen.sub, ip=ip
+        )
+
+    return Depends(check)
+
+
+RATE_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"description": "Too many requests from this account or address; try again later"}
+}

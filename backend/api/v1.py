@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, File, Path, Response, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
-from backend.api.deps import CitizenDep, ContextDep
+from backend.admission import AdmittedDep
+from backend.api.deps import RATE_LIMITED, CitizenDep, ContextDep, rate_limited
 from backend.cases import applications as apps
 from backend.cases import queries
 from backend.cases.views import (
     ApplicationView,
     CaseView,
     ServiceView,
+    UploadView,
     application_view,
     case_view,
     service_view,
 )
+from backend.models import aware
+from backend.uploads import service as uploads
 
 router = APIRouter(prefix="/api/v1")
 
@@ -61,6 +67,9 @@ class AccessView(BaseModel):
     purpose: str
     legal_basis: str
     service: str
+    application_id: str | None
+    """The application the read was for; it becomes the case on submission."""
+    case_id: str | None
     actor: str
     outcome: str
 
@@ -80,7 +89,8 @@ def get_service(ctx: ContextDep, slug: Annotated[str, Path(max_length=64)]) -> S
     status_code=status.HTTP_201_CREATED,
     response_model=ApplicationView,
     tags=["applications"],
-    responses=ERRORS,
+    responses={**ERRORS, **RATE_LIMITED},
+    dependencies=[rate_limited("start")],
 )
 async def start_application(
     ctx: ContextDep, citizen: CitizenDep, body: StartApplication
@@ -123,13 +133,64 @@ def update_application(
     return application_view(ctx.catalogue.get(application.service), application)
 
 
+FieldPath = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="Field id")]
+MAX_API_UPLOAD = 20 * 1024 * 1024
+"""Read at most this much of a file part; the field's own limit (shown in the service) applies
+below it, so an oversized file gets the field's clear 422, not a stalled request."""
+
+
+@router.put(
+    "/applications/{application_id}/files/{field_id}",
+    response_model=UploadView,
+    tags=["applications"],
+    responses=ERRORS,
+)
+async def attach_file(
+    ctx: ContextDep,
+    citizen: CitizenDep,
+    application_id: IdPath,
+    field_id: FieldPath,
+    file: Annotated[UploadFile, File(description="The document, as multipart/form-data")],
+) -> UploadView:
+    """Attach (or replace) the document of a file field; its type is read from the content."""
+    content = await file.read(MAX_API_UPLOAD + 1)
+    return await run_in_threadpool(
+        partial(
+            uploads.attach_upload,
+            ctx,
+            citizen,
+            application_id,
+            field_id,
+            filename=file.filename,
+            content=content,
+        )
+    )
+
+
+@router.delete(
+    "/applications/{application_id}/files/{field_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["applications"],
+    responses=ERRORS,
+)
+def remove_file(
+    ctx: ContextDep, citizen: CitizenDep, application_id: IdPath, field_id: FieldPath
+) -> Response:
+    uploads.remove_upload(ctx, citizen, application_id, field_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @router.post(
     "/applications/{application_id}/submit",
     response_model=Submitted,
     tags=["applications"],
-    responses=ERRORS,
+    responses={**ERRORS, **RATE_LIMITED},
+    dependencies=[rate_limited("submit")],
 )
-def submit_application(ctx: ContextDep, citizen: CitizenDep, application_id: IdPath) -> Submitted:
+def submit_application(
+    ctx: ContextDep, citizen: CitizenDep, application_id: IdPath, _admitted: AdmittedDep
+) -> Submitted:
+    """503 + Retry-After (problem JSON) when intake is above capacity; the draft is kept."""
     case = apps.submit_application(ctx, citizen, application_id)
     return Submitted(case_id=case.id, reference=case.reference, status=case.status)
 
@@ -178,15 +239,20 @@ def my_data_access(ctx: ContextDep, citizen: CitizenDep) -> list[AccessView]:
     """Datenschutzcockpit (§ 10 OZG): who read which of my data, when and why."""
     with Session(ctx.engine) as session:
         rows = queries.my_data_accesses(session, citizen)
+        cases = queries.cases_of_applications(
+            session, citizen, {r.application_id for r in rows if r.application_id}
+        )
     return [
         AccessView(
-            at=r.at,
+            at=aware(r.at),  # SQLite returns naive UTC; the schema promises an RFC 3339 instant
             registry=r.registry_id,
             attributes_requested=r.attributes_requested,
             attributes_returned=r.attributes_returned,
             purpose=r.purpose,
             legal_basis=r.legal_basis,
             service=r.service,
+            application_id=r.application_id,
+            case_id=r.case_id or cases.get(r.application_id or ""),
             actor=r.actor,
             outcome=r.outcome,
         )

@@ -27,6 +27,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+# What review._statement accepts after str.strip(): at least one character Python does not
+# count as whitespace. Written with \u escapes, which Python, Rust (pydantic) and ECMA regexes
+# all read alike, so the OpenAPI schema promises exactly what the service takes.
+NON_BLANK = (
+    r"[^\u0009-\u000d\u001c-\u0020\u0085\u00a0\u1680"
+    r"\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+)
+
+
 class Statement(BaseModel):
     model_config = ConfigDict(extra="forbid")
     statement: str | None = Field(None, max_length=review.MAX_STATEMENT)
@@ -34,7 +43,9 @@ class Statement(BaseModel):
 
 class ObjectionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    statement: str = Field(max_length=review.MAX_STATEMENT, description="Why you object")
+    statement: str = Field(
+        max_length=review.MAX_STATEMENT, pattern=NON_BLANK, description="Why you object"
+    )
 
 
 class WithdrawBody(BaseModel):
@@ -44,7 +55,7 @@ class WithdrawBody(BaseModel):
 
 class AnswerBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    answer: str = Field(max_length=review.MAX_STATEMENT)
+    answer: str = Field(max_length=review.MAX_STATEMENT, pattern=NON_BLANK)
 
 
 class TaskOut(BaseModel):
@@ -95,6 +106,13 @@ class TimelineEntry(BaseModel):
     actor: str
 
 
+CREATED_OR_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    201: {"description": "A new task was opened", "model": ActionOut},
+}
+"""200 when the same request was already made (idempotent), 201 when it opened a task."""
+
+
 def _action(result: review.ActionResult, response: Response) -> ActionOut:
     response.status_code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
     task = TaskOut(**result.task.__dict__) if result.task else None
@@ -116,7 +134,7 @@ def actions(ctx: ContextDep, citizen: CitizenDep, case_id: IdPath) -> ActionsOut
     )
 
 
-@router.post("/{case_id}/review", response_model=ActionOut, responses=ERRORS)
+@router.post("/{case_id}/review", response_model=ActionOut, responses=CREATED_OR_ERRORS)
 def request_review(
     ctx: ContextDep, citizen: CitizenDep, case_id: IdPath, body: Statement, response: Response
 ) -> ActionOut:
@@ -124,7 +142,7 @@ def request_review(
     return _action(review.request_review(ctx, citizen, case_id, body.statement), response)
 
 
-@router.post("/{case_id}/objection", response_model=ActionOut, responses=ERRORS)
+@router.post("/{case_id}/objection", response_model=ActionOut, responses=CREATED_OR_ERRORS)
 def lodge_objection(
     ctx: ContextDep,
     citizen: CitizenDep,
@@ -145,7 +163,7 @@ def withdraw(
     return ActionOut(status=case.status, task=None, created=False)
 
 
-@router.post("/{case_id}/answer", response_model=ActionOut, responses=ERRORS)
+@router.post("/{case_id}/answer", response_model=ActionOut, responses=CREATED_OR_ERRORS)
 def answer(
     ctx: ContextDep, citizen: CitizenDep, case_id: IdPath, body: AnswerBody, response: Response
 ) -> ActionOut:

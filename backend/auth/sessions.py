@@ -16,6 +16,7 @@ from backend.context import AppContext
 from backend.db import unit_of_work
 from backend.errors import ServiceUnavailable, Unauthorized
 from backend.models import LoginAttempt, PortalSession, aware, utcnow
+from backend.ratelimit import check_rate
 
 LOGIN_TTL = timedelta(minutes=10)
 
@@ -128,6 +129,10 @@ async def complete_login(
         raise Unauthorized("Die Anmeldung wurde abgelehnt. Bitte melden Sie sich erneut an.")
     identity = await ctx.verifier.verify(
         id_token, audience=ctx.settings.oidc_client_id, nonce=attempt.nonce
+    )
+    # Per account: the IP limit (knopfdruck.security.LoginRateLimit) cannot see who logs in.
+    await run_in_threadpool(
+        check_rate, ctx.engine, ctx.settings, "login", account=identity.sub, ip=None
     )
     token = secrets.token_urlsafe(32)
 

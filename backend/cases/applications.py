@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from backend.auth.tokens import Identity
-from backend.cases.answers import FieldProblem, coerce
+from backend.cases.answers import FieldProblem, allowed_answers, coerce
 from backend.cases.audit import record_event
 from backend.cases.worker import enqueue_case
 from backend.context import AppContext
@@ -22,6 +23,7 @@ from backend.models import Application, Case, RegistryAccess, aware, utcnow
 from backend.models_portal import DraftProgress, Upload
 from prefill.connectors.base import TRUST_ORDER
 from prefill.service import DataNeed, PrefillOutcome, prefill
+from prefill.service import RegistryAccess as Access
 
 MAX_STATEMENT = 1000
 
@@ -33,7 +35,10 @@ class DraftExpired(KnopfdruckError):
     code = "draft_expired"
 
 
-def _data_needs(definition: ServiceDefinition) -> list[DataNeed]:
+def data_needs(
+    definition: ServiceDefinition, only: Collection[str] | None = None
+) -> list[DataNeed]:
+    """What prefill may read for a service: its declared sources (optionally some fields)."""
     return [
         DataNeed(
             key=f.id,
@@ -43,7 +48,7 @@ def _data_needs(definition: ServiceDefinition) -> list[DataNeed]:
             legal_basis=f.source.legal_basis,
         )
         for f in definition.fields
-        if f.source is not None
+        if f.source is not None and (only is None or f.id in only)
     ]
 
 
@@ -56,7 +61,8 @@ def check_trust_level(identity: Identity, definition: ServiceDefinition) -> None
         )
 
 
-def _access_rows(outcome: PrefillOutcome, subject_sub: str) -> list[RegistryAccess]:
+def access_rows(accesses: Iterable[Access], subject_sub: str) -> list[RegistryAccess]:
+    """The data cockpit's rows (§ 10 OZG) for prefill's registry reads."""
     return [
         RegistryAccess(
             at=a.at,
@@ -73,7 +79,7 @@ def _access_rows(outcome: PrefillOutcome, subject_sub: str) -> list[RegistryAcce
             outcome=a.outcome,
             duration_ms=a.duration_ms,
         )
-        for a in outcome.accesses
+        for a in accesses
     ]
 
 
@@ -97,7 +103,7 @@ async def _prefill_for(
         registry=ctx.connectors,
         configs=ctx.connector_configs,
         client=ctx.http,
-        declared={(n.connector, n.attribute) for n in _data_needs(definition)},
+        declared={(n.connector, n.attribute) for n in data_needs(definition)},
         health=ctx.registry_health,
     )
 
@@ -109,7 +115,7 @@ async def start_application(ctx: AppContext, identity: Identity, service: str) -
     application = Application(
         service=definition.id, service_version=definition.version, citizen_sub=identity.sub
     )
-    outcome = await _prefill_for(ctx, identity, definition, application.id, _data_needs(definition))
+    outcome = await _prefill_for(ctx, identity, definition, application.id, data_needs(definition))
     application.prefill = {k: r.model_dump(mode="json") for k, r in outcome.results.items()}
 
     def persist() -> None:
@@ -117,7 +123,7 @@ async def start_application(ctx: AppContext, identity: Identity, service: str) -
             # Housekeeping rides along with new drafts, so expired ones never pile up.
             purge_expired_drafts(session, ctx.catalogue.all())
             session.add(application)
-            for row in _access_rows(outcome, identity.sub):
+            for row in access_rows(outcome.accesses, identity.sub):
                 session.add(row)
 
     await run_in_threadpool(persist)
@@ -133,7 +139,7 @@ async def refresh_prefill(ctx: AppContext, identity: Identity, application_id: s
 
     application, definition = await run_in_threadpool(load)
     failed = {k for k, e in application.prefill.items() if e.get("status") == "failed"}
-    needs = [n for n in _data_needs(definition) if n.key in failed]
+    needs = [n for n in data_needs(definition) if n.key in failed]
     if not needs:
         return 0
     outcome = await _prefill_for(ctx, identity, definition, application.id, needs)
@@ -151,7 +157,7 @@ async def refresh_prefill(ctx: AppContext, identity: Identity, application_id: s
             draft.answers = {k: v for k, v in draft.answers.items() if k not in held_now}
             draft.updated_at = utcnow()
             session.add(draft)
-            for row in _access_rows(outcome, identity.sub):
+            for row in access_rows(outcome.accesses, identity.sub):
                 session.add(row)
 
     await run_in_threadpool(persist)
@@ -278,7 +284,7 @@ def update_application(
                     )
                 )
                 continue
-            value, problem = coerce(field, raw)
+            value, problem = coerce(field, raw, allowed_answers(field, application.prefill))
             if problem:
                 problems.append(problem)
             elif value is None:
@@ -371,8 +377,38 @@ def missing_required(
             f"Upload '{f.label.en}'." if f.type == "file" else f"Enter '{f.label.en}'.",
         )
         for f in definition.fields
-        if f.required and values.get(f.id) in (None, "") and (only is None or f.id in only)
+        if f.required
+        and values.get(f.id) in (None, "")
+        and (only is None or f.id in only)
+        # Nothing held to choose from: the rules decide what that means (e.g. no vehicle).
+        and not (f.options_from is not None and not allowed_answers(f, application.prefill))
     ]
+
+
+def intake_record(application: Application) -> dict[str, Any]:
+    """What a case keeps of its application: the values with their origin and provenance, and
+    what the automation policy reads (failed and empty registry fields, disputes, remark)."""
+    values = merged_values(application)
+    return {
+        "values": values,
+        "origin": {fid: ("registry" if _held(application, fid) else "citizen") for fid in values},
+        "provenance": {
+            fid: e.get("provenance")
+            for fid, e in application.prefill.items()
+            if e.get("status") == "ok"
+        },
+        "failed_fields": sorted(
+            fid for fid, e in application.prefill.items() if e.get("status") == "failed"
+        ),
+        # Held fields the register had nothing for and the citizen typed instead.
+        "empty_fields": sorted(
+            fid
+            for fid, e in application.prefill.items()
+            if e.get("status") == "empty" and values.get(fid) not in (None, "", [])
+        ),
+        "disputes": dict(application.disputes),
+        "remark": application.remark,
+    }
 
 
 def submit_application(ctx: AppContext, identity: Identity, application_id: str) -> Case:
@@ -391,7 +427,6 @@ def submit_application(ctx: AppContext, identity: Identity, application_id: str)
                     details=[p.as_detail() for p in problems],
                 )
             now = utcnow()
-            values = merged_values(application)
             case = Case(
                 application_id=application.id,
                 service=definition.id,
@@ -399,24 +434,7 @@ def submit_application(ctx: AppContext, identity: Identity, application_id: str)
                 department=definition.department,
                 citizen_sub=identity.sub,
                 reference_date=date.today(),
-                data={
-                    "values": values,
-                    "origin": {
-                        fid: ("registry" if _held(application, fid) else "citizen")
-                        for fid in values
-                    },
-                    "provenance": {
-                        fid: e.get("provenance")
-                        for fid, e in application.prefill.items()
-                        if e.get("status") == "ok"
-                    },
-                    "failed_fields": sorted(
-                        fid for fid, e in application.prefill.items() if e.get("status") == "failed"
-                    ),
-                    "disputes": dict(application.disputes),
-                    "remark": application.remark,
-                    "addressee": {"name": identity.name},
-                },
+                data={**intake_record(application), "addressee": {"name": identity.name}},
                 submitted_at=now,
             )
             session.add(case)

@@ -68,6 +68,15 @@ def deadline_for(ctx: AppContext, case: Case) -> date | None:
     )
 
 
+def clerk_decided(session: Session, case_id: str) -> bool:
+    """Whether a person decided the case (console), even if the platform completed it later,
+    e.g. after the fee was paid."""
+    event = session.exec(
+        select(CaseEvent.id).where(CaseEvent.case_id == case_id, CaseEvent.type == "clerk_decision")
+    ).first()
+    return event is not None
+
+
 def decided_automatically(session: Session, case_id: str) -> bool:
     """Whether the machine issued the standing decision (what GDPR Art. 22(3) is about)."""
     event = session.exec(
@@ -75,13 +84,17 @@ def decided_automatically(session: Session, case_id: str) -> bool:
         .where(CaseEvent.case_id == case_id, CaseEvent.type == "case_decided")
         .order_by(col(CaseEvent.seq).desc())
     ).first()
-    return event is not None and event.actor == Actor.system().label
+    return (
+        event is not None
+        and event.actor == Actor.system().label
+        and not clerk_decided(session, case_id)
+    )
 
 
 def message_facts(ctx: AppContext, session: Session, case: Case, **overrides: Any) -> MessageFacts:
     """Everything a mailbox message may say about the case."""
     try:
-        title = ctx.catalogue.get(case.service).title
+        title = ctx.catalogue.get(case.service, case.service_version).title
         service_title = Bilingual(title.de, title.en)
     except NotFound:
         service_title = Bilingual(case.service, case.service)

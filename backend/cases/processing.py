@@ -7,7 +7,12 @@
 ``await_payment`` (queue ``payments``, id ``case-<id>-payment``): open the payment at the
     provider, wait durably for the 'paid' message (DBOS.recv), remind once, expire at the
     deadline (the application then counts as withdrawn), or complete once paid.
-complete: documents (notice/certificate with signed QR) → [write-back] → decided → notified.
+``complete_case`` (queue ``documents``, id ``case-<id>-complete``): write-back (register
+    entries, each a child workflow) → documents (notice or certificate with signed QR) →
+    decided → notified. The case workflow queues it once the decision is stored, so decisions
+    never wait behind other cases' PDFs.
+``processing: external`` services are delivered to the department's Fachverfahren instead
+    (backend/handover) and decided there.
 
 Waiting for a payment gets its own workflow on its own queue: a case that waits days for
 its fee must not hold one of the ``cases`` queue's worker slots.
@@ -19,19 +24,24 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from dbos import DBOS, DBOSClient, EnqueueOptions
+from dbos import DBOS, DBOSClient, EnqueueOptions, SetWorkflowID
 from sqlalchemy import update
 from sqlmodel import Session, col
 
 from backend.cases.audit import record_event
 from backend.cases.closing import close_lapsed_cases
-from backend.cases.lifecycle import load_case, message_facts, move_case
-from backend.cases.worker import APP_VERSION, WORKFLOW, worker_context
+from backend.cases.deciding import decide_case
+from backend.cases.lifecycle import clerk_decided, load_case, message_facts, move_case
+from backend.cases.worker import APP_VERSION, DOCUMENTS_QUEUE, WORKFLOW, worker_context
+from backend.cases.writeback import run_writebacks
+from backend.console.automation import is_paused
+from backend.context import AppContext
 from backend.db import unit_of_work
+from backend.definitions.models import ServiceDefinition
 from backend.documents.render import local_date
 from backend.domain.case_state import Actor, CaseStatus
 from backend.domain.decision import Decision
-from backend.domain.policy import CaseSignals, referral_reasons
+from backend.handover.delivery import handover_step
 from backend.models import Case, utcnow
 from backend.notices.issue import issue_documents
 from backend.notifications.delivery import register_queue as register_notifications_queue
@@ -51,12 +61,12 @@ from backend.payments.service import (
     seconds_until,
     waiting_text,
 )
-from backend.rules.evaluate import decide
 
 log = logging.getLogger("knopfdruck.processing")
 
 PAYMENT_QUEUE = "payments"
 PAYMENT_WORKFLOW = "knopfdruck.await_payment"
+COMPLETE_WORKFLOW = "knopfdruck.complete_case"
 CLOSE_WORKFLOW = "knopfdruck.close_lapsed_cases"
 SYSTEM = Actor.system()
 _STEP: dict[str, Any] = {"retries_allowed": True, "max_attempts": 5, "interval_seconds": 0.5}
@@ -112,13 +122,41 @@ def begin_step(case_id: str) -> str:
         return case.status
 
 
-def _signals(case: Case) -> CaseSignals:
-    data = case.data
-    return CaseSignals(
-        disputed_fields=list((data.get("disputes") or {}).keys()),
-        has_remark=bool(data.get("remark")),
-        failed_fields=list(data.get("failed_fields") or []),
-        rule_referred=False,  # decide() already refers on its own rules; not counted twice
+def machine_decision(
+    session: Session, case: Case, definition: ServiceDefinition, *, registry_checked: bool = False
+) -> Decision:
+    """The rules valid at the reference date, then the automation policy (backend.cases.deciding),
+    with the department's automation switch read now."""
+    return decide_case(
+        definition,
+        case.data,
+        case.id,
+        case.reference_date,
+        paused=is_paused(session, case.service),
+        registry_checked=registry_checked,
+    )
+
+
+def refer(
+    ctx: AppContext, session: Session, case: Case, decision: Decision, *, idempotency_key: str
+) -> None:
+    """Hand the case to a person with the machine's reasons and proposal."""
+    move_case(
+        ctx,
+        session,
+        case,
+        CaseStatus.REFERRED,
+        actor=SYSTEM,
+        event_type="referred",
+        reason=", ".join(decision.referral_reasons),
+        payload={
+            "referral_reasons": decision.referral_reasons,
+            "proposed_outcome": decision.proposed_outcome,
+        },
+        idempotency_key=idempotency_key,
+        decision=decision.to_json(),
+        outcome=decision.outcome,
+        waiting_for="Prüfung durch die Sachbearbeitung",
     )
 
 
@@ -130,38 +168,11 @@ def decide_step(case_id: str) -> str:
         case = load_case(session, case_id)
         if case.outcome is not None or case.status != CaseStatus.PROCESSING:
             return case.outcome or case.status
-        definition = ctx.catalogue.get(case.service)
-        decision: Decision = decide(
-            definition, dict(case.data.get("values", {})), case.reference_date
-        )
-        automation = definition.automation
-        for code in referral_reasons(
-            legal_basis=automation.legal_basis,
-            triggers=automation.referral_triggers,
-            signals=_signals(case),
-            case_id=case.id,
-            qa_sample_rate=automation.qa_sample_rate,
-        ):
-            decision = decision.refer(code)
+        definition = ctx.catalogue.get(case.service, case.service_version)
+        decision = machine_decision(session, case, definition)
         stored: dict[str, Any] = decision.to_json()
         if decision.outcome == "referred":
-            move_case(
-                ctx,
-                session,
-                case,
-                CaseStatus.REFERRED,
-                actor=SYSTEM,
-                event_type="referred",
-                reason=", ".join(decision.referral_reasons),
-                payload={
-                    "referral_reasons": decision.referral_reasons,
-                    "proposed_outcome": decision.proposed_outcome,
-                },
-                idempotency_key="decide",
-                decision=stored,
-                outcome=decision.outcome,
-                waiting_for="Prüfung durch die Sachbearbeitung",
-            )
+            refer(ctx, session, case, decision, idempotency_key="decide")
             return decision.outcome
         stamped = session.execute(
             update(Case)
@@ -196,28 +207,47 @@ def request_payment_step(case_id: str) -> str:
             return "awaiting_payment"
         if case.status != CaseStatus.PROCESSING:
             return case.status
-        items = fees_due(ctx.catalogue.get(case.service), case.decision or {})
-        if not items:
+        if not request_fee(ctx, session, case, actor=SYSTEM, idempotency_key="payment:requested"):
             return "no_fee"
-        payment = new_payment(ctx, case, items)
-        session.add(payment)
-        session.flush()
-        _enqueue_payment_wait(ctx.dbos_client, session, case_id)
-        move_case(
-            ctx,
-            session,
-            case,
-            CaseStatus.AWAITING_PAYMENT,
-            actor=SYSTEM,
-            event_type="payment_requested",
-            payload={"payment": payment.id, "amount": payment.amount, "currency": "EUR"},
-            idempotency_key="payment:requested",
-            waiting_for=waiting_text(payment),
-        )
         return "awaiting_payment"
 
 
+def request_fee(
+    ctx: AppContext, session: Session, case: Case, *, actor: Actor, idempotency_key: str
+) -> bool:
+    """If the stored decision costs a fee: the payment row, the durable wait for it and the
+    move to awaiting_payment, in the caller's transaction. False when nothing is due.
+
+    Used by the engine after an automated approval and by the console after a clerk's."""
+    items = fees_due(ctx.catalogue.get(case.service, case.service_version), case.decision or {})
+    if not items:
+        return False
+    payment = new_payment(ctx, case, items)
+    session.add(payment)
+    session.flush()
+    _enqueue_payment_wait(ctx.dbos_client, session, case.id)
+    move_case(
+        ctx,
+        session,
+        case,
+        CaseStatus.AWAITING_PAYMENT,
+        actor=actor,
+        event_type="payment_requested",
+        payload={"payment": payment.id, "amount": payment.amount, "currency": "EUR"},
+        idempotency_key=idempotency_key,
+        waiting_for=waiting_text(payment),
+    )
+    return True
+
+
 # --- steps of completion -------------------------------------------------------------------
+
+
+@DBOS.step(name="knopfdruck.status", **_STEP)
+def status_step(case_id: str) -> str:
+    """The case's status now, read once and checkpointed (workflow code must not read the DB)."""
+    with Session(worker_context().engine) as session:
+        return str(load_case(session, case_id).status)
 
 
 @DBOS.step(name="knopfdruck.documents", **_STEP)
@@ -228,8 +258,10 @@ def documents_step(case_id: str) -> list[str]:
         case = load_case(session, case_id)
         if case.status not in (CaseStatus.PROCESSING, CaseStatus.AWAITING_PAYMENT):
             return []
-    # Decided by the rules without a person: the § 35a VwVfG statement goes on the notice.
-    return issue_documents(ctx, case_id, automated=True)
+        # Decided by the rules without a person: the § 35a VwVfG statement goes on the notice;
+        # a clerk's approval that waited for its fee is the clerk's notice.
+        automated = not clerk_decided(session, case_id)
+    return issue_documents(ctx, case_id, automated=automated)
 
 
 @DBOS.step(name="knopfdruck.finish", **_STEP)
@@ -276,31 +308,72 @@ def notify_step(case_id: str) -> str:
         return case.status
 
 
+@DBOS.step(name="knopfdruck.route", **_STEP)
+def route_step(case_id: str) -> str:
+    """``external`` when the service's Fachverfahren decides, else ``automated``."""
+    ctx = worker_context()
+    with Session(ctx.engine) as session:
+        case = load_case(session, case_id)
+    return ctx.catalogue.get(case.service).processing
+
+
 def complete_case(case_id: str) -> str:
-    """The decided case's documents, the decision itself, and the notification."""
+    """Register entries, the decided case's documents, the decision itself, the notification.
+
+    The write-back comes first: after the payment, before any notice exists, so an entry that
+    fails for good refers the case to a person without a notice that claims it was made.
+    """
+    run_writebacks(case_id)
+    if status_step(case_id) == CaseStatus.REFERRED:
+        return CaseStatus.REFERRED
     documents_step(case_id)
-    # Write-back (backend/cases/writeback.py, run_writebacks) belongs here: after payment and
-    # documents, before the case counts as decided, so a failed entry can still refer it.
     status = finish_step(case_id)
     if status != CaseStatus.DECIDED:
         return status
     return notify_step(case_id)
 
 
+@DBOS.workflow(name=COMPLETE_WORKFLOW)
+def complete_case_workflow(case_id: str) -> str:
+    """The decided case's completion as its own workflow on the ``documents`` queue."""
+    return complete_case(case_id)
+
+
+def complete_later(case_id: str) -> str:
+    """Hand the completion to the ``documents`` queue (from inside the case workflow).
+
+    The decision is stored and shown to the citizen at once; rendering the notice takes most
+    of a case's CPU time and must not hold a ``cases`` slot that the next decision needs.
+    The child's id is fixed, so a recovered workflow enqueues it once.
+    """
+    queue = DBOS.retrieve_queue(DOCUMENTS_QUEUE)
+    if queue is None:
+        raise RuntimeError(f"queue {DOCUMENTS_QUEUE!r} is not registered")
+    with SetWorkflowID(complete_workflow_id(case_id)):
+        queue.enqueue(complete_case_workflow, case_id)
+    return "completing"
+
+
+def complete_workflow_id(case_id: str) -> str:
+    return f"case-{case_id}-complete"
+
+
 @DBOS.workflow(name=WORKFLOW)
 def process_case(case_id: str) -> str:
-    """Submitted → processing → decided and notified, referred, or waiting for the fee."""
+    """Submitted → processing → decided (completion queued), referred, or waiting for the fee."""
     status = begin_step(case_id)
     if status != CaseStatus.PROCESSING:
         return status
-    # Handover to a Fachverfahren (processing: external, backend/handover) belongs here:
-    # external cases are delivered instead of decided.
+    if route_step(case_id) == "external":
+        # The department's Fachverfahren decides; its signed status callbacks move the case on
+        # (backend/api/handover_callbacks.py).
+        return str(handover_step(case_id)["status"])
     outcome = decide_step(case_id)
     if outcome not in ("approved", "rejected"):
         return outcome
     if request_payment_step(case_id) == "awaiting_payment":
         return "awaiting_payment"
-    return complete_case(case_id)
+    return complete_later(case_id)
 
 
 # --- waiting for the fee ---------------------------------------------------------------------

@@ -80,6 +80,24 @@ def my_data_accesses(
     )
 
 
+def cases_of_applications(
+    session: Session, identity: Identity, application_ids: set[str]
+) -> dict[str, str]:
+    """Application id → case id for the citizen's submitted applications.
+
+    The access log row is written when the registry is read, before a case exists; it stays
+    append-only, and the case it led to is found through the application instead.
+    """
+    if not application_ids:
+        return {}
+    rows = session.exec(
+        select(Case.application_id, Case.id).where(
+            Case.citizen_sub == identity.sub, col(Case.application_id).in_(application_ids)
+        )
+    ).all()
+    return dict(rows)
+
+
 def case_events(session: Session, case_id: str) -> list[CaseEvent]:
     """The case log in order; callers check ownership first."""
     return list(
@@ -205,6 +223,22 @@ def my_mailbox(ctx: AppContext, identity: Identity) -> tuple[int, list[MessageVi
         return mailbox.unread_count(session, identity), [
             _message_view(m, references) for m in mailbox.list_messages(session, identity)
         ]
+
+
+def my_notification_email(ctx: AppContext, identity: Identity) -> str | None:
+    """The address 'you have a new message' mails go to, if the citizen gave one."""
+    with Session(ctx.engine) as session:
+        address = mailbox.get_address(session, identity)
+        return address.email if address else None
+
+
+def change_notification_email(ctx: AppContext, identity: Identity, email: str | None) -> None:
+    """Set (or with None remove) the notification address; InvalidInput names a bad one."""
+    with unit_of_work(ctx.engine) as session:
+        if email is None:
+            mailbox.remove_address(session, identity)
+        else:
+            mailbox.set_address(session, identity, email)
 
 
 def my_unread_count(ctx: AppContext, identity: Identity) -> int:

@@ -40,7 +40,7 @@ def receipt_context(
 ) -> dict[str, Any]:
     """What the receipt states, taken from the frozen case data, never from the live draft."""
     case = get_case(session, identity, case_id)
-    definition = ctx.catalogue.get(case.service)
+    definition = ctx.catalogue.get(case.service, case.service_version)
     data = case.data or {}
     values: dict[str, Any] = data.get("values") or {}
     origin: dict[str, str] = data.get("origin") or {}

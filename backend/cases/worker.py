@@ -26,12 +26,16 @@ from backend.context import AppContext
 from backend.db import normalise_url, unit_of_work
 from backend.models import Case, aware, utcnow
 from backend.models_handover import WorkerHeartbeat
+from backend.retention import RetentionSchedule
 from backend.settings import Settings
 
 log = logging.getLogger("knopfdruck.worker")
 
 QUEUE = "cases"
 """Case workflows, partitioned by service: enqueue only through ``enqueue_case``."""
+DOCUMENTS_QUEUE = "documents"
+"""Completion of decided cases (write-back, notice, notification): the slow, CPU-bound half.
+Kept off the ``cases`` queue so a decision is never stuck behind other cases' PDFs."""
 REGISTRY_WRITE_QUEUE = "registry-writes"
 """Write-back workflows, partitioned by registry connector id (rate limit per registry)."""
 WORKFLOW = "knopfdruck.process_case"
@@ -40,6 +44,7 @@ APP_VERSION = "knopfdruck-1"
 
 _context: AppContext | None = None
 _presence: WorkerPresence | None = None
+_schedules: list[RetentionSchedule] = []
 
 
 def bind_worker_context(ctx: AppContext) -> None:
@@ -220,6 +225,12 @@ def launch_worker(ctx: AppContext, *, concurrency: int) -> None:
         on_conflict="always_update",
     )
     DBOS.register_queue(
+        DOCUMENTS_QUEUE,
+        worker_concurrency=concurrency,
+        polling_interval_sec=0.1,
+        on_conflict="always_update",
+    )
+    DBOS.register_queue(
         REGISTRY_WRITE_QUEUE,
         partition_concurrency=max(1, settings.registry_write_concurrency),
         partition_limiter={
@@ -233,10 +244,14 @@ def launch_worker(ctx: AppContext, *, concurrency: int) -> None:
     register_engine_queues(ctx.dbos_client)
     presence.start()
     _presence = presence
+    _schedules.append(RetentionSchedule(ctx))  # deletes cases past their retention period
+    _schedules[-1].start()
 
 
 def shutdown_worker() -> None:
     global _presence
+    while _schedules:
+        _schedules.pop().stop()
     DBOS.destroy(workflow_completion_timeout_sec=5)
     if _presence is not None:
         _presence.stop()

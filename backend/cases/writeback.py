@@ -178,7 +178,7 @@ def perform_writeback(ctx: AppContext, case_id: str, index: int) -> WritebackOut
     settings = ctx.settings
     with Session(ctx.engine) as session:
         case = _load(session, case_id)
-        definition = ctx.catalogue.get(case.service)
+        definition = ctx.catalogue.get(case.service, case.service_version)
         spec = definition.writeback[index]
         done = _done(session, case_id, index)
         if done is not None:
@@ -288,13 +288,14 @@ def refer_or_note(
     waiting_for: str,
     key: str,
 ) -> None:
-    """Refer a case still in processing to a person; otherwise log the failure on the case.
+    """Refer a case not yet decided (processing, or paid and awaiting completion) to a person;
+    otherwise log the failure on the case.
 
     Either way ``waiting_for`` names what is missing, so the case never waits silently.
     """
     with unit_of_work(ctx.engine) as session:
         case = _load(session, case_id)
-        if case.status == CaseStatus.PROCESSING:
+        if case.status in (CaseStatus.PROCESSING, CaseStatus.AWAITING_PAYMENT):
             try:
                 move_case(
                     ctx,
@@ -329,7 +330,9 @@ def perform_writebacks(ctx: AppContext, case_id: str) -> list[WritebackOutcome]:
     """Every write-back due for the case's outcome, in order; stops at the first failure."""
     with Session(ctx.engine) as session:
         case = _load(session, case_id)
-        indexes = planned_writebacks(ctx.catalogue.get(case.service), case.outcome)
+        indexes = planned_writebacks(
+            ctx.catalogue.get(case.service, case.service_version), case.outcome
+        )
     outcomes: list[WritebackOutcome] = []
     for index in indexes:
         outcome = perform_writeback(ctx, case_id, index)
@@ -349,7 +352,7 @@ def plan_step(case_id: str) -> list[tuple[int, str]]:
     ctx = worker_context()
     with Session(ctx.engine) as session:
         case = _load(session, case_id)
-        definition = ctx.catalogue.get(case.service)
+        definition = ctx.catalogue.get(case.service, case.service_version)
         return [
             (i, definition.writeback[i].connector)
             for i in planned_writebacks(definition, case.outcome)
@@ -369,7 +372,7 @@ def writeback_workflow(case_id: str, index: int) -> dict[str, Any]:
 
 
 def run_writebacks(case_id: str) -> list[str]:
-    """Call from inside the case workflow after the documents: the record ids written.
+    """Call from inside the case workflow before the documents: the record ids written.
 
     Write-backs run one after another (a later entry may rely on an earlier one); a failed
     one has referred the case (see ``perform_writeback``), and the rest are left to the clerk.

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import date
 from pathlib import Path
 
 from backend.definitions.loader import LoadedDefinition, load_tree
 from backend.definitions.models import ServiceDefinition
+from backend.definitions.versions import current_version, service_folder, today
 from backend.errors import DefinitionError, NotFound
 from prefill.connectors.registry import ConnectorRegistry
+
+_log = logging.getLogger(__name__)
 
 
 def _collation_key(text: str) -> str:
@@ -19,42 +24,70 @@ def _collation_key(text: str) -> str:
 
 
 class Catalogue:
-    """Valid service definitions by slug, with the folder each lives in."""
+    """Valid service definitions by slug (each in one or more dated versions), with the folder
+    each lives in."""
 
-    def __init__(self, entries: Iterable[LoadedDefinition]) -> None:
-        self._entries: dict[str, LoadedDefinition] = {}
+    def __init__(
+        self, entries: Iterable[LoadedDefinition], *, clock: Callable[[], date] = today
+    ) -> None:
+        self._versions: dict[str, list[LoadedDefinition]] = {}
+        self._clock = clock
         for entry in entries:
-            slug = entry.definition.id
-            if slug in self._entries:
-                raise ValueError(f"service '{slug}' is in the catalogue twice")
-            self._entries[slug] = entry
+            slug, version = entry.definition.id, entry.definition.version
+            versions = self._versions.setdefault(slug, [])
+            if any(known.definition.version == version for known in versions):
+                raise ValueError(f"service '{slug}' version '{version}' is in the catalogue twice")
+            versions.append(entry)
+        for versions in self._versions.values():
+            versions.sort(key=lambda entry: entry.definition.valid_from)
 
-    def get(self, slug: str) -> ServiceDefinition:
-        """The definition of a service; NotFound if there is none by that slug."""
-        return self._entry(slug).definition
+    def get(self, slug: str, version: str | None = None) -> ServiceDefinition:
+        """The definition of a service: the version valid today, or the named version a case
+        started under (it keeps that one for life); NotFound if there is none."""
+        return self._entry(slug, version).definition
+
+    def versions(self, slug: str) -> list[ServiceDefinition]:
+        """Every version of a service, oldest valid_from first."""
+        self._entry(slug)
+        return [entry.definition for entry in self._versions[slug]]
 
     def folder(self, slug: str) -> Path:
         """The service's folder, where its templates and integrator tests live."""
-        return self._entry(slug).file.parent
+        return service_folder(self._entry(slug).file)
 
     def all(self, lang: str = "de") -> list[ServiceDefinition]:
-        """Every service sorted by title in one language, as the catalogue page lists them."""
+        """Every service (its current version) sorted by title, as the catalogue page lists them."""
         return sorted(
-            (entry.definition for entry in self._entries.values()),
+            (self._entry(slug).definition for slug in self._versions),
             key=lambda definition: _collation_key(definition.title.get(lang)),
         )
 
     def __contains__(self, slug: object) -> bool:
-        return slug in self._entries
+        return slug in self._versions
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._versions)
 
-    def _entry(self, slug: str) -> LoadedDefinition:
-        try:
-            return self._entries[slug]
-        except KeyError:
-            raise NotFound(f"Unknown service '{slug}'.") from None
+    def _entry(self, slug: str, version: str | None = None) -> LoadedDefinition:
+        versions = self._versions.get(slug)
+        if not versions:
+            raise NotFound(f"Unknown service '{slug}'.")
+        if version is None:
+            today_s = current_version([entry.definition for entry in versions], self._clock())
+            return next(entry for entry in versions if entry.definition is today_s)
+        for entry in versions:
+            if entry.definition.version == version:
+                return entry
+        # The version was edited in place or its file removed while cases were open. Stopping
+        # those cases would strand them; they continue under today's version, loudly.
+        fallback = self._entry(slug)
+        _log.warning(
+            "service %s has no version %s any more; using version %s",
+            slug,
+            version,
+            fallback.definition.version,
+        )
+        return fallback
 
 
 def load_catalogue(services_dir: Path, connectors: ConnectorRegistry) -> Catalogue:

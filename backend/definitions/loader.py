@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 from yaml.constructor import ConstructorError
 
+from backend.definitions.lint import template_problems, todo_problems
 from backend.definitions.models import (
     CalculationRule,
     DecisionTableRule,
@@ -25,6 +26,7 @@ from backend.definitions.models import (
     definition_json_schema,
     yaml_path,
 )
+from backend.definitions.versions import definition_files, service_folder
 from backend.errors import DefinitionError
 from backend.rules import CelSyntaxError, compile_expression, references
 from prefill.connectors.base import TRUST_ORDER, WritableConnector
@@ -170,14 +172,14 @@ def _discover(path: Path) -> tuple[list[Path], list[str]]:
     if not path.is_dir():
         return [], [f"{where}:1 (root): no such file or directory"]
     if (path / DEFINITION_FILE).is_file():
-        return [path / DEFINITION_FILE], []
+        return definition_files(path), []
     files: list[Path] = []
     problems: list[str] = []
     for folder in sorted(child for child in path.iterdir() if child.is_dir()):
         if folder.name.startswith((".", "_")):
             continue
         if (folder / DEFINITION_FILE).is_file():
-            files.append(folder / DEFINITION_FILE)
+            files += definition_files(folder)
         else:
             problems.append(f"{folder.as_posix()}:1 (root): folder has no {DEFINITION_FILE}")
     if not files and not problems:
@@ -222,6 +224,7 @@ def _parse(document: _Document) -> tuple[dict[str, Any] | None, list[str]]:
             return None, [f"{where}:1 (root): the file is empty"]
         document.root = root
         problems = list(_index_keys(document, root))
+        problems += todo_problems(document.file, root)
         data = loader.construct_document(root)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -318,7 +321,7 @@ def _semantic_problems(
     definition: ServiceDefinition, file: Path, connectors: ConnectorRegistry
 ) -> Iterator[tuple[Location, str]]:
     """Checks against the world outside the file: folder, connectors, templates, CEL."""
-    folder = file.parent
+    folder = service_folder(file)
     if folder.name != definition.id:
         yield ("id",), f"id '{definition.id}' does not match the folder name '{folder.name}'"
     yield from _source_problems(definition, connectors)
@@ -328,6 +331,9 @@ def _semantic_problems(
                 ("documents", index, "template"),
                 f"template '{document.template}' not found in {folder.as_posix()}",
             )
+        else:
+            for message in template_problems(folder, document.template, definition):
+                yield ("documents", index, "template"), message
     yield from _expression_problems(definition)
     yield from _writeback_problems(definition, connectors)
 
@@ -487,6 +493,17 @@ def _overlaps(loaded: list[tuple[LoadedDefinition, _Document]]) -> list[str]:
             for earlier, _ in entries[:position]:
                 first, second = earlier.definition, later.definition
                 if first.valid_until is not None and first.valid_until < second.valid_from:
+                    if first.version == second.version:
+                        # Cases name the version they started under; two files with one name
+                        # would make that name ambiguous (backend/definitions/versions.py).
+                        problems.append(
+                            document.problem(
+                                ("version",),
+                                f"version '{second.version}' of service '{second.id}' is also "
+                                f"defined in {earlier.file.as_posix()}; give each version its "
+                                "own",
+                            )
+                        )
                     continue
                 problems.append(
                     document.problem(

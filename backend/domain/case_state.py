@@ -89,10 +89,21 @@ EDGES: dict[tuple[CaseStatus, CaseStatus], frozenset[ActorKind]] = {
     # withdrawn (cf. § 15 Abs. 2 BGebG: advance payment not made in time).
     (S.AWAITING_PAYMENT, S.DECIDED): _SYS,
     (S.AWAITING_PAYMENT, S.WITHDRAWN): _CIT_SYS,
+    # Paid, but the register entry failed for good: a person completes the case.
+    (S.AWAITING_PAYMENT, S.REFERRED): _SYS,
     (S.REFERRED, S.IN_REVIEW): _CLK,
+    # A clerk approves a referred case that costs a fee: it waits for the payment.
+    (S.REFERRED, S.AWAITING_PAYMENT): _CLK,
     (S.REFERRED, S.DECIDED): _CLK,
     (S.REFERRED, S.AWAITING_CITIZEN): _CLK,
     (S.REFERRED, S.WITHDRAWN): _CIT,
+    # Console: a clerk hands a referred case back to the machine once its cause is gone (a
+    # registry outage, paused automation), or discontinues proceedings (Einstellung des
+    # Verfahrens, e.g. a duplicate application) before anything is decided.
+    (S.REFERRED, S.PROCESSING): _CLK,
+    (S.REFERRED, S.CLOSED): _CLK,
+    (S.IN_REVIEW, S.CLOSED): _CLK,
+    (S.AWAITING_CITIZEN, S.CLOSED): _CLK,
     (S.IN_REVIEW, S.DECIDED): _CLK,
     (S.IN_REVIEW, S.AWAITING_PAYMENT): _CLK,
     (S.IN_REVIEW, S.AWAITING_CITIZEN): _CLK,

@@ -112,7 +112,7 @@ def build_submission(ctx: AppContext, case_id: str, submission_id: str) -> Submi
     """The plaintext submission: data, and the citizen's uploads and issued documents."""
     with Session(ctx.engine) as session:
         case = _load(session, case_id)
-        definition = ctx.catalogue.get(case.service)
+        definition = ctx.catalogue.get(case.service, case.service_version)
         uploads = session.exec(
             select(Upload).where(Upload.case_id == case_id).order_by(col(Upload.created_at))
         ).all()
@@ -168,7 +168,7 @@ def deliver_submission(ctx: AppContext, case_id: str) -> HandoverResult:
     """
     with Session(ctx.engine) as session:
         case = _load(session, case_id)
-        destination = _destination(ctx.catalogue.get(case.service))
+        destination = _destination(ctx.catalogue.get(case.service, case.service_version))
     row = _handover_row(ctx, case_id, destination)
     if row.status in _DONE:
         return HandoverResult(row.submission_id, row.status)  # type: ignore[arg-type]

@@ -84,7 +84,7 @@ def printed_content(
     """The content a document states, in JSON; its digest goes into the signed QR code."""
     decision = case.decision or {}
     return {
-        "authority": ctx.settings.authority_name,
+        "authority": definition.authority or ctx.settings.authority_name,
         "reference": case.reference,
         "service": definition.id,
         "service_version": case.service_version,
@@ -133,7 +133,7 @@ def template_context(
         f"{typed.get('plz') or ''} {typed.get('ort') or ''}".strip(),
     ]
     return {
-        "authority": ctx.settings.authority_name,
+        "authority": definition.authority or ctx.settings.authority_name,
         "authority_address": ctx.settings.authority_address,
         "reference": case.reference,
         "issued_on": issued_on,
@@ -182,7 +182,7 @@ def issue_documents(ctx: AppContext, case_id: str, *, automated: bool) -> list[s
         case = session.get(Case, case_id)
         if case is None:
             raise LookupError(f"case {case_id} vanished")
-        definition = ctx.catalogue.get(case.service)
+        definition = ctx.catalogue.get(case.service, case.service_version)
         folder = ctx.catalogue.folder(case.service)
         payment = session.exec(select(Payment).where(Payment.case_id == case_id)).first()
         wanted = [d for d in definition.documents if case.outcome in d.on]

@@ -30,6 +30,10 @@ import cel
 
 # Bounded cost: an expression's parse and evaluation time grows with its length.
 MAX_SOURCE_LENGTH = 2000
+# CEL has no loops or recursion, but comprehension macros nest: n nested ones over lists of k
+# elements cost k**n steps. Two levels (e.g. "every child has some document") is all a rule
+# needs; with list sizes bounded by the forms and registers, the cost stays polynomial and small.
+MAX_COMPREHENSION_NESTING = 2
 
 ROOT_NAMES = frozenset({"fields", "params", "amounts", "reference_date"})
 MEMBER_ROOTS = frozenset({"fields", "params", "amounts"})
@@ -84,9 +88,37 @@ def compile_expression(source: str) -> cel.Program:
             f"expression is {len(source)} characters long; at most {MAX_SOURCE_LENGTH} allowed"
         )
     try:
-        return cel.compile(source)
+        program = cel.compile(source)
     except ValueError as exc:
         raise CelSyntaxError(_first_syntax_problem(str(exc))) from None
+    nesting = comprehension_nesting(source)
+    if nesting > MAX_COMPREHENSION_NESTING:
+        raise CelSyntaxError(
+            f"expression nests {nesting} comprehensions (all, exists, exists_one, map, filter); "
+            f"at most {MAX_COMPREHENSION_NESTING} allowed, so evaluation cost stays bounded"
+        )
+    return program
+
+
+def comprehension_nesting(source: str) -> int:
+    """How deeply comprehension macros nest in an expression (0 when it has none).
+
+    Counted on tokens, so macro names inside string literals do not count; only a macro called
+    as a method (``x.map(``) opens a comprehension, as in CEL itself.
+    """
+    tokens = list(_tokens(source))
+    open_parens: list[bool] = []  # per open "(": does it belong to a comprehension macro?
+    deepest = 0
+    for index, (kind, text) in enumerate(tokens):
+        if kind == "punct" and text == "(":
+            previous = tokens[index - 1] if index else ("", "")
+            before = tokens[index - 2][1] if index > 1 else ""
+            macro = previous[0] == "ident" and previous[1] in _COMPREHENSION_MACROS
+            open_parens.append(macro and before == ".")
+            deepest = max(deepest, sum(open_parens))
+        elif kind == "punct" and text == ")" and open_parens:
+            open_parens.pop()
+    return deepest
 
 
 def _first_syntax_problem(text: str) -> str:

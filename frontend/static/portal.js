@@ -38,7 +38,10 @@
           schedule();
           return;
         }
-        if (fresh.getAttribute("data-status") !== region.getAttribute("data-status")) {
+        // Swap on a new status, and when polling ends without one (a case handed over to a
+        // Fachverfahren stays "processing", but the page now says what happens next).
+        if (fresh.getAttribute("data-status") !== region.getAttribute("data-status") ||
+            !fresh.hasAttribute("data-poll")) {
           region.innerHTML = fresh.innerHTML;
           region.setAttribute("data-status", fresh.getAttribute("data-status"));
           var label = region.querySelector("[data-status-label]");

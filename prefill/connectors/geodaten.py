@@ -23,7 +23,8 @@ class GeodatenConnector(AbfrageConnector):
     """Reads the parking zone of the citizen's registered address; knows no persons at all."""
 
     id: ClassVar[str] = "geodaten"
-    title: ClassVar[str] = "Geodaten"
+    # Named as a register, like the others: the portal writes "Aus dem <title>".
+    title: ClassVar[str] = "Geodatenregister"
     identifier: ClassVar[str] = "anschrift"
     min_trust_level: ClassVar[TrustLevel] = "substanziell"
     keyed_by: ClassVar[tuple[tuple[str, str], ...]] = tuple(

@@ -147,8 +147,16 @@ def settle(ctx: AppContext, case_id: str, *, until_event: str = "", timeout_s: f
     test does not race the platform's in-process worker over the same case row."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        status = ctx.dbos_client.retrieve_workflow(f"case-{case_id}").get_status().status
-        if status not in ("ENQUEUED", "PENDING", "DELAYED"):
+        # The case workflow, and the completion it queues (documents, notification).
+        running = ctx.dbos_client.list_workflows(
+            workflow_ids=[f"case-{case_id}", f"case-{case_id}-complete"],
+            status=["ENQUEUED", "PENDING", "DELAYED"],
+            load_input=False,
+            load_output=False,
+        )
+        if not running and ctx.dbos_client.list_workflows(
+            workflow_ids=[f"case-{case_id}"], load_input=False, load_output=False
+        ):
             return
         if until_event:
             with Session(ctx.engine) as session:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import io
 import time
+from typing import Any
 
 import httpx
 from pypdf import PdfReader
 
-from tests.conftest import Platform
+from tests.conftest import ROOT, Platform
 
 
-def wait_for_settled(api: httpx.Client, case_id: str, timeout: float = 30.0) -> dict[str, object]:
+def wait_for_settled(api: httpx.Client, case_id: str, timeout: float = 30.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         case: dict[str, object] = api.get(f"/cases/{case_id}").json()
@@ -116,6 +117,8 @@ def test_disputed_data_goes_to_a_clerk(platform: Platform) -> None:
     assert case["status"] == "referred"
     decision = case["decision"]
     assert isinstance(decision, dict) and "disputed_data" in decision["referral_reasons"]
+    reads = [a for a in api.get("/me/data-access").json() if a["application_id"] == app_id]
+    assert reads and {a["case_id"] for a in reads} == {case_id}
     assert case["documents"] == []
 
 
@@ -126,9 +129,10 @@ def test_low_trust_level_cannot_start_a_substanziell_service(platform: Platform)
 
 def test_data_cockpit_lists_the_registry_read(platform: Platform) -> None:
     api = platform.api("jonas")
-    api.post("/applications", json={"service": "meldebescheinigung"})
+    started = api.post("/applications", json={"service": "meldebescheinigung"}).json()
     rows = api.get("/me/data-access").json()
     assert rows and rows[0]["registry"] == "melderegister"
+    assert rows[0]["application_id"] == started["id"] and rows[0]["case_id"] is None
     assert "familienname" in rows[0]["attributes_requested"]
     assert rows[0]["legal_basis"] == "§ 18 Abs. 1 BMG"
     assert "Schneider" not in str(rows)  # names of attributes, never values
@@ -147,3 +151,93 @@ def test_health_and_openapi(platform: Platform) -> None:
             "/api/v1/cases/{case_id}/documents/{document_id}",
         ):
             assert path in spec["paths"], path
+
+
+def test_documents_are_attached_through_the_api_with_their_type_read_from_the_content(
+    platform: Platform,
+) -> None:
+    pdf = (ROOT / "tests" / "e2e" / "fixtures" / "rechnung.pdf").read_bytes()
+    api = platform.api("sophie")
+    app_id = api.post("/applications", json={"service": "lastenrad-zuschuss"}).json()["id"]
+    url = f"/applications/{app_id}/files/rechnung"
+
+    # The name says PDF, the content is text: refused, naming the field.
+    r = api.put(url, files={"file": ("rechnung.pdf", b"just text, no PDF", "application/pdf")})
+    assert r.status_code == 422, r.text
+    assert r.json()["details"][0]["field"] == "rechnung"
+    too_big = b"%PDF-1.7\n" + b"0" * (5 * 1024 * 1024)
+    r = api.put(url, files={"file": ("big.pdf", too_big, "application/pdf")})
+    assert r.status_code == 422 and "5" in r.json()["message"]
+    assert (
+        api.put(f"/applications/{app_id}/files/kaufpreis", files={"file": ("x", pdf)}).status_code
+        == 404
+    )
+    assert api.put(f"/applications/{app_id}/files/rechnung").status_code == 422  # no file part
+
+    # A path in the name is never used as a path; the type comes from the bytes.
+    r = api.put(url, files={"file": ("..\\..\\etc\\Rechnung März.pdf", pdf, "text/plain")})
+    assert r.status_code == 200, r.text
+    stored = r.json()
+    assert stored["media_type"] == "application/pdf" and stored["field"] == "rechnung"
+    assert "/" not in stored["name"] and "\\" not in stored["name"] and ".." not in stored["name"]
+
+    # Another citizen cannot attach to this draft.
+    other = platform.api("jonas").put(url, files={"file": ("r.pdf", pdf, "application/pdf")})
+    assert other.status_code == 404
+
+    assert api.delete(url).status_code == 204
+    r = api.patch(
+        f"/applications/{app_id}",
+        json={
+            "answers": {
+                "antrieb": "muskel",
+                "gewerblich": False,
+                "kaufpreis": "1000.00",
+                "kaufdatum": "2026-11-05",
+                "iban": "DE02120300000000202051",
+            }
+        },
+    )
+    assert r.status_code == 200, r.text
+    missing = api.post(f"/applications/{app_id}/submit")
+    assert missing.status_code == 422
+    assert "rechnung" in [d["field"] for d in missing.json()["details"]]
+    assert api.put(url, files={"file": ("rechnung.pdf", pdf, "application/pdf")}).status_code == 200
+    case_id = api.post(f"/applications/{app_id}/submit").json()["case_id"]
+    assert wait_for_settled(api, case_id)["status"] in ("decided", "notified", "referred")
+
+
+def test_the_citizen_chooses_among_her_own_vehicles_only_when_she_has_several(
+    platform: Platform,
+) -> None:
+    def kennzeichen(application: dict[str, Any]) -> dict[str, Any]:
+        return next(f for f in application["fields"] if f["id"] == "kennzeichen")
+
+    # Petra has a car and a van: she chooses one of hers, and only hers.
+    petra = platform.api("petra")
+    started = petra.post("/applications", json={"service": "fahrzeugwahl"}).json()
+    field = kennzeichen(started)
+    assert field["origin"] == "citizen" and field["options_from"] == "fahrzeuge"
+    assert [o["value"] for o in field["options"]] == ["K-PL 815", "K-PL 4410"]
+    assert field["options"][0]["label"]["de"] == "K-PL 815 (Škoda)"
+    url = f"/applications/{started['id']}"
+    foreign = petra.patch(url, json={"answers": {"kennzeichen": "K-MA 2105"}})
+    assert foreign.status_code == 422 and foreign.json()["details"][0]["field"] == "kennzeichen"
+    assert petra.post(f"{url}/submit").status_code == 422  # a choice is required
+    assert petra.patch(url, json={"answers": {"kennzeichen": "K-PL 4410"}}).status_code == 200
+    case = wait_for_settled(petra, petra.post(f"{url}/submit").json()["case_id"])
+    assert case["decision"]["outcome"] == "approved"
+
+    # Mehmet has one car: the register names it, nobody asks.
+    mehmet = platform.api("mehmet")
+    field = kennzeichen(mehmet.post("/applications", json={"service": "fahrzeugwahl"}).json())
+    assert field["origin"] == "registry" and field["value"] == "K-MA 2105"
+
+    # Erika has none: nothing to choose, nothing blocks the application, the rules decide.
+    erika = platform.api("erika")
+    started = erika.post("/applications", json={"service": "fahrzeugwahl"}).json()
+    assert kennzeichen(started)["options"] == []
+    case = wait_for_settled(
+        erika, erika.post(f"/applications/{started['id']}/submit").json()["case_id"]
+    )
+    assert case["decision"]["outcome"] == "rejected"

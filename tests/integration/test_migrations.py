@@ -30,3 +30,14 @@ def test_models_and_migrations_agree(tmp_path: Path) -> None:
         diff = compare_metadata(context, SQLModel.metadata)
     engine.dispose()
     assert diff == [], f"models differ from migrations; add a revision: {diff}"
+
+
+def test_the_history_has_one_head() -> None:
+    """Parallel work adds revisions side by side; a merge revision must join them before
+    release, so every installation is on the same, single line of history."""
+    from alembic.script import ScriptDirectory
+
+    from backend.migrate import alembic_config
+
+    heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
+    assert len(heads) == 1, f"several heads, add a merge revision: {heads}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
@@ -23,7 +24,8 @@ from backend.uploads import service as uploads
 from sandbox.personas import persona_by_id
 from tests.conftest import Platform
 
-PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+# A readable PDF: uploads are parsed and checked for active content (backend/uploads/files.py).
+PDF = (Path(__file__).resolve().parents[1] / "e2e" / "fixtures" / "rechnung.pdf").read_bytes()
 
 
 _LOOP = asyncio.new_event_loop()
