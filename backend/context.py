@@ -14,6 +14,7 @@ from backend.db import build_engine
 from backend.definitions.catalogue import Catalogue, load_catalogue
 from backend.documents.render import NoticeRenderer
 from backend.settings import Settings
+from prefill.configuration import registry_configs
 from prefill.connectors.base import ConnectorConfig
 from prefill.connectors.registry import ConnectorRegistry, build_default_registry
 from prefill.health import RegistryHealth
@@ -40,22 +41,31 @@ class AppContext:
         self.engine.dispose()
 
 
+def connectors_for(settings: Settings) -> ConnectorRegistry:
+    """The shipped connectors plus those an operator configured in the registries folder."""
+    return build_default_registry(config_dir=settings.registries_dir)
+
+
 def connector_configs(
     settings: Settings, connectors: ConnectorRegistry
 ) -> dict[str, ConnectorConfig]:
-    """Every connector is reached under the registries base URL and knows its own path below."""
-    return {
-        cid: ConnectorConfig(
-            base_url=settings.registry_base_url.rstrip("/"),
-            timeout_s=settings.registry_timeout_s,
-        )
-        for cid in connectors
-    }
+    """Every connector is reached under the registries base URL (it knows its own path below),
+    unless its file in the registries folder says otherwise; secrets come from the environment.
+
+    Raises prefill.configuration.RegistryConfigError at start-up for a broken file or a missing
+    secret, so no citizen meets it at the first read.
+    """
+    return registry_configs(
+        connectors,
+        default_base_url=settings.registry_base_url,
+        default_timeout_s=settings.registry_timeout_s,
+        config_dir=settings.registries_dir,
+    )
 
 
 def build_context(settings: Settings, *, connectors: ConnectorRegistry | None = None) -> AppContext:
     """Load and check every service definition, connect the database; fail early and clearly."""
-    registry = connectors or build_default_registry()
+    registry = connectors or connectors_for(settings)
     catalogue = load_catalogue(settings.services_dir, registry)
     engine = build_engine(settings.database_url)
     http = httpx.AsyncClient(

@@ -43,6 +43,13 @@ class Settings(BaseSettings):
         "", description="Base URL of the registries. Empty: the in-process sandbox registries."
     )
     registry_timeout_s: float = Field(5.0, description="Timeout of one registry request.")
+    registries_dir: Path = Field(
+        Path("registries"),
+        description=(
+            "Folder of per-registry YAML files (base URL, timeouts, credentials, generic REST "
+            "connectors); see registries/README.md. A missing folder means: defaults only."
+        ),
+    )
     worker_in_process: bool = Field(
         True, description="Run the case worker inside the web process (embedded default)."
     )

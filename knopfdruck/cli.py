@@ -13,6 +13,7 @@ from pathlib import Path
 
 from backend.errors import DefinitionError
 from backend.settings import Settings, get_settings
+from prefill.configuration import RegistryConfigError
 from prefill.connectors.registry import ConnectorRegistry
 
 
@@ -32,10 +33,10 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
-def _connectors() -> ConnectorRegistry:
-    from prefill.connectors.registry import build_default_registry
+def _connectors(settings: Settings) -> ConnectorRegistry:
+    from backend.context import connectors_for
 
-    return build_default_registry()
+    return connectors_for(settings)
 
 
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
@@ -44,7 +45,7 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     path = Path(args.path) if args.path else settings.services_dir
     if not path.exists():
         return _fail(f"{path}: no such file or directory")
-    problems = validate_tree(path, _connectors())
+    problems = validate_tree(path, _connectors(settings))
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
@@ -76,7 +77,7 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 def _check_definitions(settings: Settings) -> None:
     from backend.definitions.loader import validate_tree
 
-    problems = validate_tree(settings.services_dir, _connectors())
+    problems = validate_tree(settings.services_dir, _connectors(settings))
     if problems:
         raise DefinitionError(problems)
 
@@ -239,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return _fail("refusing to start: the service definitions above are invalid")
+    except RegistryConfigError as exc:
+        return _fail(f"refusing to start: registry configuration: {exc}")
     except KeyboardInterrupt:
         return 130
     except Exception as exc:

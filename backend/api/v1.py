@@ -61,6 +61,9 @@ class AccessView(BaseModel):
     purpose: str
     legal_basis: str
     service: str
+    application_id: str | None
+    """The application the read was for; it becomes the case on submission."""
+    case_id: str | None
     actor: str
     outcome: str
 
@@ -178,6 +181,9 @@ def my_data_access(ctx: ContextDep, citizen: CitizenDep) -> list[AccessView]:
     """Datenschutzcockpit (§ 10 OZG): who read which of my data, when and why."""
     with Session(ctx.engine) as session:
         rows = queries.my_data_accesses(session, citizen)
+        cases = queries.cases_of_applications(
+            session, citizen, {r.application_id for r in rows if r.application_id}
+        )
     return [
         AccessView(
             at=r.at,
@@ -187,6 +193,8 @@ def my_data_access(ctx: ContextDep, citizen: CitizenDep) -> list[AccessView]:
             purpose=r.purpose,
             legal_basis=r.legal_basis,
             service=r.service,
+            application_id=r.application_id,
+            case_id=r.case_id or cases.get(r.application_id or ""),
             actor=r.actor,
             outcome=r.outcome,
         )

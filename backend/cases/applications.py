@@ -413,6 +413,11 @@ def submit_application(ctx: AppContext, identity: Identity, application_id: str)
                     "failed_fields": sorted(
                         fid for fid, e in application.prefill.items() if e.get("status") == "failed"
                     ),
+                    "empty_fields": sorted(
+                        fid
+                        for fid, e in application.prefill.items()
+                        if e.get("status") == "empty" and values.get(fid) not in (None, "", [])
+                    ),
                     "disputes": dict(application.disputes),
                     "remark": application.remark,
                     "addressee": {"name": identity.name},

@@ -118,6 +118,7 @@ def _signals(case: Case) -> CaseSignals:
         disputed_fields=list((data.get("disputes") or {}).keys()),
         has_remark=bool(data.get("remark")),
         failed_fields=list(data.get("failed_fields") or []),
+        empty_fields=list(data.get("empty_fields") or []),
         rule_referred=False,  # decide() already refers on its own rules; not counted twice
     )
 

@@ -80,6 +80,24 @@ def my_data_accesses(
     )
 
 
+def cases_of_applications(
+    session: Session, identity: Identity, application_ids: set[str]
+) -> dict[str, str]:
+    """Application id → case id for the citizen's submitted applications.
+
+    The access log row is written when the registry is read, before a case exists; it stays
+    append-only, and the case it led to is found through the application instead.
+    """
+    if not application_ids:
+        return {}
+    rows = session.exec(
+        select(Case.application_id, Case.id).where(
+            Case.citizen_sub == identity.sub, col(Case.application_id).in_(application_ids)
+        )
+    ).all()
+    return dict(rows)
+
+
 def case_events(session: Session, case_id: str) -> list[CaseEvent]:
     """The case log in order; callers check ownership first."""
     return list(

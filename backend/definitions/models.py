@@ -84,7 +84,13 @@ DEFAULT_TOPIC = "angaben"
 Outcome = Literal["approved", "rejected", "referred"]
 Rounding = Literal["cents_half_up", "euro_down", "euro_half_up"]
 ReferralTrigger = Literal[
-    "disputed_data", "remark", "registry_failure", "rule_referred", "threshold", "qa_sample"
+    "disputed_data",
+    "remark",
+    "registry_failure",
+    "held_data_missing",
+    "rule_referred",
+    "threshold",
+    "qa_sample",
 ]
 
 DEFAULT_TRIGGERS: tuple[ReferralTrigger, ...] = (

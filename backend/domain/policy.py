@@ -29,6 +29,12 @@ REFERRAL_TEXT: dict[str, dict[str, str]] = {
         "de": "Ein Register war nicht erreichbar; Angaben wurden von Ihnen ergänzt.",
         "en": "A register could not be reached; you entered the data yourself.",
     },
+    "held_data_missing": {
+        "de": "Das Register hält Angaben nicht, die es für diesen Antrag halten müsste; "
+        "Sie haben sie selbst eingegeben, und eine Person prüft sie.",
+        "en": "The register does not hold data it should hold for this application; you "
+        "entered it yourself, and a person checks it.",
+    },
     "rule_referred": {
         "de": "Eine Regel des Dienstes verlangt eine Prüfung durch eine Person.",
         "en": "A rule of the service requires a check by a person.",
@@ -48,6 +54,8 @@ class CaseSignals:
     has_remark: bool
     failed_fields: Collection[str]
     rule_referred: bool
+    empty_fields: Collection[str] = ()
+    """Held fields the registry had nothing for and the citizen typed instead."""
 
 
 def in_qa_sample(case_id: str, rate: float) -> bool:
@@ -82,6 +90,10 @@ def referral_reasons(
         reasons.append("remark")
     if signals.failed_fields and "registry_failure" in triggers:
         reasons.append("registry_failure")
+    # A service that certifies what a register holds (a Meldebescheinigung) must not certify
+    # what the citizen typed in its place: such services list this trigger.
+    if signals.empty_fields and "held_data_missing" in triggers:
+        reasons.append("held_data_missing")
     if signals.rule_referred:
         reasons.append("rule_referred")
     if "qa_sample" in triggers and in_qa_sample(case_id, qa_sample_rate):

@@ -116,6 +116,8 @@ def test_disputed_data_goes_to_a_clerk(platform: Platform) -> None:
     assert case["status"] == "referred"
     decision = case["decision"]
     assert isinstance(decision, dict) and "disputed_data" in decision["referral_reasons"]
+    reads = [a for a in api.get("/me/data-access").json() if a["application_id"] == app_id]
+    assert reads and {a["case_id"] for a in reads} == {case_id}
     assert case["documents"] == []
 
 
@@ -126,9 +128,10 @@ def test_low_trust_level_cannot_start_a_substanziell_service(platform: Platform)
 
 def test_data_cockpit_lists_the_registry_read(platform: Platform) -> None:
     api = platform.api("jonas")
-    api.post("/applications", json={"service": "meldebescheinigung"})
+    started = api.post("/applications", json={"service": "meldebescheinigung"}).json()
     rows = api.get("/me/data-access").json()
     assert rows and rows[0]["registry"] == "melderegister"
+    assert rows[0]["application_id"] == started["id"] and rows[0]["case_id"] is None
     assert "familienname" in rows[0]["attributes_requested"]
     assert rows[0]["legal_basis"] == "§ 18 Abs. 1 BMG"
     assert "Schneider" not in str(rows)  # names of attributes, never values

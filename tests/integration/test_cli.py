@@ -106,3 +106,41 @@ def test_audit_verify_on_an_empty_database(tmp_path: Path) -> None:
     assert run("db", "upgrade", env=env).returncode == 0
     result = run("audit", "verify", env=env)
     assert result.returncode == 0 and "0 broken" in result.stdout
+
+
+def _kita_service(services: Path) -> None:
+    """A copy of the Meldebescheinigung that also reads from the configured Kita portal."""
+    shutil.copytree(ROOT / "services" / "meldebescheinigung", services / "meldebescheinigung")
+    yaml_file = services / "meldebescheinigung" / "service.yaml"
+    text = yaml_file.read_text(encoding="utf-8")
+    held = "source: { <<: *melde, attribute: anschrift.plz }"
+    assert held in text
+    kita = "source: { <<: *melde, connector: kita-portal, attribute: einrichtung }"
+    yaml_file.write_text(text.replace(held, kita), encoding="utf-8")
+
+
+def test_configured_registries_are_read_by_validate_and_serve(tmp_path: Path) -> None:
+    services = tmp_path / "services"
+    services.mkdir()
+    _kita_service(services)
+    registries = tmp_path / "registries"
+    registries.mkdir()
+    env = {
+        "KNOPFDRUCK_SERVICES_DIR": str(services),
+        "KNOPFDRUCK_REGISTRIES_DIR": str(registries),
+        "KNOPFDRUCK_DATA_DIR": str(tmp_path / "var"),
+    }
+    unknown = run("services", "validate", env=env)
+    assert unknown.returncode == 1
+    assert "unknown connector 'kita-portal'" in unknown.stderr
+
+    shutil.copy(ROOT / "registries" / "examples" / "kita-portal.yaml", registries)
+    known = run("services", "validate", env=env)
+    assert known.returncode == 0, known.stderr
+
+    # The portal needs a bearer token from the environment: without it, serve refuses to start
+    # instead of failing at the first citizen's read.
+    no_secret = run("serve", "--port", "1", env={**env, "KNOPFDRUCK_KITA_PORTAL_TOKEN": ""})
+    assert no_secret.returncode == 2
+    assert "Traceback" not in no_secret.stderr
+    assert "KNOPFDRUCK_KITA_PORTAL_TOKEN is not set" in no_secret.stderr

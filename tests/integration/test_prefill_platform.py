@@ -158,6 +158,24 @@ def test_an_auskunftssperre_asks_the_citizen_for_her_address_and_a_clerk_decides
     assert "registry_failure" in case["decision"]["referral_reasons"]
 
 
+def test_a_person_the_melderegister_does_not_know_gets_no_certificate_of_typed_data(
+    platform: Platform, registries: str
+) -> None:
+    """Tomasz types his details; a Meldebescheinigung must not certify them unchecked."""
+    api = platform.api("unbekannt")
+    response = api.post("/applications", json={"service": "meldebescheinigung"})
+    assert response.status_code == 201, response.text
+    application = response.json()
+    fields = fields_of(application)
+    assert {fields[fid]["prefill_status"] for fid in MELDE_FIELDS} == {"empty"}
+    typed = {**ERIKA_ANSWERS, "familienname": "Nowak", "vornamen": "Tomasz"}
+    api.patch(f"/applications/{application['id']}", json={"answers": typed}).raise_for_status()
+    case = settled(api, api.post(f"/applications/{application['id']}/submit").json()["case_id"])
+    assert case["status"] == "referred"
+    assert "held_data_missing" in case["decision"]["referral_reasons"]
+    assert case["documents"] == []
+
+
 def test_every_read_is_bound_to_its_purpose_and_logged_without_values(
     platform: Platform, registries: str
 ) -> None:
