@@ -7,7 +7,10 @@
 ``await_payment`` (queue ``payments``, id ``case-<id>-payment``): open the payment at the
     provider, wait durably for the 'paid' message (DBOS.recv), remind once, expire at the
     deadline (the application then counts as withdrawn), or complete once paid.
-complete: documents (notice/certificate with signed QR) → [write-back] → decided → notified.
+complete: write-back (register entries, each a child workflow) → documents (notice or
+    certificate with signed QR) → decided → notified.
+``processing: external`` services are delivered to the department's Fachverfahren instead
+    (backend/handover) and decided there.
 
 Waiting for a payment gets its own workflow on its own queue: a case that waits days for
 its fee must not hold one of the ``cases`` queue's worker slots.
@@ -27,11 +30,13 @@ from backend.cases.audit import record_event
 from backend.cases.closing import close_lapsed_cases
 from backend.cases.lifecycle import load_case, message_facts, move_case
 from backend.cases.worker import APP_VERSION, WORKFLOW, worker_context
+from backend.cases.writeback import run_writebacks
 from backend.db import unit_of_work
 from backend.documents.render import local_date
 from backend.domain.case_state import Actor, CaseStatus
 from backend.domain.decision import Decision
 from backend.domain.policy import CaseSignals, referral_reasons
+from backend.handover.delivery import handover_step
 from backend.models import Case, utcnow
 from backend.notices.issue import issue_documents
 from backend.notifications.delivery import register_queue as register_notifications_queue
@@ -221,6 +226,13 @@ def request_payment_step(case_id: str) -> str:
 # --- steps of completion -------------------------------------------------------------------
 
 
+@DBOS.step(name="knopfdruck.status", **_STEP)
+def status_step(case_id: str) -> str:
+    """The case's status now, read once and checkpointed (workflow code must not read the DB)."""
+    with Session(worker_context().engine) as session:
+        return str(load_case(session, case_id).status)
+
+
 @DBOS.step(name="knopfdruck.documents", **_STEP)
 def documents_step(case_id: str) -> list[str]:
     """Render every document the definition issues for this outcome, once per case."""
@@ -277,11 +289,25 @@ def notify_step(case_id: str) -> str:
         return case.status
 
 
+@DBOS.step(name="knopfdruck.route", **_STEP)
+def route_step(case_id: str) -> str:
+    """``external`` when the service's Fachverfahren decides, else ``automated``."""
+    ctx = worker_context()
+    with Session(ctx.engine) as session:
+        case = load_case(session, case_id)
+    return ctx.catalogue.get(case.service).processing
+
+
 def complete_case(case_id: str) -> str:
-    """The decided case's documents, the decision itself, and the notification."""
+    """Register entries, the decided case's documents, the decision itself, the notification.
+
+    The write-back comes first: after the payment, before any notice exists, so an entry that
+    fails for good refers the case to a person without a notice that claims it was made.
+    """
+    run_writebacks(case_id)
+    if status_step(case_id) == CaseStatus.REFERRED:
+        return CaseStatus.REFERRED
     documents_step(case_id)
-    # Write-back (backend/cases/writeback.py, run_writebacks) belongs here: after payment and
-    # documents, before the case counts as decided, so a failed entry can still refer it.
     status = finish_step(case_id)
     if status != CaseStatus.DECIDED:
         return status
@@ -294,8 +320,10 @@ def process_case(case_id: str) -> str:
     status = begin_step(case_id)
     if status != CaseStatus.PROCESSING:
         return status
-    # Handover to a Fachverfahren (processing: external, backend/handover) belongs here:
-    # external cases are delivered instead of decided.
+    if route_step(case_id) == "external":
+        # The department's Fachverfahren decides; its signed status callbacks move the case on
+        # (backend/api/handover_callbacks.py).
+        return str(handover_step(case_id)["status"])
     outcome = decide_step(case_id)
     if outcome not in ("approved", "rejected"):
         return outcome

@@ -288,13 +288,14 @@ def refer_or_note(
     waiting_for: str,
     key: str,
 ) -> None:
-    """Refer a case still in processing to a person; otherwise log the failure on the case.
+    """Refer a case not yet decided (processing, or paid and awaiting completion) to a person;
+    otherwise log the failure on the case.
 
     Either way ``waiting_for`` names what is missing, so the case never waits silently.
     """
     with unit_of_work(ctx.engine) as session:
         case = _load(session, case_id)
-        if case.status == CaseStatus.PROCESSING:
+        if case.status in (CaseStatus.PROCESSING, CaseStatus.AWAITING_PAYMENT):
             try:
                 move_case(
                     ctx,
@@ -369,7 +370,7 @@ def writeback_workflow(case_id: str, index: int) -> dict[str, Any]:
 
 
 def run_writebacks(case_id: str) -> list[str]:
-    """Call from inside the case workflow after the documents: the record ids written.
+    """Call from inside the case workflow before the documents: the record ids written.
 
     Write-backs run one after another (a later entry may rely on an earlier one); a failed
     one has referred the case (see ``perform_writeback``), and the rest are left to the clerk.

@@ -89,6 +89,8 @@ EDGES: dict[tuple[CaseStatus, CaseStatus], frozenset[ActorKind]] = {
     # withdrawn (cf. § 15 Abs. 2 BGebG: advance payment not made in time).
     (S.AWAITING_PAYMENT, S.DECIDED): _SYS,
     (S.AWAITING_PAYMENT, S.WITHDRAWN): _CIT_SYS,
+    # Paid, but the register entry failed for good: a person completes the case.
+    (S.AWAITING_PAYMENT, S.REFERRED): _SYS,
     (S.REFERRED, S.IN_REVIEW): _CLK,
     (S.REFERRED, S.DECIDED): _CLK,
     (S.REFERRED, S.AWAITING_CITIZEN): _CLK,

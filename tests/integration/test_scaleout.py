@@ -7,8 +7,6 @@ PostgreSQL three workers run; on SQLite (one file, one machine) two.
 
 from __future__ import annotations
 
-import ast
-import inspect
 import os
 import signal
 import socket
@@ -25,7 +23,6 @@ import pytest
 from dbos import DBOSClient
 from sqlmodel import Session, col, func, select
 
-import backend.cases.processing as processing
 from backend.cases.audit import verify_all_chains
 from backend.cases.worker import WORKFLOW
 from backend.context import AppContext
@@ -41,12 +38,6 @@ CASES = 300
 SERVICE = "hundeanmeldung"
 DOG = {"hundename": "Bello", "rasse": "Labrador"}
 ADDRESS = "erika.scaleout@example.org"
-# Until the lead wires run_writebacks into the case workflow, no case writes back; the test
-# then insists on zero entries, and on exactly one per case as soon as it is wired.
-WRITEBACK_WIRED = any(
-    isinstance(node, ast.Call) and getattr(node.func, "id", "") == "run_writebacks"
-    for node in ast.walk(ast.parse(inspect.getsource(processing)))
-)
 
 
 @pytest.fixture
@@ -203,9 +194,7 @@ def test_kill_9_one_of_several_workers_and_every_case_is_done_exactly_once(
         for case_id, kinds in by_case.items():
             repeated = {k: n for k, n in kinds.items() if n != 1}
             assert repeated == {}, (case_id, repeated)
-            required = {"submitted", "decided", "case_decided"}
-            if WRITEBACK_WIRED:
-                required.add("registry_written")
+            required = {"submitted", "decided", "registry_written", "case_decided"}
             assert required <= set(kinds), (case_id, kinds)
         reports = verify_all_chains(session)
         assert len(reports) == CASES and all(r.ok for r in reports)
@@ -219,10 +208,7 @@ def test_kill_9_one_of_several_workers_and_every_case_is_done_exactly_once(
         f"{platform.settings.registry_base_url}/hundesteuerregister/v1/_eintraege"
     ).json()["eintraege"]
     written = Counter(e["case_id"] for e in entries if e["case_id"] in set(case_ids))
-    if WRITEBACK_WIRED:
-        assert set(written) == set(case_ids) and set(written.values()) == {1}
-    else:
-        assert written == Counter()
+    assert set(written) == set(case_ids) and set(written.values()) == {1}
 
     # Mail is at most once by design (SMTP cannot deduplicate): a mail the victim was sending
     # at the kill may be lost, never sent twice.
