@@ -37,7 +37,6 @@ from enginekit import (
     start_workers,
     stop_workers,
     submit,
-    use_png_qr,
 )
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -61,15 +60,7 @@ def main() -> int:
         help="worker processes x concurrency per run, comma-separated (default 1x4,2x4)",
     )
     parser.add_argument("--renders", type=int, default=30)
-    parser.add_argument(
-        "--qr",
-        choices=("svg", "png"),
-        default="svg",
-        help="png: what-if with a PNG QR code on the notice instead of the SVG one",
-    )
     args = parser.parse_args()
-    if args.qr == "png":
-        use_png_qr()
     runs = [tuple(int(n) for n in run.split("x")) for run in args.runs.split(",")]
 
     url = reset_database(args.database_url)
@@ -92,9 +83,7 @@ def main() -> int:
             # the machine's load during the run shows in both numbers alike.
             renders = bare_render_seconds(ctx, sample, args.renders // 2)
             started = time.monotonic()
-            processes = start_workers(
-                bench.settings, workers, concurrency, bench.workdir, png_qr=args.qr == "png"
-            )
+            processes = start_workers(bench.settings, workers, concurrency, bench.workdir)
             try:
                 with Session(ctx.engine) as session:
                     while _stored(session, case_ids) < len(case_ids):

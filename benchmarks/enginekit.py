@@ -169,38 +169,8 @@ def submit(ctx: AppContext, application_id: str) -> str:
     return apps.submit_application(ctx, citizen(), application_id).id
 
 
-def png_qr_data_url(text: str) -> str:
-    """What-if for the notice's QR code: a small PNG instead of the SVG path the notices embed
-    (WeasyPrint lays out a QR's thousands of SVG path segments for every notice)."""
-    import base64
-    import io
-
-    import qrcode
-    import qrcode.constants
-
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=4, border=4)
-    code.add_data(text)
-    code.make(fit=True)
-    buffer = io.BytesIO()
-    code.make_image().save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def use_png_qr() -> None:
-    """Switch this process's notices to the PNG QR code (benchmark what-if only)."""
-    import backend.notices.issue
-
-    backend.notices.issue.qr_data_url = png_qr_data_url  # type: ignore[attr-defined]
-
-
-_PNG_WORKER = (
-    "import sys; sys.path.insert(0, {bench!r}); import enginekit; enginekit.use_png_qr(); "
-    "from knopfdruck.cli import main; sys.exit(main(sys.argv[1:]))"
-)
-
-
 def start_workers(
-    settings: Settings, count: int, concurrency: int, log_dir: Path, *, png_qr: bool = False
+    settings: Settings, count: int, concurrency: int, log_dir: Path
 ) -> list[subprocess.Popen[bytes]]:
     env = {
         **os.environ,
@@ -216,11 +186,8 @@ def start_workers(
                 subprocess.Popen(
                     [
                         sys.executable,
-                        *(
-                            ["-c", _PNG_WORKER.format(bench=str(Path(__file__).parent))]
-                            if png_qr
-                            else ["-m", "knopfdruck.cli"]
-                        ),
+                        "-m",
+                        "knopfdruck.cli",
                         "worker",
                         "--concurrency",
                         str(concurrency),

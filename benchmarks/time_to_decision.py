@@ -37,7 +37,6 @@ from enginekit import (
     start_workers,
     stop_workers,
     submit,
-    use_png_qr,
 )
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
@@ -76,15 +75,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument(
-        "--qr",
-        choices=("svg", "png"),
-        default="svg",
-        help="png: what-if with a PNG QR code on the notice instead of the SVG one",
-    )
     args = parser.parse_args()
-    if args.qr == "png":
-        use_png_qr()
     total = int(args.rate * args.seconds)
 
     url = reset_database(args.database_url)
@@ -97,7 +88,6 @@ def main() -> int:
             args.workers,
             args.concurrency,
             bench.workdir,
-            png_qr=args.qr == "png",
         )
         try:
             warm_ids = [submit(ctx, a) for a in warm]

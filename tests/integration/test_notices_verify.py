@@ -6,11 +6,15 @@ import base64
 import io
 import json
 import re
+import subprocess
+from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
+import zxingcpp
 from jwcrypto import jwk as jwcrypto_jwk
 from jwcrypto import jws as jwcrypto_jws
+from PIL import Image
 from pypdf import PdfReader
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -41,14 +45,32 @@ def _link(pdf: bytes) -> str:
     return str(metadata["/pruefadresse"])
 
 
+def _printed_qr(pdf: bytes, tmp_path: Path) -> str:
+    """What a phone reads off the printed page: rasterise page 1 at 150 dpi, decode its QR."""
+    (tmp_path / "notice.pdf").write_bytes(pdf)
+    subprocess.run(
+        ["pdftoppm", "-r", "150", "-png", "-f", "1", "-l", "1", "notice.pdf", "page"],
+        cwd=tmp_path,
+        check=True,
+        timeout=60,
+    )
+    [page] = tmp_path.glob("page*.png")
+    codes = zxingcpp.read_barcodes(Image.open(page))
+    assert [c.format for c in codes] == [zxingcpp.BarcodeFormat.QRCode], codes
+    return str(codes[0].text)
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def test_the_qr_code_verifies_and_a_tampered_one_does_not(platform: Platform) -> None:
+def test_the_qr_code_verifies_and_a_tampered_one_does_not(
+    platform: Platform, tmp_path: Path
+) -> None:
     case, pdf = _certificate(platform)
     link = _link(pdf)
     assert link.startswith(f"{platform.base_url}/verify?t=")
+    assert _printed_qr(pdf, tmp_path) == link
     token = parse_qs(urlsplit(link).query)["t"][0]
 
     page = httpx.get(link, timeout=30)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 from datetime import date
@@ -10,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zxingcpp
 from jose import jws
 from jwcrypto import jwk as jwcrypto_jwk
 from jwcrypto import jws as jwcrypto_jws
+from PIL import Image
 
 from backend.notices.claims import ClaimsError, NoticeClaims, content_sha256
-from backend.notices.qr import qr_data_url, qr_svg
+from backend.notices.qr import MODULE_PX, qr_data_url, qr_png
 from backend.notices.signing import (
     KEY_FILE,
     NoticeSigner,
@@ -167,7 +170,11 @@ def test_the_key_is_made_once_private_and_reused(tmp_path: Path) -> None:
     assert NoticeSigner(path).kid == NoticeSigner(path).kid
 
 
-def test_qr_code_is_an_svg_data_url() -> None:
-    svg = qr_svg("http://127.0.0.1:8000/verify?t=abc")
-    assert svg.startswith(b"<svg") and b"<path" in svg
-    assert qr_data_url("x").startswith("data:image/svg+xml;base64,")
+def test_qr_code_is_a_sharp_png_that_decodes_to_the_link() -> None:
+    link = "http://127.0.0.1:8000/verify?t=" + "eyJhbGciOiJFUzI1NiJ9.abc.def" * 4
+    image = Image.open(io.BytesIO(qr_png(link)))
+    assert image.mode == "1" and image.width == image.height
+    assert image.width % MODULE_PX == 0
+    [code] = zxingcpp.read_barcodes(image)
+    assert code.text == link
+    assert qr_data_url("x").startswith("data:image/png;base64,")
