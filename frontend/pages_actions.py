@@ -53,13 +53,55 @@ ACTIONS: dict[str, tuple[str, Perform, bool, str]] = {
 def build() -> APIRouter:
     router = APIRouter()
 
+    async def mailbox_page(request: Request, status_code: int = 200, **extra: Any) -> Response:
+        active = await require(request)
+        ctx = ctx_of(request)
+
+        def load() -> tuple[int, list[Any], str | None]:
+            unread, messages = queries.my_mailbox(ctx, active.identity)
+            return unread, messages, queries.my_notification_email(ctx, active.identity)
+
+        unread, messages, email = await run_in_threadpool(load)
+        return render(
+            request,
+            "mailbox.html",
+            status_code=status_code,
+            messages=messages,
+            unread_total=unread,
+            email=email,
+            saved=request.query_params.get("email"),
+            **extra,
+        )
+
     @router.get("/mailbox")
     async def mailbox(request: Request) -> Response:
+        return await mailbox_page(request)
+
+    @router.post("/mailbox/email")
+    async def notification_email(request: Request) -> Response:
+        """Mails say only 'there is a new message' and link here (no case content, § 9 OZG's
+        mailbox is the channel); the address is optional and can be removed any time."""
         active = await require(request)
-        unread, messages = await run_in_threadpool(
-            queries.my_mailbox, ctx_of(request), active.identity
-        )
-        return render(request, "mailbox.html", messages=messages, unread_total=unread)
+        form = texts(await checked_form(request, active))
+        remove = form.get("action") == "remove"
+        email = None if remove else form.get("email", "")
+        try:
+            await run_in_threadpool(
+                queries.change_notification_email, ctx_of(request), active.identity, email
+            )
+        except InvalidInput as exc:
+            errors = [
+                {
+                    "field": "email",
+                    "href": "#in-email",
+                    "message_de": localized_message(exc.message, "de"),
+                    "message": localized_message(exc.message, "en"),
+                }
+            ]
+            return await mailbox_page(request, 422, errors=errors, submitted=email)
+        # The address itself never goes into the URL.
+        done = "removed" if remove else "saved"
+        return RedirectResponse(f"/mailbox?email={done}", status_code=303)
 
     @router.get("/mailbox/{message_id}")
     async def message(request: Request, message_id: str) -> Response:

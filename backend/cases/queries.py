@@ -225,6 +225,22 @@ def my_mailbox(ctx: AppContext, identity: Identity) -> tuple[int, list[MessageVi
         ]
 
 
+def my_notification_email(ctx: AppContext, identity: Identity) -> str | None:
+    """The address 'you have a new message' mails go to, if the citizen gave one."""
+    with Session(ctx.engine) as session:
+        address = mailbox.get_address(session, identity)
+        return address.email if address else None
+
+
+def change_notification_email(ctx: AppContext, identity: Identity, email: str | None) -> None:
+    """Set (or with None remove) the notification address; InvalidInput names a bad one."""
+    with unit_of_work(ctx.engine) as session:
+        if email is None:
+            mailbox.remove_address(session, identity)
+        else:
+            mailbox.set_address(session, identity, email)
+
+
 def my_unread_count(ctx: AppContext, identity: Identity) -> int:
     """For the header of every page: how many messages wait to be read."""
     with Session(ctx.engine) as session:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+import time
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -14,7 +15,7 @@ from backend.auth.tokens import Identity
 from backend.cases import review
 from backend.context import build_context
 from sandbox.personas import persona_by_id
-from tests.conftest import Platform
+from tests.conftest import MailCatcher, Platform
 from tests.e2e.portal import assert_accessible, login_as, wait_for_decision
 
 
@@ -159,3 +160,41 @@ def test_withdraw_and_answer_a_question(page: Page, platform: Platform, artifact
     # Trying again from an old page is refused with an explanation, not an error trace.
     page.goto(f"{platform.base_url}/cases/{case_id}/withdraw")
     expect(page.locator(".warning")).to_contain_text("nicht möglich")
+
+
+def test_notification_email_is_set_checked_used_and_removed(
+    page: Page, platform: Platform, smtp_server: MailCatcher, artifacts: Path
+) -> None:
+    address = "paul.lange.e2e@example.org"
+    login_as(page, platform, "Paul Lange")
+    page.goto(platform.base_url + "/mailbox")
+    field = page.get_by_label("E-Mail-Adresse", exact=True)
+    field.fill("paul at example")
+    page.get_by_role("button", name="E-Mail-Adresse speichern").click()
+    expect(page.locator(".error-summary")).to_contain_text("name@example.org")
+    expect(field).to_have_value("paul at example")
+    assert_accessible(page, "mailbox-email-error", artifacts)
+
+    field.fill(address)
+    page.get_by_role("button", name="E-Mail-Adresse speichern").click()
+    expect(page.locator(".notice")).to_contain_text("ist gespeichert")
+    assert address not in page.url  # personal data never in a URL
+    expect(page.locator("main")).to_contain_text(address)
+
+    # The decision's message arrives by real SMTP too, with a link and no case content.
+    _meldebescheinigung(page, platform)
+    wait_for_decision(page)
+    deadline = time.monotonic() + 30
+    while not smtp_server.to(address) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    [mail] = smtp_server.to(address)[:1]
+    body = mail.get_body(preferencelist=("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert f"{platform.base_url}/mailbox" in text
+    assert "Lange" not in text.replace("Paul Lange", "") and "Meldebescheinigung" not in text
+
+    page.goto(platform.base_url + "/mailbox")
+    page.get_by_role("button", name="Keine E-Mails mehr").click()
+    expect(page.locator(".notice")).to_contain_text("keine Benachrichtigungen per E-Mail mehr")
+    expect(page.get_by_role("button", name="Keine E-Mails mehr")).to_have_count(0)
