@@ -50,6 +50,18 @@ ACTIONS: dict[str, tuple[str, Perform, bool, str]] = {
 }
 
 
+def field_error(exc: InvalidInput, field: str) -> list[dict[str, str]]:
+    """The one-field error summary of a simple form, in both languages."""
+    return [
+        {
+            "field": field,
+            "href": f"#in-{field}",
+            "message_de": localized_message(exc.message, "de"),
+            "message": localized_message(exc.message, "en"),
+        }
+    ]
+
+
 def build() -> APIRouter:
     router = APIRouter()
 
@@ -90,14 +102,7 @@ def build() -> APIRouter:
                 queries.change_notification_email, ctx_of(request), active.identity, email
             )
         except InvalidInput as exc:
-            errors = [
-                {
-                    "field": "email",
-                    "href": "#in-email",
-                    "message_de": localized_message(exc.message, "de"),
-                    "message": localized_message(exc.message, "en"),
-                }
-            ]
+            errors = field_error(exc, "email")
             return await mailbox_page(request, 422, errors=errors, submitted=email)
         # The address itself never goes into the URL.
         done = "removed" if remove else "saved"
@@ -154,14 +159,7 @@ def build() -> APIRouter:
         try:
             await run_in_threadpool(perform, ctx_of(request), active.identity, case_id, statement)
         except InvalidInput as exc:
-            errors = [
-                {
-                    "field": "statement",
-                    "href": "#in-statement",
-                    "message_de": localized_message(exc.message, "de"),
-                    "message": localized_message(exc.message, "en"),
-                }
-            ]
+            errors = field_error(exc, "statement")
             return await action_page(
                 request, case_id, action, 422, errors=errors, submitted=statement
             )
