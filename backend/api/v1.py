@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, File, Path, Response, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import CitizenDep, ContextDep
 from backend.cases import applications as apps
@@ -16,10 +18,12 @@ from backend.cases.views import (
     ApplicationView,
     CaseView,
     ServiceView,
+    UploadView,
     application_view,
     case_view,
     service_view,
 )
+from backend.uploads import service as uploads
 
 router = APIRouter(prefix="/api/v1")
 
@@ -124,6 +128,53 @@ def update_application(
         remark=body.remark,
     )
     return application_view(ctx.catalogue.get(application.service), application)
+
+
+FieldPath = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="Field id")]
+MAX_API_UPLOAD = 20 * 1024 * 1024
+"""Read at most this much of a file part; the field's own limit (shown in the service) applies
+below it, so an oversized file gets the field's clear 422, not a stalled request."""
+
+
+@router.put(
+    "/applications/{application_id}/files/{field_id}",
+    response_model=UploadView,
+    tags=["applications"],
+    responses=ERRORS,
+)
+async def attach_file(
+    ctx: ContextDep,
+    citizen: CitizenDep,
+    application_id: IdPath,
+    field_id: FieldPath,
+    file: Annotated[UploadFile, File(description="The document, as multipart/form-data")],
+) -> UploadView:
+    """Attach (or replace) the document of a file field; its type is read from the content."""
+    content = await file.read(MAX_API_UPLOAD + 1)
+    return await run_in_threadpool(
+        partial(
+            uploads.attach_upload,
+            ctx,
+            citizen,
+            application_id,
+            field_id,
+            filename=file.filename,
+            content=content,
+        )
+    )
+
+
+@router.delete(
+    "/applications/{application_id}/files/{field_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["applications"],
+    responses=ERRORS,
+)
+def remove_file(
+    ctx: ContextDep, citizen: CitizenDep, application_id: IdPath, field_id: FieldPath
+) -> Response:
+    uploads.remove_upload(ctx, citizen, application_id, field_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(

@@ -8,7 +8,7 @@ import time
 import httpx
 from pypdf import PdfReader
 
-from tests.conftest import Platform
+from tests.conftest import ROOT, Platform
 
 
 def wait_for_settled(api: httpx.Client, case_id: str, timeout: float = 30.0) -> dict[str, object]:
@@ -150,3 +150,57 @@ def test_health_and_openapi(platform: Platform) -> None:
             "/api/v1/cases/{case_id}/documents/{document_id}",
         ):
             assert path in spec["paths"], path
+
+
+def test_documents_are_attached_through_the_api_with_their_type_read_from_the_content(
+    platform: Platform,
+) -> None:
+    pdf = (ROOT / "tests" / "e2e" / "fixtures" / "rechnung.pdf").read_bytes()
+    api = platform.api("sophie")
+    app_id = api.post("/applications", json={"service": "lastenrad-zuschuss"}).json()["id"]
+    url = f"/applications/{app_id}/files/rechnung"
+
+    # The name says PDF, the content is text: refused, naming the field.
+    r = api.put(url, files={"file": ("rechnung.pdf", b"just text, no PDF", "application/pdf")})
+    assert r.status_code == 422, r.text
+    assert r.json()["details"][0]["field"] == "rechnung"
+    too_big = b"%PDF-1.7\n" + b"0" * (5 * 1024 * 1024)
+    r = api.put(url, files={"file": ("big.pdf", too_big, "application/pdf")})
+    assert r.status_code == 422 and "5" in r.json()["message"]
+    assert (
+        api.put(f"/applications/{app_id}/files/kaufpreis", files={"file": ("x", pdf)}).status_code
+        == 404
+    )
+    assert api.put(f"/applications/{app_id}/files/rechnung").status_code == 422  # no file part
+
+    # A path in the name is never used as a path; the type comes from the bytes.
+    r = api.put(url, files={"file": ("..\\..\\etc\\Rechnung März.pdf", pdf, "text/plain")})
+    assert r.status_code == 200, r.text
+    stored = r.json()
+    assert stored["media_type"] == "application/pdf" and stored["field"] == "rechnung"
+    assert "/" not in stored["name"] and "\\" not in stored["name"] and ".." not in stored["name"]
+
+    # Another citizen cannot attach to this draft.
+    other = platform.api("jonas").put(url, files={"file": ("r.pdf", pdf, "application/pdf")})
+    assert other.status_code == 404
+
+    assert api.delete(url).status_code == 204
+    r = api.patch(
+        f"/applications/{app_id}",
+        json={
+            "answers": {
+                "antrieb": "muskel",
+                "gewerblich": False,
+                "kaufpreis": "1000.00",
+                "kaufdatum": "2026-11-05",
+                "iban": "DE02120300000000202051",
+            }
+        },
+    )
+    assert r.status_code == 200, r.text
+    missing = api.post(f"/applications/{app_id}/submit")
+    assert missing.status_code == 422
+    assert "rechnung" in [d["field"] for d in missing.json()["details"]]
+    assert api.put(url, files={"file": ("rechnung.pdf", pdf, "application/pdf")}).status_code == 200
+    case_id = api.post(f"/applications/{app_id}/submit").json()["case_id"]
+    assert wait_for_settled(api, case_id)["status"] in ("decided", "notified", "referred")
