@@ -45,7 +45,12 @@ def has_held_step(state: DraftState) -> bool:
 
 
 def topic_pages(state: DraftState) -> list[TopicPage]:
-    to_enter = [f for f in state.application.fields if f.origin == "citizen"]
+    to_enter = [
+        f
+        for f in state.application.fields
+        # A choice among held records with no record to choose from has no question to ask.
+        if f.origin == "citizen" and not (f.options_from and not f.options)
+    ]
     pages: list[TopicPage] = []
     for topic in state.definition.topics:
         fields = [f for f in to_enter if f.topic == topic.id]
@@ -161,5 +166,9 @@ def not_retrieved(state: DraftState) -> list[FieldView]:
     return [
         f
         for f in state.application.fields
-        if f.id in sourced and f.origin == "citizen" and f.prefill_status in ("failed", "empty")
+        if f.id in sourced
+        and f.origin == "citizen"
+        and f.prefill_status in ("failed", "empty")
+        # Several held records to choose from: a question, not a missing value.
+        and not (f.options_from and f.options)
     ]

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from backend.definitions.models import Field
+from backend.definitions.models import HELD_LABEL_KEY, Field
 
 MAX_TEXT = 2000
 MAX_STRING = 300
@@ -36,8 +36,46 @@ def _iban_ok(value: str) -> bool:
     return int(digits) % 97 == 1
 
 
-def coerce(field: Field, raw: Any) -> tuple[Any, FieldProblem | None]:
-    """Turn a submitted value into the stored JSON value, or say what is wrong with it."""
+def held_options(field: Field, prefill: dict[str, Any]) -> list[tuple[str, str]]:
+    """(answer, label) per record of the held list a choice field takes its answers from.
+
+    Records without the value key are left out; a missing label key shows as nothing. The
+    list comes from the application's prefill, so only the citizen's own records are offered.
+    """
+    spec = field.options_from
+    if spec is None:
+        return []
+    entry = prefill.get(spec.field) or {}
+    records = entry.get("value") if entry.get("status") == "ok" else None
+    if not isinstance(records, list):
+        return []
+    found: list[tuple[str, str]] = []
+    for record in records:
+        if not isinstance(record, dict) or record.get(spec.value) in (None, ""):
+            continue
+        found.append((str(record[spec.value]), _fill(spec.label, record)))
+    return found
+
+
+def _fill(template: str, record: dict[str, Any]) -> str:
+    """A held-options label with its {key} gaps filled from one record."""
+    text = HELD_LABEL_KEY.sub(lambda m: str(record.get(m.group(1)) or ""), template)
+    return " ".join(text.split())
+
+
+def allowed_answers(field: Field, prefill: dict[str, Any]) -> list[str]:
+    """The values a choice field accepts: its options, or the held records it offers."""
+    if field.options_from is not None:
+        return [value for value, _label in held_options(field, prefill)]
+    return [o.value for o in field.options]
+
+
+def coerce(
+    field: Field, raw: Any, allowed: list[str] | None = None
+) -> tuple[Any, FieldProblem | None]:
+    """Turn a submitted value into the stored JSON value, or say what is wrong with it.
+
+    ``allowed`` overrides a choice field's options (see allowed_answers)."""
     fid = field.id
 
     def bad(de: str, en: str) -> tuple[Any, FieldProblem]:
@@ -68,8 +106,8 @@ def coerce(field: Field, raw: Any) -> tuple[Any, FieldProblem | None]:
                 )
             value = value.replace(" ", "").upper()
         if kind == "choice":
-            allowed = [o.value for o in field.options or []]
-            if value not in allowed:
+            choices = allowed if allowed is not None else [o.value for o in field.options]
+            if value not in choices:
                 return bad(
                     "Bitte wählen Sie eine der angebotenen Möglichkeiten.",
                     "Choose one of the options.",

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from backend.auth.tokens import Identity
-from backend.cases.answers import FieldProblem, coerce
+from backend.cases.answers import FieldProblem, allowed_answers, coerce
 from backend.cases.audit import record_event
 from backend.cases.worker import enqueue_case
 from backend.context import AppContext
@@ -278,7 +278,7 @@ def update_application(
                     )
                 )
                 continue
-            value, problem = coerce(field, raw)
+            value, problem = coerce(field, raw, allowed_answers(field, application.prefill))
             if problem:
                 problems.append(problem)
             elif value is None:
@@ -371,7 +371,11 @@ def missing_required(
             f"Upload '{f.label.en}'." if f.type == "file" else f"Enter '{f.label.en}'.",
         )
         for f in definition.fields
-        if f.required and values.get(f.id) in (None, "") and (only is None or f.id in only)
+        if f.required
+        and values.get(f.id) in (None, "")
+        and (only is None or f.id in only)
+        # Nothing held to choose from: the rules decide what that means (e.g. no vehicle).
+        and not (f.options_from is not None and not allowed_answers(f, application.prefill))
     ]
 
 

@@ -11,6 +11,7 @@ from babel.dates import format_date
 from babel.numbers import format_decimal
 from pydantic import BaseModel
 
+from backend.cases.answers import held_options
 from backend.definitions.models import DEFAULT_TOPIC, Fee, Field, ServiceDefinition
 from backend.models import Application, Case, CaseEvent, Document, aware
 from backend.models_portal import Upload
@@ -46,6 +47,8 @@ class FieldView(BaseModel):
     topic: str = DEFAULT_TOPIC
     """The question page the field is asked on, when the citizen has to answer it."""
     options: list[OptionView] = []
+    options_from: str | None = None
+    """Choice fields: the id of the held list whose records are the options."""
     accept: list[str] = []
     """File fields: the accepted media types."""
     max_size_bytes: int | None = None
@@ -224,6 +227,16 @@ def service_view(
     )
 
 
+def _options(field: Field, prefill: dict[str, Any]) -> list[OptionView]:
+    """Static options, or the citizen's own held records (the same text in both languages)."""
+    if field.options_from is not None:
+        return [
+            OptionView(value=value, label=Text(de=label, en=label))
+            for value, label in held_options(field, prefill)
+        ]
+    return [OptionView(value=o.value, label=_text(o.label)) for o in field.options]
+
+
 def application_view(definition: ServiceDefinition, app: Application) -> ApplicationView:
     fields: list[FieldView] = []
     for f in definition.fields:
@@ -238,7 +251,8 @@ def application_view(definition: ServiceDefinition, app: Application) -> Applica
                 required=f.required,
                 help=_text(f.help) if f.help else None,
                 topic=f.topic or DEFAULT_TOPIC,
-                options=[OptionView(value=o.value, label=_text(o.label)) for o in f.options],
+                options=_options(f, app.prefill),
+                options_from=f.options_from.field if f.options_from else None,
                 accept=f.upload_types if f.type == "file" else [],
                 max_size_bytes=f.upload_limit_bytes if f.type == "file" else None,
                 origin="registry" if held else "citizen",
@@ -436,4 +450,12 @@ def display_value(field: Field | FieldView, value: Any, lang: str) -> str:
         return " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))
     if field.type == "file" and isinstance(value, dict):
         return str(value.get("name", ""))
+    if isinstance(value, list):
+        # A held list of records (the vehicles registered to the citizen): one line each.
+        return "; ".join(
+            ", ".join(str(v) for v in item.values() if v not in (None, ""))
+            if isinstance(item, dict)
+            else str(item)
+            for item in value
+        )
     return str(value)

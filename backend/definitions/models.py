@@ -149,6 +149,34 @@ class LocalizedText(_Strict):
         return self.en if lang == "en" else self.de
 
 
+class HeldOptions(_Strict):
+    """The answers of a choice field taken from a list a registry holds, such as the vehicles
+    registered to the citizen: the citizen chooses among their own records instead of typing."""
+
+    field: Identifier = pydantic.Field(
+        description="Id of a field with a source whose value is a list of records."
+    )
+    value: Identifier = pydantic.Field(
+        description="Key of each record whose value becomes the answer (e.g. kennzeichen)."
+    )
+    label: Annotated[StrictStr, StringConstraints(min_length=1, max_length=200)] = pydantic.Field(
+        description="What the citizen sees per record: text with {key} placeholders, e.g. "
+        "'{kennzeichen} ({marke} {modell})'. Only plain {key} placeholders are allowed."
+    )
+
+    @model_validator(mode="after")
+    def _plain_placeholders(self) -> HeldOptions:
+        """No format-spec tricks: a label is text with plain {key} gaps, nothing else."""
+        rest = HELD_LABEL_KEY.sub("", self.label)
+        if "{" in rest or "}" in rest:
+            raise _problem("only plain {key} placeholders are allowed", "label")
+        return self
+
+
+HELD_LABEL_KEY = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+"""A placeholder in a HeldOptions label: the key of a held record."""
+
+
 class ChoiceOption(_Strict):
     """One answer of a choice field."""
 
@@ -189,6 +217,10 @@ class Field(_Strict):
     )
     options: list[ChoiceOption] = pydantic.Field(
         default_factory=list, description="Answers of a 'choice' field; empty for other types."
+    )
+    options_from: HeldOptions | None = pydantic.Field(
+        default=None,
+        description="For type 'choice': take the answers from a held list instead of options.",
     )
     source: DataSource | None = pydantic.Field(
         default=None, description="Registry that holds the value; absent if the citizen enters it."
@@ -243,8 +275,15 @@ class Field(_Strict):
     @model_validator(mode="after")
     def _options_match_type(self) -> Field:
         """Options only make sense for choice fields, and a choice needs distinct options."""
-        if self.type == "choice" and not self.options:
-            raise _problem("a choice field needs at least one option", "options")
+        if self.type == "choice" and not self.options and self.options_from is None:
+            raise _problem("a choice field needs options or options_from", "options")
+        if self.options and self.options_from is not None:
+            raise _problem("use either options or options_from, not both", "options_from")
+        if self.type != "choice" and self.options_from is not None:
+            raise _problem(
+                f"options_from is only allowed for type 'choice', not '{self.type}'",
+                "options_from",
+            )
         if self.type != "choice" and self.options:
             raise _problem(
                 f"options are only allowed for type 'choice', not '{self.type}'", "options"
@@ -669,6 +708,32 @@ class ServiceDefinition(_Strict):
         for index, topic_id in enumerate(topic_ids):
             if topic_id not in used:
                 raise _problem("no field belongs to this topic", "topics", index, "id")
+        return self
+
+    @model_validator(mode="after")
+    def _held_options_exist(self) -> ServiceDefinition:
+        """options_from names another field of this service that a registry delivers."""
+        by_id = {field.id: field for field in self.fields}
+        for index, field in enumerate(self.fields):
+            if field.options_from is None:
+                continue
+            target = by_id.get(field.options_from.field)
+            if target is None or target is field:
+                raise _problem(
+                    f"unknown field '{field.options_from.field}'",
+                    "fields",
+                    index,
+                    "options_from",
+                    "field",
+                )
+            if target.source is None:
+                raise _problem(
+                    f"field '{target.id}' has no source: options_from needs a held list",
+                    "fields",
+                    index,
+                    "options_from",
+                    "field",
+                )
         return self
 
     @model_validator(mode="after")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import time
+from typing import Any
 
 import httpx
 from pypdf import PdfReader
@@ -204,3 +205,39 @@ def test_documents_are_attached_through_the_api_with_their_type_read_from_the_co
     assert api.put(url, files={"file": ("rechnung.pdf", pdf, "application/pdf")}).status_code == 200
     case_id = api.post(f"/applications/{app_id}/submit").json()["case_id"]
     assert wait_for_settled(api, case_id)["status"] in ("decided", "notified", "referred")
+
+
+def test_the_citizen_chooses_among_her_own_vehicles_only_when_she_has_several(
+    platform: Platform,
+) -> None:
+    def kennzeichen(application: dict[str, Any]) -> dict[str, Any]:
+        return next(f for f in application["fields"] if f["id"] == "kennzeichen")
+
+    # Petra has a car and a van: she chooses one of hers, and only hers.
+    petra = platform.api("petra")
+    started = petra.post("/applications", json={"service": "fahrzeugwahl"}).json()
+    field = kennzeichen(started)
+    assert field["origin"] == "citizen" and field["options_from"] == "fahrzeuge"
+    assert [o["value"] for o in field["options"]] == ["K-PL 815", "K-PL 4410"]
+    assert field["options"][0]["label"]["de"] == "K-PL 815 (Škoda)"
+    url = f"/applications/{started['id']}"
+    foreign = petra.patch(url, json={"answers": {"kennzeichen": "K-MA 2105"}})
+    assert foreign.status_code == 422 and foreign.json()["details"][0]["field"] == "kennzeichen"
+    assert petra.post(f"{url}/submit").status_code == 422  # a choice is required
+    assert petra.patch(url, json={"answers": {"kennzeichen": "K-PL 4410"}}).status_code == 200
+    case = wait_for_settled(petra, petra.post(f"{url}/submit").json()["case_id"])
+    assert case["decision"]["outcome"] == "approved"
+
+    # Mehmet has one car: the register names it, nobody asks.
+    mehmet = platform.api("mehmet")
+    field = kennzeichen(mehmet.post("/applications", json={"service": "fahrzeugwahl"}).json())
+    assert field["origin"] == "registry" and field["value"] == "K-MA 2105"
+
+    # Erika has none: nothing to choose, nothing blocks the application, the rules decide.
+    erika = platform.api("erika")
+    started = erika.post("/applications", json={"service": "fahrzeugwahl"}).json()
+    assert kennzeichen(started)["options"] == []
+    case = wait_for_settled(
+        erika, erika.post(f"/applications/{started['id']}/submit").json()["case_id"]
+    )
+    assert case["decision"]["outcome"] == "rejected"
