@@ -12,7 +12,7 @@ from pypdf import PdfReader
 from tests.conftest import ROOT, Platform
 
 
-def wait_for_settled(api: httpx.Client, case_id: str, timeout: float = 30.0) -> dict[str, object]:
+def wait_for_settled(api: httpx.Client, case_id: str, timeout: float = 30.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         case: dict[str, object] = api.get(f"/cases/{case_id}").json()
