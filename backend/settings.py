@@ -142,6 +142,10 @@ class Settings(BaseSettings):
     def _derive(self) -> Settings:
         base = self.base_url.rstrip("/")
         self.base_url = base
+        # Folders are fixed at start-up: a relative KNOPFDRUCK_SERVICES_DIR means relative to
+        # where the process started, and every later join (templates, registries) sees one path.
+        self.services_dir = self.services_dir.resolve()
+        self.registries_dir = self.registries_dir.resolve()
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.data_dir / 'knopfdruck.db').as_posix()}"
         if not self.oidc_issuer:

@@ -415,3 +415,20 @@ def test_first_page_preview_png(erika_pdf: bytes) -> None:
     # A4 at 60 dpi: 210 mm x 297 mm is 496 x 702 pixels.
     assert abs(width - 496) <= 1
     assert abs(height - 702) <= 1
+
+
+def test_the_default_relative_services_dir_finds_the_templates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`./scripts/run` starts with services_dir=services (relative): the catalogue's folder and
+    the renderer's services dir must name the same templates folder."""
+    from backend.context import connectors_for
+    from backend.definitions.catalogue import load_catalogue
+    from backend.settings import Settings
+
+    monkeypatch.chdir(REPO)
+    settings = Settings(_env_file=None, services_dir=Path("services"))
+    catalogue = load_catalogue(settings.services_dir, connectors_for(settings))
+    renderer = NoticeRenderer(settings.services_dir)
+    pdf = renderer.render(catalogue.folder("meldebescheinigung"), TEMPLATE, erika_context())
+    assert pdf.startswith(b"%PDF-")
