@@ -88,6 +88,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from backend.migrate import upgrade_database
     from knopfdruck.app import create_app
 
+    if not os.environ.get("KNOPFDRUCK_BASE_URL"):
+        # Without a configured public URL the platform is where it listens: the sandbox IdP,
+        # registries and links in mails and QR codes must name the port actually served.
+        public_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+        if ":" in public_host:
+            public_host = f"[{public_host}]"
+        settings = Settings(base_url=f"http://{public_host}:{args.port}")
     if args.no_worker:
         settings.worker_in_process = False
     if args.dev:

@@ -144,3 +144,54 @@ def test_configured_registries_are_read_by_validate_and_serve(tmp_path: Path) ->
     assert no_secret.returncode == 2
     assert "Traceback" not in no_secret.stderr
     assert "KNOPFDRUCK_KITA_PORTAL_TOKEN is not set" in no_secret.stderr
+
+
+def test_serve_on_another_port_serves_the_sandbox_under_that_port(tmp_path: Path) -> None:
+    """`./scripts/run --port N` without KNOPFDRUCK_BASE_URL: the sandbox IdP, the registries and
+    every link must name port N, or the first login and the first prefill fail."""
+    import time
+
+    import httpx
+
+    from tests.livesrv import free_port
+
+    port = free_port()
+    env = {**os.environ, "KNOPFDRUCK_DATA_DIR": str(tmp_path / "var")}
+    env.pop("KNOPFDRUCK_BASE_URL", None)
+    env.pop("KNOPFDRUCK_DATABASE_URL", None)
+    log = (tmp_path / "serve.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "knopfdruck.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert server.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            time.sleep(0.3)
+        discovery = httpx.get(f"{base}/sandbox/idp/.well-known/openid-configuration").json()
+        assert discovery["issuer"] == f"{base}/sandbox/idp"
+        token = httpx.post(f"{base}/sandbox/idp/token", data={"persona": "erika"}).json()
+        started = httpx.post(
+            f"{base}/api/v1/applications",
+            json={"service": "meldebescheinigung"},
+            headers={"Authorization": f"Bearer {token['access_token']}"},
+            timeout=30,
+        )
+        assert started.status_code == 201, started.text
+        fields = {f["id"]: f for f in started.json()["fields"]}
+        assert fields["familienname"]["value"] == "Mustermann"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
