@@ -206,7 +206,7 @@ def delete_case(ctx: AppContext, case_id: str, now: datetime) -> RetentionRecord
         if ids:
             ctx.dbos_client.delete_workflows(ids, delete_children=True)
     except Exception:  # the case is gone either way; leftovers are found by the next check
-        log.warning("retention: workflow records of case %s not deleted", case_id)
+        log.warning("retention: workflow records of case %s not deleted", case_id, exc_info=True)
     log.info(
         "retention: deleted case %s (service %s, %d days, %d events, %d documents)",
         case_id,
