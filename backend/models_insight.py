@@ -35,6 +35,17 @@ class AssistedApplication(SQLModel, table=True):
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )
+    # Evidence of the identification (backend/console/counter_identity.py); empty on drafts
+    # taken before the counter checked identities.
+    identification: str | None = Field(default=None, max_length=32)
+    """melderegister, melderegister_ausweis or ausweis."""
+    identified_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    trust_level: str | None = Field(default=None, max_length=16)
+    id_document_kind: str | None = Field(default=None, max_length=32)
+    id_document_number: str | None = Field(default=None, max_length=20)
+    id_document_authority: str | None = Field(default=None, max_length=200)
 
 
 def _table(model: Any) -> Table:

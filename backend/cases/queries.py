@@ -11,6 +11,7 @@ from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from backend.auth.tokens import Identity
+from backend.cases.subjects import subject_subs
 from backend.cases.views import (
     CaseView,
     Text,
@@ -73,7 +74,7 @@ def my_data_accesses(
     return list(
         session.exec(
             select(RegistryAccess)
-            .where(RegistryAccess.subject_sub == identity.sub)
+            .where(col(RegistryAccess.subject_sub).in_(subject_subs(identity)))
             .order_by(col(RegistryAccess.at).desc())
             .limit(limit)
         ).all()

@@ -4,21 +4,22 @@ The digital and the analogue channel are one process: the draft is prefilled fro
 registries with the same declared data needs (prefill.prefill), answered and submitted through
 the citizen's own service functions (backend/cases/applications.py), and processed by the same
 worker. What differs is recorded: every registry read names the clerk as actor, and the case
-log gets an ``assisted_submission`` event (actor ``clerk:<id>``, channel ``counter``) right
-after the citizen's ``submitted``, so the audit shows who sat at the desk.
+log gets an ``assisted_submission`` event (actor ``clerk:<id>``, channel ``counter``, how and
+when the person was identified) right after the citizen's ``submitted``, so the audit shows who
+sat at the desk.
 
-Identification: the clerk checks the ID card (§ 1 PAuswG) and enters the citizen's
-Identifikationsnummer (§ 139b AO), by which the registries are queried, and the name. In-person
-identification with an official ID is the highest level of assurance, so the draft counts as
-trust level "hoch". If the citizen has a portal account, its id may be given too: the case
-then also appears in their portal mailbox. Otherwise the case belongs to a counter pseudonym
-and the notice is handed over on paper.
+Identification (backend/console/counter_identity.py): the clerk enters the citizen's
+Identifikationsnummer (§ 139b AO), family name, given names and date of birth, and the ID
+document shown (§ 1 PAuswG). The Melderegister must hold exactly that person under the IdNr;
+only then is anything read for the application. If the citizen has a portal account, its id
+may be given too, and it is linked only when the account's own eID identity carries the same
+IdNr: the case then also appears in their portal mailbox. Otherwise the case belongs to a
+counter pseudonym and the notice is handed over on paper. Every registry read is logged for
+the identified person (the counter pseudonym of their IdNr), which their data cockpit shows.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -31,101 +32,46 @@ from backend.auth.tokens import Identity
 from backend.cases import applications as apps
 from backend.cases.audit import record_event
 from backend.cases.queries import case_documents
+from backend.cases.subjects import counter_pseudonym
+from backend.console.counter_identity import (
+    DOCUMENT_KINDS,
+    WalkIn,
+    identify,
+    valid_idnr,
+)
 from backend.console.identity import ClerkIdentity, Permission
 from backend.context import AppContext
 from backend.db import unit_of_work
 from backend.definitions.models import ServiceDefinition
+from backend.domain.case_state import Actor
 from backend.errors import InvalidInput, NotFound
-from backend.models import Application, Case, Document
+from backend.models import Application, Case, Document, aware
 from backend.models_insight import AssistedApplication
 from prefill.service import prefill
 
+__all__ = [
+    "DOCUMENT_KINDS",
+    "AssistedDraft",
+    "WalkIn",
+    "assisted_document",
+    "counter_pseudonym",
+    "counter_services",
+    "load_assisted",
+    "recent_assisted",
+    "start_assisted",
+    "submit_assisted",
+    "valid_idnr",
+]
+
 CHANNEL = "counter"
 ASSISTED_EVENT = "assisted_submission"
-COUNTER_TRUST_LEVEL = "hoch"
-"""Identified in person with an official ID document (eIDAS level of assurance high)."""
-MAX_NAME = 200
 _NOT_FOUND = "Diesen Antrag gibt es nicht. (Application not found.)"
-
-
-def idnr_check_digit(first_ten: str) -> int:
-    """Check digit of an Identifikationsnummer (ISO/IEC 7064 MOD 11,10, § 139b AO)."""
-    product = 10
-    for char in first_ten:
-        total = (int(char) + product) % 10 or 10
-        product = (total * 2) % 11
-    check = 11 - product
-    return 0 if check == 10 else check
-
-
-def valid_idnr(idnr: str) -> bool:
-    """Eleven digits, not starting with 0, with a correct check digit (typing errors are caught
-    here rather than by a registry that finds nobody)."""
-    return re.fullmatch(r"[1-9][0-9]{10}", idnr) is not None and idnr_check_digit(idnr[:10]) == int(
-        idnr[10]
-    )
-
-
-def counter_pseudonym(idnr: str) -> str:
-    """A stable subject id for a citizen without a portal account; never the IdNr itself."""
-    return "counter-" + hashlib.sha256(f"knopfdruck-counter:{idnr}".encode()).hexdigest()[:40]
-
-
-@dataclass(frozen=True)
-class WalkIn:
-    """A citizen as identified at the counter."""
-
-    idnr: str
-    name: str
-    portal_sub: str | None = None
-
-    @classmethod
-    def parse(cls, idnr: str, name: str, portal_sub: str | None = None) -> WalkIn:
-        """What the clerk typed, checked; every problem at once, as form errors."""
-        idnr = re.sub(r"\s+", "", idnr or "")
-        name = " ".join((name or "").split())
-        sub = (portal_sub or "").strip() or None
-        problems: list[dict[str, str]] = []
-        if not valid_idnr(idnr):
-            problems.append(
-                {
-                    "field": "idnr",
-                    "message": "Enter the 11-digit tax identification number.",
-                    "message_de": "Bitte die elfstellige Identifikationsnummer eingeben; "
-                    "die Prüfziffer stimmt nicht.",
-                }
-            )
-        if not name or len(name) > MAX_NAME:
-            problems.append(
-                {
-                    "field": "name",
-                    "message": "Enter the name as on the ID card.",
-                    "message_de": "Bitte den Namen wie im Ausweis eingeben.",
-                }
-            )
-        if sub is not None and not re.fullmatch(r"[A-Za-z0-9._:-]{1,128}", sub):
-            problems.append(
-                {
-                    "field": "portal_sub",
-                    "message": "The portal account id is not valid.",
-                    "message_de": "Die Kennung des Servicekontos ist ungültig.",
-                }
-            )
-        if problems:
-            raise InvalidInput(
-                "Bitte prüfen Sie die Angaben zur Person. (Check the citizen's details.)",
-                details=problems,
-            )
-        return cls(idnr=idnr, name=name, portal_sub=sub)
-
-    def identity(self) -> Identity:
-        """The citizen as the application functions see them."""
-        return Identity(
-            sub=self.portal_sub or counter_pseudonym(self.idnr),
-            name=self.name,
-            trust_level=COUNTER_TRUST_LEVEL,
-            idnr=self.idnr,
-        )
+_IDENTIFIED_BY: dict[str, str] = {
+    "melderegister": "Identität am Schalter mit dem Melderegister abgeglichen",
+    "melderegister_ausweis": "Identität am Schalter mit Ausweis und Melderegister geprüft",
+    "ausweis": "Identität am Schalter mit Ausweis geprüft (nicht im Melderegister)",
+}
+_UNCHECKED = "Identität nicht abgeglichen (Entwurf aus der Zeit vor der Prüfung)"
 
 
 def counter_services(ctx: AppContext, clerk: ClerkIdentity) -> list[ServiceDefinition]:
@@ -149,22 +95,42 @@ def _counter_service(ctx: AppContext, clerk: ClerkIdentity, service: str) -> Ser
     raise NotFound("Diesen Dienst gibt es am Schalter nicht. (No such counter service.)")
 
 
+def _require_document_if_needed(definition: ServiceDefinition, citizen: WalkIn) -> None:
+    """A service that demands trust level "hoch" needs the ID document recorded: matching what
+    someone knows against the register does not reach that level."""
+    if definition.trust_level == "hoch" and citizen.document is None:
+        raise InvalidInput(
+            "Für diesen Dienst muss der vorgelegte Ausweis erfasst werden. (This service needs "
+            "the ID document shown to be recorded.)",
+            details=[
+                {
+                    "field": "document_kind",
+                    "message": "Record the ID document the person shows (this service needs "
+                    "trust level high).",
+                    "message_de": "Bitte den vorgelegten Ausweis erfassen (dieser Dienst "
+                    "verlangt das Vertrauensniveau hoch).",
+                }
+            ],
+        )
+
+
 async def start_assisted(
     ctx: AppContext, clerk: ClerkIdentity, service: str, citizen: WalkIn
 ) -> Application:
-    """Open the draft and prefill it from the registries, with the clerk named as reader."""
+    """Identify the person, then open the draft and prefill it, with the clerk named as reader."""
     clerk.require(Permission.WORK_CASES)
     definition = _counter_service(ctx, clerk, service)
-    identity = citizen.identity()
+    _require_document_if_needed(definition, citizen)
+    person = await identify(ctx, clerk, definition.id, citizen)
+    identity = person.identity()
     apps.check_trust_level(identity, definition)
     application = Application(
         service=definition.id, service_version=definition.version, citizen_sub=identity.sub
     )
     needs = apps.data_needs(definition)
-    claims = {"sub": identity.sub, "idnr": citizen.idnr}
     outcome = await prefill(
         needs,
-        identity_claims=claims,
+        identity_claims={"sub": person.data_subject, "idnr": person.idnr},
         service=definition.id,
         application_id=application.id,
         actor=clerk.actor.label,
@@ -177,6 +143,7 @@ async def start_assisted(
     application.prefill = {k: r.model_dump(mode="json") for k, r in outcome.results.items()}
 
     def persist() -> None:
+        document = citizen.document
         with unit_of_work(ctx.engine) as session:
             session.add(application)
             session.flush()
@@ -188,9 +155,16 @@ async def start_assisted(
                     citizen_sub=identity.sub,
                     citizen_name=citizen.name,
                     channel=CHANNEL,
+                    identification=person.identification,
+                    identified_at=person.identified_at,
+                    trust_level=person.trust_level,
+                    id_document_kind=document.kind if document else None,
+                    id_document_number=document.number if document else None,
+                    id_document_authority=document.authority if document else None,
                 )
             )
-            for row in apps.access_rows(outcome.accesses, identity.sub):
+            # For the person whose data it is, never for whichever account was typed in.
+            for row in apps.access_rows(outcome.accesses, person.data_subject):
                 session.add(row)
 
     await run_in_threadpool(persist)
@@ -209,10 +183,12 @@ class AssistedDraft:
 
     @property
     def citizen(self) -> Identity:
+        """The applicant as identified at the counter, at the trust level that was reached."""
         return Identity(
             sub=self.link.citizen_sub,
             name=self.link.citizen_name,
-            trust_level=COUNTER_TRUST_LEVEL,
+            # Drafts taken before identities were checked keep the level they were given.
+            trust_level=self.link.trust_level or "hoch",
         )
 
     @property
@@ -249,10 +225,17 @@ def load_assisted(ctx: AppContext, clerk: ClerkIdentity, application_id: str) ->
 
 
 def _record_assisted(
-    ctx: AppContext, clerk: ClerkIdentity, application_id: str, case: Case
+    ctx: AppContext, clerk: ClerkIdentity, draft: AssistedDraft, case: Case
 ) -> None:
-    """The audit mark and the link to the case; retried because the worker may be appending
-    to the same case log at this very moment (the chain's sequence number is unique)."""
+    """The audit mark (who identified the person, how and when) and the link to the case;
+    retried because the worker may be appending to the same case log at this very moment (the
+    chain's sequence number is unique)."""
+    application_id = draft.link.application_id
+    how = draft.link.identification or "unchecked"
+    kind = draft.link.id_document_kind
+    clerk_label = Actor.clerk(draft.link.clerk_sub).label
+    at = draft.link.identified_at
+    identified_at = aware(at).isoformat() if at is not None else None
     for attempt in range(8):
         try:
             with unit_of_work(ctx.engine) as session:
@@ -261,8 +244,14 @@ def _record_assisted(
                     case.id,
                     ASSISTED_EVENT,
                     actor=clerk.actor.label,
-                    reason="Antrag am Schalter nach Identitätsprüfung mit Ausweis aufgenommen",
-                    payload={"channel": CHANNEL, "identified": "in_person"},
+                    reason=f"Antrag am Schalter aufgenommen; {_IDENTIFIED_BY.get(how, _UNCHECKED)}",
+                    payload={
+                        "channel": CHANNEL,
+                        "identified": how,
+                        "identified_by": clerk_label,
+                        "identified_at": identified_at,
+                        "id_document": kind,
+                    },
                     idempotency_key=ASSISTED_EVENT,
                 )
                 link = session.get(AssistedApplication, application_id)
@@ -302,7 +291,7 @@ def submit_assisted(
             remark=remark,
         )
     case = apps.submit_application(ctx, citizen, application_id)
-    _record_assisted(ctx, clerk, application_id, case)
+    _record_assisted(ctx, clerk, draft, case)
     return case
 
 

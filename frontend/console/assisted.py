@@ -13,13 +13,24 @@ from starlette.concurrency import run_in_threadpool
 from backend.cases.views import application_view
 from backend.console import assisted
 from backend.console.identity import ClerkIdentity
-from backend.errors import InvalidInput, NotFound
+from backend.errors import InvalidInput, KnopfdruckError, NotFound, ServiceUnavailable
 from frontend.console.common import clerk_form, render, require_clerk
 from frontend.pages_application import normalise_amount, parse_date
 from frontend.rendering import language, localized_message
 from frontend.web import ctx_of
 
 _ID_CHARS = frozenset("0123456789abcdef")
+_ECHOED = (
+    "service",
+    "family_name",
+    "given_names",
+    "birthdate",
+    "portal_sub",
+    "document_kind",
+    "document_authority",
+)
+"""Typed back into the form after an error; the IdNr and the document number are not echoed:
+they are re-typed from the ID check."""
 
 
 def _app_id(value: str) -> str:
@@ -29,7 +40,7 @@ def _app_id(value: str) -> str:
     return value
 
 
-def _problems(exc: InvalidInput, href_prefix: str = "#") -> list[dict[str, str]]:
+def _problems(exc: KnopfdruckError, href_prefix: str = "#") -> list[dict[str, str]]:
     """Backend problems as the error summary shows them, in both languages."""
     if not exc.details:
         return [
@@ -65,6 +76,7 @@ def _start_page(
         "console/assisted.html",
         {
             "services": assisted.counter_services(ctx, clerk),
+            "document_kinds": assisted.DOCUMENT_KINDS,
             "recent": assisted.recent_assisted(ctx, clerk),
             "values": values or {},
             "errors": errors or [],
@@ -127,17 +139,26 @@ def build() -> APIRouter:
         clerk, form = await clerk_form(request)
         try:
             citizen = assisted.WalkIn.parse(
-                form.get("idnr", ""), form.get("name", ""), form.get("portal_sub", "")
+                idnr=form.get("idnr", ""),
+                family_name=form.get("family_name", ""),
+                given_names=form.get("given_names", ""),
+                birthdate=form.get("birthdate", ""),
+                portal_sub=form.get("portal_sub", ""),
+                document_kind=form.get("document_kind", ""),
+                document_number=form.get("document_number", ""),
+                document_authority=form.get("document_authority", ""),
             )
             application = await assisted.start_assisted(
                 ctx_of(request), clerk, form.get("service", ""), citizen
             )
-        except InvalidInput as exc:
-            values = {k: form.get(k, "") for k in ("service", "name", "portal_sub")}
-            # The IdNr is not echoed back into the page: it is re-typed from the ID check.
+        except (InvalidInput, ServiceUnavailable) as exc:
+            values = {k: form.get(k, "") for k in _ECHOED}
             errors = _problems(exc)
+            status = exc.status_code
             return await run_in_threadpool(
-                lambda: _start_page(request, clerk, values=values, errors=errors, status_code=422)
+                lambda: _start_page(
+                    request, clerk, values=values, errors=errors, status_code=status
+                )
             )
         return RedirectResponse(f"/console/assisted/{application.id}", status_code=303)
 

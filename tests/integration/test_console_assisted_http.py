@@ -1,27 +1,65 @@
 """Assisted application at the counter: the same prefill and processing as the portal, the
-clerk named in the audit and the registry log, the notice printable on the spot."""
+clerk named in the audit and the registry log, the notice printable on the spot, and the
+person identified against the Melderegister before anything is read or linked."""
 
 from __future__ import annotations
 
 import re
+from html import unescape
+from typing import Any
 
-from sqlmodel import Session, col, select
+import httpx
+from sqlmodel import Session, col, func, select
 
 from backend.console.assisted import counter_pseudonym, valid_idnr
-from backend.models import Case, CaseEvent, RegistryAccess
+from backend.console.counter_identity import IDENTIFY_PURPOSE
+from backend.models import Application, Case, CaseEvent, RegistryAccess
 from backend.models_insight import AssistedApplication
-from sandbox.personas import persona_by_id
+from sandbox.personas import Persona, persona_by_id
 from tests.conftest import Platform
 from tests.integration.enginekit import engine, wait_until
 from tests.integration.test_console_kpis_http import ClerkBrowser
 
 _DRAFT = re.compile(r"^/console/assisted/([0-9a-f]{32})$")
+_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
 
-def _persona(persona_id: str) -> tuple[str, str, str]:
+def _persona(persona_id: str) -> Persona:
     found = persona_by_id(persona_id)
-    assert found is not None and found.idnr is not None
-    return found.idnr, found.name, found.sub
+    assert found is not None and found.idnr is not None and found.birthdate is not None
+    return found
+
+
+def _walk_in(persona: Persona, **changes: str) -> dict[str, str]:
+    """The counter form as a clerk fills it in from the person's ID card."""
+    assert persona.idnr is not None and persona.birthdate is not None
+    form = {
+        "service": "meldebescheinigung",
+        "idnr": persona.idnr,
+        "family_name": persona.family_name,
+        "given_names": persona.given_name,
+        "birthdate": persona.birthdate.strftime("%d.%m.%Y"),
+    }
+    form.update(changes)
+    return form
+
+
+def _portal_login(platform: Platform, persona: str) -> httpx.Client:
+    """A citizen logs in to the portal once, so the platform knows the account's identity."""
+    client = httpx.Client(base_url=platform.base_url, timeout=60, follow_redirects=False)
+    login = client.get("/login", params={"next": "/"})
+    assert login.status_code == 303
+    form = client.get(login.headers["location"])
+    assert form.status_code == 200, form.text
+    hidden = {k: unescape(v) for k, v in _HIDDEN.findall(form.text)}
+    back = client.post(
+        f"{platform.base_url}/sandbox/idp/authorize",
+        data={**hidden, "persona": persona, "action": "login"},
+    )
+    assert back.status_code == 303, back.text
+    landed = client.get(back.headers["location"])
+    assert landed.status_code == 303, landed.text
+    return client
 
 
 def _case_of(platform: Platform, application_id: str) -> Case | None:
@@ -29,20 +67,39 @@ def _case_of(platform: Platform, application_id: str) -> Case | None:
         return session.exec(select(Case).where(Case.application_id == application_id)).first()
 
 
+def _counts(platform: Platform) -> tuple[int, int]:
+    """Drafts and counter links in the database: a refusal must add neither."""
+    with Session(engine(platform)) as session:
+        drafts = session.exec(select(func.count()).select_from(Application)).one()
+        links = session.exec(select(func.count()).select_from(AssistedApplication)).one()
+        return int(drafts), int(links)
+
+
+def _cockpit(platform: Platform, persona: str) -> list[dict[str, Any]]:
+    """The citizen's Datenschutzcockpit (§ 10 OZG) as the portal API gives it to them."""
+    response = platform.api(persona).get("/me/data-access")
+    assert response.status_code == 200, response.text
+    rows: list[dict[str, Any]] = response.json()
+    return rows
+
+
+def _app_id(response: httpx.Response) -> str:
+    assert response.status_code == 303, response.text
+    match = _DRAFT.match(response.headers["location"])
+    assert match, response.headers["location"]
+    return match.group(1)
+
+
 def test_counter_application_is_prefilled_processed_audited_and_printable(
     platform: Platform,
 ) -> None:
-    idnr, name, _sub = _persona("erika")
+    erika = _persona("erika")
+    assert erika.idnr is not None
     clerk = ClerkBrowser(platform, "clerk-buergeramt")
     assert clerk.get("/console/assisted").status_code == 200
-    started = clerk.post(
-        "/console/assisted", {"service": "meldebescheinigung", "idnr": idnr, "name": name}
-    )
-    assert started.status_code == 303, started.text
-    match = _DRAFT.match(started.headers["location"])
-    assert match, started.headers["location"]
-    app_id = match.group(1)
-    assert idnr not in started.headers["location"]
+    started = clerk.post("/console/assisted", _walk_in(erika))
+    app_id = _app_id(started)
+    assert erika.idnr not in started.headers["location"]
 
     draft = clerk.get(f"/console/assisted/{app_id}")
     assert draft.status_code == 200
@@ -57,7 +114,7 @@ def test_counter_application_is_prefilled_processed_audited_and_printable(
     sent = clerk.post(f"/console/assisted/{app_id}", {"remark": ""})
     assert sent.status_code == 303 and sent.headers["location"].endswith("/done"), sent.text
     case = _case_of(platform, app_id)
-    assert case is not None and case.citizen_sub == counter_pseudonym(idnr)
+    assert case is not None and case.citizen_sub == counter_pseudonym(erika.idnr)
 
     def notified() -> Case | None:
         current = _case_of(platform, app_id)
@@ -74,13 +131,20 @@ def test_counter_application_is_prefilled_processed_audited_and_printable(
         marks = [e for e in events if e.type == "assisted_submission"]
         assert len(marks) == 1
         assert marks[0].actor == clerk_label and marks[0].payload["channel"] == "counter"
+        # Who identified the person, how and when is in the case's audit trail.
+        assert marks[0].payload["identified"] == "melderegister"
+        assert marks[0].payload["identified_by"] == clerk_label
+        assert marks[0].payload["identified_at"]
         assert "decided" in [e.type for e in events]  # decided by the same engine
         reads = session.exec(
             select(RegistryAccess).where(RegistryAccess.application_id == app_id)
         ).all()
         assert reads and all(r.actor == clerk_label for r in reads)
+        assert all(r.subject_sub == counter_pseudonym(erika.idnr) for r in reads)
         link = session.get(AssistedApplication, app_id)
         assert link is not None and link.case_id == case.id and link.channel == "counter"
+        assert link.identification == "melderegister" and link.trust_level == "substanziell"
+        assert link.identified_at is not None and link.id_document_kind is None
 
     done = clerk.get(f"/console/assisted/{app_id}/done")
     assert done.status_code == 200 and case.reference in done.text
@@ -100,34 +164,156 @@ def test_counter_application_is_prefilled_processed_audited_and_printable(
         assert len(again) == 1
 
 
-def test_portal_account_and_identification_checks(platform: Platform) -> None:
-    idnr, name, sub = _persona("jonas")
-    mistyped = idnr[:10] + str((int(idnr[10]) + 1) % 10)
-    assert valid_idnr(idnr) and not valid_idnr(mistyped)
+def test_form_errors_and_foreign_services(platform: Platform) -> None:
+    jonas = _persona("jonas")
+    assert jonas.idnr is not None
+    mistyped = jonas.idnr[:10] + str((int(jonas.idnr[10]) + 1) % 10)
+    assert valid_idnr(jonas.idnr) and not valid_idnr(mistyped)
     clerk = ClerkBrowser(platform, "clerk-buergeramt")
+    before = _counts(platform)
     wrong = clerk.post(
         "/console/assisted",
-        {
-            "service": "meldebescheinigung",
-            "idnr": mistyped,
-            "name": "",
-        },
+        _walk_in(
+            jonas,
+            idnr=mistyped,
+            family_name="",
+            given_names="",
+            birthdate="31.02.1991",
+            document_number="x",
+        ),
     )
     assert wrong.status_code == 422
-    assert 'href="#idnr"' in wrong.text and 'href="#name"' in wrong.text
+    for field in ("idnr", "family_name", "given_names", "birthdate", "document_kind"):
+        assert f'href="#{field}"' in wrong.text, field
+    assert 'href="#document_number"' in wrong.text and 'href="#document_authority"' in wrong.text
+    assert mistyped not in wrong.text  # the IdNr is not echoed
     # A service of another department is not offered at this counter.
-    foreign = clerk.post(
-        "/console/assisted", {"service": "bewohnerparken", "idnr": idnr, "name": name}
-    )
+    foreign = clerk.post("/console/assisted", _walk_in(jonas, service="bewohnerparken"))
     assert foreign.status_code == 404
-    with_account = clerk.post(
+    assert _counts(platform) == before
+
+
+def test_another_persons_portal_account_is_refused(platform: Platform) -> None:
+    """The reported attack: Jonas is identified correctly, but Erika's portal account is
+    typed in. Nothing is created, Erika's cockpit stays untouched, and the register read for
+    the identity check shows in Jonas's cockpit."""
+    jonas, erika = _persona("jonas"), _persona("erika")
+    _portal_login(platform, "erika")  # the platform knows Erika's account and its identity
+    clerk = ClerkBrowser(platform, "clerk-buergeramt")
+    erika_before = _cockpit(platform, "erika")
+    jonas_before = _cockpit(platform, "jonas")
+    before = _counts(platform)
+
+    refused = clerk.post("/console/assisted", _walk_in(jonas, portal_sub=erika.sub))
+
+    assert refused.status_code == 422, refused.text
+    assert 'href="#portal_sub"' in refused.text
+    assert "gehört nicht zu der identifizierten Person" in unescape(refused.text)
+    assert _counts(platform) == before
+    assert _cockpit(platform, "erika") == erika_before
+    jonas_after = _cockpit(platform, "jonas")
+    new = [r for r in jonas_after if r not in jonas_before]
+    assert [r["purpose"] for r in new] == [IDENTIFY_PURPOSE]
+    assert new[0]["registry"] == "melderegister" and new[0]["actor"].startswith("clerk:")
+
+    # An account the platform has never seen logged in cannot be checked, so it is refused too.
+    unknown = clerk.post("/console/assisted", _walk_in(jonas, portal_sub="no-such-account-1234"))
+    assert unknown.status_code == 422 and 'href="#portal_sub"' in unknown.text
+    assert _counts(platform) == before
+
+
+def test_name_or_birthdate_that_do_not_match_the_register_are_refused(
+    platform: Platform,
+) -> None:
+    jonas, erika = _persona("jonas"), _persona("erika")
+    assert erika.birthdate is not None
+    clerk = ClerkBrowser(platform, "clerk-buergeramt")
+    erika_before = _cockpit(platform, "erika")
+    before = _counts(platform)
+
+    # Jonas's IdNr with Erika's name and birth date.
+    swapped = clerk.post(
         "/console/assisted",
-        {"service": "meldebescheinigung", "idnr": idnr, "name": name, "portal_sub": sub},
+        _walk_in(
+            jonas,
+            family_name=erika.family_name,
+            given_names=erika.given_name,
+            birthdate=erika.birthdate.strftime("%d.%m.%Y"),
+        ),
     )
-    assert with_account.status_code == 303
-    app_id = with_account.headers["location"].rsplit("/", 1)[-1]
-    assert clerk.post(f"/console/assisted/{app_id}", {}).status_code == 303
-    case = _case_of(platform, app_id)
-    assert case is not None and case.citizen_sub == sub  # it shows in the citizen's portal too
-    mine = platform.api("jonas").get(f"/cases/{case.id}")
-    assert mine.status_code == 200
+    assert swapped.status_code == 422, swapped.text
+    text = unescape(swapped.text)
+    for field in ("family_name", "given_names", "birthdate"):
+        assert f'href="#{field}"' in text, field
+    assert "stimmt nicht mit dem Melderegister" in text
+    # What the register holds is never shown to whoever typed the IdNr (the list of recent
+    # counter applications below the form is the department's own and not looked at).
+    form_part = text.split("Zuletzt am Schalter aufgenommen")[0]
+    assert jonas.family_name not in form_part and "1991" not in form_part
+    # Only the birth date wrong: only that is named.
+    wrong_birth = clerk.post("/console/assisted", _walk_in(jonas, birthdate="06.03.1991"))
+    assert wrong_birth.status_code == 422
+    assert 'href="#birthdate"' in wrong_birth.text
+    assert 'href="#family_name"' not in wrong_birth.text
+    assert 'href="#given_names"' not in wrong_birth.text
+    assert _counts(platform) == before
+    assert _cockpit(platform, "erika") == erika_before
+
+    # In English, the same refusal.
+    clerk.client.cookies.set("kd_lang", "en")
+    english = clerk.post("/console/assisted", _walk_in(jonas, birthdate="06.03.1991"))
+    assert english.status_code == 422
+    assert "does not match the Melderegister" in unescape(english.text)
+
+
+def test_correct_identification_makes_the_case_and_the_reads_the_persons_own(
+    platform: Platform,
+) -> None:
+    jonas = _persona("jonas")
+    assert jonas.idnr is not None
+    clerk = ClerkBrowser(platform, "clerk-buergeramt")
+
+    # Without an account: the case belongs to Jonas's counter pseudonym, and every read of
+    # his data appears in his own cockpit (his eID login carries his IdNr), not in Erika's.
+    plain = _app_id(
+        clerk.post(
+            "/console/assisted", _walk_in(jonas, given_names="jonas", family_name="SCHNEIDER")
+        )
+    )
+    assert clerk.post(f"/console/assisted/{plain}", {}).status_code == 303
+    case = _case_of(platform, plain)
+    assert case is not None and case.citizen_sub == counter_pseudonym(jonas.idnr)
+    mine = [r for r in _cockpit(platform, "jonas") if r["application_id"] == plain]
+    assert mine and {r["registry"] for r in mine} == {"melderegister"}
+    assert not [r for r in _cockpit(platform, "erika") if r["application_id"] == plain]
+
+    # With his own account, after he logged in once: linked, shown in his portal.
+    _portal_login(platform, "jonas")
+    linked = _app_id(
+        clerk.post(
+            "/console/assisted",
+            _walk_in(
+                jonas,
+                portal_sub=jonas.sub,
+                document_kind="personalausweis",
+                document_number="l01x00t47",
+                document_authority="Stadt Köln",
+            ),
+        )
+    )
+    assert clerk.post(f"/console/assisted/{linked}", {}).status_code == 303
+    case = _case_of(platform, linked)
+    assert case is not None and case.citizen_sub == jonas.sub
+    assert platform.api("jonas").get(f"/cases/{case.id}").status_code == 200
+    assert platform.api("erika").get(f"/cases/{case.id}").status_code == 404
+    assert [r for r in _cockpit(platform, "jonas") if r["application_id"] == linked]
+    assert not [r for r in _cockpit(platform, "erika") if r["application_id"] == linked]
+    with Session(engine(platform)) as session:
+        link = session.get(AssistedApplication, linked)
+        assert link is not None
+        assert link.identification == "melderegister_ausweis" and link.trust_level == "hoch"
+        assert (link.id_document_kind, link.id_document_number, link.id_document_authority) == (
+            "personalausweis",
+            "L01X00T47",
+            "Stadt Köln",
+        )
