@@ -47,7 +47,8 @@ from backend.domain.case_state import Actor
 from backend.errors import InvalidInput, NotFound
 from backend.models import Application, Case, Document, aware
 from backend.models_insight import AssistedApplication
-from prefill.service import prefill
+from prefill.connectors.base import NeedResult
+from prefill.service import DataNeed, PrefillOutcome, prefill
 
 __all__ = [
     "DOCUMENT_KINDS",
@@ -114,6 +115,22 @@ def _require_document_if_needed(definition: ServiceDefinition, citizen: WalkIn) 
         )
 
 
+def _unread(needs: list[DataNeed]) -> PrefillOutcome:
+    """No registry is read by an IdNr the Melderegister did not confirm: an ID document does
+    not show the IdNr, so it could be anybody's. The clerk asks the person for every value."""
+    return PrefillOutcome(
+        results={
+            n.key: NeedResult(
+                attribute=n.attribute,
+                status="empty",
+                reason="not read: the Melderegister does not confirm this IdNr",
+            )
+            for n in needs
+        },
+        accesses=[],
+    )
+
+
 async def start_assisted(
     ctx: AppContext, clerk: ClerkIdentity, service: str, citizen: WalkIn
 ) -> Application:
@@ -128,18 +145,21 @@ async def start_assisted(
         service=definition.id, service_version=definition.version, citizen_sub=identity.sub
     )
     needs = apps.data_needs(definition)
-    outcome = await prefill(
-        needs,
-        identity_claims={"sub": person.data_subject, "idnr": person.idnr},
-        service=definition.id,
-        application_id=application.id,
-        actor=clerk.actor.label,
-        registry=ctx.connectors,
-        configs=ctx.connector_configs,
-        client=ctx.http,
-        declared={(n.connector, n.attribute) for n in needs},
-        health=ctx.registry_health,
-    )
+    if person.register_confirmed:
+        outcome = await prefill(
+            needs,
+            identity_claims={"sub": person.data_subject, "idnr": person.idnr},
+            service=definition.id,
+            application_id=application.id,
+            actor=clerk.actor.label,
+            registry=ctx.connectors,
+            configs=ctx.connector_configs,
+            client=ctx.http,
+            declared={(n.connector, n.attribute) for n in needs},
+            health=ctx.registry_health,
+        )
+    else:
+        outcome = _unread(needs)
     application.prefill = {k: r.model_dump(mode="json") for k, r in outcome.results.items()}
 
     def persist() -> None:

@@ -248,6 +248,11 @@ class IdentifiedPerson:
         return counter_pseudonym(self.walk_in.idnr)
 
     @property
+    def register_confirmed(self) -> bool:
+        """Whether the Melderegister confirmed that the IdNr is this person's."""
+        return self.identification != "ausweis"
+
+    @property
     def trust_level(self) -> str:
         """An official photo ID checked in person is eIDAS "high"; matching what the citizen
         knows against the register is no more than "substantial"."""

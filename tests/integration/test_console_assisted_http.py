@@ -12,7 +12,7 @@ import httpx
 from sqlmodel import Session, col, func, select
 
 from backend.console.assisted import counter_pseudonym, valid_idnr
-from backend.console.counter_identity import IDENTIFY_PURPOSE
+from backend.console.counter_identity import IDENTIFY_PURPOSE, idnr_check_digit
 from backend.models import Application, Case, CaseEvent, RegistryAccess
 from backend.models_insight import AssistedApplication
 from sandbox.personas import Persona, persona_by_id
@@ -317,3 +317,71 @@ def test_correct_identification_makes_the_case_and_the_reads_the_persons_own(
             "L01X00T47",
             "Stadt Köln",
         )
+
+
+def test_without_a_register_entry_only_a_recorded_id_document_identifies(
+    platform: Platform,
+) -> None:
+    tomasz = _persona("unbekannt")  # moved from abroad: the Melderegister does not know him
+    assert tomasz.idnr is not None
+    # The persona's IdNr fails the check digit; his with a correct one is just as unknown.
+    idnr = tomasz.idnr[:10] + str(idnr_check_digit(tomasz.idnr[:10]))
+    clerk = ClerkBrowser(platform, "clerk-buergeramt")
+    before = _counts(platform)
+    unknown = clerk.post("/console/assisted", _walk_in(tomasz, idnr=idnr))
+    assert unknown.status_code == 422, unknown.text
+    assert 'href="#idnr"' in unknown.text and 'href="#document_kind"' in unknown.text
+    assert _counts(platform) == before
+
+    app_id = _app_id(
+        clerk.post(
+            "/console/assisted",
+            _walk_in(
+                tomasz,
+                idnr=idnr,
+                document_kind="reisepass",
+                document_number="C4J8R2XT1",
+                document_authority="Urząd Wojewódzki Kraków",
+            ),
+        )
+    )
+    with Session(engine(platform)) as session:
+        link = session.get(AssistedApplication, app_id)
+        assert link is not None
+        assert (link.identification, link.trust_level, link.id_document_kind) == (
+            "ausweis",
+            "hoch",
+            "reisepass",
+        )
+        # An ID document does not show the IdNr: no registry is read by an unconfirmed one.
+        reads = session.exec(
+            select(RegistryAccess).where(RegistryAccess.application_id == app_id)
+        ).all()
+        assert reads == []
+    draft = clerk.get(f"/console/assisted/{app_id}")
+    assert draft.status_code == 200 and 'name="answer__familienname"' in draft.text
+
+
+def test_an_unreachable_register_identifies_nobody(platform: Platform) -> None:
+    registries = f"{platform.base_url}/sandbox/registries"
+    jonas = _persona("jonas")
+    clerk = ClerkBrowser(platform, "clerk-buergeramt")
+    before = _counts(platform)
+    httpx.put(f"{registries}/melderegister/faults", json={"down": True}, timeout=10)
+    try:
+        # Even with an ID document: the register's answer is what ties the IdNr to the person.
+        down = clerk.post(
+            "/console/assisted",
+            _walk_in(
+                jonas,
+                document_kind="personalausweis",
+                document_number="L01X00T47",
+                document_authority="Stadt Köln",
+            ),
+        )
+    finally:
+        httpx.delete(f"{registries}/melderegister/faults", timeout=10).raise_for_status()
+    assert down.status_code == 503, down.text
+    assert "Melderegister ist gerade nicht erreichbar" in unescape(down.text)
+    assert 'class="error-summary"' in down.text
+    assert _counts(platform) == before
