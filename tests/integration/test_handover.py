@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from backend.context import AppContext, build_context
 from backend.handover.callbacks import callback_secret, sign
+from backend.handover.credentials import sandbox_fitconnect
 from backend.handover.delivery import deliver_submission
 from backend.models import Case, CaseEvent, Document
 from backend.models_handover import Handover
@@ -74,11 +75,27 @@ def _submitted_case(platform: Platform, ctx: AppContext) -> str:
     return case_id
 
 
-def _stored(platform: Platform, submission_id: str) -> dict[str, Any]:
-    response = httpx.get(
-        f"{platform.settings.handover_base_url}/destinations/{DESTINATION}/submissions/"
-        f"{submission_id}"
+def _sandbox(platform: Platform) -> httpx.Client:
+    """A client of the sandbox FIT-Connect logged in as the platform's sender."""
+    sandbox = sandbox_fitconnect(platform.settings)
+    base = platform.settings.handover_base_url
+    token = httpx.post(
+        f"{base}/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": sandbox.client_id,
+            "client_secret": sandbox.client_secret,
+        },
     )
+    token.raise_for_status()
+    return httpx.Client(
+        base_url=base, headers={"Authorization": f"Bearer {token.json()['access_token']}"}
+    )
+
+
+def _stored(platform: Platform, submission_id: str) -> dict[str, Any]:
+    with _sandbox(platform) as sandbox:
+        response = sandbox.get(f"/destinations/{DESTINATION}/submissions/{submission_id}")
     response.raise_for_status()
     body: dict[str, Any] = response.json()
     return body
@@ -99,9 +116,8 @@ def test_a_submission_is_encrypted_to_the_destination_and_jwcrypto_can_read_it(
     # Delivering again sends nothing new.
     assert deliver_submission(platform_ctx, case_id).submission_id == result.submission_id
 
-    listed = httpx.get(
-        f"{platform.settings.handover_base_url}/destinations/{DESTINATION}/submissions"
-    ).json()["submissions"]
+    with _sandbox(platform) as sandbox:
+        listed = sandbox.get(f"/destinations/{DESTINATION}/submissions").json()["submissions"]
     assert listed.count(result.submission_id) == 1
     body = _stored(platform, result.submission_id)["submission"]
     assert set(body) == {
@@ -118,9 +134,8 @@ def test_a_submission_is_encrypted_to_the_destination_and_jwcrypto_can_read_it(
     key = cjwk.JWK.from_pem(pem)
     metadata_bytes, header = _decrypt(body["encryptedMetadata"], key)
     assert header["alg"] == "RSA-OAEP-256" and header["enc"] == "A256GCM"
-    jwks = httpx.get(
-        f"{platform.settings.handover_base_url}/destinations/{DESTINATION}/keys"
-    ).json()
+    with _sandbox(platform) as sandbox:
+        jwks = sandbox.get(f"/destinations/{DESTINATION}/keys").json()
     assert header["kid"] == jwks["keys"][0]["kid"]
     metadata = json.loads(metadata_bytes)
     data, _ = _decrypt(body["encryptedData"], key)
@@ -215,11 +230,25 @@ def _rejection(submission_id: str) -> dict[str, Any]:
     }
 
 
+def _awaiting_answer(ctx: AppContext) -> tuple[str, str]:
+    """A decided case handed over to a Fachverfahren that has not answered yet.
+
+    The sandbox destination answers every submission within moments, so the row is written
+    here: the callbacks below must meet a handover that is still waiting for its answer.
+    """
+    [case_id] = submit_cases(ctx, "meldebescheinigung", [{}])
+    settle(ctx, case_id)
+    row = Handover(case_id=case_id, destination_id=DESTINATION, status="delivered")
+    with Session(ctx.engine) as session:
+        session.add(row)
+        session.commit()
+        return case_id, row.submission_id
+
+
 def test_callbacks_must_be_signed_fresh_and_count_once(
     platform: Platform, platform_ctx: AppContext
 ) -> None:
-    case_id = _submitted_case(platform, platform_ctx)
-    submission_id = deliver_submission(platform_ctx, case_id).submission_id
+    case_id, submission_id = _awaiting_answer(platform_ctx)
     payload = _rejection(submission_id)
 
     unsigned = httpx.post(f"{platform.base_url}/api/handover/callbacks", json=payload)
