@@ -15,14 +15,21 @@ import httpx
 import pytest
 from jwcrypto import jwe as cjwe
 from jwcrypto import jwk as cjwk
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from backend.context import AppContext, build_context
-from backend.handover.callbacks import callback_secret, sign
+from backend.db import unit_of_work
+from backend.handover.callbacks import (
+    CallbackOutcome,
+    StatusCallback,
+    callback_secret,
+    record_callback,
+    sign,
+)
 from backend.handover.credentials import sandbox_fitconnect
 from backend.handover.delivery import deliver_submission
 from backend.models import Case, CaseEvent, Document
-from backend.models_handover import Handover
+from backend.models_handover import Handover, HandoverCallback
 from backend.models_portal import Upload
 from sandbox.fitconnect import key_file
 from tests.conftest import Platform
@@ -325,5 +332,163 @@ def test_an_unreachable_fachverfahren_is_retried_then_the_case_goes_to_a_person(
             )
             assert handover.status == "failed"
             assert referred.payload["referral_reasons"] == ["handover_failed"]
+        finally:
+            ctx.close()
+
+
+def _log(ctx: AppContext, submission_id: str) -> list[HandoverCallback]:
+    with Session(ctx.engine) as session:
+        return list(
+            session.exec(
+                select(HandoverCallback)
+                .where(HandoverCallback.submission_id == submission_id)
+                .order_by(col(HandoverCallback.sequence))
+            ).all()
+        )
+
+
+def _events(ctx: AppContext, case_id: str) -> list[CaseEvent]:
+    with Session(ctx.engine) as session:
+        return list(
+            session.exec(
+                select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.seq))
+            ).all()
+        )
+
+
+def test_a_late_rejection_after_the_acceptance_leaves_the_case_accepted_and_is_logged(
+    platform: Platform, platform_ctx: AppContext
+) -> None:
+    case_id = _submitted_case(platform, platform_ctx)
+    submission_id = deliver_submission(platform_ctx, case_id).submission_id
+    deadline = time.monotonic() + 20
+    while True:  # the sandbox destination accepts by a signed callback of its own
+        with Session(platform_ctx.engine) as session:
+            handover = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
+            case = session.get(Case, case_id)
+        if handover.status == "accepted":
+            break
+        assert time.monotonic() < deadline, handover.status
+        time.sleep(0.1)
+    assert case is not None
+    status_before = case.status
+
+    late = _post_callback(platform, _rejection(submission_id))
+
+    with Session(platform_ctx.engine) as session:
+        case = session.get(Case, case_id)
+        handover = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
+    assert case is not None
+    assert handover.status == "accepted"
+    assert case.status == status_before != "referred"
+    assert "abgelehnt" not in (case.waiting_for or "")
+    types = [e.type for e in _events(platform_ctx, case_id)]
+    assert "handover_rejected" not in types and "referred" not in types
+    [ignored] = [e for e in _events(platform_ctx, case_id) if e.type == "handover_callback_ignored"]
+    assert ignored.payload["status"] == "rejected"
+    assert ignored.payload["handover_status"] == "accepted"
+    assert late.status_code == 200, late.text
+    assert late.json() == {
+        "status": "ignored",
+        "reason": "already_final",
+        "handover_status": "accepted",
+    }
+    accepted, rejected = _log(platform_ctx, submission_id)
+    assert (accepted.sequence, accepted.status, accepted.outcome) == (1, "accepted", "applied")
+    assert (rejected.sequence, rejected.status, rejected.outcome) == (2, "rejected", "ignored")
+    assert rejected.handover_status == "accepted"
+    assert rejected.ignored_reason == "already_final"
+
+
+def _callback(submission_id: str, status: str, event_id: str | None = None) -> StatusCallback:
+    return StatusCallback.model_validate(
+        {
+            "eventId": event_id or uuid.uuid4().hex,
+            "submissionId": submission_id,
+            "status": status,
+            "reason": None if status == "accepted" else "Unterlagen unvollständig",
+        }
+    )
+
+
+def test_duplicate_and_out_of_order_callbacks_are_applied_once_in_the_senders_order(
+    platform: Platform, database_url: str, tmp_path: Path
+) -> None:
+    with own_database(database_url, tmp_path, "handover_order") as url:
+        # Delivered for real to the sandbox, whose own answer goes to the platform's database:
+        # here the handover waits for the callbacks this test sends, in the order it sends them.
+        ctx = context_for(platform, url, tmp_path)
+        try:
+            [case_id] = submit_cases(ctx, SERVICE, [ANSWERS])
+            with unit_of_work(ctx.engine) as session:
+                case = session.get(Case, case_id)
+                assert case is not None
+                case.status = "processing"
+                session.add(case)
+            submission_id = deliver_submission(ctx, case_id).submission_id
+            now = int(time.time())
+            accepted = _callback(submission_id, "accepted")
+
+            first = record_callback(ctx, accepted, now - 60)
+            replay = record_callback(ctx, accepted, now - 60)
+            # Sent before the acceptance, arriving after it (a retry that overtook nothing).
+            older = record_callback(ctx, _callback(submission_id, "rejected"), now - 120)
+            with Session(ctx.engine) as session:
+                case = session.get(Case, case_id)
+                handover = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
+            assert case is not None
+            assert handover.status == "accepted"
+            assert case.status == "processing", "an older rejection moved the accepted case"
+            newer = record_callback(ctx, _callback(submission_id, "rejected"), now)
+            with Session(ctx.engine) as session:
+                case = session.get(Case, case_id)
+                handover = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
+            assert case is not None
+            assert handover.status == "accepted" and case.status == "processing"
+
+            assert first == CallbackOutcome("recorded")
+            assert replay == CallbackOutcome("duplicate")
+            assert older == CallbackOutcome("ignored", "out_of_order", "accepted")
+            assert newer == CallbackOutcome("ignored", "already_final", "accepted")
+            log = _log(ctx, submission_id)
+            assert [(e.sequence, e.status, e.outcome, e.ignored_reason) for e in log] == [
+                (1, "accepted", "applied", None),
+                (2, "rejected", "ignored", "out_of_order"),
+                (3, "rejected", "ignored", "already_final"),
+            ]
+            assert log[0].event_id == accepted.event_id
+            types = [e.type for e in _events(ctx, case_id)]
+            assert types.count("handover_accepted") == 1
+            assert types.count("handover_callback_ignored") == 2
+            assert "handover_rejected" not in types and "referred" not in types
+        finally:
+            ctx.close()
+
+
+def test_a_rejection_stays_final_and_sends_the_case_to_a_person_once(
+    platform: Platform, database_url: str, tmp_path: Path
+) -> None:
+    with own_database(database_url, tmp_path, "handover_reject") as url:
+        ctx = context_for(platform, url, tmp_path)
+        try:
+            [case_id] = submit_cases(ctx, SERVICE, [ANSWERS])
+            with unit_of_work(ctx.engine) as session:
+                case = session.get(Case, case_id)
+                assert case is not None
+                case.status = "processing"
+                session.add(case)
+            submission_id = deliver_submission(ctx, case_id).submission_id
+            now = int(time.time())
+            rejected = record_callback(ctx, _callback(submission_id, "rejected"), now - 10)
+            accepted = record_callback(ctx, _callback(submission_id, "accepted"), now)
+            with Session(ctx.engine) as session:
+                case = session.get(Case, case_id)
+                handover = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
+            assert case is not None
+            assert handover.status == "rejected" and case.status == "referred"
+            assert rejected == CallbackOutcome("recorded")
+            assert accepted == CallbackOutcome("ignored", "already_final", "rejected")
+            types = [e.type for e in _events(ctx, case_id)]
+            assert types.count("referred") == 1 and "handover_accepted" not in types
         finally:
             ctx.close()
