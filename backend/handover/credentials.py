@@ -49,7 +49,8 @@ def sandbox_fitconnect(settings: Settings) -> SandboxFitConnect:
 
 def delivers_to_own_sandbox(settings: Settings) -> bool:
     """True when the sandbox is on and deliveries go to the one mounted in this process."""
-    return settings.sandbox and settings.handover_base_url == settings.base_url + SANDBOX_PATH
+    own = settings.base_url.rstrip("/") + SANDBOX_PATH
+    return settings.sandbox and settings.handover_base_url.rstrip("/") == own
 
 
 def token_url(settings: Settings) -> str:

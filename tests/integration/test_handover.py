@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -490,5 +492,42 @@ def test_a_rejection_stays_final_and_sends_the_case_to_a_person_once(
             assert accepted == CallbackOutcome("ignored", "already_final", "rejected")
             types = [e.type for e in _events(ctx, case_id)]
             assert types.count("referred") == 1 and "handover_accepted" not in types
+        finally:
+            ctx.close()
+
+
+def test_concurrent_answers_to_one_submission_apply_exactly_one(
+    platform: Platform, database_url: str, tmp_path: Path
+) -> None:
+    with own_database(database_url, tmp_path, "handover_race") as url:
+        ctx = context_for(platform, url, tmp_path)
+        try:
+            case_ids = submit_cases(ctx, SERVICE, [ANSWERS] * 3)
+            for case_id in case_ids:
+                sent = int(time.time())
+                submission_id = deliver_submission(ctx, case_id).submission_id
+                answers = [_callback(submission_id, s) for s in ("accepted", "rejected")]
+                gate = threading.Barrier(len(answers))
+
+                def answer(
+                    callback: StatusCallback, gate: threading.Barrier = gate, sent: int = sent
+                ) -> CallbackOutcome:
+                    gate.wait()
+                    return record_callback(ctx, callback, sent)
+
+                with ThreadPoolExecutor(len(answers)) as pool:
+                    outcomes = list(pool.map(answer, answers))
+
+                assert sorted(o.status for o in outcomes) == ["ignored", "recorded"], outcomes
+                [won] = [a for a, o in zip(answers, outcomes, strict=True) if o.status != "ignored"]
+                with Session(ctx.engine) as session:
+                    handover = session.exec(
+                        select(Handover).where(Handover.case_id == case_id)
+                    ).one()
+                assert handover.status == won.status
+                log = _log(ctx, submission_id)
+                assert [e.sequence for e in log] == [1, 2]
+                assert [e.outcome for e in log] == ["applied", "ignored"]
+                assert log[0].event_id == won.event_id
         finally:
             ctx.close()
