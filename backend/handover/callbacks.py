@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -121,16 +122,21 @@ class CallbackOutcome:
 
 def record_callback(ctx: AppContext, callback: StatusCallback, sent_at: int) -> CallbackOutcome:
     """Log a verified callback in its handover's event log and apply it if the state allows."""
-    for _ in range(3):
+    for _ in range(5):
         try:
             return _record(ctx, callback, datetime.fromtimestamp(sent_at, UTC))
-        except IntegrityError:
-            # Two callbacks raced: the same event twice (the first one counts), or two events of
-            # one submission taking the same sequence number (try again behind the other).
+        except (IntegrityError, _Raced):
+            # Two writers raced: the same event twice (the first one counts), two events of one
+            # submission taking the same sequence number, or the delivery moving the handover
+            # meanwhile. Nothing was written; decide again on what is there now.
             with Session(ctx.engine) as session:
                 if _seen(session, callback.event_id):
                     return CallbackOutcome("duplicate")
     raise Conflict("Rückmeldung bitte erneut senden. (Concurrent callbacks; retry.)")
+
+
+class _Raced(Exception):
+    """The handover's status changed between reading and writing it."""
 
 
 def _record(ctx: AppContext, callback: StatusCallback, sent_at: datetime) -> CallbackOutcome:
@@ -191,9 +197,14 @@ def _record(ctx: AppContext, callback: StatusCallback, sent_at: datetime) -> Cal
             )
             session.flush()
             return CallbackOutcome("ignored", str(step.ignored), handover.status)
-        handover.status = step.status
-        handover.updated_at = utcnow()
-        session.add(handover)
+        # Compare-and-set: SQLite takes no row lock, so the status read above must still hold.
+        moved = session.execute(
+            update(Handover)
+            .where(col(Handover.id) == handover.id, col(Handover.status) == handover.status)
+            .values(status=step.status, updated_at=utcnow())
+        )
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            raise _Raced
         _apply_to_case(ctx, session, case, callback)
         session.flush()
         return CallbackOutcome("recorded")

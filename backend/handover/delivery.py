@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import httpx
 from dbos import DBOS
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -23,7 +24,7 @@ from backend.context import AppContext
 from backend.db import unit_of_work
 from backend.definitions.models import ServiceDefinition
 from backend.domain.case_state import CaseStatus
-from backend.domain.handover_state import ANSWERED_OR_DELIVERED, HandoverEvent, advance
+from backend.domain.handover_state import ANSWERED_OR_DELIVERED, HandoverEvent, Step, advance
 from backend.handover.credentials import ClientCredentials, sender_credentials
 from backend.handover.message import (
     Attachment,
@@ -224,13 +225,32 @@ def _note_failure(ctx: AppContext, case_id: str, reason: str, attempt: int, atte
         session.add(case)
 
 
+def _move(session: Session, case_id: str, event: HandoverEvent) -> tuple[Handover, Step]:
+    """Advance the handover by compare-and-set, so a callback committed meanwhile survives."""
+    for _ in range(5):
+        row = session.exec(
+            select(Handover).where(Handover.case_id == case_id).with_for_update()
+        ).one()
+        step = advance(row.status, event)
+        if not step.applied or step.status == row.status:
+            return row, step
+        moved = session.execute(
+            update(Handover)
+            .where(col(Handover.id) == row.id, col(Handover.status) == row.status)
+            .values(status=step.status, updated_at=utcnow())
+        )
+        session.expire(row)
+        if moved.rowcount == 1:  # type: ignore[attr-defined]
+            return session.exec(select(Handover).where(Handover.id == row.id)).one(), step
+    raise RuntimeError(f"handover of case {case_id} keeps changing under the delivery")
+
+
 def _delivered(
     ctx: AppContext, case_id: str, submission: Submission, key_id: str, attempts: int
 ) -> HandoverResult:
     with unit_of_work(ctx.engine) as session:
-        row = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
         # A callback may already have answered while we waited for the response: it stays.
-        row.status = advance(row.status, HandoverEvent.DELIVERED).status
+        row, _ = _move(session, case_id, HandoverEvent.DELIVERED)
         row.key_id = key_id
         row.data_sha512 = submission.data_sha512
         row.attachments = [
@@ -276,9 +296,7 @@ def _give_up(
 ) -> HandoverResult:
     """A person must deliver the case another way; the reason is on the case for them."""
     with unit_of_work(ctx.engine) as session:
-        row = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
-        step = advance(row.status, HandoverEvent.FAILED)
-        row.status = step.status
+        row, step = _move(session, case_id, HandoverEvent.FAILED)
         row.last_error = reason[:500]
         row.updated_at = utcnow()
         session.add(row)

@@ -531,3 +531,54 @@ def test_concurrent_answers_to_one_submission_apply_exactly_one(
                 assert log[0].event_id == won.event_id
         finally:
             ctx.close()
+
+
+def test_an_answer_that_arrives_while_delivery_fails_stands_and_no_person_is_asked(
+    platform: Platform, database_url: str, tmp_path: Path
+) -> None:
+    """The destination got the submission although its responses were lost: when our delivery
+    gives up afterwards, the destination's answer stands and the case is not referred."""
+    with own_database(database_url, tmp_path, "handover_lost") as url:
+        ctx = context_for(
+            platform,
+            url,
+            tmp_path,
+            handover_base_url=f"http://127.0.0.1:{free_port()}/fitconnect",
+            handover_client_id="knopfdruck",
+            handover_client_secret="irrelevant-nobody-listens",
+            handover_attempts=2,
+            handover_backoff_s=1.0,
+        )
+        try:
+            [case_id] = submit_cases(ctx, SERVICE, [ANSWERS])
+            with unit_of_work(ctx.engine) as session:
+                case = session.get(Case, case_id)
+                assert case is not None
+                case.status = "processing"
+                session.add(case)
+            with ThreadPoolExecutor(1) as pool:
+                delivery = pool.submit(deliver_submission, ctx, case_id)
+                deadline = time.monotonic() + 20
+                while True:  # the first attempt has failed; the second waits for its backoff
+                    with Session(ctx.engine) as session:
+                        row = session.exec(
+                            select(Handover).where(Handover.case_id == case_id)
+                        ).first()
+                    if row is not None and row.last_error:
+                        break
+                    assert time.monotonic() < deadline
+                    time.sleep(0.05)
+                answer = record_callback(
+                    ctx, _callback(row.submission_id, "accepted"), int(time.time())
+                )
+                result = delivery.result(timeout=30)
+            with Session(ctx.engine) as session:
+                case = session.get(Case, case_id)
+                handover = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
+            assert answer == CallbackOutcome("recorded")
+            assert handover.status == "accepted", "giving up overwrote the destination's answer"
+            assert case is not None and case.status == "processing"
+            assert result.status == "accepted"
+            assert "referred" not in [e.type for e in _events(ctx, case_id)]
+        finally:
+            ctx.close()
