@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime
+from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from backend.models import new_id, utcnow
@@ -43,17 +43,30 @@ class Handover(SQLModel, table=True):
 
 
 class HandoverCallback(SQLModel, table=True):
-    """A verified status callback; the unique event id makes a replay a no-op."""
+    """The handover's event log: every verified callback once, in order, applied or ignored.
+
+    The unique event id makes a replay a no-op; ``sequence`` numbers a submission's callbacks
+    in the order they were received, ``sent_at`` is the sender's time of the event.
+    """
 
     __tablename__ = "handover_callbacks"
+    __table_args__ = (
+        UniqueConstraint("submission_id", "sequence", name="uq_handover_callbacks_sequence"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     event_id: str = Field(unique=True, max_length=64)
     submission_id: str = Field(index=True, max_length=32)
+    sequence: int
     status: str = Field(max_length=16)
     reason: str | None = Field(default=None, max_length=500)
     sent_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     received_at: datetime = _ts(nullable=False)
+    outcome: str = Field(max_length=16)
+    """applied, or ignored (the state machine in backend.domain.handover_state refused it)."""
+    handover_status: str = Field(max_length=16)
+    """The handover's status when the callback arrived."""
+    ignored_reason: str | None = Field(default=None, max_length=200)
 
 
 class WorkerHeartbeat(SQLModel, table=True):

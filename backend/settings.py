@@ -90,13 +90,45 @@ class Settings(BaseSettings):
         "", description="FIT-Connect-style submission API. Empty: the in-process sandbox."
     )
     handover_callback_secret: str = Field(
-        "", description="HMAC secret of handover status callbacks. Empty: generated in data_dir."
+        "",
+        description="HMAC secret the platform trusts for handover status callbacks. Empty: the "
+        "sandbox FIT-Connect's own secret when deliveries go to the sandbox in this process, "
+        "else generated once in data_dir.",
+    )
+    handover_token_url: str = Field(
+        "",
+        description="OAuth2 token endpoint of the submission API (client credentials grant). "
+        "Empty: <handover_base_url>/token.",
+    )
+    handover_client_id: str = Field(
+        "",
+        description="OAuth2 client id of the platform as a sender at the submission API. Empty: "
+        "the sandbox FIT-Connect's client when deliveries go to the sandbox in this process, "
+        "else deliveries fail and go to a person.",
+    )
+    handover_client_secret: str = Field(
+        "", description="OAuth2 client secret belonging to handover_client_id."
     )
     handover_attempts: int = Field(
         8, description="Delivery attempts to a Fachverfahren before a person takes over."
     )
     handover_backoff_s: float = Field(
         0.5, description="Wait before the second delivery attempt; doubles after each failure."
+    )
+    # --- sandbox FIT-Connect destination (issue 14, item 8): never the platform's secrets ---
+    sandbox_fitconnect_client_id: str = Field(
+        "knopfdruck-sandbox-sender",
+        description="Client id the sandbox FIT-Connect accepts at its token endpoint.",
+    )
+    sandbox_fitconnect_client_secret: str = Field(
+        "",
+        description="Client secret the sandbox FIT-Connect accepts. Empty: generated once into "
+        "data_dir.",
+    )
+    sandbox_fitconnect_callback_secret: str = Field(
+        "",
+        description="HMAC secret the sandbox FIT-Connect signs its status callbacks with, "
+        "distinct from handover_callback_secret. Empty: generated once into data_dir.",
     )
     session_idle_minutes: int = Field(30, description="Portal session idle timeout.")
     # --- security: rate limits and field encryption (issue 9, docs/security.md) -------------

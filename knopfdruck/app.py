@@ -245,14 +245,20 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
             include_in_schema=False,
         )
         from backend.api.handover_callbacks import CALLBACK_PATH
-        from backend.handover.callbacks import callback_secret
+        from backend.handover.credentials import SANDBOX_PATH, sandbox_fitconnect
         from sandbox.fitconnect import build_fitconnect_router
 
+        # Its own client and callback secret: the platform trusts them only when it delivers
+        # to this sandbox (backend.handover.credentials), never for a real Fachverfahren.
+        fitconnect = sandbox_fitconnect(settings)
         app.include_router(
             build_fitconnect_router(
-                settings.data_dir, settings.base_url + CALLBACK_PATH, callback_secret(settings)
+                settings.data_dir,
+                settings.base_url + CALLBACK_PATH,
+                clients={fitconnect.client_id: fitconnect.client_secret},
+                callback_secret=fitconnect.callback_secret,
             ),
-            prefix="/sandbox/fitconnect",
+            prefix=SANDBOX_PATH,
             include_in_schema=False,
         )
     app.include_router(build_portal_router(settings))

@@ -140,15 +140,21 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     )
     app.mount("/sandbox/registries", build_registries_app())
     from backend.api.handover_callbacks import CALLBACK_PATH
-    from backend.handover.callbacks import callback_secret
+    from backend.handover.credentials import SANDBOX_PATH, sandbox_fitconnect
     from sandbox.fitconnect import build_fitconnect_router
 
-    # Status callbacks go to the platform at KNOPFDRUCK_BASE_URL, signed with the shared secret.
+    # Status callbacks go to the platform at KNOPFDRUCK_BASE_URL, signed with the sandbox's own
+    # secret; the platform must be configured to trust it (KNOPFDRUCK_HANDOVER_CALLBACK_SECRET)
+    # and to log in with the sandbox's client (KNOPFDRUCK_HANDOVER_CLIENT_ID and _SECRET).
+    fitconnect = sandbox_fitconnect(settings)
     app.include_router(
         build_fitconnect_router(
-            settings.data_dir, settings.base_url + CALLBACK_PATH, callback_secret(settings)
+            settings.data_dir,
+            settings.base_url + CALLBACK_PATH,
+            clients={fitconnect.client_id: fitconnect.client_secret},
+            callback_secret=fitconnect.callback_secret,
         ),
-        prefix="/sandbox/fitconnect",
+        prefix=SANDBOX_PATH,
     )
     print(f"Sandbox: IdP at {base}/sandbox/idp, registries at {base}/sandbox/registries")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

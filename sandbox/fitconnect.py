@@ -1,10 +1,13 @@
 """Sandbox FIT-Connect destination: a department's Fachverfahren that receives encrypted cases.
 
-It publishes an RSA encryption key per destination (JWKS), stores submissions idempotently by
+Like the real service it serves only authenticated clients: a sender gets a bearer token at
+``/token`` with the OAuth2 client credentials grant, and sees only its own submissions. It
+publishes an RSA encryption key per destination (JWKS), stores submissions idempotently by
 submission id, decrypts them with its private key, checks every SHA-512 in the metadata, and
 reports ``accepted`` or ``rejected`` to the platform's callback URL, signed with HMAC-SHA512
-over ``<timestamp>.<body>``. Private keys are PEM files in the key directory, so a test can
-decrypt what the platform sent with an independent JOSE library.
+over ``<timestamp>.<body>`` with the sandbox's own callback secret (never the platform's).
+Private keys are PEM files in the key directory, so a test can decrypt what the platform sent
+with an independent JOSE library.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import hashlib
 import hmac
 import json
 import os
+import secrets
 import threading
 import time
 import uuid
@@ -26,13 +30,14 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fastapi import APIRouter, BackgroundTasks
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from jose import jwe
 from jose.exceptions import JOSEError
 from pydantic import BaseModel, ConfigDict, Field
 
 KEY_ALGORITHM = "RSA-OAEP-256"
+TOKEN_LIFETIME_S = 1800
 # FIT-Connect requires 4096-bit keys for its destinations.
 KEY_BITS = 4096
 DESTINATIONS: dict[str, str] = {
@@ -132,6 +137,7 @@ class Einreichung(BaseModel):
 
 @dataclass
 class _Stored:
+    owner: str
     body: dict[str, Any]
     received_at: datetime
     callbacks: list[dict[str, Any]] = field(default_factory=list)
@@ -183,9 +189,54 @@ def signed_callback(
     }
 
 
-def build_fitconnect_router(key_dir: Path, callback_url: str, callback_secret: str) -> APIRouter:
-    """A fresh destination service with its own submissions; keys persist in key_dir."""
+class _Tokens:
+    """Opaque bearer tokens issued to clients, each valid for TOKEN_LIFETIME_S."""
+
+    def __init__(self) -> None:
+        self._issued: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def issue(self, client_id: str) -> str:
+        token = secrets.token_urlsafe(32)
+        now = time.monotonic()
+        with self._lock:
+            self._issued = {t: v for t, v in self._issued.items() if v[1] > now}
+            self._issued[token] = (client_id, now + TOKEN_LIFETIME_S)
+        return token
+
+    def client(self, token: str) -> str | None:
+        with self._lock:
+            found = self._issued.get(token)
+        if found is None or found[1] <= time.monotonic():
+            return None
+        return found[0]
+
+
+def _client_from_form(form: Any, request: Request) -> tuple[str, str]:
+    """Client id and secret from HTTP Basic or the form, as RFC 6749 allows."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("basic "):
+        try:
+            decoded = base64.b64decode(header[6:], validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            return "", ""
+        client_id, _, client_secret = decoded.partition(":")
+        return client_id, client_secret
+    return str(form.get("client_id") or ""), str(form.get("client_secret") or "")
+
+
+def build_fitconnect_router(
+    key_dir: Path, callback_url: str, *, clients: dict[str, str], callback_secret: str
+) -> APIRouter:
+    """A fresh destination service with its own submissions; keys persist in key_dir.
+
+    ``clients`` maps each accepted client id to its secret; ``callback_secret`` is the sandbox's
+    own, which the platform trusts only when it is configured to.
+    """
+    if not clients or not all(clients.values()) or not callback_secret:
+        raise ValueError("the sandbox FIT-Connect needs client credentials and a callback secret")
     keys = _Keys(key_dir)
+    tokens = _Tokens()
     stored: dict[str, _Stored] = {}
     router = APIRouter(tags=["FIT-Connect (Sandbox)"])
 
@@ -194,8 +245,46 @@ def build_fitconnect_router(key_dir: Path, callback_url: str, callback_secret: s
             return _fehler(404, "zustellpunkt_unbekannt")
         return None
 
+    @router.post("/token")
+    async def token(request: Request) -> Any:
+        """OAuth2 client credentials grant (RFC 6749, 4.4), like FIT-Connect's token service."""
+        form = await request.form()
+        if form.get("grant_type") != "client_credentials":
+            return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+        client_id, client_secret = _client_from_form(form, request)
+        expected = clients.get(client_id)
+        if expected is None or not hmac.compare_digest(expected.encode(), client_secret.encode()):
+            return JSONResponse(
+                {"error": "invalid_client"},
+                status_code=401,
+                headers={"WWW-Authenticate": 'Basic realm="sandbox-fitconnect"'},
+            )
+        return JSONResponse(
+            {
+                "access_token": tokens.issue(client_id),
+                "token_type": "Bearer",
+                "expires_in": TOKEN_LIFETIME_S,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    def caller(request: Request) -> str:
+        """The client behind the bearer token; 401 before anything is looked up or listed."""
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        client = tokens.client(value.strip()) if scheme.lower() == "bearer" else None
+        if client is None:
+            raise HTTPException(
+                401,
+                "nicht_angemeldet",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        return client
+
+    # A local dependency: string annotations (PEP 563) could not name it, a default can.
+    authenticated = Depends(caller)
+
     @router.get("/destinations/{destination}")
-    async def destination_info(destination: str) -> Any:
+    async def destination_info(destination: str, _client: str = authenticated) -> Any:
         """The destination's name and its current encryption key id."""
         if (missing := known(destination)) is not None:
             return missing
@@ -208,7 +297,7 @@ def build_fitconnect_router(key_dir: Path, callback_url: str, callback_secret: s
         }
 
     @router.get("/destinations/{destination}/keys")
-    async def jwks(destination: str) -> Any:
+    async def jwks(destination: str, _client: str = authenticated) -> Any:
         """The public key senders encrypt to (RSA-OAEP-256)."""
         if (missing := known(destination)) is not None:
             return missing
@@ -239,8 +328,17 @@ def build_fitconnect_router(key_dir: Path, callback_url: str, callback_secret: s
                 await asyncio.sleep(0.2 * 2**attempt)
 
     @router.post("/destinations/{destination}/submissions", status_code=201)
-    async def submit(destination: str, submission: Einreichung, background: BackgroundTasks) -> Any:
-        """Store an encrypted submission once; a repeated one is acknowledged, not stored."""
+    async def submit(
+        destination: str,
+        submission: Einreichung,
+        background: BackgroundTasks,
+        client: str = authenticated,
+    ) -> Any:
+        """Store an encrypted submission once; a repeated one is acknowledged, not stored.
+
+        A submission id another client used is refused like a changed submission: nobody can
+        make the destination answer about someone else's submission.
+        """
         if (missing := known(destination)) is not None:
             return missing
         if submission.destination_id != destination:
@@ -248,29 +346,33 @@ def build_fitconnect_router(key_dir: Path, callback_url: str, callback_secret: s
         body = submission.model_dump(by_alias=True)
         existing = stored.get(submission.submission_id)
         if existing is not None:
-            if existing.body != body:
+            if existing.owner != client or existing.body != body:
                 return _fehler(409, "einreichung_abweichend")
             return JSONResponse(
                 {"submissionId": submission.submission_id, "status": "submitted", "duplicate": True}
             )
-        stored[submission.submission_id] = _Stored(body=body, received_at=datetime.now(UTC))
+        stored[submission.submission_id] = _Stored(
+            owner=client, body=body, received_at=datetime.now(UTC)
+        )
         background.add_task(report, destination, submission)
         return {"submissionId": submission.submission_id, "status": "submitted", "duplicate": False}
 
     @router.get("/destinations/{destination}/submissions", include_in_schema=False)
-    async def submissions(destination: str) -> Any:
-        """Lets tests count what arrived."""
+    async def submissions(destination: str, client: str = authenticated) -> Any:
+        """Lets a sender count what arrived of its own submissions, never anyone else's."""
         return {
             "submissions": [
-                sid for sid, s in stored.items() if s.body["destinationId"] == destination
+                sid
+                for sid, s in stored.items()
+                if s.owner == client and s.body["destinationId"] == destination
             ]
         }
 
     @router.get("/destinations/{destination}/submissions/{submission_id}", include_in_schema=False)
-    async def submission(destination: str, submission_id: str) -> Any:
-        """Lets tests fetch the ciphertext as it arrived, and the callbacks sent about it."""
+    async def submission(destination: str, submission_id: str, client: str = authenticated) -> Any:
+        """Lets a sender fetch its ciphertext as it arrived, and the callbacks sent about it."""
         found = stored.get(submission_id)
-        if found is None or found.body["destinationId"] != destination:
+        if found is None or found.owner != client or found.body["destinationId"] != destination:
             return _fehler(404, "einreichung_unbekannt")
         return {
             "submission": found.body,

@@ -24,15 +24,29 @@ CALLBACK_PATH = "/api/handover/callbacks"
 
 
 class CallbackReceipt(BaseModel):
-    status: Literal["recorded", "duplicate"]
+    """recorded: applied; duplicate: this event id was seen before; ignored: logged, not applied."""
+
+    status: Literal["recorded", "duplicate", "ignored"]
+    reason: str | None = None
+    """Why an ignored callback changed nothing: out_of_order, already_final or not_allowed."""
+    handover_status: str | None = None
+    """The handover's status that made an ignored callback change nothing."""
 
 
 @router.post(
     "/callbacks",
     response_model=CallbackReceipt,
+    response_model_exclude_none=True,
     responses={
+        200: {
+            "description": "Received. A callback the handover's state does not allow (a "
+            "rejection after the acceptance, an event older than the one applied) is logged "
+            "and answered with status 'ignored' and its reason, not with an error, so the "
+            "sender does not retry it."
+        },
         401: {"description": "Signature missing, invalid, or older than five minutes"},
         404: {"description": "Unknown submission"},
+        409: {"description": "Other callbacks of the submission kept racing; send it again"},
         422: {"description": "Malformed callback"},
     },
 )
@@ -56,5 +70,7 @@ async def status_callback(
             ],
         ) from None
     assert timestamp is not None  # verify_signature refused a callback without one
-    recorded = await run_in_threadpool(record_callback, ctx, callback, int(timestamp))
-    return CallbackReceipt(status="recorded" if recorded else "duplicate")
+    outcome = await run_in_threadpool(record_callback, ctx, callback, int(timestamp))
+    return CallbackReceipt(
+        status=outcome.status, reason=outcome.reason, handover_status=outcome.handover_status
+    )

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import httpx
 from dbos import DBOS
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -23,6 +24,8 @@ from backend.context import AppContext
 from backend.db import unit_of_work
 from backend.definitions.models import ServiceDefinition
 from backend.domain.case_state import CaseStatus
+from backend.domain.handover_state import ANSWERED_OR_DELIVERED, HandoverEvent, Step, advance
+from backend.handover.credentials import ClientCredentials, sender_credentials
 from backend.handover.message import (
     Attachment,
     Submission,
@@ -38,7 +41,6 @@ from backend.models_portal import Upload
 log = logging.getLogger("knopfdruck.handover")
 
 LEIKA_URN = "urn:de:fim:leika:leistung:"
-_DONE = frozenset({"delivered", "accepted", "rejected"})
 
 
 @dataclass(frozen=True)
@@ -133,12 +135,33 @@ def build_submission(ctx: AppContext, case_id: str, submission_id: str) -> Submi
         )
 
 
+def _access_token(client: httpx.Client, credentials: ClientCredentials | None) -> str:
+    """A bearer token for the submission API (OAuth2 client credentials, as in FIT-Connect)."""
+    if credentials is None:
+        raise _Failure("no client credentials for the submission API configured", retryable=False)
+    response = client.post(
+        credentials.token_url,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": credentials.client_id,
+            "client_secret": credentials.client_secret,
+        },
+    )
+    _check(response, "token request")
+    token = response.json().get("access_token")
+    if not isinstance(token, str) or not token:
+        raise _Failure("token response without access_token", retryable=False)
+    return token
+
+
 def _send(ctx: AppContext, submission: Submission) -> str:
-    """Fetch the destination's key, encrypt, and post; the key id used is returned."""
+    """Fetch a token and the destination's key, encrypt, and post; the key id used is returned."""
     base = f"{ctx.settings.handover_base_url.rstrip('/')}/destinations/{submission.destination_id}"
     timeout = ctx.settings.registry_timeout_s
     try:
         with httpx.Client(timeout=timeout, headers={"User-Agent": "Knopfdruck/0.1"}) as client:
+            token = _access_token(client, sender_credentials(ctx.settings))
+            client.headers["Authorization"] = f"Bearer {token}"
             keys = client.get(f"{base}/keys")
             _check(keys, "key lookup")
             key = encryption_key(keys.json())
@@ -170,7 +193,7 @@ def deliver_submission(ctx: AppContext, case_id: str) -> HandoverResult:
         case = _load(session, case_id)
         destination = _destination(ctx.catalogue.get(case.service, case.service_version))
     row = _handover_row(ctx, case_id, destination)
-    if row.status in _DONE:
+    if row.status in ANSWERED_OR_DELIVERED:
         return HandoverResult(row.submission_id, row.status)  # type: ignore[arg-type]
     submission = build_submission(ctx, case_id, row.submission_id)
     attempts = max(1, ctx.settings.handover_attempts)
@@ -202,14 +225,32 @@ def _note_failure(ctx: AppContext, case_id: str, reason: str, attempt: int, atte
         session.add(case)
 
 
+def _move(session: Session, case_id: str, event: HandoverEvent) -> tuple[Handover, Step]:
+    """Advance the handover by compare-and-set, so a callback committed meanwhile survives."""
+    for _ in range(5):
+        row = session.exec(
+            select(Handover).where(Handover.case_id == case_id).with_for_update()
+        ).one()
+        step = advance(row.status, event)
+        if not step.applied or step.status == row.status:
+            return row, step
+        moved = session.execute(
+            update(Handover)
+            .where(col(Handover.id) == row.id, col(Handover.status) == row.status)
+            .values(status=step.status, updated_at=utcnow())
+        )
+        session.expire(row)
+        if moved.rowcount == 1:  # type: ignore[attr-defined]
+            return session.exec(select(Handover).where(Handover.id == row.id)).one(), step
+    raise RuntimeError(f"handover of case {case_id} keeps changing under the delivery")
+
+
 def _delivered(
     ctx: AppContext, case_id: str, submission: Submission, key_id: str, attempts: int
 ) -> HandoverResult:
     with unit_of_work(ctx.engine) as session:
-        row = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
-        # A callback may already have answered while we waited for the response.
-        if row.status not in _DONE:
-            row.status = "delivered"
+        # A callback may already have answered while we waited for the response: it stays.
+        row, _ = _move(session, case_id, HandoverEvent.DELIVERED)
         row.key_id = key_id
         row.data_sha512 = submission.data_sha512
         row.attachments = [
@@ -255,11 +296,15 @@ def _give_up(
 ) -> HandoverResult:
     """A person must deliver the case another way; the reason is on the case for them."""
     with unit_of_work(ctx.engine) as session:
-        row = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
-        row.status = "failed"
+        row, step = _move(session, case_id, HandoverEvent.FAILED)
         row.last_error = reason[:500]
         row.updated_at = utcnow()
         session.add(row)
+    if not step.applied:
+        # The destination answered although our requests failed (a lost response): its answer
+        # stands, and no person needs to deliver the case again.
+        log.warning("handover gave up, but the destination already answered: %s", step.status)
+        return HandoverResult(submission_id, step.status, attempts=attempts)  # type: ignore[arg-type]
     refer_or_note(
         ctx,
         case_id,

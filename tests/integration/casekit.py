@@ -25,6 +25,7 @@ from backend.cases import applications as apps
 from backend.context import AppContext, build_context
 from backend.db import normalise_url, unit_of_work
 from backend.domain.case_state import CaseStatus
+from backend.handover.credentials import sandbox_fitconnect
 from backend.migrate import upgrade_database
 from backend.models import Case, CaseEvent
 from backend.rules.evaluate import decide
@@ -63,7 +64,11 @@ def context_for(
     platform: Platform, database_url: str, data_dir: Path, **overrides: Any
 ) -> AppContext:
     """An AppContext on our own database that reaches the platform's sandbox over HTTP."""
+    # A sender of the platform's sandbox FIT-Connect, logged in with its client.
+    fitconnect = sandbox_fitconnect(platform.settings)
     values: dict[str, Any] = {
+        "handover_client_id": fitconnect.client_id,
+        "handover_client_secret": fitconnect.client_secret,
         "base_url": platform.base_url,
         "data_dir": data_dir,
         "database_url": database_url,

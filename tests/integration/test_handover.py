@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +17,21 @@ import httpx
 import pytest
 from jwcrypto import jwe as cjwe
 from jwcrypto import jwk as cjwk
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from backend.context import AppContext, build_context
-from backend.handover.callbacks import callback_secret, sign
+from backend.db import unit_of_work
+from backend.handover.callbacks import (
+    CallbackOutcome,
+    StatusCallback,
+    callback_secret,
+    record_callback,
+    sign,
+)
+from backend.handover.credentials import sandbox_fitconnect
 from backend.handover.delivery import deliver_submission
 from backend.models import Case, CaseEvent, Document
-from backend.models_handover import Handover
+from backend.models_handover import Handover, HandoverCallback
 from backend.models_portal import Upload
 from sandbox.fitconnect import key_file
 from tests.conftest import Platform
@@ -74,11 +84,27 @@ def _submitted_case(platform: Platform, ctx: AppContext) -> str:
     return case_id
 
 
-def _stored(platform: Platform, submission_id: str) -> dict[str, Any]:
-    response = httpx.get(
-        f"{platform.settings.handover_base_url}/destinations/{DESTINATION}/submissions/"
-        f"{submission_id}"
+def _sandbox(platform: Platform) -> httpx.Client:
+    """A client of the sandbox FIT-Connect logged in as the platform's sender."""
+    sandbox = sandbox_fitconnect(platform.settings)
+    base = platform.settings.handover_base_url
+    token = httpx.post(
+        f"{base}/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": sandbox.client_id,
+            "client_secret": sandbox.client_secret,
+        },
     )
+    token.raise_for_status()
+    return httpx.Client(
+        base_url=base, headers={"Authorization": f"Bearer {token.json()['access_token']}"}
+    )
+
+
+def _stored(platform: Platform, submission_id: str) -> dict[str, Any]:
+    with _sandbox(platform) as sandbox:
+        response = sandbox.get(f"/destinations/{DESTINATION}/submissions/{submission_id}")
     response.raise_for_status()
     body: dict[str, Any] = response.json()
     return body
@@ -99,9 +125,8 @@ def test_a_submission_is_encrypted_to_the_destination_and_jwcrypto_can_read_it(
     # Delivering again sends nothing new.
     assert deliver_submission(platform_ctx, case_id).submission_id == result.submission_id
 
-    listed = httpx.get(
-        f"{platform.settings.handover_base_url}/destinations/{DESTINATION}/submissions"
-    ).json()["submissions"]
+    with _sandbox(platform) as sandbox:
+        listed = sandbox.get(f"/destinations/{DESTINATION}/submissions").json()["submissions"]
     assert listed.count(result.submission_id) == 1
     body = _stored(platform, result.submission_id)["submission"]
     assert set(body) == {
@@ -118,9 +143,8 @@ def test_a_submission_is_encrypted_to_the_destination_and_jwcrypto_can_read_it(
     key = cjwk.JWK.from_pem(pem)
     metadata_bytes, header = _decrypt(body["encryptedMetadata"], key)
     assert header["alg"] == "RSA-OAEP-256" and header["enc"] == "A256GCM"
-    jwks = httpx.get(
-        f"{platform.settings.handover_base_url}/destinations/{DESTINATION}/keys"
-    ).json()
+    with _sandbox(platform) as sandbox:
+        jwks = sandbox.get(f"/destinations/{DESTINATION}/keys").json()
     assert header["kid"] == jwks["keys"][0]["kid"]
     metadata = json.loads(metadata_bytes)
     data, _ = _decrypt(body["encryptedData"], key)
@@ -215,11 +239,25 @@ def _rejection(submission_id: str) -> dict[str, Any]:
     }
 
 
+def _awaiting_answer(ctx: AppContext) -> tuple[str, str]:
+    """A decided case handed over to a Fachverfahren that has not answered yet.
+
+    The sandbox destination answers every submission within moments, so the row is written
+    here: the callbacks below must meet a handover that is still waiting for its answer.
+    """
+    [case_id] = submit_cases(ctx, "meldebescheinigung", [{}])
+    settle(ctx, case_id)
+    row = Handover(case_id=case_id, destination_id=DESTINATION, status="delivered")
+    with Session(ctx.engine) as session:
+        session.add(row)
+        session.commit()
+        return case_id, row.submission_id
+
+
 def test_callbacks_must_be_signed_fresh_and_count_once(
     platform: Platform, platform_ctx: AppContext
 ) -> None:
-    case_id = _submitted_case(platform, platform_ctx)
-    submission_id = deliver_submission(platform_ctx, case_id).submission_id
+    case_id, submission_id = _awaiting_answer(platform_ctx)
     payload = _rejection(submission_id)
 
     unsigned = httpx.post(f"{platform.base_url}/api/handover/callbacks", json=payload)
@@ -296,5 +334,251 @@ def test_an_unreachable_fachverfahren_is_retried_then_the_case_goes_to_a_person(
             )
             assert handover.status == "failed"
             assert referred.payload["referral_reasons"] == ["handover_failed"]
+        finally:
+            ctx.close()
+
+
+def _log(ctx: AppContext, submission_id: str) -> list[HandoverCallback]:
+    with Session(ctx.engine) as session:
+        return list(
+            session.exec(
+                select(HandoverCallback)
+                .where(HandoverCallback.submission_id == submission_id)
+                .order_by(col(HandoverCallback.sequence))
+            ).all()
+        )
+
+
+def _events(ctx: AppContext, case_id: str) -> list[CaseEvent]:
+    with Session(ctx.engine) as session:
+        return list(
+            session.exec(
+                select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.seq))
+            ).all()
+        )
+
+
+def test_a_late_rejection_after_the_acceptance_leaves_the_case_accepted_and_is_logged(
+    platform: Platform, platform_ctx: AppContext
+) -> None:
+    case_id = _submitted_case(platform, platform_ctx)
+    submission_id = deliver_submission(platform_ctx, case_id).submission_id
+    deadline = time.monotonic() + 20
+    while True:  # the sandbox destination accepts by a signed callback of its own
+        with Session(platform_ctx.engine) as session:
+            handover = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
+            case = session.get(Case, case_id)
+        if handover.status == "accepted":
+            break
+        assert time.monotonic() < deadline, handover.status
+        time.sleep(0.1)
+    assert case is not None
+    status_before = case.status
+
+    late = _post_callback(platform, _rejection(submission_id))
+
+    with Session(platform_ctx.engine) as session:
+        case = session.get(Case, case_id)
+        handover = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
+    assert case is not None
+    assert handover.status == "accepted"
+    assert case.status == status_before != "referred"
+    assert "abgelehnt" not in (case.waiting_for or "")
+    types = [e.type for e in _events(platform_ctx, case_id)]
+    assert "handover_rejected" not in types and "referred" not in types
+    [ignored] = [e for e in _events(platform_ctx, case_id) if e.type == "handover_callback_ignored"]
+    assert ignored.payload["status"] == "rejected"
+    assert ignored.payload["handover_status"] == "accepted"
+    assert late.status_code == 200, late.text
+    assert late.json() == {
+        "status": "ignored",
+        "reason": "already_final",
+        "handover_status": "accepted",
+    }
+    accepted, rejected = _log(platform_ctx, submission_id)
+    assert (accepted.sequence, accepted.status, accepted.outcome) == (1, "accepted", "applied")
+    assert (rejected.sequence, rejected.status, rejected.outcome) == (2, "rejected", "ignored")
+    assert rejected.handover_status == "accepted"
+    assert rejected.ignored_reason == "already_final"
+
+
+def _callback(submission_id: str, status: str, event_id: str | None = None) -> StatusCallback:
+    return StatusCallback.model_validate(
+        {
+            "eventId": event_id or uuid.uuid4().hex,
+            "submissionId": submission_id,
+            "status": status,
+            "reason": None if status == "accepted" else "Unterlagen unvollständig",
+        }
+    )
+
+
+def test_duplicate_and_out_of_order_callbacks_are_applied_once_in_the_senders_order(
+    platform: Platform, database_url: str, tmp_path: Path
+) -> None:
+    with own_database(database_url, tmp_path, "handover_order") as url:
+        # Delivered for real to the sandbox, whose own answer goes to the platform's database:
+        # here the handover waits for the callbacks this test sends, in the order it sends them.
+        ctx = context_for(platform, url, tmp_path)
+        try:
+            [case_id] = submit_cases(ctx, SERVICE, [ANSWERS])
+            with unit_of_work(ctx.engine) as session:
+                case = session.get(Case, case_id)
+                assert case is not None
+                case.status = "processing"
+                session.add(case)
+            submission_id = deliver_submission(ctx, case_id).submission_id
+            now = int(time.time())
+            accepted = _callback(submission_id, "accepted")
+
+            first = record_callback(ctx, accepted, now - 60)
+            replay = record_callback(ctx, accepted, now - 60)
+            # Sent before the acceptance, arriving after it (a retry that overtook nothing).
+            older = record_callback(ctx, _callback(submission_id, "rejected"), now - 120)
+            with Session(ctx.engine) as session:
+                case = session.get(Case, case_id)
+                handover = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
+            assert case is not None
+            assert handover.status == "accepted"
+            assert case.status == "processing", "an older rejection moved the accepted case"
+            newer = record_callback(ctx, _callback(submission_id, "rejected"), now)
+            with Session(ctx.engine) as session:
+                case = session.get(Case, case_id)
+                handover = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
+            assert case is not None
+            assert handover.status == "accepted" and case.status == "processing"
+
+            assert first == CallbackOutcome("recorded")
+            assert replay == CallbackOutcome("duplicate")
+            assert older == CallbackOutcome("ignored", "out_of_order", "accepted")
+            assert newer == CallbackOutcome("ignored", "already_final", "accepted")
+            log = _log(ctx, submission_id)
+            assert [(e.sequence, e.status, e.outcome, e.ignored_reason) for e in log] == [
+                (1, "accepted", "applied", None),
+                (2, "rejected", "ignored", "out_of_order"),
+                (3, "rejected", "ignored", "already_final"),
+            ]
+            assert log[0].event_id == accepted.event_id
+            types = [e.type for e in _events(ctx, case_id)]
+            assert types.count("handover_accepted") == 1
+            assert types.count("handover_callback_ignored") == 2
+            assert "handover_rejected" not in types and "referred" not in types
+        finally:
+            ctx.close()
+
+
+def test_a_rejection_stays_final_and_sends_the_case_to_a_person_once(
+    platform: Platform, database_url: str, tmp_path: Path
+) -> None:
+    with own_database(database_url, tmp_path, "handover_reject") as url:
+        ctx = context_for(platform, url, tmp_path)
+        try:
+            [case_id] = submit_cases(ctx, SERVICE, [ANSWERS])
+            with unit_of_work(ctx.engine) as session:
+                case = session.get(Case, case_id)
+                assert case is not None
+                case.status = "processing"
+                session.add(case)
+            submission_id = deliver_submission(ctx, case_id).submission_id
+            now = int(time.time())
+            rejected = record_callback(ctx, _callback(submission_id, "rejected"), now - 10)
+            accepted = record_callback(ctx, _callback(submission_id, "accepted"), now)
+            with Session(ctx.engine) as session:
+                case = session.get(Case, case_id)
+                handover = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
+            assert case is not None
+            assert handover.status == "rejected" and case.status == "referred"
+            assert rejected == CallbackOutcome("recorded")
+            assert accepted == CallbackOutcome("ignored", "already_final", "rejected")
+            types = [e.type for e in _events(ctx, case_id)]
+            assert types.count("referred") == 1 and "handover_accepted" not in types
+        finally:
+            ctx.close()
+
+
+def test_concurrent_answers_to_one_submission_apply_exactly_one(
+    platform: Platform, database_url: str, tmp_path: Path
+) -> None:
+    with own_database(database_url, tmp_path, "handover_race") as url:
+        ctx = context_for(platform, url, tmp_path)
+        try:
+            case_ids = submit_cases(ctx, SERVICE, [ANSWERS] * 3)
+            for case_id in case_ids:
+                sent = int(time.time())
+                submission_id = deliver_submission(ctx, case_id).submission_id
+                answers = [_callback(submission_id, s) for s in ("accepted", "rejected")]
+                gate = threading.Barrier(len(answers))
+
+                def answer(
+                    callback: StatusCallback, gate: threading.Barrier = gate, sent: int = sent
+                ) -> CallbackOutcome:
+                    gate.wait()
+                    return record_callback(ctx, callback, sent)
+
+                with ThreadPoolExecutor(len(answers)) as pool:
+                    outcomes = list(pool.map(answer, answers))
+
+                assert sorted(o.status for o in outcomes) == ["ignored", "recorded"], outcomes
+                [won] = [a for a, o in zip(answers, outcomes, strict=True) if o.status != "ignored"]
+                with Session(ctx.engine) as session:
+                    handover = session.exec(
+                        select(Handover).where(Handover.case_id == case_id)
+                    ).one()
+                assert handover.status == won.status
+                log = _log(ctx, submission_id)
+                assert [e.sequence for e in log] == [1, 2]
+                assert [e.outcome for e in log] == ["applied", "ignored"]
+                assert log[0].event_id == won.event_id
+        finally:
+            ctx.close()
+
+
+def test_an_answer_that_arrives_while_delivery_fails_stands_and_no_person_is_asked(
+    platform: Platform, database_url: str, tmp_path: Path
+) -> None:
+    """The destination got the submission although its responses were lost: when our delivery
+    gives up afterwards, the destination's answer stands and the case is not referred."""
+    with own_database(database_url, tmp_path, "handover_lost") as url:
+        ctx = context_for(
+            platform,
+            url,
+            tmp_path,
+            handover_base_url=f"http://127.0.0.1:{free_port()}/fitconnect",
+            handover_client_id="knopfdruck",
+            handover_client_secret="irrelevant-nobody-listens",
+            handover_attempts=2,
+            handover_backoff_s=1.0,
+        )
+        try:
+            [case_id] = submit_cases(ctx, SERVICE, [ANSWERS])
+            with unit_of_work(ctx.engine) as session:
+                case = session.get(Case, case_id)
+                assert case is not None
+                case.status = "processing"
+                session.add(case)
+            with ThreadPoolExecutor(1) as pool:
+                delivery = pool.submit(deliver_submission, ctx, case_id)
+                deadline = time.monotonic() + 20
+                while True:  # the first attempt has failed; the second waits for its backoff
+                    with Session(ctx.engine) as session:
+                        row = session.exec(
+                            select(Handover).where(Handover.case_id == case_id)
+                        ).first()
+                    if row is not None and row.last_error:
+                        break
+                    assert time.monotonic() < deadline
+                    time.sleep(0.05)
+                answer = record_callback(
+                    ctx, _callback(row.submission_id, "accepted"), int(time.time())
+                )
+                result = delivery.result(timeout=30)
+            with Session(ctx.engine) as session:
+                case = session.get(Case, case_id)
+                handover = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
+            assert answer == CallbackOutcome("recorded")
+            assert handover.status == "accepted", "giving up overwrote the destination's answer"
+            assert case is not None and case.status == "processing"
+            assert result.status == "accepted"
+            assert "referred" not in [e.type for e in _events(ctx, case_id)]
         finally:
             ctx.close()

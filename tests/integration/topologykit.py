@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 import signal
 import subprocess
 import sys
@@ -92,6 +93,8 @@ class Topology:
     web_ports: list[int] = field(default_factory=list)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: dict[str, Path] = field(default_factory=dict)
+    fitconnect_client_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    fitconnect_callback_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     def __post_init__(self) -> None:
         self.services_dir = copy_services(self.workdir / "services")
@@ -117,6 +120,13 @@ class Topology:
             "KNOPFDRUCK_OIDC_ISSUER": f"{self.sandbox_url}/sandbox/idp",
             "KNOPFDRUCK_REGISTRY_BASE_URL": f"{self.sandbox_url}/sandbox/registries",
             "KNOPFDRUCK_HANDOVER_BASE_URL": f"{self.sandbox_url}/sandbox/fitconnect",
+            # The separate sandbox has its own FIT-Connect client and callback secret; the
+            # platform is told explicitly to log in with that client and trust that secret.
+            "KNOPFDRUCK_SANDBOX_FITCONNECT_CLIENT_SECRET": self.fitconnect_client_secret,
+            "KNOPFDRUCK_SANDBOX_FITCONNECT_CALLBACK_SECRET": self.fitconnect_callback_secret,
+            "KNOPFDRUCK_HANDOVER_CLIENT_ID": "knopfdruck-sandbox-sender",
+            "KNOPFDRUCK_HANDOVER_CLIENT_SECRET": self.fitconnect_client_secret,
+            "KNOPFDRUCK_HANDOVER_CALLBACK_SECRET": self.fitconnect_callback_secret,
             "KNOPFDRUCK_WORKER_DEAD_AFTER_S": "5",
             # Shared 2-core machines stall a loaded sandbox for seconds; a prefill that times
             # out would leave the draft incomplete and fail the run for the wrong reason.
