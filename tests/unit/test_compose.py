@@ -137,3 +137,30 @@ def test_dockerfile_installs_weasyprints_libraries_and_checks_health() -> None:
     for package in wanted.group(1).split():
         assert package in text, f"{package} from scripts/system-packages missing in Dockerfile"
     assert re.search(r"^HEALTHCHECK .*\n?.*/healthz", text, re.M)
+
+
+# Issue 14, item 11: a shipped default database password is a password every installation shares.
+_DEFAULTED = re.compile(
+    r"\$\{(?P<name>[A-Z0-9_]*(PASSWORD|SECRET|_KEY)[A-Z0-9_]*):?-(?P<default>[^}]*)\}"
+)
+_REQUIRED = re.compile(r"\$\{POSTGRES_PASSWORD:\?[^}]+\}")
+
+
+def test_no_password_or_secret_has_a_default_in_compose() -> None:
+    text = (ROOT / "compose.yaml").read_text()
+    defaulted = {
+        m["name"]: m["default"] for m in _DEFAULTED.finditer(text) if m["default"].strip()
+    }
+    assert defaulted == {}
+    # The password is required, not merely empty: in the database service and in the app's URL.
+    assert len(_REQUIRED.findall(text)) >= 2
+    assert ":knopfdruck@" not in text
+
+
+def test_the_database_url_and_the_database_use_the_same_required_password(
+    compose: dict[str, Any],
+) -> None:
+    db_env = compose["services"]["db"]["environment"]
+    assert _REQUIRED.fullmatch(db_env["POSTGRES_PASSWORD"])
+    url = compose["x-app-env"]["KNOPFDRUCK_DATABASE_URL"]
+    assert _REQUIRED.search(url), url
