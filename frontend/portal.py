@@ -45,7 +45,10 @@ def render_error_page(request: Request, status_code: int, message: str) -> Respo
     """Errors tell the citizen what happened and what to do next; a missing login sends them
     to log in, an expired one explains why they were logged out."""
     expired = bool(getattr(request.state, "session_expired", False))
-    if status_code == 401 and request.method == "GET" and not expired:
+    # A refused login callback is shown, not answered with a login that would come back to the
+    # callback (issue 14, item 12): its error page offers a fresh login to the start page.
+    login_step = request.url.path.startswith("/auth/")
+    if status_code == 401 and request.method == "GET" and not expired and not login_step:
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
     response = render(
         request,
@@ -54,6 +57,7 @@ def render_error_page(request: Request, status_code: int, message: str) -> Respo
         status=status_code,
         message=message,
         expired=expired and status_code == 401,
+        login_refused=login_step and status_code == 401,
         return_to=_return_path(request),
     )
     if expired:

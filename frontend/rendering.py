@@ -17,6 +17,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from backend.auth.sessions import safe_login_return
 from backend.cases.views import display_value
 from frontend.i18n import LANGUAGES, pick_language, translations
 
@@ -143,6 +144,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
             msg=lambda m: localized_message(m, lang),
             path=request.url.path,
             here=here,
+            login_next=safe_login_return(here),
             quote=quote,
             user=active.identity if active else None,
             csrf_token=active.csrf_token if active else "",

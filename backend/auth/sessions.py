@@ -7,7 +7,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode, urlsplit
 
 from sqlmodel import Session, delete
 
@@ -25,11 +25,33 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+_LOGIN_MACHINERY = ("/auth", "/login", "/logout", "/logged-out")
+"""Paths that are steps of logging in or out, never a page to come back to (issue 14, item 12)."""
+
+
+def _is_under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in prefixes)
+
+
 def safe_return_path(value: str | None) -> str:
-    """Only local paths, so a crafted link cannot send the citizen elsewhere after login."""
+    """Only local paths, so a crafted link cannot send the citizen elsewhere after login; never
+    the login callback, which without its one-time code only says "login cancelled"."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return "/"
+    # Compare the path as the router will see it: percent-decoded, case-folded.
+    path = unquote(urlsplit(value).path).lower()
+    if path.startswith("//") or _is_under(path, ("/auth",)):
+        return "/"
     return value[:300]
+
+
+def safe_login_return(value: str | None) -> str:
+    """Where a finished login may return: a local page that is not itself a login step, so a
+    login never lands on the callback or starts the next login (issue 14, item 12)."""
+    target = safe_return_path(value)
+    if _is_under(unquote(urlsplit(target).path).lower(), _LOGIN_MACHINERY):
+        return "/"
+    return target
 
 
 @dataclass(frozen=True)
@@ -59,7 +81,7 @@ def begin_login(ctx: AppContext, return_to: str | None) -> LoginStart:
                 browser_binding=_hash(binding),
                 code_verifier=verifier,
                 nonce=nonce,
-                return_to=safe_return_path(return_to),
+                return_to=safe_login_return(return_to),
             )
         )
     query = urlencode(
