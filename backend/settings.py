@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -131,6 +132,13 @@ class Settings(BaseSettings):
         "distinct from handover_callback_secret. Empty: generated once into data_dir.",
     )
     session_idle_minutes: int = Field(30, description="Portal session idle timeout.")
+    # --- client addresses behind a reverse proxy (issue 14, item 9; knopfdruck/proxies.py) ----
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or CIDR networks of reverse proxies whose "
+        "X-Forwarded-For is believed (rate limits count per client address). Empty: the header "
+        "is ignored and the connecting address is the client.",
+    )
     # --- security: rate limits and field encryption (issue 9, docs/security.md) -------------
     rate_limit_window_s: int = Field(
         600, description="Length of the fixed window in which rate-limited requests are counted."
@@ -226,6 +234,17 @@ class Settings(BaseSettings):
         "period. 0: never (run `knopfdruck retention run` instead).",
     )
     retention_batch: int = Field(200, description="Cases deleted per retention transaction.")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        """A typo in the proxy list must stop start-up, not silently trust nobody (or all)."""
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is no IP address or CIDR network") from exc
+        return value
 
     @model_validator(mode="after")
     def _derive(self) -> Settings:

@@ -24,6 +24,7 @@ from backend.errors import KnopfdruckError
 from backend.settings import Settings
 from frontend.portal import build_portal_router, render_error_page
 from knopfdruck.observability import Observability, RequestContext, readiness
+from knopfdruck.proxies import TrustedProxies, parse_networks
 from knopfdruck.security import LoginRateLimit, SecurityHeaders
 
 log = logging.getLogger("knopfdruck")
@@ -166,6 +167,8 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
     app.add_middleware(LoginRateLimit)
     app.add_middleware(SecurityHeaders, hsts=not settings.is_local)
     app.add_middleware(RequestContext, observability=observability)
+    # Outermost: every layer below sees the client address trusted proxies vouch for.
+    app.add_middleware(TrustedProxies, networks=parse_networks(settings.trusted_proxies))
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, Any]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from backend.errors import DefinitionError
 from backend.settings import Settings, get_settings
+from knopfdruck.proxies import UVICORN_OPTIONS
 from prefill.configuration import RegistryConfigError
 from prefill.connectors.registry import ConnectorRegistry
 
@@ -103,7 +104,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     upgrade_database(settings.database_url)
     app = create_app(settings)
     print(f"Knopfdruck läuft auf {settings.base_url}  (Strg+C beendet)")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", **UVICORN_OPTIONS)
     _exit_now(0)
     return 0
 
@@ -157,7 +158,7 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
         prefix=SANDBOX_PATH,
     )
     print(f"Sandbox: IdP at {base}/sandbox/idp, registries at {base}/sandbox/registries")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", **UVICORN_OPTIONS)
     return 0
 
 

@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 import uvicorn
 
+from knopfdruck.proxies import UVICORN_OPTIONS
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -23,7 +25,9 @@ def free_port() -> int:
 @contextmanager
 def serve_in_thread(app: Any, port: int, health_path: str = "/healthz") -> Iterator[str]:
     """Start the app, wait until it answers, yield its base URL, and stop it afterwards."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **UVICORN_OPTIONS
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

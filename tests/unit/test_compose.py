@@ -5,6 +5,7 @@ And the Dockerfile: multi-stage, non-root, WeasyPrint's libraries, a health chec
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from pathlib import Path
@@ -164,3 +165,14 @@ def test_the_database_url_and_the_database_use_the_same_required_password(
     assert _REQUIRED.fullmatch(db_env["POSTGRES_PASSWORD"])
     url = compose["x-app-env"]["KNOPFDRUCK_DATABASE_URL"]
     assert _REQUIRED.search(url), url
+
+
+def test_web_trusts_exactly_the_proxy_in_front_of_it(compose: dict[str, Any]) -> None:
+    """Issue 14, item 9: the address web believes X-Forwarded-For from is lb's fixed address."""
+    trusted = compose["x-app-env"]["KNOPFDRUCK_TRUSTED_PROXIES"]
+    default = re.fullmatch(r"\$\{KNOPFDRUCK_TRUSTED_PROXIES:-([^}]+)\}", trusted)
+    assert default, trusted
+    lb_address = compose["services"]["lb"]["networks"]["default"]["ipv4_address"]
+    assert default.group(1) == lb_address
+    subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    assert ipaddress.ip_address(lb_address) in ipaddress.ip_network(subnet)
