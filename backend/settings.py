@@ -132,6 +132,22 @@ class Settings(BaseSettings):
         "distinct from handover_callback_secret. Empty: generated once into data_dir.",
     )
     session_idle_minutes: int = Field(30, description="Portal session idle timeout.")
+    # --- request body limits (issue 14, item 5; knopfdruck/limits.py) -------------------------
+    body_limit_bytes: int = Field(
+        1024 * 1024,
+        description="Largest request body of the JSON API and HTML forms; more is refused with "
+        "413 while it streams in, before it is parsed.",
+    )
+    body_limit_upload_bytes: int = Field(
+        64 * 1024 * 1024,
+        description="Largest multipart/form-data body (file uploads; each file has its own, "
+        "smaller limit from its service definition).",
+    )
+    body_limit_webhook_bytes: int = Field(
+        64 * 1024,
+        description="Largest body of signed notifications: payment webhooks and handover "
+        "callbacks.",
+    )
     # --- client addresses behind a reverse proxy (issue 14, item 9; knopfdruck/proxies.py) ----
     trusted_proxies: str = Field(
         "",

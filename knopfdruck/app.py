@@ -23,6 +23,7 @@ from backend.definitions.reload import DefinitionReloader
 from backend.errors import KnopfdruckError
 from backend.settings import Settings
 from frontend.portal import build_portal_router, render_error_page
+from knopfdruck.limits import BodyLimits
 from knopfdruck.observability import Observability, RequestContext, readiness
 from knopfdruck.proxies import TrustedProxies, parse_networks
 from knopfdruck.security import LoginRateLimit, SecurityHeaders
@@ -164,6 +165,9 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
     install_admission(app, settings, context.engine)  # "come back later" under peak load
     observability = Observability(context.engine)
     app.state.observability = observability
+    # Innermost of ours: bodies are limited and API callers authenticated before any route
+    # reads a byte; the headers and request log below still apply to its 413 and 401.
+    app.add_middleware(BodyLimits, settings=settings)
     app.add_middleware(LoginRateLimit)
     app.add_middleware(SecurityHeaders, hsts=not settings.is_local)
     app.add_middleware(RequestContext, observability=observability)

@@ -26,6 +26,7 @@ class WebhookAck(BaseModel):
     responses={
         400: {"description": "Signature wrong or too old: nothing was changed"},
         404: {"description": "Unknown provider"},
+        413: {"description": "Body over KNOPFDRUCK_BODY_LIMIT_WEBHOOK_BYTES (64 KiB)"},
     },
 )
 async def webhook(

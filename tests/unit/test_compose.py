@@ -176,3 +176,21 @@ def test_web_trusts_exactly_the_proxy_in_front_of_it(compose: dict[str, Any]) ->
     assert default.group(1) == lb_address
     subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
     assert ipaddress.ip_address(lb_address) in ipaddress.ip_network(subnet)
+
+
+def test_the_proxy_caps_bodies_at_the_platforms_largest_limit(compose: dict[str, Any]) -> None:
+    """Issue 14, item 5: the proxy in front refuses what no web process would accept."""
+    from backend.settings import Settings
+
+    lb = compose["services"]["lb"]
+    assert lb["configs"][0]["source"] == "caddyfile"
+    assert lb["command"][-1] == lb["configs"][0]["target"]
+    caddyfile = (ROOT / compose["configs"]["caddyfile"]["file"]).read_text()
+    size = re.search(r"max_size\s+(\d+)MiB", caddyfile)
+    assert size, caddyfile
+    settings = Settings()
+    largest = max(
+        settings.body_limit_bytes, settings.body_limit_upload_bytes,
+        settings.body_limit_webhook_bytes,
+    )
+    assert int(size.group(1)) * 1024 * 1024 == largest
