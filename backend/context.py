@@ -77,7 +77,10 @@ def build_context(settings: Settings, *, connectors: ConnectorRegistry | None = 
         headers={"User-Agent": "Knopfdruck/0.1"},
     )
     verifier = TokenVerifier(
-        issuer=settings.oidc_issuer, audience=settings.oidc_audience, client=http
+        issuer=settings.oidc_issuer,
+        audience=settings.oidc_audience,
+        client=http,
+        api_clients=settings.api_clients,
     )
     return AppContext(
         settings=settings,

@@ -50,6 +50,17 @@ class Settings(BaseSettings):
     oidc_audience: str = Field(
         "knopfdruck", description="Audience that API access tokens must carry."
     )
+    # --- token type and authorised party (issue 14, item 10; backend/auth/tokens.py) ----------
+    oidc_api_clients: str = Field(
+        "",
+        description="Comma-separated client ids whose access tokens the API accepts (the "
+        "token's client_id or azp claim). Empty: only the portal's own oidc_client_id.",
+    )
+    sandbox_idp_extra_clients: str = Field(
+        "",
+        description="Comma-separated client ids the sandbox identity provider serves besides "
+        "oidc_client_id; it refuses every other client (invalid_client).",
+    )
     registry_base_url: str = Field(
         "", description="Base URL of the registries. Empty: the in-process sandbox registries."
     )
@@ -281,6 +292,18 @@ class Settings(BaseSettings):
         if not self.payment_base_url:
             self.payment_base_url = f"{base}/sandbox/payments"
         return self
+
+    @property
+    def api_clients(self) -> tuple[str, ...]:
+        """The authorised parties whose access tokens the API accepts."""
+        listed = tuple(c.strip() for c in self.oidc_api_clients.split(",") if c.strip())
+        return listed or (self.oidc_client_id,)
+
+    @property
+    def sandbox_idp_clients(self) -> tuple[str, ...]:
+        """The clients the sandbox IdP issues codes and tokens to."""
+        extra = (c.strip() for c in self.sandbox_idp_extra_clients.split(",") if c.strip())
+        return (self.oidc_client_id, *extra)
 
     @property
     def is_sqlite(self) -> bool:

@@ -233,7 +233,9 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
         from sandbox.registries.app import build_registries_app
 
         app.include_router(
-            build_idp_router(settings.oidc_issuer, settings.data_dir),
+            build_idp_router(
+                settings.oidc_issuer, settings.data_dir, clients=settings.sandbox_idp_clients
+            ),
             prefix="/sandbox/idp",
             include_in_schema=False,
         )

@@ -137,7 +137,10 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     base = args.public_url.rstrip("/") if args.public_url else f"http://{args.host}:{args.port}"
     app = FastAPI(title="Knopfdruck sandbox: identity provider and registries")
     app.include_router(
-        build_idp_router(f"{base}/sandbox/idp", settings.data_dir), prefix="/sandbox/idp"
+        build_idp_router(
+            f"{base}/sandbox/idp", settings.data_dir, clients=settings.sandbox_idp_clients
+        ),
+        prefix="/sandbox/idp",
     )
     app.mount("/sandbox/registries", build_registries_app())
     from backend.api.handover_callbacks import CALLBACK_PATH

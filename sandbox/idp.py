@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -40,11 +40,15 @@ from sandbox.personas import PERSONAS, Persona, persona_by_id
 KEY_FILE_NAME = "idp-signing-key.pem"
 KEY_FILE_PATTERN = "idp-signing-key*.pem"
 ACCESS_TOKEN_AUDIENCE = "knopfdruck"
+PORTAL_CLIENT_ID = "knopfdruck-portal"
+"""The one client the sandbox knows unless more are registered (issue 14, item 10)."""
+ACCESS_TOKEN_TYPE = "at+jwt"
+"""RFC 9068 § 2.1: access tokens say what they are, so an ID token cannot pass for one."""
 PERSONA_GRANT_TYPE = "urn:knopfdruck:sandbox:persona"
 TOKEN_LIFETIME_S = 3600
 CODE_LIFETIME_S = 60.0
 CLAIMS_SUPPORTED = (
-    *("iss", "sub", "aud", "exp", "iat", "nbf", "jti", "nonce", "auth_time", "azp"),
+    *("iss", "sub", "aud", "exp", "iat", "nbf", "jti", "nonce", "auth_time", "azp", "client_id"),
     *("name", "given_name", "family_name", "trust_level", "idnr", "birthdate"),
     *("department", "roles"),
 )
@@ -94,9 +98,12 @@ class SigningKey:
         )
         return jwk.construct(pem.decode("ascii"), "RS256")
 
-    def sign(self, claims: Mapping[str, Any]) -> str:
+    def sign(self, claims: Mapping[str, Any], *, typ: str = "JWT") -> str:
         token: str = jwt.encode(
-            dict(claims), self._jose_key, algorithm="RS256", headers={"kid": self.kid}
+            dict(claims),
+            self._jose_key,
+            algorithm="RS256",
+            headers={"kid": self.kid, "typ": typ},
         )
         return token
 
@@ -300,7 +307,9 @@ def _single_values(params: ImmutableMultiDict[str, Any]) -> dict[str, str]:
     return values
 
 
-def _parse_authorize(params: ImmutableMultiDict[str, Any], issuer: str) -> AuthorizationRequest:
+def _parse_authorize(
+    params: ImmutableMultiDict[str, Any], issuer: str, registered: frozenset[str]
+) -> AuthorizationRequest:
     try:
         values = _single_values(params)
     except ValueError as exc:
@@ -309,6 +318,8 @@ def _parse_authorize(params: ImmutableMultiDict[str, Any], issuer: str) -> Autho
     redirect_uri = values.get("redirect_uri", "")
     if not client_id:
         raise _AuthorizeError("client_id is missing")
+    if client_id not in registered:
+        raise _AuthorizeError("client_id is not a registered client")
     if not is_same_origin(redirect_uri, issuer):
         raise _AuthorizeError("redirect_uri is missing or not on this server's origin")
     state = values.get("state", "")
@@ -383,8 +394,10 @@ class _TokenMinter:
             **persona_claims(persona),
         }
 
-    def access_token(self, persona: Persona) -> str:
-        return self._keyring.signing_key.sign(self._claims(persona, self._access_audience))
+    def access_token(self, persona: Persona, client_id: str) -> str:
+        claims = self._claims(persona, self._access_audience)
+        claims["client_id"] = client_id  # RFC 9068 § 2.2: the client the token was issued to
+        return self._keyring.signing_key.sign(claims, typ=ACCESS_TOKEN_TYPE)
 
     def id_token(self, persona: Persona, client_id: str, nonce: str) -> str:
         claims = self._claims(persona, client_id)
@@ -410,9 +423,15 @@ def _persona_groups() -> list[dict[str, Any]]:
 
 
 def build_idp_router(
-    issuer: str, key_dir: Path, *, access_token_audience: str = ACCESS_TOKEN_AUDIENCE
+    issuer: str,
+    key_dir: Path,
+    *,
+    access_token_audience: str = ACCESS_TOKEN_AUDIENCE,
+    clients: Iterable[str] = (PORTAL_CLIENT_ID,),
 ) -> APIRouter:
-    """Build the IdP's routes; mount them so that `issuer` is their public URL."""
+    """Build the IdP's routes; mount them so that `issuer` is their public URL. Only the
+    registered `clients` get codes or tokens (issue 14, item 10)."""
+    registered = frozenset(c for c in clients if c)
     issuer = issuer.rstrip("/")
     issuer_parts = urlsplit(issuer)
     if issuer_parts.scheme not in ("http", "https") or not issuer_parts.hostname:
@@ -477,7 +496,7 @@ def build_idp_router(
     @router.get("/authorize", name="idp_authorize", response_class=HTMLResponse)
     async def authorize_form(request: Request) -> Response:
         try:
-            auth_request = _parse_authorize(request.query_params, issuer)
+            auth_request = _parse_authorize(request.query_params, issuer, registered)
         except _AuthorizeError as exc:
             return authorize_error(exc)
         return page(
@@ -496,7 +515,7 @@ def build_idp_router(
             [(k, v) for k, v in form.multi_items() if k not in ("persona", "action")]
         )
         try:
-            auth_request = _parse_authorize(fields, issuer)
+            auth_request = _parse_authorize(fields, issuer, registered)
         except _AuthorizeError as exc:
             return authorize_error(exc)
         if form.get("action") == "cancel":
@@ -536,7 +555,7 @@ def build_idp_router(
         if not _pkce_matches(values["code_verifier"], grant.request.code_challenge):
             raise _TokenError("invalid_grant", "code_verifier does not match code_challenge")
         return {
-            "access_token": minter.access_token(grant.persona),
+            "access_token": minter.access_token(grant.persona, grant.request.client_id),
             "id_token": minter.id_token(
                 grant.persona, grant.request.client_id, grant.request.nonce
             ),
@@ -552,7 +571,7 @@ def build_idp_router(
         if persona is None:
             raise _TokenError("invalid_request", "unknown persona")
         return {
-            "access_token": minter.access_token(persona),
+            "access_token": minter.access_token(persona, values["client_id"]),
             "token_type": "Bearer",
             "expires_in": TOKEN_LIFETIME_S,
         }
@@ -564,6 +583,14 @@ def build_idp_router(
                 values = _single_values(await request.form())
             except ValueError as exc:
                 raise _TokenError("invalid_request", str(exc)) from exc
+            # The persona shortcut (README's curl) speaks for the portal unless it names a client.
+            values.setdefault("client_id", PORTAL_CLIENT_ID)
+            if values["client_id"] not in registered:
+                return JSONResponse(
+                    {"error": "invalid_client", "error_description": "unknown client"},
+                    status_code=401,
+                    headers={**_NO_STORE, "WWW-Authenticate": 'Basic realm="sandbox"'},
+                )
             grant_type = values.get("grant_type", "")
             if grant_type == "authorization_code":
                 body = exchange_code(values)

@@ -29,6 +29,8 @@ _KEY_TYPE_BY_ALG: dict[str, str] = {
 }
 _CURVE_BY_ALG: dict[str, str] = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 
+ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
+"""RFC 9068 § 2.1 header `typ` of JWT access tokens."""
 JWKS_REFETCH_INTERVAL_S = 30.0
 """An unknown kid causes at most one JWKS download per interval: bogus kids cannot flood the IdP."""
 JWKS_MAX_AGE_S = 3600.0
@@ -71,6 +73,7 @@ class TokenVerifier:
         algorithms: Sequence[str] = ("RS256", "ES256"),
         leeway_s: int = 30,
         clock: Callable[[], float] = time.time,
+        api_clients: Iterable[str] | None = None,
     ) -> None:
         refused = [alg for alg in algorithms if alg not in _KEY_TYPE_BY_ALG]
         if refused:
@@ -82,6 +85,8 @@ class TokenVerifier:
         if not self._audiences:
             raise ValueError("at least one audience is required")
         self._client = client
+        # None: any authorised party (only for verifiers built outside the platform's context).
+        self._api_clients = None if api_clients is None else frozenset(api_clients)
         self._algorithms = frozenset(algorithms)
         self._leeway_s = leeway_s
         self._clock = clock
@@ -105,10 +110,33 @@ class TokenVerifier:
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise _refused("Token has no key id")
+        # Issue 14, item 10: the kind of token is checked, not inferred from its audience alone.
+        # An API call (no audience given) needs an RFC 9068 access token; a login needs an ID
+        # token, which never says it is an access token.
+        typ = header.get("typ")
+        is_access = isinstance(typ, str) and typ.lower() in ACCESS_TOKEN_TYPES
+        if audience is None and not is_access:
+            raise _refused("Not an access token")
+        if audience is not None and is_access:
+            raise _refused("An access token is no ID token")
         key = await self._key_for(kid)
         claims = _verified_claims(token, key, alg)
         self._check_claims(claims, audience=audience, nonce=nonce)
+        self._check_party(claims, audience=audience)
         return _identity_from(claims)
+
+    def _check_party(self, claims: Mapping[str, Any], *, audience: str | None) -> None:
+        """The client the token was issued to must be one we registered (OIDC azp, RFC 9068)."""
+        party = claims.get("client_id", claims.get("azp"))
+        if audience is not None:
+            # ID token: an azp, when present, names the client that asked for it (OIDC § 2).
+            if party is not None and party != audience:
+                raise _refused("Token issued to another client")
+            return
+        if self._api_clients is not None and (
+            not isinstance(party, str) or party not in self._api_clients
+        ):
+            raise _refused("Token issued to an unknown client")
 
     async def _key_for(self, kid: str) -> dict[str, Any]:
         """The JWK named by kid, refetching the JWKS once (rate-limited) for a rotated key."""

@@ -23,7 +23,7 @@ import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
-from jose import jws
+from jose import jws, jwt
 from jwcrypto import jwk as jwcrypto_jwk
 from jwcrypto import jwt as jwcrypto_jwt
 
@@ -437,3 +437,39 @@ def test_authorization_code_expires_and_is_single_use() -> None:
     late = codes.issue(persona, request)
     now[0] += 61
     assert codes.redeem(late) is None
+
+
+# --- issue 14, item 10: only registered clients, and tokens say what they are ----------------
+
+
+async def test_unknown_client_gets_invalid_client(issuer: str) -> None:
+    """The sandbox used to issue tokens for any client_id at all."""
+    async with httpx.AsyncClient() as client:
+        token = await client.post(
+            f"{issuer}/token", data={"persona": "erika", "client_id": "mallory-app"}
+        )
+        assert token.status_code == 401
+        assert token.json()["error"] == "invalid_client"
+        _verifier, challenge = pkce_pair()
+        page = await client.get(
+            f"{issuer}/authorize", params=authorize_params(issuer, challenge, client_id="evil")
+        )
+        assert page.status_code == 400
+        assert "location" not in page.headers  # an unknown client gets no redirect either
+
+
+async def test_tokens_carry_their_type_and_client(issuer: str) -> None:
+    verifier, challenge = pkce_pair()
+    params = authorize_params(issuer, challenge)
+    async with httpx.AsyncClient() as client:
+        code = await log_in(client, issuer, params, "erika")
+        tokens = (await client.post(f"{issuer}/token", data=code_exchange(params, code, verifier)))
+        body = tokens.json()
+        persona = (await client.post(f"{issuer}/token", data={"persona": "jonas"})).json()
+    access_header = jws.get_unverified_header(body["access_token"])
+    id_header = jws.get_unverified_header(body["id_token"])
+    assert access_header["typ"] == "at+jwt" and id_header["typ"] == "JWT"
+    assert jwt.get_unverified_claims(body["access_token"])["client_id"] == CLIENT_ID
+    assert jwt.get_unverified_claims(body["id_token"])["azp"] == CLIENT_ID
+    assert jws.get_unverified_header(persona["access_token"])["typ"] == "at+jwt"
+    assert jwt.get_unverified_claims(persona["access_token"])["client_id"] == CLIENT_ID

@@ -124,8 +124,12 @@ def sign(
     key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = RSA_KEY,
     alg: str = "RS256",
     kid: str | None = "rsa-1",
+    typ: str | None = "at+jwt",
 ) -> str:
-    headers = {"kid": kid} if kid is not None else None
+    """An access token (RFC 9068 `typ`) unless typ says otherwise."""
+    headers: dict[str, Any] = {"kid": kid} if kid is not None else {}
+    if typ is not None:
+        headers["typ"] = typ
     token: str = jwt.encode(payload, _pem(key), algorithm=alg, headers=headers)
     return token
 
@@ -181,7 +185,9 @@ async def test_es256_token_accepted(verifier: TokenVerifier) -> None:
 
 async def test_token_signed_by_jwcrypto_is_accepted(verifier: TokenVerifier) -> None:
     signer = jwcrypto_jwk.JWK.from_pem(_pem(RSA_KEY).encode("ascii"))
-    foreign = jwcrypto_jwt.JWT(header={"alg": "RS256", "kid": "rsa-1"}, claims=claims())
+    foreign = jwcrypto_jwt.JWT(
+        header={"alg": "RS256", "kid": "rsa-1", "typ": "at+jwt"}, claims=claims()
+    )
     foreign.make_signed_token(signer)
     identity = await verifier.verify(foreign.serialize())
     assert identity.idnr == "86095742719"
@@ -204,9 +210,9 @@ async def test_audience_list_containing_ours_accepted(verifier: TokenVerifier) -
 
 
 async def test_audience_override_for_id_tokens(verifier: TokenVerifier) -> None:
-    id_token = sign(claims(aud="knopfdruck-portal"))
+    id_token = sign(claims(aud="knopfdruck-portal"), typ="JWT")
     assert (await verifier.verify(id_token, audience="knopfdruck-portal")).sub
-    assert await refused(verifier, id_token) == "Token not meant for this service"
+    assert await refused(verifier, id_token) == "Not an access token"
 
 
 async def test_expired_refused_beyond_leeway(verifier: TokenVerifier) -> None:
@@ -349,7 +355,8 @@ async def test_garbage_refused(verifier: TokenVerifier, garbage: str) -> None:
 
 
 async def test_payload_that_is_not_an_object_refused(verifier: TokenVerifier) -> None:
-    token = jws.sign(b"[1, 2, 3]", _pem(RSA_KEY), headers={"kid": "rsa-1"}, algorithm="RS256")
+    headers = {"kid": "rsa-1", "typ": "at+jwt"}
+    token = jws.sign(b"[1, 2, 3]", _pem(RSA_KEY), headers=headers, algorithm="RS256")
     assert await refused(verifier, token) == "Malformed token"
 
 
@@ -426,3 +433,54 @@ async def test_discovery_document_is_shared_with_the_login_flow(
         "/realms/sandbox/.well-known/openid-configuration",
         "/realms/sandbox/certs",
     ]
+
+
+# --- issue 14, item 10: token type and authorised party --------------------------------------
+
+
+@pytest.fixture
+def api_verifier(idp: FakeIdP, clock: Clock) -> TokenVerifier:
+    """The API's verifier as the platform builds it: with its registered clients."""
+    client = httpx.AsyncClient(transport=httpx.MockTransport(idp.handle))
+    return TokenVerifier(ISSUER, AUDIENCE, client, clock=clock, api_clients=["knopfdruck-portal"])
+
+
+async def test_id_token_refused_at_the_api(api_verifier: TokenVerifier) -> None:
+    """An ID token for the API's audience (same claims, `typ` JWT) is no access token."""
+    id_token = sign(claims(azp="knopfdruck-portal"), typ="JWT")
+    assert await refused(api_verifier, id_token) == "Not an access token"
+    assert await refused(api_verifier, sign(claims(client_id="knopfdruck-portal"), typ=None)) == (
+        "Not an access token"
+    )
+
+
+async def test_wrong_token_type_refused(api_verifier: TokenVerifier) -> None:
+    for typ in ("JWT", "logout+jwt", "dpop+jwt"):
+        token = sign(claims(client_id="knopfdruck-portal"), typ=typ)
+        assert await refused(api_verifier, token) == "Not an access token"
+    # And an access token cannot stand in for an ID token at the login.
+    access = sign(claims(aud="knopfdruck-portal", client_id="knopfdruck-portal"))
+    assert await refused(api_verifier, access, audience="knopfdruck-portal") == (
+        "An access token is no ID token"
+    )
+
+
+async def test_unknown_authorised_party_refused(api_verifier: TokenVerifier) -> None:
+    assert await refused(api_verifier, sign(claims(client_id="mallory-app"))) == (
+        "Token issued to an unknown client"
+    )
+    assert await refused(api_verifier, sign(claims(azp="mallory-app"))) == (
+        "Token issued to an unknown client"
+    )
+    assert await refused(api_verifier, sign(claims())) == "Token issued to an unknown client"
+    id_token = sign(claims(aud="knopfdruck-portal", azp="mallory-app"), typ="JWT")
+    assert await refused(api_verifier, id_token, audience="knopfdruck-portal") == (
+        "Token issued to another client"
+    )
+
+
+async def test_valid_access_token_accepted_at_the_api(api_verifier: TokenVerifier) -> None:
+    identity = await api_verifier.verify(sign(claims(client_id="knopfdruck-portal")))
+    assert identity.name == "Erika Mustermann"
+    upper = sign(claims(azp="knopfdruck-portal"), typ="application/at+jwt")
+    assert (await api_verifier.verify(upper)).trust_level == "hoch"
