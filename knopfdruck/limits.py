@@ -142,6 +142,8 @@ async def _error(scope: Scope, send: Send, status: int, code: str, message: str)
         body = json.dumps(payload, ensure_ascii=False).encode()
         headers.append((b"content-type", b"application/json"))
     else:
+        if await _portal_page(scope, send, status, message):
+            return
         title = "Die Anfrage ist zu groß" if status == 413 else "Das hat nicht geklappt"
         body = (
             f'<!doctype html><html lang="de"><meta charset="utf-8"><title>{title}</title>'
@@ -154,3 +156,21 @@ async def _error(scope: Scope, send: Send, status: int, code: str, message: str)
     headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _portal_page(scope: Scope, send: Send, status: int, message: str) -> bool:
+    """The portal's own error page (layout, language, way back); False if it cannot be built."""
+    from starlette.requests import Request
+
+    from frontend.portal import render_error_page
+
+    async def no_body() -> Message:
+        return {"type": "http.disconnect"}
+
+    try:
+        response = render_error_page(Request(scope), status, message)
+    except Exception:  # the plain page below still answers; never a 500 for a refused body
+        return False
+    response.headers["connection"] = "close"
+    await response(scope, no_body, send)
+    return True
