@@ -23,6 +23,7 @@ RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels
 WORKDIR /app
 COPY services services
 ENV PYTHONUNBUFFERED=1 \
+    KNOPFDRUCK_SANDBOX=false \
     KNOPFDRUCK_SERVICES_DIR=/app/services \
     KNOPFDRUCK_DATA_DIR=/home/knopfdruck/var
 RUN mkdir -p /home/knopfdruck/var && chown knopfdruck:knopfdruck /home/knopfdruck/var

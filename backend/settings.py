@@ -41,8 +41,16 @@ class Settings(BaseSettings):
     sandbox: bool = Field(
         True, description="Mount the sandbox identity provider and registries in this process."
     )
+    sandbox_allow_public_host_insecure: bool = Field(
+        False,
+        description="INSECURE: let the sandbox (test identities: anyone gets any token, a "
+        "supervisor's included) run on a base_url that is not loopback. Only for a closed test "
+        "system; without it `serve` refuses to start.",
+    )
     oidc_issuer: str = Field(
-        "", description="OIDC issuer URL. Empty: the in-process sandbox provider at base_url."
+        "",
+        description="OIDC issuer URL. Empty: the in-process sandbox provider at base_url when "
+        "the sandbox is on; otherwise serve and worker refuse to start.",
     )
     oidc_client_id: str = Field(
         "knopfdruck-portal", description="Client id of the portal at the IdP."

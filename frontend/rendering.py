@@ -117,6 +117,13 @@ def _localized(text: Any, lang: str) -> str:
     return str(getattr(text, lang, "") or getattr(text, "de", ""))
 
 
+def _sandbox_on(request: Request) -> bool:
+    """Every page says so when test identities can log in (issue 14, item 7)."""
+    app = request.scope.get("app")
+    ctx = getattr(getattr(app, "state", None), "ctx", None)
+    return bool(getattr(getattr(ctx, "settings", None), "sandbox", False))
+
+
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """One page in the citizen's language, never cached: pages may show personal data."""
     lang = language(request)
@@ -145,6 +152,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
             path=request.url.path,
             here=here,
             login_next=safe_login_return(here),
+            sandbox_on=_sandbox_on(request),
             quote=quote,
             user=active.identity if active else None,
             csrf_token=active.csrf_token if active else "",

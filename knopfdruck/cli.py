@@ -83,6 +83,29 @@ def _check_definitions(settings: Settings) -> None:
         raise DefinitionError(problems)
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def startup_refusal(settings: Settings, host: str = "127.0.0.1") -> str | None:
+    """One line saying what to set when the configuration is unsafe or cannot log anybody in
+    (issue 14, item 7); None when the process may start. `host` is where serve listens."""
+    sandbox_idp = f"{settings.base_url}/sandbox/idp"
+    public = not settings.is_local or host not in LOOPBACK_HOSTS
+    if settings.sandbox and public and not settings.sandbox_allow_public_host_insecure:
+        where = settings.base_url if not settings.is_local else f"{host} (all interfaces)"
+        return (
+            f"the sandbox (test identities: anyone gets any token) would be reachable at {where};"
+            " set KNOPFDRUCK_SANDBOX=false and KNOPFDRUCK_OIDC_ISSUER, or"
+            " KNOPFDRUCK_SANDBOX_ALLOW_PUBLIC_HOST_INSECURE=true on a closed test system"
+        )
+    if not settings.sandbox and settings.oidc_issuer == sandbox_idp:
+        return (
+            "no identity provider: set KNOPFDRUCK_OIDC_ISSUER to your OIDC provider"
+            " (or KNOPFDRUCK_SANDBOX=true on a test machine)"
+        )
+    return None
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -96,6 +119,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         if ":" in public_host:
             public_host = f"[{public_host}]"
         settings = Settings(base_url=f"http://{public_host}:{args.port}")
+    refusal = startup_refusal(settings, args.host)
+    if refusal:
+        return _fail(f"refusing to start: {refusal}")
     if args.no_worker:
         settings.worker_in_process = False
     if args.dev:
@@ -113,6 +139,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from backend.cases.worker import launch_worker, shutdown_worker
     from backend.context import build_context
 
+    refusal = startup_refusal(settings)
+    if refusal:
+        return _fail(f"refusing to start: {refusal}")
     _check_definitions(settings)
     ctx = build_context(settings)
     launch_worker(ctx, concurrency=args.concurrency or settings.worker_concurrency)
