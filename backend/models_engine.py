@@ -50,6 +50,9 @@ class Payment(SQLModel, table=True):
     reminded_at: datetime | None = _ts(nullable=True)
     paid_at: datetime | None = _ts(nullable=True)
     closed_at: datetime | None = _ts(nullable=True)
+    waiter: str | None = Field(default=None, max_length=200)
+    """Id of the workflow waiting for this payment, when it is not the first one (a clerk's
+    retry after an incident, or a fee asked for afresh): 'paid' is sent there."""
 
 
 class PaymentWebhookEvent(SQLModel, table=True):

@@ -22,13 +22,14 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from backend.models import Case, RegistryAccess, aware
+from backend.models_ops import Incident
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 WAITING_STATES = ("submitted", "processing")
@@ -89,7 +90,18 @@ class CaseCollector(Collector):
         latency = GaugeMetricFamily(
             "knopfdruck_registry_call_mean_ms", "Mean registry read time", labels=["registry"]
         )
+        incidents = GaugeMetricFamily(
+            "knopfdruck_incidents_open",
+            "Cases that stopped moving and wait for a person (open or being retried)",
+            labels=["service", "stage"],
+        )
         with Session(self.engine) as session:
+            for service, stage, count in session.exec(
+                select(Incident.service, Incident.stage, func.count())
+                .where(col(Incident.status).in_(["open", "retrying"]))
+                .group_by(Incident.service, Incident.stage)
+            ).all():
+                incidents.add_metric([service, stage], count)
             for state, count in session.exec(
                 select(Case.status, func.count()).group_by(Case.status)
             ).all():
@@ -120,7 +132,7 @@ class CaseCollector(Collector):
                 calls.add_metric([registry, outcome], count)
                 if outcome == "ok":
                     latency.add_metric([registry], float(mean_ms or 0))
-        yield from (by_state, outcomes, depth, oldest, calls, latency)
+        yield from (by_state, outcomes, depth, oldest, calls, latency, incidents)
 
 
 class Observability:

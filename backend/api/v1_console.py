@@ -42,7 +42,12 @@ Reason = Annotated[
     str, Field(max_length=MAX_REASON, pattern=NON_BLANK, description="Why (required)")
 ]
 
-OPTIONAL_API = ("v1_console_kpis", "v1_console_impact", "v1_console_assisted")
+OPTIONAL_API = (
+    "v1_console_kpis",
+    "v1_console_impact",
+    "v1_console_assisted",
+    "v1_console_incidents",
+)
 """Console API modules other areas contribute; each exposes ``router``."""
 
 

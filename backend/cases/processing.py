@@ -21,6 +21,7 @@ its fee must not hold one of the ``cases`` queue's worker slots.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +32,7 @@ from sqlmodel import Session, col
 from backend.cases.audit import record_event
 from backend.cases.closing import close_lapsed_cases
 from backend.cases.deciding import decide_case
+from backend.cases.incidents import describe_failure, raise_incident, settle_retried, sweep_overdue
 from backend.cases.lifecycle import clerk_decided, load_case, message_facts, move_case
 from backend.cases.worker import APP_VERSION, DOCUMENTS_QUEUE, WORKFLOW, worker_context
 from backend.cases.writeback import run_writebacks
@@ -68,6 +70,7 @@ PAYMENT_QUEUE = "payments"
 PAYMENT_WORKFLOW = "knopfdruck.await_payment"
 COMPLETE_WORKFLOW = "knopfdruck.complete_case"
 CLOSE_WORKFLOW = "knopfdruck.close_lapsed_cases"
+WATCHDOG_WORKFLOW = "knopfdruck.watchdog"
 SYSTEM = Actor.system()
 _STEP: dict[str, Any] = {"retries_allowed": True, "max_attempts": 5, "interval_seconds": 0.5}
 
@@ -86,16 +89,25 @@ def register_engine_queues(client: DBOSClient) -> None:
                 # Nightly, German time: a deadline ends at midnight in Germany.
                 "schedule": "0 15 3 * * *",
                 "cron_timezone": "Europe/Berlin",
-            }
+            },
+            {
+                # Every minute: cases in a machine state longer than their service allows
+                # become incidents (backend/cases/incidents.py).
+                "schedule_name": WATCHDOG_WORKFLOW,
+                "workflow_name": WATCHDOG_WORKFLOW,
+                "schedule": "0 * * * * *",
+            },
         ]
     )
 
 
-def _enqueue_payment_wait(client: DBOSClient, session: Session, case_id: str) -> None:
+def _enqueue_payment_wait(
+    client: DBOSClient, session: Session, case_id: str, workflow_id: str
+) -> None:
     options: EnqueueOptions = {
         "queue_name": PAYMENT_QUEUE,
         "workflow_name": PAYMENT_WORKFLOW,
-        "workflow_id": payment_workflow_id(case_id),
+        "workflow_id": workflow_id,
         "app_version": APP_VERSION,
     }
     client.enqueue_in_transaction(session, options, case_id)
@@ -222,10 +234,26 @@ def request_fee(
     items = fees_due(ctx.catalogue.get(case.service, case.service_version), case.decision or {})
     if not items:
         return False
-    payment = new_payment(ctx, case, items)
+    earlier = payment_of(session, case.id)
+    if earlier is not None and earlier.status == "paid":
+        # Paid before a step failed and a clerk took the case over: never charged twice.
+        return False
+    fresh = new_payment(ctx, case, items)
+    if earlier is None:
+        payment = fresh
+        wait_id = payment_workflow_id(case.id)
+    else:
+        # Cancelled when a clerk took the case over (one payment row per case): asked afresh.
+        payment = earlier
+        for name in ("provider", "amount", "items", "created_at", "remind_at", "due_at"):
+            setattr(payment, name, getattr(fresh, name))
+        payment.status, payment.provider_ref, payment.closed_at = "open", None, None
+        payment.reminded_at = None
+        wait_id = f"{payment_workflow_id(case.id)}-{utcnow().strftime('%Y%m%d%H%M%S%f')}"
+        payment.waiter = wait_id
     session.add(payment)
     session.flush()
-    _enqueue_payment_wait(ctx.dbos_client, session, case.id)
+    _enqueue_payment_wait(ctx.dbos_client, session, case.id, wait_id)
     move_case(
         ctx,
         session,
@@ -317,26 +345,72 @@ def route_step(case_id: str) -> str:
     return ctx.catalogue.get(case.service).processing
 
 
-def complete_case(case_id: str) -> str:
+def complete_case(case_id: str, at: list[str] | None = None) -> str:
     """Register entries, the decided case's documents, the decision itself, the notification.
 
     The write-back comes first: after the payment, before any notice exists, so an entry that
     fails for good refers the case to a person without a notice that claims it was made.
+    ``at`` names the stage reached, for the incident if a step fails for good.
     """
-    run_writebacks(case_id)
+    stage = at if at is not None else [""]
+    stage[0] = "writeback"
+    run_writebacks(case_id, _retry_run())
     if status_step(case_id) == CaseStatus.REFERRED:
         return CaseStatus.REFERRED
+    stage[0] = "documents"
     documents_step(case_id)
     status = finish_step(case_id)
     if status != CaseStatus.DECIDED:
         return status
+    stage[0] = "notify"
     return notify_step(case_id)
+
+
+def _retry_run() -> str:
+    """``-retry-…`` inside a clerk's retry after an incident, else empty: children of a retry
+    get ids of their own, so the failed first run's records do not answer for them."""
+    _, sep, rest = (DBOS.workflow_id or "").partition("-retry-")
+    return f"-retry-{rest}" if sep else ""
+
+
+@DBOS.step(name="knopfdruck.incident", **_STEP)
+def incident_step(case_id: str, stage: str, workflow: str, reason: str, key: str) -> str:
+    """A step failed for good: the case goes to its department as an incident."""
+    raise_incident(
+        worker_context(), case_id, stage=stage, workflow=workflow, reason=reason, key=key
+    )
+    return "incident"
+
+
+@DBOS.step(name="knopfdruck.incident.settle", **_STEP)
+def settle_retried_step(case_id: str) -> int:
+    return settle_retried(worker_context(), case_id)
+
+
+def _guarded(
+    case_id: str, workflow: str, first_stage: str, body: Callable[[list[str]], str]
+) -> str:
+    """Run a workflow body; a step that fails for good becomes an incident, not a stuck case.
+
+    DBOS's own control flow (cancellation, a lost ownership) derives from BaseException and
+    passes through. On replay the failed step's recorded error takes the same path, and the
+    incident step's recorded result is returned: one incident per run.
+    """
+    at = [first_stage]
+    try:
+        result = body(at)
+    except Exception as exc:
+        key = f"{DBOS.workflow_id}:{at[0]}"
+        return incident_step(case_id, at[0], workflow, describe_failure(exc), key)
+    if _retry_run():
+        settle_retried_step(case_id)
+    return result
 
 
 @DBOS.workflow(name=COMPLETE_WORKFLOW)
 def complete_case_workflow(case_id: str) -> str:
     """The decided case's completion as its own workflow on the ``documents`` queue."""
-    return complete_case(case_id)
+    return _guarded(case_id, "complete", "writeback", lambda at: complete_case(case_id, at))
 
 
 def complete_later(case_id: str) -> str:
@@ -349,7 +423,7 @@ def complete_later(case_id: str) -> str:
     queue = DBOS.retrieve_queue(DOCUMENTS_QUEUE)
     if queue is None:
         raise RuntimeError(f"queue {DOCUMENTS_QUEUE!r} is not registered")
-    with SetWorkflowID(complete_workflow_id(case_id)):
+    with SetWorkflowID(complete_workflow_id(case_id) + _retry_run()):
         queue.enqueue(complete_case_workflow, case_id)
     return "completing"
 
@@ -358,22 +432,29 @@ def complete_workflow_id(case_id: str) -> str:
     return f"case-{case_id}-complete"
 
 
-@DBOS.workflow(name=WORKFLOW)
-def process_case(case_id: str) -> str:
-    """Submitted → processing → decided (completion queued), referred, or waiting for the fee."""
+def _process(case_id: str, at: list[str]) -> str:
     status = begin_step(case_id)
     if status != CaseStatus.PROCESSING:
         return status
     if route_step(case_id) == "external":
         # The department's Fachverfahren decides; its signed status callbacks move the case on
         # (backend/api/handover_callbacks.py).
+        at[0] = "handover"
         return str(handover_step(case_id)["status"])
     outcome = decide_step(case_id)
     if outcome not in ("approved", "rejected"):
         return outcome
+    at[0] = "payment"
     if request_payment_step(case_id) == "awaiting_payment":
         return "awaiting_payment"
+    at[0] = "documents"
     return complete_later(case_id)
+
+
+@DBOS.workflow(name=WORKFLOW)
+def process_case(case_id: str) -> str:
+    """Submitted → processing → decided (completion queued), referred, or waiting for the fee."""
+    return _guarded(case_id, "process", "decide", lambda at: _process(case_id, at))
 
 
 # --- waiting for the fee ---------------------------------------------------------------------
@@ -383,6 +464,9 @@ def process_case(case_id: str) -> str:
 def open_payment_step(case_id: str) -> dict[str, Any]:
     """Open the payment at the provider; returns its status and how long to wait."""
     ctx = worker_context()
+    waiter = DBOS.workflow_id
+    if waiter and waiter != payment_workflow_id(case_id):
+        _wait_here(ctx, case_id, waiter)
     payment = open_at_provider(ctx, case_id)
     return {
         "retry_in": ctx.settings.payment_provider_retry_s,
@@ -391,6 +475,15 @@ def open_payment_step(case_id: str) -> dict[str, Any]:
         "remind_in": seconds_until(payment.remind_at),
         "due_in": seconds_until(payment.due_at),
     }
+
+
+def _wait_here(ctx: AppContext, case_id: str, waiter: str) -> None:
+    """A retried wait: the payment's 'paid' message must reach this workflow, not the first."""
+    with unit_of_work(ctx.engine) as session:
+        payment = payment_of(session, case_id)
+        if payment is not None and payment.waiter != waiter:
+            payment.waiter = waiter
+            session.add(payment)
 
 
 @DBOS.step(name="knopfdruck.payment.check", **_STEP)
@@ -510,11 +603,18 @@ def _paid(message: Any) -> str | None:
 @DBOS.workflow(name=PAYMENT_WORKFLOW)
 def await_payment(case_id: str) -> str:
     """Wait for the fee: reminder once, cancellation at the deadline, completion when paid."""
+    return _guarded(case_id, "payment", "payment", lambda at: _await_payment(case_id, at))
+
+
+def _await_payment(case_id: str, at: list[str]) -> str:
     state = open_payment_step(case_id)
     while state["status"] == "open" and not state["opened"] and state["due_in"] > 0:
         # The provider is down: the case says so (waiting_for), and we try again, durably.
         DBOS.sleep(min(state["retry_in"], state["due_in"]))
         state = open_payment_step(case_id)
+    if _retry_run():
+        # The retried step got through; waiting for the citizen's money is no incident.
+        settle_retried_step(case_id)
     status: str = state["status"]
     if status == "open":
         status = _paid(DBOS.recv(PAYMENT_TOPIC, timeout_seconds=state["remind_in"])) or (
@@ -529,7 +629,7 @@ def await_payment(case_id: str) -> str:
     if status == "open":
         status = expire_step(case_id)
     if status == "paid":
-        return complete_case(case_id)
+        return complete_case(case_id, at)
     return status
 
 
@@ -539,6 +639,17 @@ def await_payment(case_id: str) -> str:
 @DBOS.step(name="knopfdruck.close_lapsed", **_STEP)
 def close_lapsed_step() -> int:
     return len(close_lapsed_cases(worker_context(), local_date(utcnow())))
+
+
+@DBOS.step(name="knopfdruck.watchdog.sweep", **_STEP)
+def watchdog_step() -> int:
+    return len(sweep_overdue(worker_context()))
+
+
+@DBOS.workflow(name=WATCHDOG_WORKFLOW)
+def watchdog(scheduled_time: datetime, context: Any) -> None:
+    """Every minute: cases that stopped moving without an error become incidents too."""
+    watchdog_step()
 
 
 @DBOS.workflow(name=CLOSE_WORKFLOW)

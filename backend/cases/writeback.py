@@ -371,11 +371,13 @@ def writeback_workflow(case_id: str, index: int) -> dict[str, Any]:
     return write_step(case_id, index)
 
 
-def run_writebacks(case_id: str) -> list[str]:
+def run_writebacks(case_id: str, run: str = "") -> list[str]:
     """Call from inside the case workflow before the documents: the record ids written.
 
     Write-backs run one after another (a later entry may rely on an earlier one); a failed
     one has referred the case (see ``perform_writeback``), and the rest are left to the clerk.
+    ``run`` tells a clerk's retry after an incident from the first run: its children get ids of
+    their own (the register's idempotency key stays the same, so nothing is entered twice).
     """
     queue = DBOS.retrieve_queue(REGISTRY_WRITE_QUEUE)
     if queue is None:
@@ -383,7 +385,7 @@ def run_writebacks(case_id: str) -> list[str]:
     record_ids: list[str] = []
     for index, registry in plan_step(case_id):
         with (
-            SetWorkflowID(writeback_key(case_id, index)),
+            SetWorkflowID(writeback_key(case_id, index) + run),
             SetEnqueueOptions(queue_partition_key=registry),
         ):
             handle = queue.enqueue(writeback_workflow, case_id, index)

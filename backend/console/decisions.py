@@ -283,6 +283,13 @@ def _clerk_decision(ctx: AppContext, case: Case, outcome: str, reason: str) -> d
     return stored
 
 
+def _already_paid(session: Session, case_id: str) -> bool:
+    from backend.payments.service import payment_of
+
+    payment = payment_of(session, case_id)
+    return payment is not None and payment.status == "paid"
+
+
 def execute_decision(
     ctx: AppContext, actor: Actor, case_id: str, outcome: str, reason: str, *, kind: str
 ) -> DecisionResult:
@@ -293,6 +300,10 @@ def execute_decision(
         decision = _clerk_decision(ctx, case, outcome, reason)
         replacing = case.decided_at is not None
         fee_due = outcome == "approved" and bool(fees_due(definition, decision))
+        if fee_due and _already_paid(session, case.id):
+            # Paid before a step failed and the clerk took the case over (an incident): the
+            # fee is settled, the clerk's notice follows at once.
+            fee_due = False
         if fee_due and replacing:
             # A remedy that now costs a fee would need the standing notice revoked and a
             # payment taken before the new one: a procedure of its own, not built.

@@ -12,12 +12,14 @@ from typing import Any
 from sqlalchemy import and_, exists, func, or_
 from sqlmodel import Session, col, select
 
+from backend.cases.incidents import has_open_incident
 from backend.console.identity import ClerkIdentity
 from backend.domain.case_state import CaseStatus
 from backend.errors import InvalidInput
 from backend.models import Case, CaseEvent, aware, utcnow
 from backend.models_console import CaseAssignment, PendingDecision
 from backend.models_engine import CaseTask
+from backend.models_ops import Incident
 
 OPEN_STATUSES = (
     CaseStatus.REFERRED,
@@ -28,6 +30,7 @@ OPEN_STATUSES = (
 """Statuses in which a case is the department's work (its backlog)."""
 
 REASONS = (
+    "incident",
     "referred",
     "qa_sample",
     "human_review",
@@ -122,6 +125,8 @@ def _task_exists(kind: str) -> Any:
 
 
 def _reason_clause(reason: str) -> Any:
+    if reason == "incident":
+        return has_open_incident()
     if reason == "referred":
         return col(Case.status) == CaseStatus.REFERRED
     if reason == "awaiting_citizen":
@@ -153,6 +158,8 @@ def _base(clerk: ClerkIdentity, flt: WorklistFilter) -> Any:
             [CaseStatus.REFERRED, CaseStatus.IN_REVIEW, CaseStatus.AWAITING_CITIZEN]
         ),
         and_(col(Case.status) == CaseStatus.OBJECTION, _task_exists("objection")),
+        # A case that stopped moving is the department's work whatever its state (issue 14).
+        has_open_incident(),
     )
     clauses = [col(Case.department) == clerk.department, open_clause]
     if flt.service:
@@ -187,7 +194,15 @@ def _items(session: Session, rows: list[tuple[Case, CaseAssignment | None]]) -> 
     ids = [case.id for case, _ in rows]
     tasks: dict[str, list[CaseTask]] = {}
     pending: set[str] = set()
+    failing: set[str] = set()
     if ids:
+        failing = set(
+            session.exec(
+                select(Incident.case_id).where(
+                    col(Incident.case_id).in_(ids), col(Incident.status).in_(["open", "retrying"])
+                )
+            ).all()
+        )
         for task in session.exec(
             select(CaseTask).where(col(CaseTask.case_id).in_(ids), CaseTask.status == "open")
         ).all():
@@ -203,7 +218,7 @@ def _items(session: Session, rows: list[tuple[Case, CaseAssignment | None]]) -> 
     for case, assignment in rows:
         referral = list((case.decision or {}).get("referral_reasons") or [])
         kinds = [t.kind for t in tasks.get(case.id, [])]
-        reasons: list[str] = []
+        reasons: list[str] = ["incident"] if case.id in failing else []
         if case.status == CaseStatus.REFERRED:
             reasons.append("qa_sample" if "qa_sample" in referral else "referred")
         elif case.status == CaseStatus.AWAITING_CITIZEN:

@@ -494,6 +494,17 @@ class Automation(_Strict):
     qa_sample_rate: float = pydantic.Field(
         default=0.0, ge=0.0, le=1.0, description="Share of cases (0..1) referred at random for QA."
     )
+    processing_limit_minutes: int = pydantic.Field(
+        default=60,
+        ge=1,
+        le=43_200,
+        description=(
+            "How long a case may stay in a machine state (submitted, processing, paid but not "
+            "yet completed, decided but not yet notified) before the watchdog refers it to the "
+            "department as an incident. Waiting for the citizen's payment or for a person does "
+            "not count."
+        ),
+    )
     four_eyes_on_overturn: bool = pydantic.Field(
         default=False,
         description=(

@@ -79,18 +79,20 @@ _CLK_CIT = _CLK | _CIT
 
 EDGES: dict[tuple[CaseStatus, CaseStatus], frozenset[ActorKind]] = {
     (S.SUBMITTED, S.PROCESSING): _SYS,
-    (S.SUBMITTED, S.REFERRED): _SYS,
+    # A clerk takes over a case whose processing failed for good (an incident).
+    (S.SUBMITTED, S.REFERRED): _CLK_SYS,
     (S.SUBMITTED, S.WITHDRAWN): _CIT,
     (S.PROCESSING, S.AWAITING_PAYMENT): _SYS,
     (S.PROCESSING, S.DECIDED): _SYS,
-    (S.PROCESSING, S.REFERRED): _SYS,
+    (S.PROCESSING, S.REFERRED): _CLK_SYS,
     (S.PROCESSING, S.WITHDRAWN): _CIT,
     # Paid: the notice is issued next. Not paid by the deadline: the application counts as
     # withdrawn (cf. § 15 Abs. 2 BGebG: advance payment not made in time).
     (S.AWAITING_PAYMENT, S.DECIDED): _SYS,
     (S.AWAITING_PAYMENT, S.WITHDRAWN): _CIT_SYS,
-    # Paid, but the register entry failed for good: a person completes the case.
-    (S.AWAITING_PAYMENT, S.REFERRED): _SYS,
+    # Paid, but the register entry failed for good: a person completes the case; or a clerk
+    # takes over after an incident.
+    (S.AWAITING_PAYMENT, S.REFERRED): _CLK_SYS,
     (S.REFERRED, S.IN_REVIEW): _CLK,
     # A clerk approves a referred case that costs a fee: it waits for the payment.
     (S.REFERRED, S.AWAITING_PAYMENT): _CLK,

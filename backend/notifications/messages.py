@@ -232,6 +232,28 @@ def review_requested(facts: MessageFacts) -> MessageText:
     )
 
 
+def incident_taken_over(facts: MessageFacts) -> MessageText:
+    """A step failed for good: the citizen learns that a person takes over, not the fault."""
+    return MessageText(
+        "incident",
+        _both(
+            "Ihr Antrag {reference} wird von einer Person weiterbearbeitet",
+            "A person is taking over your application {reference}",
+            facts,
+        ),
+        _both(
+            "Bei der automatischen Bearbeitung Ihres Antrags auf {service} ist eine technische "
+            "Störung aufgetreten. Eine Sachbearbeiterin oder ein Sachbearbeiter kümmert sich "
+            "darum; Sie müssen nichts tun. Ihre Angaben und eine bereits geleistete Zahlung "
+            "bleiben erhalten.",
+            "A technical fault occurred while your application for {service} was processed "
+            "automatically. A member of staff is taking care of it; you need not do anything. "
+            "Your details and any payment you made are kept.",
+            facts,
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class MailText:
     subject: str

@@ -202,7 +202,7 @@ def record_paid(
     )
     ctx.dbos_client.send_in_transaction(
         session,
-        payment_workflow_id(payment.case_id),
+        payment.waiter or payment_workflow_id(payment.case_id),
         {"status": "paid"},
         topic=PAYMENT_TOPIC,
         idempotency_key=f"paid-{payment.id}",

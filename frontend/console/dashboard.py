@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.v1_console_insight import csv_response
+from backend.cases import incidents
 from backend.console import kpis
 from backend.console.access import department_services
 from frontend.console.common import render, require_clerk
@@ -178,6 +180,12 @@ def build() -> APIRouter:
         figures, trend = await run_in_threadpool(
             kpis.department_dashboard, ctx, clerk, window_days=window
         )
+
+        def open_incidents() -> dict[str, int]:
+            with Session(ctx.engine) as session:
+                return incidents.open_counts(session, clerk.department)
+
+        stuck = await run_in_threadpool(open_incidents)
         lang = language(request)
         titles = {d.id: d.title for d in department_services(ctx, clerk.department)}
         return render(
@@ -185,6 +193,7 @@ def build() -> APIRouter:
             "console/dashboard.html",
             {
                 "figures": figures,
+                "incidents": stuck,
                 "trend": trend,
                 "chart": trend_chart(trend, lang),
                 "titles": titles,

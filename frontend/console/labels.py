@@ -19,6 +19,7 @@ STATUS = {
 }
 
 REASON = {
+    "incident": N_("Technische Störung"),
     "referred": N_("Verwiesen"),
     "qa_sample": N_("QS-Stichprobe"),
     "human_review": N_("Überprüfung verlangt (Art. 22 DSGVO)"),
@@ -57,7 +58,19 @@ PURPOSE = {
     "aufsicht": N_("Fach- und Dienstaufsicht"),
 }
 
+STAGE = {
+    "decide": N_("Entscheidung nach den Regeln"),
+    "payment": N_("Zahlung"),
+    "writeback": N_("Eintrag im Register"),
+    "documents": N_("Bescheid erstellen"),
+    "notify": N_("Benachrichtigung"),
+    "handover": N_("Übermittlung an das Fachverfahren"),
+    "overdue": N_("Zu lange ohne Fortschritt (Überwachung)"),
+}
+
 DONE = {
+    "incident_retried": N_("Der Schritt wird wiederholt."),
+    "incident_taken_over": N_("Sie haben den Antrag übernommen."),
     "decided": N_("Die Entscheidung ist getroffen und der Bescheid zugestellt."),
     "proposed": N_("Die Entscheidung wartet auf die Bestätigung durch eine zweite Person."),
     "asked": N_("Die Rückfrage ist an die Bürgerin oder den Bürger gegangen."),

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from backend.cases import incidents
 from backend.console import decisions, work
 from backend.console.access import PURPOSES
 from backend.console.casefile import CaseFile, case_document, case_file
@@ -22,7 +23,17 @@ from frontend.console import labels
 from frontend.console.common import clerk_form, render, require_clerk
 from frontend.web import ctx_of
 
-ACTIONS = ("assign", "decide", "ask", "rerun", "objection", "cancel", "pending")
+ACTIONS = (
+    "assign",
+    "decide",
+    "ask",
+    "rerun",
+    "objection",
+    "cancel",
+    "pending",
+    "incident-retry",
+    "incident-takeover",
+)
 
 
 def _run(
@@ -50,6 +61,12 @@ def _run(
         if result.pending_id:
             return "proposed"
         return "forwarded" if f.get("action") == "forward" else "decided"
+    if action == "incident-retry":
+        incidents.retry_incident(ctx, clerk, f.get("incident") or "")
+        return "incident_retried"
+    if action == "incident-takeover":
+        incidents.take_over(ctx, clerk, f.get("incident") or "", f.get("note"))
+        return "incident_taken_over"
     if action == "cancel":
         work.cancel(ctx, clerk, case_id, f.get("reason"))
         return "cancelled"
@@ -73,12 +90,13 @@ def build() -> APIRouter:
         clerk = await require_clerk(request)
         ctx = ctx_of(request)
 
-        def load() -> tuple[CaseFile, list[ConsoleClerk]]:
+        def load() -> tuple[CaseFile, list[ConsoleClerk], list[incidents.IncidentView]]:
             file = case_file(ctx, clerk, case_id, purpose)
             with Session(ctx.engine) as session:
-                return file, colleagues(session, clerk.department)
+                found = incidents.case_incidents(session, file.id)
+                return file, colleagues(session, clerk.department), found
 
-        file, staff = await run_in_threadpool(load)
+        file, staff, found = await run_in_threadpool(load)
         done = request.query_params.get("done")
         return render(
             request,
@@ -86,6 +104,7 @@ def build() -> APIRouter:
             {
                 "file": file,
                 "staff": staff,
+                "incidents": found,
                 "labels": labels,
                 "purposes": PURPOSES,
                 "purpose": purpose,
