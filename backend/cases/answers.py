@@ -10,8 +10,6 @@ from typing import Any
 
 from backend.definitions.models import HELD_LABEL_KEY, Field
 
-MAX_TEXT = 2000
-MAX_STRING = 300
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -88,10 +86,18 @@ def coerce(
         if not isinstance(raw, str):
             return bad("Bitte geben Sie einen Text ein.", "Enter text.")
         value = raw.strip()
-        limit = MAX_TEXT if kind == "text" else MAX_STRING
-        if len(value) > limit:
+        # The definition's limit, already lowered to the register's where the answer is
+        # written back (backend/definitions/limits.py); a choice is bounded by its options.
+        limit = field.length_limit
+        if limit is not None and len(value) > limit:
             return bad(
-                f"Bitte höchstens {limit} Zeichen eingeben.", f"Enter at most {limit} characters."
+                f"{field.label.de} darf höchstens {limit} Zeichen lang sein (jetzt {len(value)}).",
+                f"{field.label.en} must be {limit} characters or fewer (now {len(value)}).",
+            )
+        if field.min_length is not None and len(value) < field.min_length:
+            return bad(
+                f"{field.label.de} muss mindestens {field.min_length} Zeichen lang sein.",
+                f"{field.label.en} must be {field.min_length} characters or more.",
             )
         if kind == "email" and not _EMAIL.match(value):
             return bad(
