@@ -110,7 +110,8 @@ def length_warnings(
 ) -> Iterator[tuple[Location, str]]:
     """Warnings: a written-back text field limited by neither the definition nor the register,
     and a composed entry whose parts together may exceed what the register stores."""
-    by_id = {field.id: field for field in definition.fields}
+    # Joined parts count with their effective limits, a register's already adopted.
+    by_id = {field.id: field for field in with_register_limits(definition, connectors).fields}
     limited = register_limits(definition, connectors)
     warned: set[str] = set()
     for index, entry in enumerate(definition.writeback):
