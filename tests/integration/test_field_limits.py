@@ -7,10 +7,15 @@ from datetime import date, timedelta
 from typing import Any
 
 import httpx
+from sqlmodel import Session
 
+from backend.models import Application
 from tests.conftest import Platform
+from tests.integration.enginekit import engine
 from tests.integration.portalkit import log_in, start
 from tests.integration.test_api_flow import wait_for_settled
+from tests.integration.test_console_assisted_http import _app_id, _persona, _walk_in
+from tests.integration.test_console_kpis_http import ClerkBrowser
 
 SERVICE = "hundesteuer-anmeldung"
 REGISTER = "hundesteuerregister/v1"
@@ -114,3 +119,29 @@ def test_the_sandbox_register_refuses_a_name_longer_than_it_declares(platform: P
     assert r.json()["fehler"] == "eintrag_ungueltig"
     assert [d["feld"] for d in r.json()["details"]] == ["hundename"]
     assert _register_entries(platform, "laengen-test") == []
+
+
+def test_an_assisted_application_at_the_counter_refuses_an_over_long_answer(
+    platform: Platform,
+) -> None:
+    """The console's form goes through the same intake: the clerk sees the field and limit."""
+    clerk = ClerkBrowser(platform, "clerk-buergeramt")
+    started = clerk.post("/console/assisted", _walk_in(_persona("jonas"), service="beglaubigung"))
+    app_id = _app_id(started)
+    draft = clerk.get(f"/console/assisted/{app_id}")
+    assert 'id="in-dokument" maxlength="80"' in draft.text
+
+    refused = clerk.post(
+        f"/console/assisted/{app_id}",
+        {"answer__anzahl": "2", "answer__dokument": "Zeugnis " + "x" * 300},
+    )
+
+    assert refused.status_code == 422
+    assert (
+        "Zu beglaubigendes Dokument darf höchstens 80 Zeichen lang sein (jetzt 308)."
+        in refused.text
+    )
+    with Session(engine(platform)) as session:
+        application = session.get(Application, app_id)
+        assert application is not None
+        assert application.status == "draft" and application.answers == {}
