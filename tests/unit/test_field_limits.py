@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 
 from backend.cases.answers import coerce
+from backend.cases.applications import answers_out_of_limits
 from backend.definitions import load_definition
 from backend.definitions.limits import concatenation, effective_max_length
 from backend.definitions.loader import check_tree
 from backend.definitions.models import Field
+from backend.models import Application
 from prefill.connectors.dogtax_register import DogTaxRegisterConnector
 from prefill.connectors.permit_register import PermitRegisterConnector
 from prefill.connectors.registry import ConnectorRegistry, build_default_registry
@@ -208,3 +210,20 @@ def test_the_connectors_declared_limits_are_what_the_sandbox_register_enforces(
     schema = entry.model_json_schema()["properties"]
     enforced = {key: p["maxLength"] for key, p in schema.items() if "maxLength" in p}
     assert connector.write_limits[operation] == enforced
+
+
+def test_submit_refuses_a_stored_answer_that_a_narrower_limit_no_longer_takes(
+    tmp_path: Path, connectors: ConnectorRegistry
+) -> None:
+    """A draft saved under an older definition meets the current limits when it is sent."""
+    definition = load_definition(_service(tmp_path), connectors)
+    application = Application(
+        service="demo",
+        service_version="1.0.0",
+        citizen_sub="x",
+        answers={"kennzeichen": "K-AB 12345678", "name": "Erika"},
+        prefill={"name": {"status": "ok", "value": "N" * 400}},
+    )
+    [problem] = answers_out_of_limits(definition, application)
+    assert problem.field == "kennzeichen"  # 12 characters are stored; held values are not typed
+    assert problem.en == "Plate must be 12 characters or fewer (now 13)."
