@@ -41,18 +41,20 @@ def _connectors(settings: Settings) -> ConnectorRegistry:
 
 
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
-    from backend.definitions.loader import validate_tree
+    from backend.definitions.loader import check_tree
 
     path = Path(args.path) if args.path else settings.services_dir
     if not path.exists():
         return _fail(f"{path}: no such file or directory")
-    problems = validate_tree(path, _connectors(settings))
-    for problem in problems:
-        print(problem, file=sys.stderr)
+    problems, warnings = check_tree(path, _connectors(settings))
+    for line in problems + warnings:
+        print(line, file=sys.stderr)
+    # Warnings keep the exit code at 0: the definition works, but deserves a look before go-live.
+    counted = f", {len(warnings)} warning(s)" if warnings else ""
     if problems:
-        print(f"{len(problems)} problem(s) found", file=sys.stderr)
+        print(f"{len(problems)} problem(s) found{counted}", file=sys.stderr)
         return 1
-    print(f"{path}: all service definitions are valid")
+    print(f"{path}: all service definitions are valid{counted}")
     return 0
 
 

@@ -10,8 +10,6 @@ from typing import Any
 
 from backend.definitions.models import HELD_LABEL_KEY, Field
 
-MAX_TEXT = 2000
-MAX_STRING = 300
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -63,6 +61,27 @@ def _fill(template: str, record: dict[str, Any]) -> str:
     return " ".join(text.split())
 
 
+def length_problem(field: Field, value: str) -> FieldProblem | None:
+    """A text answer outside the field's length limits, named with the field and its limit.
+
+    The limit is the definition's, already lowered to the register's where the answer is
+    written back (backend/definitions/limits.py); a choice is bounded by its options."""
+    limit = field.length_limit
+    if limit is not None and len(value) > limit:
+        return FieldProblem(
+            field.id,
+            f"{field.label.de} darf höchstens {limit} Zeichen lang sein (jetzt {len(value)}).",
+            f"{field.label.en} must be {limit} characters or fewer (now {len(value)}).",
+        )
+    if field.min_length is not None and len(value) < field.min_length:
+        return FieldProblem(
+            field.id,
+            f"{field.label.de} muss mindestens {field.min_length} Zeichen lang sein.",
+            f"{field.label.en} must be {field.min_length} characters or more.",
+        )
+    return None
+
+
 def allowed_answers(field: Field, prefill: dict[str, Any]) -> list[str]:
     """The values a choice field accepts: its options, or the held records it offers."""
     if field.options_from is not None:
@@ -88,11 +107,9 @@ def coerce(
         if not isinstance(raw, str):
             return bad("Bitte geben Sie einen Text ein.", "Enter text.")
         value = raw.strip()
-        limit = MAX_TEXT if kind == "text" else MAX_STRING
-        if len(value) > limit:
-            return bad(
-                f"Bitte höchstens {limit} Zeichen eingeben.", f"Enter at most {limit} characters."
-            )
+        too_long_or_short = length_problem(field, value)
+        if too_long_or_short is not None:
+            return None, too_long_or_short
         if kind == "email" and not _EMAIL.match(value):
             return bad(
                 "Bitte geben Sie eine E-Mail-Adresse wie name@example.de ein.",

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from backend.auth.tokens import Identity
-from backend.cases.answers import FieldProblem, allowed_answers, coerce
+from backend.cases.answers import FieldProblem, allowed_answers, coerce, length_problem
 from backend.cases.audit import record_event
 from backend.cases.worker import enqueue_case
 from backend.context import AppContext
@@ -385,6 +385,21 @@ def missing_required(
     ]
 
 
+def answers_out_of_limits(
+    definition: ServiceDefinition, application: Application
+) -> list[FieldProblem]:
+    """Typed answers the limits refuse now: a draft lives for weeks, and a definition reloaded
+    meanwhile (or a register's lower limit) may have narrowed what the register will take."""
+    problems: list[FieldProblem] = []
+    for field in definition.fields:
+        value = application.answers.get(field.id)
+        if isinstance(value, str) and not _held(application, field.id):
+            problem = length_problem(field, value)
+            if problem is not None:
+                problems.append(problem)
+    return problems
+
+
 def intake_record(application: Application) -> dict[str, Any]:
     """What a case keeps of its application: the values with their origin and provenance, and
     what the automation policy reads (failed and empty registry fields, disputes, remark)."""
@@ -424,6 +439,12 @@ def submit_application(ctx: AppContext, identity: Identity, application_id: str)
             if problems:
                 raise InvalidInput(
                     "Es fehlen noch Angaben. (Some answers are missing.)",
+                    details=[p.as_detail() for p in problems],
+                )
+            problems = answers_out_of_limits(definition, application)
+            if problems:
+                raise InvalidInput(
+                    "Angaben sind zu lang oder zu kurz. (Some answers are too long or too short.)",
                     details=[p.as_detail() for p in problems],
                 )
             now = utcnow()

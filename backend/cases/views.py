@@ -53,6 +53,10 @@ class FieldView(BaseModel):
     accept: list[str] = []
     """File fields: the accepted media types."""
     max_size_bytes: int | None = None
+    max_length: int | None = None
+    """Text fields: most characters accepted (the definition's, the register's or the platform's
+    default); None for types bounded otherwise (dates, numbers, choices, files)."""
+    min_length: int | None = None
     origin: Literal["registry", "citizen"]
     """registry: held by the administration, the citizen confirms; citizen: entered by them."""
     value: Any
@@ -256,6 +260,8 @@ def application_view(definition: ServiceDefinition, app: Application) -> Applica
                 options_from=f.options_from.field if f.options_from else None,
                 accept=f.upload_types if f.type == "file" else [],
                 max_size_bytes=f.upload_limit_bytes if f.type == "file" else None,
+                max_length=f.length_limit,
+                min_length=f.min_length,
                 origin="registry" if held else "citizen",
                 value=(entry or {}).get("value") if held else app.answers.get(f.id),
                 source=SourceView(

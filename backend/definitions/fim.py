@@ -11,8 +11,9 @@ half finished. FIM's structure maps as follows:
 - Datenfelder become fields: datentyp and feldart give the type, anzahl the required flag
   (a field is required only if it and every enclosing group have a minimum of at least 1);
 - code lists become choice options (inline XDF 3 values) or marked TODOs (referenced lists);
+- maxLength and minLength become max_length and min_length of text fields;
 - constraints (praezisierung), repetition (anzahl above 1), FIM rules and the FIM ids stay as
-  comments next to the field, since the definition format has no keys for them;
+  comments next to the field, since the definition format has no keys for the rest of them;
 - well-known fields (names, date and place of birth, address) and XDF 3 ``vorbefuellung``
   become proposed data needs, for the integrator to confirm or delete.
 
@@ -35,6 +36,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from backend.definitions.models import DEFAULT_MAX_LENGTH, MAX_LENGTH_CEILING, TEXT_TYPES
 from prefill.connectors.registry import ConnectorRegistry, UnknownConnector
 
 NAMESPACES: dict[str, Literal["2.0", "3.0"]] = {
@@ -485,6 +487,8 @@ class _Writer:
                 f"    help: {{ de: {_q(item.help)}, en: {_todo('English help text')} }}"
             )
         self.lines.append(f"    required: {'true' if required else 'false'}")
+        if kind in TEXT_TYPES:
+            self.lengths(item, kind)
         if topic is not None:
             self.lines.append(f"    topic: {topic}")
         if kind == "choice":
@@ -492,6 +496,19 @@ class _Writer:
         if kind == "file" and "mediaType" in item.constraints:
             self.lines.append(f"    # FIM mediaType: {item.constraints['mediaType']}")
         self.source(item, kind, known, field_id == normalised)
+
+    def lengths(self, item: FimField, kind: str) -> None:
+        """FIM's field lengths become limits intake enforces (issue 14, item 4); one beyond
+        what the platform takes stays in the comment, and the platform's cap applies."""
+        most = _int(item.constraints.get("maxLength"))
+        if 0 < most <= MAX_LENGTH_CEILING[kind]:
+            self.lines.append(f"    max_length: {most}")
+        else:
+            most = DEFAULT_MAX_LENGTH[kind]
+        least = _int(item.constraints.get("minLength"))
+        # minLength 1 only says "not empty", which 'required' already says.
+        if 1 < least <= most:
+            self.lines.append(f"    min_length: {least}")
 
     def options(self, item: FimField) -> None:
         self.lines.append("    options:")

@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 from yaml.constructor import ConstructorError
 
+from backend.definitions.limits import length_problems, length_warnings, with_register_limits
 from backend.definitions.lint import template_problems, todo_problems
 from backend.definitions.models import (
     CalculationRule,
@@ -36,6 +37,7 @@ from prefill.service import missing_lookup_keys
 __all__ = [
     "DEFINITION_FILE",
     "LoadedDefinition",
+    "check_tree",
     "definition_json_schema",
     "load_definition",
     "load_tree",
@@ -88,6 +90,8 @@ class _Document:
     root: yaml.Node | None = None
     own_keys: dict[int, set[int]] = field(default_factory=dict)
     """Per mapping node, the key nodes written in it (before merge keys were resolved)."""
+    warnings: list[str] = field(default_factory=list)
+    """Lines that do not stop the definition from loading but deserve a fix before go-live."""
 
     def problem(self, at: Location, message: str, *, missing_key: bool = False) -> str:
         """Format one problem line; the line is that of the deepest node that exists."""
@@ -144,11 +148,26 @@ def validate_tree(path: Path, connectors: ConnectorRegistry) -> list[str]:
     return load_tree(path, connectors)[1]
 
 
+def check_tree(path: Path, connectors: ConnectorRegistry) -> tuple[list[str], list[str]]:
+    """Problems and warnings of a path, for `services validate`: only problems fail it."""
+    _valid, problems, warnings = _scan_tree(path, connectors)
+    return problems, warnings
+
+
 def load_tree(
     path: Path, connectors: ConnectorRegistry
 ) -> tuple[list[LoadedDefinition], list[str]]:
     """Load every service below a path, returning the valid ones and all problems found."""
+    valid, problems, _warnings = _scan_tree(path, connectors)
+    return valid, problems
+
+
+def _scan_tree(
+    path: Path, connectors: ConnectorRegistry
+) -> tuple[list[LoadedDefinition], list[str], list[str]]:
+    """Load every service below a path: the valid ones, all problems and all warnings."""
     files, problems = _discover(path)
+    warnings: list[str] = []
     valid: list[LoadedDefinition] = []
     # Definitions that only fail semantic checks still take part in the overlap check.
     parsed: list[tuple[LoadedDefinition, _Document]] = []
@@ -156,12 +175,13 @@ def load_tree(
         document = _Document(file)
         definition, file_problems = _load_document(document, connectors)
         problems += file_problems
+        warnings += document.warnings
         if definition is not None:
             parsed.append((LoadedDefinition(definition, file), document))
             if not file_problems:
                 valid.append(LoadedDefinition(definition, file))
     problems += _overlaps(parsed)
-    return valid, problems
+    return valid, problems, warnings
 
 
 def _discover(path: Path) -> tuple[list[Path], list[str]]:
@@ -202,7 +222,10 @@ def _load_document(
         document.problem(at, message)
         for at, message in _semantic_problems(definition, document.file, connectors)
     ]
-    return definition, problems
+    document.warnings += [
+        document.problem(at, message) for at, message in length_warnings(definition, connectors)
+    ]
+    return with_register_limits(definition, connectors), problems
 
 
 def _parse(document: _Document) -> tuple[dict[str, Any] | None, list[str]]:
@@ -336,6 +359,7 @@ def _semantic_problems(
                 yield ("documents", index, "template"), message
     yield from _expression_problems(definition)
     yield from _writeback_problems(definition, connectors)
+    yield from length_problems(definition, connectors)
 
 
 def _source_problems(

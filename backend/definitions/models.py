@@ -68,6 +68,13 @@ UploadType = Literal["application/pdf", "image/jpeg", "image/png"]
 MAX_UPLOAD_MB = 20
 """Platform limit for one uploaded file; a field may set a lower one."""
 DEFAULT_UPLOAD_MB = 10
+TEXT_TYPES = ("string", "text", "email", "iban")
+"""Field types a citizen types free characters into, and which therefore need a length limit."""
+DEFAULT_MAX_LENGTH: dict[str, int] = {"string": 300, "text": 2000, "email": 254, "iban": 42}
+"""Characters a text field takes when its definition declares no max_length: no field is
+unbounded. Email: RFC 5321 path limit; IBAN: 34 characters plus a space every four."""
+MAX_LENGTH_CEILING: dict[str, int] = {"string": 1000, "text": 10000, "email": 254, "iban": 42}
+"""The most a definition may declare per type; above it a value is no longer a form answer."""
 LifeSituation = Literal[
     "umzug-wohnen",
     "familie-kinder",
@@ -245,6 +252,48 @@ class Field(_Strict):
         le=MAX_UPLOAD_MB,
         description=f"For type 'file': largest file in MB (default {DEFAULT_UPLOAD_MB}).",
     )
+
+    max_length: StrictInt | None = pydantic.Field(
+        default=None,
+        ge=1,
+        le=MAX_LENGTH_CEILING["text"],
+        description=(
+            "For types string, text, email, iban: most characters accepted (default "
+            + ", ".join(f"{kind} {limit}" for kind, limit in DEFAULT_MAX_LENGTH.items())
+            + f"; at most string {MAX_LENGTH_CEILING['string']}, text "
+            + f"{MAX_LENGTH_CEILING['text']}). A register the field is written back to may "
+            "declare a lower limit, which then applies; declaring more than it is an error."
+        ),
+    )
+    min_length: StrictInt | None = pydantic.Field(
+        default=None,
+        ge=1,
+        description="For types string, text, email, iban: fewest characters of an answer.",
+    )
+
+    @property
+    def length_limit(self) -> int | None:
+        """Most characters the field takes: declared, else the platform default for its type."""
+        if self.type not in TEXT_TYPES:
+            return None
+        return self.max_length or DEFAULT_MAX_LENGTH[self.type]
+
+    @model_validator(mode="after")
+    def _length_settings(self) -> Field:
+        """Length limits only for typed text, within the platform's ceiling, and satisfiable."""
+        for key in ("max_length", "min_length"):
+            if getattr(self, key) is not None and self.type not in TEXT_TYPES:
+                allowed = ", ".join(TEXT_TYPES)
+                raise _problem(f"{key} is only allowed for types {allowed}", key)
+        if self.type not in TEXT_TYPES:
+            return self
+        ceiling = MAX_LENGTH_CEILING[self.type]
+        if self.max_length is not None and self.max_length > ceiling:
+            raise _problem(f"a {self.type} field takes at most {ceiling} characters", "max_length")
+        limit = self.length_limit
+        if self.min_length is not None and limit is not None and self.min_length > limit:
+            raise _problem(f"min_length is above the field's max_length ({limit})", "min_length")
+        return self
 
     @property
     def upload_types(self) -> list[str]:

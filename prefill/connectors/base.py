@@ -137,6 +137,15 @@ class WritableConnector(Connector):
     """A connector whose registry also accepts writes from an approved case."""
 
     write_operations: ClassVar[tuple[str, ...]] = ()
+    write_limits: ClassVar[dict[str, dict[str, int]]] = {}
+    """Operation → record key → most characters the register stores there, as its interface
+    documents; the definition loader makes these the limits of fields copied into those keys,
+    so an over-long answer is refused at intake, not by the register after the decision."""
+
+    @classmethod
+    def write_limit(cls, operation: str, key: str) -> int | None:
+        """The register's length limit of one written attribute, if it declares one."""
+        return cls.write_limits.get(operation, {}).get(key)
 
     @abstractmethod
     async def write(

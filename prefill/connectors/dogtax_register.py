@@ -19,3 +19,14 @@ class DogTaxRegisterConnector(RegisterWriteConnector):
     write_paths: ClassVar[dict[str, str]] = {
         "hund_anmelden": "/hundesteuerregister/v1/hunde",
     }
+    # The register's field sizes (its entry schema, mirrored by the sandbox): a dog's name fits
+    # the 60 characters the tax tag record keeps; names and addresses as in the tax ledger.
+    write_limits: ClassVar[dict[str, dict[str, int]]] = {
+        "hund_anmelden": {
+            "halter": 200,
+            "anschrift": 300,
+            "hundename": 60,
+            "rasse": 100,
+            "aktenzeichen": 40,
+        },
+    }

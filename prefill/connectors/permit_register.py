@@ -19,3 +19,14 @@ class PermitRegisterConnector(RegisterWriteConnector):
     write_paths: ClassVar[dict[str, str]] = {
         "ausweis_eintragen": "/parkausweisregister/v1/ausweise",
     }
+    # The register's field sizes (its entry schema, mirrored by the sandbox); a plate has at
+    # most 12 characters (FZV Anlage 4: 3 + 1 + 2 + 1 + 4 + 1).
+    write_limits: ClassVar[dict[str, dict[str, int]]] = {
+        "ausweis_eintragen": {
+            "kennzeichen": 12,
+            "bewohnerparkzone": 20,
+            "inhaber": 200,
+            "anschrift": 300,
+            "aktenzeichen": 40,
+        },
+    }

@@ -18,7 +18,7 @@ class Hundeanmeldung(BaseModel):
 
     halter: str = Field(min_length=1, max_length=200)
     anschrift: str = Field(min_length=1, max_length=300)
-    hundename: str = Field(min_length=1, max_length=100)
+    hundename: str = Field(min_length=1, max_length=60)
     rasse: str = Field(min_length=1, max_length=100)
     anmeldedatum: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
     jahressteuer: Decimal = Field(ge=0, max_digits=8, decimal_places=2)

@@ -18,7 +18,7 @@ class Parkausweis(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kennzeichen: str = Field(pattern=KENNZEICHEN)
+    kennzeichen: str = Field(pattern=KENNZEICHEN, max_length=12)
     bewohnerparkzone: str = Field(min_length=1, max_length=20)
     inhaber: str = Field(min_length=1, max_length=200)
     anschrift: str = Field(min_length=1, max_length=300)

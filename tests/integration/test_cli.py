@@ -31,6 +31,30 @@ def test_validate_accepts_the_shipped_services() -> None:
     result = run("services", "validate", "services/")
     assert result.returncode == 0, result.stderr
     assert "valid" in result.stdout
+    assert "warning" not in result.stdout + result.stderr
+
+
+def test_validate_warns_about_a_written_back_field_without_a_length_limit(tmp_path: Path) -> None:
+    """Issue 14, item 4: a warning with file, line and path; the exit code stays 0."""
+    folder = tmp_path / "hundeanmeldung"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "services" / "hundeanmeldung", folder)
+    file = folder / "service.yaml"
+    # Not a plain copy, so the register's limit for hundename does not reach the field.
+    text = file.read_text(encoding="utf-8").replace(
+        'hundename: "fields.hundename"', 'hundename: "string(fields.hundename)"'
+    )
+    file.write_text(text, encoding="utf-8")
+    line = text.splitlines().index('      hundename: "string(fields.hundename)"') + 1
+
+    result = run("services", "validate", str(folder))
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"{file.as_posix()}:{line} writeback[0].record.hundename: warning: field 'hundename' is "
+        "written to the register but has no length limit from the definition or the register; "
+        "declare max_length"
+    ]
+    assert result.stdout.strip() == f"{folder}: all service definitions are valid, 1 warning(s)"
 
 
 def test_validate_names_file_line_and_path_for_an_unknown_attribute() -> None:

@@ -108,6 +108,10 @@ def test_xdf2_comments_keep_constraints_repetition_and_code_list_uris(
 ) -> None:
     _, text = import_fim(XDF2, connectors=connectors)
     assert "FIM constraints: maxLength 80, minLength 1" in text
+    # FIM's lengths are the limits intake enforces (issue 14, item 4).
+    assert "  - id: geburtsort\n    type: string\n" in text
+    assert "    max_length: 80\n" in text
+    assert "    max_length: 5\n    min_length: 5\n" in text
     assert "FIM allows several values" in text
     assert "urn:xpersonenstand:schluesseltabelle:geschlecht (Version 2)" in text
     assert "# F00000013 v1.0 Familienname" in text
