@@ -30,6 +30,7 @@ from knopfdruck.observability import Observability, RequestContext, readiness
 from knopfdruck.proxies import TrustedProxies, parse_networks
 from knopfdruck.security import LoginRateLimit, SecurityHeaders
 from knopfdruck.textguard import TextGuard
+from knopfdruck.textschema import declare_text_rule
 
 log = logging.getLogger("knopfdruck")
 
@@ -215,6 +216,15 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
         ),
         lifespan=lifespan,
     )
+    built_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document with the text rule stated on the request side (built once)."""
+        if app.openapi_schema is None:
+            declare_text_rule(built_openapi())
+        return app.openapi_schema or built_openapi()
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.state.ctx = context
     app.state.definition_reloader = reloader
     app.state.settings = settings

@@ -28,6 +28,14 @@ _NONCHARACTER = re.compile(
     )
     + "]"
 )
+SCHEMA_REFUSED = (
+    r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f"
+    r"\u202a-\u202e\u2066-\u2069\ufdd0-\ufdef\ufffe\uffff"
+)
+"""The refused characters of the Basic Multilingual Plane as the body of a regular-expression
+class that ECMA (JSON Schema) and Python read alike, for /openapi.json. Lone surrogates and the
+astral noncharacters are left out: a class cannot name them in ECMA without the u flag, and JSON
+text that a client encodes correctly holds no lone surrogate anyway."""
 _CHECKS: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (
         _SURROGATE,

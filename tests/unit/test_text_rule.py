@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 
 import pytest
@@ -10,11 +11,13 @@ import pytest
 from backend.domain.text import (
     MAX_JSON_DEPTH,
     MAX_TEXT_CHARS,
+    SCHEMA_REFUSED,
     TextRefused,
     clean_json,
     clean_pairs,
     clean_text,
     readable,
+    text_problem,
 )
 
 
@@ -90,3 +93,12 @@ def test_stored_surrogates_become_readable() -> None:
     stored = json.loads('{"answers": {"ort": "K\\ud800ln"}, "list": ["\\udfff"], "n": 1}')
     assert readable(stored) == {"answers": {"ort": "K\ufffdln"}, "list": ["\ufffd"], "n": 1}
     json.dumps(readable(stored), ensure_ascii=False).encode()  # encodable now
+
+
+def test_the_schema_class_refuses_exactly_what_the_rule_refuses_in_the_bmp() -> None:
+    refused = re.compile(f"[{SCHEMA_REFUSED}]")
+    for code in range(0x10000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue  # not expressible in an ECMA class without the u flag (see SCHEMA_REFUSED)
+        char = chr(code)
+        assert bool(refused.search(char)) == (text_problem(char) is not None), hex(code)
