@@ -36,7 +36,7 @@ from backend.domain.text import (
     clean_pairs,
     clean_text,
 )
-from knopfdruck.limits import BODY_METHODS, WEBHOOK_PREFIXES, send_error
+from knopfdruck.limits import BODY_METHODS, UPLOAD_PREFIXES, WEBHOOK_PREFIXES, send_error
 
 LONG_TEXTS: dict[str, dict[Location, int]] = {
     path: {("body", "definition"): MAX_DRAFT_BYTES}
@@ -44,6 +44,10 @@ LONG_TEXTS: dict[str, dict[Location, int]] = {
 }
 """The only texts longer than MAX_TEXT_CHARS: a whole service.yaml a supervisor replays cases
 under (the largest real one has 12 000 characters); it gets the impact analysis' own limit."""
+MACHINE_BODIES = UPLOAD_PREFIXES
+"""Bodies no person typed: the sandbox's stand-in for the federal FIT-Connect service receives
+encrypted submissions (JWE, ASCII by construction, with attachments far longer than any text).
+Their path and query are still checked."""
 SPOOL_IN_MEMORY = 1024 * 1024
 """A multipart body larger than this is spooled to disk while its text parts are checked."""
 REPLAY_CHUNK = 64 * 1024
@@ -228,12 +232,17 @@ class TextGuard:
         if query != scope.get("query_string", b""):
             scope = {**scope, "query_string": query}
         kind, options = _media_type(scope)
-        if scope["method"] not in BODY_METHODS:
+        long_texts = LONG_TEXTS.get(scope["path"])
+        if scope["method"] not in BODY_METHODS or scope["path"].startswith(MACHINE_BODIES):
             await self.app(scope, receive, send)
         elif kind == "application/json" or kind.endswith("+json"):
-            await self._buffered(scope, receive, send, lambda b: _clean_json_body(b, rewrite))
+            await self._buffered(
+                scope, receive, send, lambda b: _clean_json_body(b, rewrite, long_texts)
+            )
         elif kind == "application/x-www-form-urlencoded":
-            await self._buffered(scope, receive, send, lambda b: _clean_form(b, ("body",), rewrite))
+            await self._buffered(
+                scope, receive, send, lambda b: _clean_form(b, ("body",), rewrite, long_texts)
+            )
         elif kind == "multipart/form-data" and options.get(b"boundary"):
             await self._multipart(scope, receive, send, options[b"boundary"])
         else:

@@ -338,3 +338,23 @@ def test_a_database_error_logs_no_parameter_values(
     assert re.search(r"(Operational|Programming)Error", logged)
     assert remark not in logged
     db.dispose()
+
+
+def test_a_definition_for_the_impact_analysis_may_be_longer_than_any_answer(
+    platform: Platform,
+) -> None:
+    """The one text over 10 000 characters: a whole service.yaml, in the API and the console."""
+    live = (
+        Path(platform.settings.services_dir) / "meldebescheinigung" / "service.yaml"
+    ).read_text()
+    long = live + "\n# " + "Anmerkung " * 1_500 + "\n"
+    assert len(long) > 15_000
+    boss = console_api(platform, "supervisor-buergeramt")
+    request = {"service": "meldebescheinigung", "definition": long, "days": 1}
+    assert boss.post("/impact", json=request).status_code == 200
+    refused = boss.post("/impact", json={**request, "definition": long + "\x00"})
+    _assert_refused(refused, "definition", "text.control")
+    page = Browser(platform, "supervisor-buergeramt").post(
+        "/console/impact", {"service": "meldebescheinigung", "definition": long, "days": "1"}
+    )
+    assert page.status_code == 200, page.text[:300]
