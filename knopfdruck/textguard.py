@@ -52,6 +52,8 @@ SPOOL_IN_MEMORY = 1024 * 1024
 """A multipart body larger than this is spooled to disk while its text parts are checked."""
 REPLAY_CHUNK = 64 * 1024
 _INVALID_UTF8 = "kein gültiges UTF-8 (not valid UTF-8)"
+_MAX_PART_BYTES = 4 * MAX_TEXT_CHARS
+"""UTF-8 needs at most 4 bytes a character: a longer text part is too long whatever it holds."""
 
 
 def _decode(raw: bytes, loc: Location) -> str:
@@ -69,12 +71,12 @@ def _pairs(raw: bytes, loc: Location) -> list[tuple[str, str]]:
             continue
         name, _, value = chunk.partition(b"=")
         decoded = _decode(unquote_to_bytes(name.replace(b"+", b" ")), loc)
-        where = (*loc, decoded) if clean_ok(decoded) else loc
+        where = (*loc, decoded) if _nameable(decoded) else loc
         pairs.append((decoded, _decode(unquote_to_bytes(value.replace(b"+", b" ")), where)))
     return pairs
 
 
-def clean_ok(name: str) -> bool:
+def _nameable(name: str) -> bool:
     """Whether a field name may itself be named in a refusal."""
     try:
         clean_text(name)
@@ -165,15 +167,14 @@ class _MultipartText:
         name = options.get(b"name", b"")
         self.texts.append((("body",), name))
         decoded = name.decode("utf-8", "replace")
-        self._name = ("body", decoded) if clean_ok(decoded) else ("body",)
+        self._name = ("body", decoded) if _nameable(decoded) else ("body",)
         if b"filename" in options:
             self.texts.append((self._name, options[b"filename"]))
         else:
             self._value = bytearray()
 
     def _data(self, data: bytes, start: int, end: int) -> None:
-        # 4 bytes per character at most: anything longer is refused as too long anyway.
-        if self._value is not None and len(self._value) <= 4 * MAX_TEXT_CHARS:
+        if self._value is not None and len(self._value) <= _MAX_PART_BYTES:
             self._value += data[start:end]
 
     def _end(self) -> None:
@@ -184,6 +185,8 @@ class _MultipartText:
     def check(self) -> None:
         """TextRefused for the first text part the rule refuses."""
         for loc, raw in self.texts:
+            if len(raw) > _MAX_PART_BYTES:  # kept only in part: cut, perhaps mid-character
+                raise TextRefused(loc, "text.too_long", f"höchstens {MAX_TEXT_CHARS} Zeichen")
             clean_text(_decode(raw, loc), loc)
 
 

@@ -217,6 +217,7 @@ def test_uploads_check_their_text_parts_but_not_the_file(platform: Platform) -> 
     for data, filename, field in [
         ({"answer__beschreibung": "Sofa\x00"}, "sofa.png", "„answer__beschreibung“"),
         ({"answer__beschreibung": "Sofa"}, "sofa\u202egnp.exe", "„file__foto“"),
+        ({"answer__beschreibung": "ä" * 25_000}, "sofa.png", "„answer__beschreibung“"),
     ]:
         page = citizen.client.post(
             f"/applications/{app_id}/topics/abfall",
@@ -225,6 +226,15 @@ def test_uploads_check_their_text_parts_but_not_the_file(platform: Platform) -> 
         )
         assert page.status_code == 422, page.text[:300]
         assert field in page.text
+    with platform.api("erika") as api:
+        draft = api.post("/applications", json={"service": SERVICE}).json()["id"]
+        refused = api.put(
+            f"/applications/{draft}/files/foto",
+            files={"file": ("sofa\u202egnp.exe", content, "image/png")},
+        )
+        _assert_refused(refused, "file", "text.bidi")
+        fields = {f["id"]: f for f in api.get(f"/applications/{draft}").json()["fields"]}
+        assert not fields["foto"]["value"]
     # Bytes in the file itself that would be refused as text are the file's business.
     page = citizen.client.post(
         f"/applications/{app_id}/topics/abfall",
