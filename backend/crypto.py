@@ -33,6 +33,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
+from backend.domain.text import readable
+
 KEY_FILE = "field-encryption.key"
 MARKER = "$enc"
 
@@ -186,7 +188,8 @@ class SensitiveJSON(TypeDecorator[Any]):
         return None if value is None else seal(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
-        return None if value is None else unseal(value)
+        # Rows stored before the text rule may hold lone surrogates; made readable, not a 500.
+        return None if value is None else readable(unseal(value))
 
 
 def _rotate(document: Any) -> Any:

@@ -21,13 +21,21 @@ def normalise_url(url: str) -> str:
 
 
 def build_engine(url: str) -> Engine:
-    """Create the engine; SQLite gets WAL and a busy timeout so the in-process worker can write."""
+    """Create the engine; SQLite gets WAL and a busy timeout so the in-process worker can write.
+
+    Bound parameters are hidden from every SQLAlchemy error: they are citizens' answers, and an
+    error's text ends up in logs and tracebacks (issue 14, item 3).
+    """
     url = normalise_url(url)
     if url.startswith("sqlite"):
         db_path = make_url(url).database
         if db_path and db_path != ":memory:":
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -38,7 +46,9 @@ def build_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+    )
 
 
 @contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.admission import install_admission
 from backend.api.v1 import router as api_router
@@ -27,6 +29,8 @@ from knopfdruck.limits import BodyLimits
 from knopfdruck.observability import Observability, RequestContext, readiness
 from knopfdruck.proxies import TrustedProxies, parse_networks
 from knopfdruck.security import LoginRateLimit, SecurityHeaders
+from knopfdruck.textguard import TextGuard
+from knopfdruck.textschema import declare_text_rule
 
 log = logging.getLogger("knopfdruck")
 
@@ -96,14 +100,68 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _error_response(
-            request,
-            500,
-            "internal_error",
-            "Etwas ist schiefgegangen. Ihre Daten sind gespeichert; bitte versuchen "
-            "Sie es in einigen Minuten erneut. (Something went wrong.)",
-        )
+        # Only reached for errors in the middleware above UnexpectedErrors (rare).
+        log_unexpected(request.method, request.url.path, exc)
+        return _unexpected_response(request)
+
+
+def _unexpected_response(request: Request) -> Response:
+    return _error_response(
+        request,
+        500,
+        "internal_error",
+        "Etwas ist schiefgegangen. Ihre Daten sind gespeichert; bitte versuchen "
+        "Sie es in einigen Minuten erneut. (Something went wrong.)",
+    )
+
+
+def log_unexpected(method: str, path: str, exc: BaseException) -> None:
+    """Type and frames of the error and its causes, never their text: a message may quote what
+    the request carried (a driver's error with its SQL parameters, a validation error with the
+    input), and logs must hold no citizen's values (issue 14, item 3)."""
+    parts = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        kind = f"{type(current).__module__}.{type(current).__qualname__}"
+        parts.append(kind + "\n" + "".join(traceback.format_tb(current.__traceback__)))
+        current = current.__cause__ or current.__context__
+    log.error(
+        "unhandled error on %s %s: %s (message withheld: it may hold request values)\n%s",
+        method,
+        path,
+        type(exc).__qualname__,
+        "caused by or while handling:\n".join(parts),
+    )
+
+
+class UnexpectedErrors:
+    """Innermost catch-all: a route's unexpected error is logged by `log_unexpected` and answered
+    500 here, so it never reaches Starlette's outermost layer, which would hand it, message and
+    all, to the server's own error log."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:
+            log_unexpected(scope["method"], scope["path"], exc)
+            if not started:  # else the server closes the half-sent response
+                await _unexpected_response(Request(scope))(scope, receive, send)
 
 
 def _definition_reloader(settings: Settings, context: AppContext) -> DefinitionReloader | None:
@@ -158,6 +216,15 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
         ),
         lifespan=lifespan,
     )
+    built_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document with the text rule stated on the request side (built once)."""
+        if app.openapi_schema is None:
+            declare_text_rule(built_openapi())
+        return app.openapi_schema or built_openapi()
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.state.ctx = context
     app.state.definition_reloader = reloader
     app.state.settings = settings
@@ -165,8 +232,13 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
     install_admission(app, settings, context.engine)  # "come back later" under peak load
     observability = Observability(context.engine)
     app.state.observability = observability
-    # Innermost of ours: bodies are limited and API callers authenticated before any route
-    # reads a byte; the headers and request log below still apply to its 413 and 401.
+    # Innermost: unexpected errors are answered and logged without the request's values.
+    app.add_middleware(UnexpectedErrors)
+    # Every path, query and body obeys the text rule (issue 14, item 3); it
+    # reads bodies only after BodyLimits below has capped them and authenticated API callers.
+    app.add_middleware(TextGuard)
+    # Bodies are limited and API callers authenticated before any route reads a byte; the
+    # headers and request log below still apply to its 413 and 401.
     app.add_middleware(BodyLimits, settings=settings)
     app.add_middleware(LoginRateLimit)
     app.add_middleware(SecurityHeaders, hsts=not settings.is_local)

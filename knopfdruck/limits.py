@@ -20,6 +20,7 @@ compose.yaml enforces the largest of them as a second line.
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 
@@ -63,12 +64,12 @@ class BodyLimits:
         limit = self.limit_for(path, headers.get("content-type", "").lower())
         declared = headers.get("content-length")
         if declared is not None and declared.strip().isdigit() and int(declared) > limit:
-            await _error(scope, send, 413, "payload_too_large", _too_large(limit))
+            await send_error(scope, send, 413, "payload_too_large", _too_large(limit))
             return
         if scope["method"] in BODY_METHODS and _needs_token(path):
             refusal = await _authenticate(scope, headers.get("authorization", ""))
             if refusal is not None:
-                await _error(scope, send, *refusal)
+                await send_error(scope, send, *refusal)
                 return
         await self._guarded(scope, receive, send, limit)
 
@@ -103,7 +104,7 @@ class BodyLimits:
             if not exceeded:
                 raise
         if exceeded and not started:
-            await _error(scope, send, 413, "payload_too_large", _too_large(limit))
+            await send_error(scope, send, 413, "payload_too_large", _too_large(limit))
 
 
 def _too_large(limit: int) -> str:
@@ -132,13 +133,22 @@ async def _authenticate(scope: Scope, authorization: str) -> tuple[int, str, str
     return None
 
 
-async def _error(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
+async def send_error(
+    scope: Scope,
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+) -> None:
     """The platform's JSON error shape for the API, a short page for the portal."""
     path: str = scope["path"]
     headers: list[tuple[bytes, bytes]] = [(b"connection", b"close")]
     body: bytes
     if path.startswith(("/api/", "/sandbox/")):
         payload: dict[str, Any] = {"error": code, "message": message}
+        if details:
+            payload["details"] = details
         body = json.dumps(payload, ensure_ascii=False).encode()
         headers.append((b"content-type", b"application/json"))
     else:
@@ -147,7 +157,7 @@ async def _error(scope: Scope, send: Send, status: int, code: str, message: str)
         title = "Die Anfrage ist zu groß" if status == 413 else "Das hat nicht geklappt"
         body = (
             f'<!doctype html><html lang="de"><meta charset="utf-8"><title>{title}</title>'
-            f"<h1>{title}</h1><p>{message}</p>"
+            f"<h1>{title}</h1><p>{html.escape(message)}</p>"
             '<p><a href="/">Zur Startseite</a></p></html>'
         ).encode()
         headers.append((b"content-type", b"text/html; charset=utf-8"))

@@ -207,6 +207,8 @@ def launch_worker(ctx: AppContext, *, concurrency: int) -> None:
         config={
             "name": "knopfdruck",
             "system_database_url": normalise_url(settings.database_url),
+            # Workflow inputs are bound parameters too; no error may print them (issue 14, 3).
+            "db_engine_kwargs": {"hide_parameters": True},
             "application_version": APP_VERSION,
             "executor_id": executor,
             "log_level": "WARNING",
