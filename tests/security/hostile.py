@@ -8,8 +8,12 @@ The classes the edge's text validation answers with 422 are named in EDGE_CLASSE
 from __future__ import annotations
 
 import secrets
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from urllib.parse import quote_from_bytes
 
+import httpx
 from hypothesis import strategies as st
 
 # Lengths for the "long" class: just past the edge's 10 000-character limit, then far past it.
@@ -124,14 +128,28 @@ def encode_query(pairs: list[tuple[str, str]]) -> str:
     return "&".join(f"{quote_value(k)}={quote_value(v)}" for k, v in pairs)
 
 
-__all__ = [
-    "EDGE_CLASSES",
-    "HOSTILE",
-    "RawEncoded",
-    "deep_json",
-    "encode_multipart",
-    "encode_query",
-    "encode_urlencoded",
-    "hostile_text",
-    "huge_number",
-]
+def retried(send: Callable[[], httpx.Response]) -> httpx.Response:
+    """The answer, asking once more if a kept-alive connection was found closed: the server
+    drops its connection after a 500, and the next request on it must not be blamed for that."""
+    try:
+        return send()
+    except (httpx.ReadError, httpx.RemoteProtocolError):
+        return send()
+
+
+@dataclass
+class Findings:
+    """What a fuzzer saw: requests sent, and failures by (route or form, input class)."""
+
+    forms: list[str] = field(default_factory=list)
+    requests: int = 0
+    pages: int = 0
+    failures: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def report(self, classes: frozenset[str], inside: bool) -> str:
+        """One line per failing (route, class), for the classes in (or outside) `classes`."""
+        lines = []
+        for (where, label), seen in sorted(self.failures.items()):
+            if (label in classes) == inside:
+                lines.append(f"{where} [{label}] x{len(seen)}: {seen[0]}")
+        return "\n".join(lines)

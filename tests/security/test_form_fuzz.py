@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,12 +29,14 @@ from tests.security.formkit import Browser, Form, crawl, distinct
 from tests.security.hostile import (
     EDGE_CLASSES,
     HOSTILE,
+    Findings,
     encode_multipart,
     encode_query,
     encode_urlencoded,
     hostile_text,
+    retried,
 )
-from tests.security.webkit import submitted_case
+from tests.security.webkit import automation_switches, restore_automation, submitted_case
 
 # schemathesis and the strategies here draw with `random`; huge examples make huge reprs.
 pytestmark = [
@@ -50,23 +51,6 @@ SEED_SERVICES = ("meldebescheinigung", "anwohnerparkausweis", "hundesteuer-anmel
 their forms) are linked from the case list."""
 STRUCTURAL = ("mangled names", "duplicated fields", "missing fields", "too many fields",
               "oversized body")  # fmt: skip
-
-
-@dataclass
-class Findings:
-    """What the fuzzer saw: requests sent and failures by (form, input class)."""
-
-    forms: list[str] = field(default_factory=list)
-    requests: int = 0
-    pages: int = 0
-    failures: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
-
-    def report(self, classes: frozenset[str], inside: bool) -> str:
-        lines = []
-        for (form, label), seen in sorted(self.failures.items()):
-            if (label in classes) == inside:
-                lines.append(f"{form} [{label}] x{len(seen)}: {seen[0]}")
-        return "\n".join(lines)
 
 
 @dataclass
@@ -123,21 +107,6 @@ def _assisted_draft(clerk: Browser) -> str:
     assert started.status_code == 303, started.text
     draft_id: str = started.headers["location"].rsplit("/", 1)[-1]
     return draft_id
-
-
-def _automation(platform: Platform) -> dict[str, bool]:
-    with platform.api(SUPERVISOR) as console:
-        return {s["id"]: s["paused"] for s in console.get("/console/services").json()}
-
-
-def _restore_automation(platform: Platform, before: dict[str, bool]) -> None:
-    """Fuzzing the switch may leave a service paused: the cases of later tests would be referred."""
-    now = _automation(platform)
-    with platform.api(SUPERVISOR) as console:
-        for service, paused in before.items():
-            if now.get(service) != paused:
-                body = {"paused": paused, "reason": "Zustand nach dem Formular-Fuzzing"}
-                assert console.post(f"/console/services/{service}/automation", json=body).is_success
 
 
 def _short(pairs: list[tuple[str, str]]) -> str:
@@ -239,7 +208,7 @@ def _fuzz_form_with(browser: Browser, form: Form, kind: str, found: Findings) ->
     def run(pairs: list[tuple[str, str]]) -> None:
         found.requests += 1
         try:
-            problem = _problem(_send(browser, form, pairs))
+            problem = _problem(retried(lambda: _send(browser, form, pairs)))
         except httpx.HTTPError as exc:  # a dropped connection is a server failure too
             problem = f"no answer: {type(exc).__name__}"
         if problem:
@@ -273,7 +242,7 @@ def _order(form: Form) -> tuple[bool, bool]:
 def findings(platform: Platform) -> Iterator[Findings]:
     """One crawl and fuzz run, shared by the assertions below."""
     seeded = _seed(platform)
-    before = _automation(platform)
+    before = automation_switches(platform)
     found = Findings()
     try:
         for persona, starts, prefixes in PERSONAS:
@@ -302,7 +271,7 @@ def findings(platform: Platform) -> Iterator[Findings]:
             finally:
                 browser.client.close()
     finally:
-        _restore_automation(platform, before)
+        restore_automation(platform, before)
     print(
         f"\nform fuzz: {found.pages} pages crawled, {len(found.forms)} forms, "
         f"{found.requests} requests, {len(found.failures)} failing form/class pairs"
