@@ -16,8 +16,8 @@ from urllib.parse import quote_from_bytes
 import httpx
 from hypothesis import strategies as st
 
-# Lengths for the "long" class: just past the edge's 10 000-character limit, then far past it.
-# A 1 MB value costs a request of 1 MB (3 MB percent-encoded), so it is drawn rarely.
+# Sizes for the "long" class: just past the edge's 10 000-character limit (in characters, also
+# for multi-byte ones), then 64 kB and 1 MB of UTF-8 (3 MB percent-encoded: drawn rarely).
 LONG_SIZES = (10_001, 65_537, 1_000_000)
 DEEP_JSON_DEPTH = 1000
 
@@ -59,7 +59,9 @@ HOSTILE: dict[str, st.SearchStrategy[str]] = {
     "noncharacters": _with_context(_codepoints(NONCHARACTERS)),
     "combining flood": st.integers(50, 5_000).map(lambda n: "a" + "\u0301\u0336" * n),
     "long strings": st.sampled_from(LONG_SIZES).flatmap(
-        lambda n: st.sampled_from(["x", "ä", "€", "😀"]).map(lambda c: c * (n // len(c.encode())))
+        lambda n: st.sampled_from(["x", "ä", "€", "😀"]).map(
+            lambda c: c * max(LONG_SIZES[0], n // len(c.encode()))
+        )
     ),
     "malformed percent-encoding": st.sampled_from(MALFORMED_PERCENT).map(RawEncoded),
     "markup and templates": st.sampled_from(MARKUP),
