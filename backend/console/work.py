@@ -43,7 +43,9 @@ def assign(
     )
     target = assignee or clerk.sub
     text = (reason or "").strip() or None
-    if target != clerk.sub:
+    # Optional when taking the case oneself, but a reason given is checked like any other: it
+    # goes into the audit log, whose column holds MAX_REASON characters.
+    if target != clerk.sub or text is not None:
         text = required_reason(reason)
     with unit_of_work(ctx.engine) as session:
         case = department_case(session, clerk, case_id)

@@ -226,6 +226,22 @@ def test_console_html_actions_post_with_reason(platform: Platform) -> None:
     assert csv.status_code == 200 and csv.text.startswith("reference,service,status")
 
 
+def test_taking_a_case_with_an_overlong_reason_is_refused_not_a_server_error(
+    platform: Platform,
+) -> None:
+    """The form fuzzer's find: taking a case oneself skipped the reason's length check, so a
+    reason over MAX_REASON reached the audit log's column (a 500 on PostgreSQL)."""
+    _citizen, case_id = referred_case(platform)
+    browser = Browser(platform, "clerk-buergeramt")
+    count = len(events(platform, case_id))
+    refused = browser.post(f"/console/cases/{case_id}/assign", {"reason": "x" * 2001})
+    assert refused.status_code == 422 and "2000" in refused.text
+    assert len(events(platform, case_id)) == count, "a refused action leaves no trace"
+    taken = browser.post(f"/console/cases/{case_id}/assign", {"reason": "  Übernommen  "})
+    assert taken.status_code == 303, taken.text
+    assert [e.reason for e in events(platform, case_id) if e.type == "assigned"] == ["Übernommen"]
+
+
 def test_a_clerks_approval_that_costs_a_fee_waits_for_payment_and_is_the_clerks_notice(
     platform: Platform,
 ) -> None:

@@ -83,3 +83,19 @@ def submitted_case(platform: Platform, persona: str) -> dict[str, str]:
         "document_id": case["documents"][0]["id"],
         "message_id": messages[0]["id"] if messages else "0" * 32,
     }
+
+
+def automation_switches(platform: Platform) -> dict[str, bool]:
+    """Whether each service of the Bürgeramt is paused, to restore after a fuzzer flipped it."""
+    with platform.api("supervisor-buergeramt") as console:
+        return {s["id"]: s["paused"] for s in console.get("/console/services").json()}
+
+
+def restore_automation(platform: Platform, before: dict[str, bool]) -> None:
+    """A fuzzer may leave a service paused: the cases of later tests would then be referred."""
+    now = automation_switches(platform)
+    with platform.api("supervisor-buergeramt") as console:
+        for service, paused in before.items():
+            if now.get(service) != paused:
+                body = {"paused": paused, "reason": "Zustand nach dem Fuzzing"}
+                assert console.post(f"/console/services/{service}/automation", json=body).is_success
