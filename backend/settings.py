@@ -25,6 +25,18 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "", description="SQLAlchemy URL. Empty: a SQLite file in data_dir (the embedded default)."
     )
+    db_pool_size: int = Field(
+        10,
+        ge=1,
+        description="PostgreSQL connections a process keeps open per pool: the platform's, and "
+        "DBOS's where cases are processed (worker, or serve with the in-process worker).",
+    )
+    db_max_overflow: int = Field(
+        10,
+        ge=0,
+        description="Connections a pool may open beyond db_pool_size under load, closed after. "
+        "Keep processes x 2 x (pool size + overflow) below PostgreSQL's max_connections.",
+    )
     services_dir: Path = Field(
         Path("services"), description="Folder holding one folder per service."
     )

@@ -198,9 +198,9 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     from sqlmodel import Session
 
     from backend.cases.audit import verify_all_chains, verify_case_chain
-    from backend.db import build_engine
+    from backend.db import engine_for
 
-    engine = build_engine(settings.database_url)
+    engine = engine_for(settings)
     with Session(engine) as session:
         reports = (
             [verify_case_chain(session, args.case)] if args.case else verify_all_chains(session)

@@ -207,6 +207,8 @@ def launch_worker(ctx: AppContext, *, concurrency: int) -> None:
         config={
             "name": "knopfdruck",
             "system_database_url": normalise_url(settings.database_url),
+            # DBOS's own pool has no overflow: cap it where the platform's pool is capped.
+            "sys_db_pool_size": settings.db_pool_size + settings.db_max_overflow,
             "application_version": APP_VERSION,
             "executor_id": executor,
             "log_level": "WARNING",
