@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    """Every knob of a Knopfdruck process. Defaults give the embedded, single-process setup."""
+    """Every knob of a Knopfdruck process. Defaults: the embedded setup, the sandbox off."""
 
     model_config = SettingsConfigDict(env_prefix="KNOPFDRUCK_", extra="ignore")
 
@@ -51,7 +51,9 @@ class Settings(BaseSettings):
         1.0, description="How often dev mode looks for changed definition files."
     )
     sandbox: bool = Field(
-        True, description="Mount the sandbox identity provider and registries in this process."
+        False,
+        description="Mount the sandbox (test identity provider, registries, payments, FIT-Connect) "
+        "in this process. Off unless enabled: `./scripts/run` enables it for the local demo.",
     )
     sandbox_allow_public_host_insecure: bool = Field(
         False,
