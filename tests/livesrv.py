@@ -15,9 +15,10 @@ import uvicorn
 
 from knopfdruck.proxies import UVICORN_OPTIONS
 
-TEST_SETTINGS: dict[str, Any] = {"sandbox": True}
+TEST_SETTINGS: dict[str, Any] = {"sandbox": True, "db_pool_size": 3, "db_max_overflow": 2}
 """What every platform a test starts sets explicitly: the sandbox (off by default since issue 14,
-item 7) for its test identities and registries."""
+item 7) for its test identities and registries, and small pools, because the suite's many
+servers and workers share one PostgreSQL's max_connections (100 in CI)."""
 
 
 def process_env(**variables: str) -> dict[str, str]:
