@@ -110,21 +110,16 @@ SANDBOX_ROUTES = (
 
 
 def test_default_settings_have_no_sandbox_and_mount_none(
-    tmp_path: Path, platform: Platform
+    tmp_path: Path, platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The sandbox's routes (anyone gets any token) exist only when it is enabled explicitly."""
     from fastapi.testclient import TestClient
 
     from knopfdruck.app import create_app
 
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(_without_knopfdruck_variables(tmp_path))
-    try:
-        default = Settings()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    for name in [name for name in os.environ if name.startswith("KNOPFDRUCK_")]:
+        monkeypatch.delenv(name)
+    default = Settings()
     assert default.sandbox is False
     settings = default.model_copy(
         update={"data_dir": tmp_path, "database_url": f"sqlite:///{tmp_path / 'kd.db'}",
