@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from backend.auth.tokens import TokenVerifier
 from backend.crypto import configure_keys, keys_for
-from backend.db import build_engine
+from backend.db import engine_for
 from backend.definitions.catalogue import Catalogue, load_catalogue
 from backend.documents.render import NoticeRenderer
 from backend.settings import Settings
@@ -70,7 +70,7 @@ def build_context(settings: Settings, *, connectors: ConnectorRegistry | None = 
     catalogue = load_catalogue(settings.services_dir, registry)
     # Before any row is read or written: income, IBAN and tax id are encrypted at rest.
     configure_keys(keys_for(settings.field_encryption_keys, settings.data_dir))
-    engine = build_engine(settings.database_url)
+    engine = engine_for(settings)
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(settings.registry_timeout_s),
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
+
+if TYPE_CHECKING:
+    from backend.settings import Settings
 
 
 def normalise_url(url: str) -> str:
@@ -20,7 +23,7 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def build_engine(url: str) -> Engine:
+def build_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Engine:
     """Create the engine; SQLite gets WAL and a busy timeout so the in-process worker can write.
 
     Bound parameters are hidden from every SQLAlchemy error: they are citizens' answers, and an
@@ -47,7 +50,21 @@ def build_engine(url: str) -> Engine:
 
         return engine
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        hide_parameters=True,
+    )
+
+
+def engine_for(settings: Settings) -> Engine:
+    """A process's engine, its pool sized by the operator: every process's pools share one
+    PostgreSQL's max_connections."""
+    return build_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
     )
 
 

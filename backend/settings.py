@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    """Every knob of a Knopfdruck process. Defaults give the embedded, single-process setup."""
+    """Every knob of a Knopfdruck process. Defaults: the embedded setup, the sandbox off."""
 
     model_config = SettingsConfigDict(env_prefix="KNOPFDRUCK_", extra="ignore")
 
@@ -24,6 +24,18 @@ class Settings(BaseSettings):
     )
     database_url: str = Field(
         "", description="SQLAlchemy URL. Empty: a SQLite file in data_dir (the embedded default)."
+    )
+    db_pool_size: int = Field(
+        10,
+        ge=1,
+        description="PostgreSQL connections a process keeps open per pool: the platform's, and "
+        "DBOS's where cases are processed (worker, or serve with the in-process worker).",
+    )
+    db_max_overflow: int = Field(
+        10,
+        ge=0,
+        description="Connections a pool may open beyond db_pool_size under load, closed after. "
+        "Keep processes x 2 x (pool size + overflow) below PostgreSQL's max_connections.",
     )
     services_dir: Path = Field(
         Path("services"), description="Folder holding one folder per service."
@@ -39,7 +51,9 @@ class Settings(BaseSettings):
         1.0, description="How often dev mode looks for changed definition files."
     )
     sandbox: bool = Field(
-        True, description="Mount the sandbox identity provider and registries in this process."
+        False,
+        description="Mount the sandbox (test identity provider, registries, payments, FIT-Connect) "
+        "in this process. Off unless enabled: `./scripts/run` enables it for the local demo.",
     )
     sandbox_allow_public_host_insecure: bool = Field(
         False,

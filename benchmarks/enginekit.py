@@ -108,6 +108,7 @@ def stack(database_url: str) -> Iterator[Stack]:
         database_url=database_url,
         services_dir=services,
         worker_in_process=False,
+        sandbox=True,  # personas and registries for the benchmark's citizens
         _env_file=None,
     )
     server = uvicorn.Server(
@@ -178,6 +179,7 @@ def start_workers(
         "KNOPFDRUCK_DATA_DIR": str(settings.data_dir),
         "KNOPFDRUCK_SERVICES_DIR": str(settings.services_dir),
         "KNOPFDRUCK_BASE_URL": settings.base_url,
+        "KNOPFDRUCK_SANDBOX": "true",  # the platform's identity provider is its sandbox
     }
     workers = []
     for index in range(count):

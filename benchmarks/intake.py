@@ -37,7 +37,14 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from tests.integration.topologykit import DOG, SERVICE, Citizen, Topology, fresh_database  # noqa: E402
+from tests.integration.topologykit import (  # noqa: E402
+    DOG,
+    SERVICE,
+    Citizen,
+    Topology,
+    fresh_database,
+    production_pools,
+)
 from tests.livesrv import free_port  # noqa: E402
 
 DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/knopfdruck_intake"
@@ -126,7 +133,7 @@ def main() -> int:
 
     fresh_database(args.database_url)
     workdir = Path(tempfile.mkdtemp(prefix="knopfdruck-intake-"))
-    topology = Topology(args.database_url, workdir)
+    topology = Topology(args.database_url, workdir, extra_env=production_pools())
     citizen = Citizen(topology)
     bare_port = free_port()
     bare: subprocess.Popen[bytes] | None = None

@@ -72,6 +72,7 @@ def _start_server(port: int, data_dir: Path) -> subprocess.Popen[bytes]:
         "KNOPFDRUCK_DATA_DIR": str(data_dir),
         "KNOPFDRUCK_DATABASE_URL": "",
         "KNOPFDRUCK_SERVICES_DIR": str(ROOT / "services"),
+        "KNOPFDRUCK_SANDBOX": "true",  # test personas log in to the rendered pages
     }
     command = [str(Path(sys.executable).parent / "knopfdruck"), "serve", "--host", "127.0.0.1"]
     server = subprocess.Popen(

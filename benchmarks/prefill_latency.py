@@ -123,6 +123,7 @@ def platform(folder: Path) -> Iterator[str]:
         data_dir=folder / "data",
         services_dir=folder / "services",
         worker_in_process=False,
+        sandbox=True,  # the registries under measurement are the in-process sandbox's
         _env_file=None,
     )
     upgrade_database(settings.database_url)

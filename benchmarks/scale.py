@@ -33,7 +33,12 @@ from sqlmodel import Session, col, func, select  # noqa: E402
 from backend.db import build_engine  # noqa: E402
 from backend.domain.case_state import WITH_DECISION  # noqa: E402
 from backend.models import Case  # noqa: E402
-from tests.integration.topologykit import Citizen, Topology, fresh_database  # noqa: E402
+from tests.integration.topologykit import (  # noqa: E402
+    Citizen,
+    Topology,
+    fresh_database,
+    production_pools,
+)
 
 DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/knopfdruck_scale"
 
@@ -53,7 +58,12 @@ def main() -> int:
 
     fresh_database(args.database_url)
     workdir = Path(tempfile.mkdtemp(prefix="knopfdruck-scale-"))
-    topology = Topology(args.database_url, workdir, worker_concurrency=args.concurrency)
+    topology = Topology(
+        args.database_url,
+        workdir,
+        worker_concurrency=args.concurrency,
+        extra_env=production_pools(),
+    )
     citizen = Citizen(topology)
     engine = build_engine(args.database_url)
     settled = [str(s) for s in WITH_DECISION]

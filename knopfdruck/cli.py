@@ -102,18 +102,13 @@ def startup_refusal(settings: Settings, host: str = "127.0.0.1") -> str | None:
         )
     if not settings.sandbox and settings.oidc_issuer == sandbox_idp:
         return (
-            "no identity provider: set KNOPFDRUCK_OIDC_ISSUER to your OIDC provider"
-            " (or KNOPFDRUCK_SANDBOX=true on a test machine)"
+            "no identity provider: set KNOPFDRUCK_OIDC_ISSUER to your OIDC provider, or"
+            " KNOPFDRUCK_SANDBOX=true for a local demo with test identities (as ./scripts/run does)"
         )
     return None
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
-    from backend.migrate import upgrade_database
-    from knopfdruck.app import create_app
-
     if not os.environ.get("KNOPFDRUCK_BASE_URL"):
         # Without a configured public URL the platform is where it listens: the sandbox IdP,
         # registries and links in mails and QR codes must name the port actually served.
@@ -124,6 +119,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     refusal = startup_refusal(settings, args.host)
     if refusal:
         return _fail(f"refusing to start: {refusal}")
+    # Imported after the refusal: importing Alembic logs, and a refusal must stay one line.
+    import uvicorn
+
+    from backend.migrate import upgrade_database
+    from knopfdruck.app import create_app
+
     if args.no_worker:
         settings.worker_in_process = False
     if args.dev:
@@ -159,6 +160,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
+    """The standalone sandbox: running it is the explicit choice, so KNOPFDRUCK_SANDBOX (which
+    mounts it inside serve) does not apply; it holds no case data and trusts nobody."""
     import uvicorn
     from fastapi import FastAPI
 
@@ -200,9 +203,9 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     from sqlmodel import Session
 
     from backend.cases.audit import verify_all_chains, verify_case_chain
-    from backend.db import build_engine
+    from backend.db import engine_for
 
-    engine = build_engine(settings.database_url)
+    engine = engine_for(settings)
     with Session(engine) as session:
         reports = (
             [verify_case_chain(session, args.case)] if args.case else verify_all_chains(session)

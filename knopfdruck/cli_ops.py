@@ -43,11 +43,11 @@ def cmd_check_worker(args: argparse.Namespace, settings: Settings) -> int:
     from sqlmodel import Session, col, select
 
     from backend.cases.worker import _db_now
-    from backend.db import build_engine
+    from backend.db import engine_for
     from backend.models import aware
     from backend.models_handover import WorkerHeartbeat
 
-    engine = build_engine(settings.database_url)
+    engine = engine_for(settings)
     try:
         now = _db_now(engine)
         with Session(engine) as session:

@@ -11,10 +11,10 @@ from backend.settings import Settings
 def cmd_rotate_keys(args: argparse.Namespace, settings: Settings) -> int:
     """Re-encrypt every sensitive value with the first configured key (and seal plain ones)."""
     from backend.crypto import configure_keys, keys_for, rotate_documents
-    from backend.db import build_engine
+    from backend.db import engine_for
 
     configure_keys(keys_for(settings.field_encryption_keys, settings.data_dir))
-    engine = build_engine(settings.database_url)
+    engine = engine_for(settings)
     try:
         changed = rotate_documents(engine)
     finally:

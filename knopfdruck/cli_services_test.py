@@ -1,4 +1,8 @@
-"""`knopfdruck services test [slug]`: run the integrator test cases of services/<slug>/tests/."""
+"""`knopfdruck services test [slug]`: run the integrator test cases of services/<slug>/tests/.
+
+Always against a fresh in-process sandbox, whatever KNOPFDRUCK_SANDBOX says: an integrator's
+tool that serves nothing, whose inputs are the test personas (issue 14, item 7).
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """The integrator toolkit: `knopfdruck services new | preview | import-fim | reference`.
 
 Lives in the composition root because preview wires backend (rules, documents) to the sandbox
-(personas and registries), which nothing below knopfdruck/ may import together.
+(personas and registries), which nothing below knopfdruck/ may import together. Preview uses
+that in-process sandbox whatever KNOPFDRUCK_SANDBOX says: it serves nothing and renders files
+for the integrator from test personas only (issue 14, item 7).
 """
 
 from __future__ import annotations

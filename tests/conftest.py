@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 
 from backend.db import normalise_url
 from backend.settings import Settings
-from tests.livesrv import free_port, serve_in_thread
+from tests.livesrv import TEST_SETTINGS, free_port, serve_in_thread
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SERVICES = ROOT / "tests" / "fixtures" / "services"
@@ -122,6 +122,7 @@ def platform(
         smtp_host=smtp_server.host,
         smtp_port=smtp_server.port,
         _env_file=None,
+        **TEST_SETTINGS,
     )
     upgrade_database(settings.database_url)
     app = create_app(settings)

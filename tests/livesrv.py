@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -13,6 +14,17 @@ import httpx
 import uvicorn
 
 from knopfdruck.proxies import UVICORN_OPTIONS
+
+TEST_SETTINGS: dict[str, Any] = {"sandbox": True, "db_pool_size": 3, "db_max_overflow": 2}
+"""What every platform a test starts sets explicitly: the sandbox (off by default since issue 14,
+item 7) for its test identities and registries, and small pools, because the suite's many
+servers and workers share one PostgreSQL's max_connections (100 in CI)."""
+
+
+def process_env(**variables: str) -> dict[str, str]:
+    """The environment of a platform process a test starts: TEST_SETTINGS over the caller's."""
+    own = {f"KNOPFDRUCK_{key.upper()}": str(value).lower() for key, value in TEST_SETTINGS.items()}
+    return {**os.environ, **own, **variables}
 
 
 def free_port() -> int:

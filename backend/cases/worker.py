@@ -209,6 +209,8 @@ def launch_worker(ctx: AppContext, *, concurrency: int) -> None:
             "system_database_url": normalise_url(settings.database_url),
             # Workflow inputs are bound parameters too; no error may print them (issue 14, 3).
             "db_engine_kwargs": {"hide_parameters": True},
+            # DBOS's own pool has no overflow: cap it where the platform's pool is capped.
+            "sys_db_pool_size": settings.db_pool_size + settings.db_max_overflow,
             "application_version": APP_VERSION,
             "executor_id": executor,
             "log_level": "WARNING",

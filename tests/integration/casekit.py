@@ -32,6 +32,7 @@ from backend.rules.evaluate import decide
 from backend.settings import Settings
 from sandbox.personas import persona_by_id
 from tests.conftest import Platform
+from tests.livesrv import TEST_SETTINGS
 
 
 @contextmanager
@@ -76,6 +77,7 @@ def context_for(
         "worker_in_process": False,
         "registry_base_url": platform.settings.registry_base_url,
         "handover_base_url": platform.settings.handover_base_url,
+        **TEST_SETTINGS,  # another process of the platform's installation: its sandbox is on
         **overrides,
     }
     settings = Settings(_env_file=None, **values)

@@ -22,7 +22,7 @@ from knopfdruck.app import create_app
 from tests.conftest import ROOT, Platform
 from tests.integration.casekit import own_database
 from tests.integration.portalkit import log_in, start
-from tests.livesrv import free_port, serve_in_thread
+from tests.livesrv import TEST_SETTINGS, free_port, serve_in_thread
 
 RETRY_AFTER_S = 120
 
@@ -44,6 +44,7 @@ def crowded(database_url: str, tmp_path: Path) -> Iterator[Platform]:
             admission_check_interval_s=0,
             admission_retry_after_s=RETRY_AFTER_S,
             _env_file=None,
+            **TEST_SETTINGS,
         )
         with serve_in_thread(create_app(settings), port) as base:
             yield Platform(base, settings)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from tests.conftest import ROOT
+from tests.livesrv import process_env
 
 FIXTURES = ROOT / "tests" / "unit" / "fixtures" / "definitions"
 
@@ -23,7 +23,7 @@ def run(
         text=True,
         timeout=120,
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env=process_env(**(env or {})),
     )
 
 
@@ -180,7 +180,7 @@ def test_serve_on_another_port_serves_the_sandbox_under_that_port(tmp_path: Path
     from tests.livesrv import free_port
 
     port = free_port()
-    env = {**os.environ, "KNOPFDRUCK_DATA_DIR": str(tmp_path / "var")}
+    env = process_env(KNOPFDRUCK_DATA_DIR=str(tmp_path / "var"))  # the sandbox on, as scripts/run
     env.pop("KNOPFDRUCK_BASE_URL", None)
     env.pop("KNOPFDRUCK_DATABASE_URL", None)
     log = (tmp_path / "serve.log").open("wb")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from backend.models import Case, CaseEvent, Document
 from backend.settings import Settings
 from sandbox.personas import persona_by_id
 from tests.conftest import ROOT, Platform
+from tests.livesrv import TEST_SETTINGS, process_env
 
 CASES = 30
 
@@ -51,12 +51,11 @@ def own_database(database_url: str, tmp_path: Path) -> Iterator[str]:
 
 
 def _start_worker(url: str, data_dir: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "KNOPFDRUCK_DATABASE_URL": url,
-        "KNOPFDRUCK_DATA_DIR": str(data_dir),
-        "KNOPFDRUCK_SERVICES_DIR": str(ROOT / "services"),
-    }
+    env = process_env(
+        KNOPFDRUCK_DATABASE_URL=url,
+        KNOPFDRUCK_DATA_DIR=str(data_dir),
+        KNOPFDRUCK_SERVICES_DIR=str(ROOT / "services"),
+    )
     return subprocess.Popen(
         [sys.executable, "-m", "knopfdruck.cli", "worker", "--concurrency", "2"],
         env=env,
@@ -81,6 +80,7 @@ def test_kill_9_mid_processing_loses_and_duplicates_nothing(
         services_dir=ROOT / "services",
         worker_in_process=False,
         registry_base_url=platform.settings.registry_base_url,
+        **TEST_SETTINGS,
     )
     ctx = build_context(settings)
     erika = persona_by_id("erika")

@@ -4,7 +4,6 @@ tombstone without content is kept, and `knopfdruck audit verify` still verifies.
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from backend.models_ops import RetentionRecord
 from backend.retention import run_retention
 from tests.conftest import Platform
 from tests.integration.casekit import context_for, identity, own_database, submit_cases
+from tests.livesrv import process_env
 
 SERVICE = "meldebescheinigung"  # retention: 365 days
 LONG_KEPT = "hundeanmeldung"  # retention: 3650 days
@@ -62,13 +62,12 @@ def _age(ctx: AppContext, case_id: str, status: str, days: int) -> None:
 
 
 def _cli(ctx: AppContext, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "KNOPFDRUCK_DATABASE_URL": ctx.settings.database_url,
-        "KNOPFDRUCK_DATA_DIR": str(ctx.settings.data_dir),
-        "KNOPFDRUCK_SERVICES_DIR": str(ctx.settings.services_dir),
-        "KNOPFDRUCK_BASE_URL": ctx.settings.base_url,
-    }
+    env = process_env(
+        KNOPFDRUCK_DATABASE_URL=ctx.settings.database_url,
+        KNOPFDRUCK_DATA_DIR=str(ctx.settings.data_dir),
+        KNOPFDRUCK_SERVICES_DIR=str(ctx.settings.services_dir),
+        KNOPFDRUCK_BASE_URL=ctx.settings.base_url,
+    )
     return subprocess.run(
         [sys.executable, "-m", "knopfdruck.cli", *args],
         env=env,

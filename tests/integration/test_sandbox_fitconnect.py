@@ -22,7 +22,7 @@ from backend.settings import Settings
 from knopfdruck.app import create_app
 from sandbox.fitconnect import build_fitconnect_router
 from tests.conftest import Platform
-from tests.livesrv import free_port, serve_in_thread
+from tests.livesrv import TEST_SETTINGS, free_port, serve_in_thread
 
 DESTINATION = "fv-tiefbauamt-koeln"
 SUBMISSIONS = f"/destinations/{DESTINATION}/submissions"
@@ -162,6 +162,7 @@ def real_destination_platform(platform: Platform) -> Iterator[Platform]:
         handover_client_secret="the-real-client-secret-from-the-self-service-portal",
         handover_callback_secret="the-real-fachverfahren-callback-secret-0123456789",
         _env_file=None,
+        **TEST_SETTINGS,
     )
     with serve_in_thread(create_app(settings), port) as base:
         yield Platform(base, settings)

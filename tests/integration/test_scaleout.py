@@ -7,7 +7,6 @@ PostgreSQL three workers run; on SQLite (one file, one machine) two.
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -34,6 +33,7 @@ from backend.models_handover import WorkerHeartbeat
 from backend.notifications.service import set_address
 from tests.conftest import MailCatcher, Platform
 from tests.integration.casekit import context_for, identity, own_database, submit_cases
+from tests.livesrv import process_env
 
 CASES = 300
 SERVICE = "hundeanmeldung"
@@ -50,16 +50,15 @@ def scaleout_db(database_url: str, tmp_path: Path) -> Iterator[str]:
 def _start_worker(
     platform: Platform, url: str, data_dir: Path, smtp: MailCatcher
 ) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "KNOPFDRUCK_DATABASE_URL": url,
-        "KNOPFDRUCK_DATA_DIR": str(data_dir),
-        "KNOPFDRUCK_SERVICES_DIR": str(platform.settings.services_dir),
-        "KNOPFDRUCK_BASE_URL": platform.base_url,
-        "KNOPFDRUCK_SMTP_HOST": smtp.host,
-        "KNOPFDRUCK_SMTP_PORT": str(smtp.port),
-        "KNOPFDRUCK_WORKER_DEAD_AFTER_S": "5",
-    }
+    env = process_env(
+        KNOPFDRUCK_DATABASE_URL=url,
+        KNOPFDRUCK_DATA_DIR=str(data_dir),
+        KNOPFDRUCK_SERVICES_DIR=str(platform.settings.services_dir),
+        KNOPFDRUCK_BASE_URL=platform.base_url,
+        KNOPFDRUCK_SMTP_HOST=smtp.host,
+        KNOPFDRUCK_SMTP_PORT=str(smtp.port),
+        KNOPFDRUCK_WORKER_DEAD_AFTER_S="5",
+    )
     # A file, not a pipe: nobody reads a pipe while the test waits, and a full one blocks.
     log = (data_dir / f"worker-{len(list(data_dir.glob('worker-*.log')))}.log").open("wb")
     process = subprocess.Popen(

@@ -3,7 +3,6 @@ paced by the register's rate limit across workers, and idempotent when run again
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from backend.models import Case
 from tests.conftest import Platform
 from tests.integration.casekit import context_for, own_database, submit_cases
 from tests.integration.writeback_worker import QUEUE, WORKFLOW
+from tests.livesrv import process_env
 
 CASES = 12
 RATE = 4  # write-backs per register and second
@@ -43,15 +43,14 @@ def test_run_writebacks_writes_each_case_once_within_the_register_rate_limit(
 ) -> None:
     with own_database(database_url, tmp_path, "wbdurable") as url:
         ctx = context_for(platform, url, tmp_path)
-        env = {
-            **os.environ,
-            "KNOPFDRUCK_DATABASE_URL": url,
-            "KNOPFDRUCK_DATA_DIR": str(tmp_path),
-            "KNOPFDRUCK_SERVICES_DIR": str(platform.settings.services_dir),
-            "KNOPFDRUCK_BASE_URL": platform.base_url,
-            "KNOPFDRUCK_REGISTRY_WRITE_RATE": str(RATE),
-            "KNOPFDRUCK_REGISTRY_WRITE_PERIOD_S": "1",
-        }
+        env = process_env(
+            KNOPFDRUCK_DATABASE_URL=url,
+            KNOPFDRUCK_DATA_DIR=str(tmp_path),
+            KNOPFDRUCK_SERVICES_DIR=str(platform.settings.services_dir),
+            KNOPFDRUCK_BASE_URL=platform.base_url,
+            KNOPFDRUCK_REGISTRY_WRITE_RATE=str(RATE),
+            KNOPFDRUCK_REGISTRY_WRITE_PERIOD_S="1",
+        )
         log = tmp_path / "worker.log"
         with log.open("wb") as out:
             worker = subprocess.Popen(

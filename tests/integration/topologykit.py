@@ -9,7 +9,6 @@ sandbox IdP tokens, as a script would. Imported by tests and by benchmarks/*.py 
 
 from __future__ import annotations
 
-import os
 import random
 import secrets
 import signal
@@ -27,7 +26,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from backend.db import normalise_url
-from tests.livesrv import free_port
+from tests.livesrv import free_port, process_env
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "hundeanmeldung"
@@ -79,6 +78,16 @@ def copy_services(target: Path) -> Path:
     return target
 
 
+def production_pools() -> dict[str, str]:
+    """The default pool sizes, for a benchmark that measures throughput: tests use small ones."""
+    from backend.settings import Settings
+
+    return {
+        f"KNOPFDRUCK_{name.upper()}": str(Settings.model_fields[name].default)
+        for name in ("db_pool_size", "db_max_overflow")
+    }
+
+
 @dataclass
 class Topology:
     """One database, one sandbox, web and worker processes; every process can be killed."""
@@ -111,7 +120,8 @@ class Topology:
     def env(self, base_url: str) -> dict[str, str]:
         """Configuration by environment only, as in compose.yaml."""
         env = {
-            **os.environ,
+            # Small pools as in every test process; the sandbox off: it runs standalone here.
+            **process_env(),
             "KNOPFDRUCK_DATABASE_URL": self.database_url,
             "KNOPFDRUCK_DATA_DIR": str(self.data_dir),
             "KNOPFDRUCK_SERVICES_DIR": str(self.services_dir),

@@ -1,9 +1,6 @@
-"""Issue 14, item 7 (in part): the sandbox never reachable from outside by accident, a process
-without an identity provider refuses to start, the image defaults to production, and every page
-says when test identities can log in.
-
-Still open (docs/security.md): KNOPFDRUCK_SANDBOX itself still defaults to true for the
-embedded `./scripts/run`; the refusals below are what keep that default off public hosts.
+"""Issue 14, item 7: production is the default. The sandbox runs only when explicitly enabled
+(./scripts/run does, for the local demo), is never reachable from outside by accident, a process
+without an identity provider refuses to start, and every page says when test identities can log in.
 """
 
 from __future__ import annotations
@@ -76,6 +73,77 @@ def test_serve_refuses_to_start_with_one_line(tmp_path: Path, env: dict[str, str
     lines = [line for line in done.stderr.splitlines() if line.startswith("knopfdruck:")]
     assert len(lines) == 1 and "refusing to start" in lines[0], done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _without_knopfdruck_variables(tmp_path: Path) -> dict[str, str]:
+    """The environment of a new machine: nothing of ours is set, only a throw-away data folder."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("KNOPFDRUCK_")}
+    env["HOME"] = str(tmp_path)
+    env["PYTHONPATH"] = str(ROOT)  # this checkout's code, run from an empty folder
+    return env
+
+
+def test_serve_with_no_configuration_refuses_and_says_what_to_set(tmp_path: Path) -> None:
+    """Before, a bare `knopfdruck serve` started with the sandbox IdP trusted: anyone reaching
+    the port could take any persona's token, a supervisor's included."""
+    done = subprocess.run(
+        [sys.executable, "-m", "knopfdruck.cli", "serve", "--port", str(free_port())],
+        cwd=tmp_path, env=_without_knopfdruck_variables(tmp_path),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("knopfdruck: refusing to start: no identity provider")
+    assert "KNOPFDRUCK_OIDC_ISSUER" in lines[0] and "KNOPFDRUCK_SANDBOX=true" in lines[0]
+    assert not (tmp_path / "var").exists(), "it refused before creating the database"
+
+
+SANDBOX_ROUTES = (
+    ("POST", "/sandbox/idp/token"),
+    ("GET", "/sandbox/idp/.well-known/openid-configuration"),
+    ("GET", "/sandbox/idp/jwks"),
+    ("GET", "/sandbox/registries/healthz"),
+    ("POST", "/sandbox/payments/api/payments"),
+    ("POST", "/sandbox/fitconnect/token"),
+)
+
+
+def test_default_settings_have_no_sandbox_and_mount_none(
+    tmp_path: Path, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sandbox's routes (anyone gets any token) exist only when it is enabled explicitly."""
+    from fastapi.testclient import TestClient
+
+    from knopfdruck.app import create_app
+
+    for name in [name for name in os.environ if name.startswith("KNOPFDRUCK_")]:
+        monkeypatch.delenv(name)
+    default = Settings()
+    assert default.sandbox is False
+    settings = default.model_copy(
+        update={"data_dir": tmp_path, "database_url": f"sqlite:///{tmp_path / 'kd.db'}",
+                "worker_in_process": False, "services_dir": ROOT / "services"}
+    )  # fmt: skip
+    app = create_app(settings)
+    try:
+        client = TestClient(app)
+        assert client.get("/healthz").status_code == 200
+        for method, path in SANDBOX_ROUTES:
+            answer = client.request(method, path, data={"persona": "supervisor-buergeramt"})
+            assert answer.status_code == 404, (path, answer.status_code)
+        assert 'class="sandbox-banner"' not in client.get("/").text
+    finally:
+        app.state.ctx.close()
+    for method, path in SANDBOX_ROUTES:  # the same requests do reach a sandbox turned on
+        answer = httpx.request(method, platform.base_url + path, timeout=30)
+        assert answer.status_code != 404, (path, answer.status_code)
+
+
+def test_the_demo_script_enables_the_sandbox_and_says_so() -> None:
+    script = (ROOT / "scripts/run").read_text()
+    assert 'export KNOPFDRUCK_SANDBOX="${KNOPFDRUCK_SANDBOX:-true}"' in script
+    assert "demo sandbox on" in script and "never for production" in script
 
 
 def test_the_image_defaults_to_production() -> None:

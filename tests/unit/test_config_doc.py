@@ -30,6 +30,6 @@ def test_defaults_are_written_as_an_operator_sets_them() -> None:
         for line in configuration_markdown().splitlines()
         if line.startswith("| `KNOPFDRUCK_")
     }
-    assert "| `true` |" in rows["`KNOPFDRUCK_SANDBOX`"]
+    assert "| `false` |" in rows["`KNOPFDRUCK_SANDBOX`"]  # production is the default
     assert "| (empty) |" in rows["`KNOPFDRUCK_DATABASE_URL`"]
     assert "`KNOPFDRUCK_SECRET_KEY`" not in rows  # removed: nothing used it
