@@ -9,7 +9,6 @@ faulty_worker.py) on this test's own database, SQLite or PostgreSQL.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from backend.payments.provider import local_secret
 from knopfdruck.observability import Observability
 from tests.conftest import Platform
 from tests.integration.casekit import context_for, own_database, submit_cases
+from tests.livesrv import process_env
 
 T = TypeVar("T")
 DOG = {"hundename": "Rex", "rasse": "Dackel"}
@@ -85,21 +85,20 @@ def faulty_worker(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A worker process whose ``stage`` fails while ``fault`` exists."""
     settings = ctx.settings
-    env = {
-        **os.environ,
-        "KNOPFDRUCK_DATABASE_URL": settings.database_url,
-        "KNOPFDRUCK_DATA_DIR": str(settings.data_dir),
-        "KNOPFDRUCK_SERVICES_DIR": str(settings.services_dir),
-        "KNOPFDRUCK_BASE_URL": platform.base_url,
-        "KNOPFDRUCK_REGISTRY_BASE_URL": settings.registry_base_url,
-        "KNOPFDRUCK_HANDOVER_BASE_URL": settings.handover_base_url,
-        "KNOPFDRUCK_HANDOVER_CLIENT_ID": settings.handover_client_id,
-        "KNOPFDRUCK_HANDOVER_CLIENT_SECRET": settings.handover_client_secret,
+    env = process_env(
+        KNOPFDRUCK_DATABASE_URL=settings.database_url,
+        KNOPFDRUCK_DATA_DIR=str(settings.data_dir),
+        KNOPFDRUCK_SERVICES_DIR=str(settings.services_dir),
+        KNOPFDRUCK_BASE_URL=platform.base_url,
+        KNOPFDRUCK_REGISTRY_BASE_URL=settings.registry_base_url,
+        KNOPFDRUCK_HANDOVER_BASE_URL=settings.handover_base_url,
+        KNOPFDRUCK_HANDOVER_CLIENT_ID=settings.handover_client_id,
+        KNOPFDRUCK_HANDOVER_CLIENT_SECRET=settings.handover_client_secret,
         # The platform's sandbox payment provider knows the platform's key, not ours.
-        "KNOPFDRUCK_PAYMENT_API_KEY": local_secret(platform.settings.data_dir, "payment-api-key"),
-        "KNOPFDRUCK_TEST_FAULT": stage,
-        "KNOPFDRUCK_TEST_FAULT_FILE": str(fault),
-    }
+        KNOPFDRUCK_PAYMENT_API_KEY=local_secret(platform.settings.data_dir, "payment-api-key"),
+        KNOPFDRUCK_TEST_FAULT=stage,
+        KNOPFDRUCK_TEST_FAULT_FILE=str(fault),
+    )
     with log.open("wb") as out:
         worker = subprocess.Popen(
             [sys.executable, "-m", "tests.integration.faulty_worker"],
