@@ -39,6 +39,9 @@ documents:
     title: {{ de: Bescheid, en: Notice }}
     on: [approved]
 retention: {{ days: 30, legal_basis: "{retention}" }}
+procedure:
+  regime: vwgo_vorverfahren
+  authority: {{ name: Testamt, at: beim Testamt, address: "Testweg 1, 12345 Teststadt" }}
 """
 
 
