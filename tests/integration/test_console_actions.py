@@ -15,7 +15,7 @@ from backend.models_console import AutomationSwitch
 from tests.conftest import Platform
 from tests.integration.enginekit import (
     engine,
-    notified_case,
+    objection_case,
     pay_on_hosted_page,
     referred_case,
     submit,
@@ -134,7 +134,7 @@ def test_assign_ask_and_cancel_are_gated_by_role_and_audited(platform: Platform)
 def test_objection_forwarded_and_remedied_by_the_department(platform: Platform) -> None:
     clerk = console_api(platform, "clerk-buergeramt")
     for action, expected in (("forward", "objection"), ("remedy", "notified")):
-        citizen, case_id = notified_case(platform)
+        citizen, case_id = objection_case(platform)
         lodged = citizen.post(
             f"/cases/{case_id}/objection", json={"statement": "Die Anschrift ist falsch."}
         )
