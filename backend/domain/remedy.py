@@ -41,6 +41,9 @@ class Remedy:
     """Whether the portal takes the remedy in one click (only an authority can, never a court)."""
     text_de: tuple[str, ...]
     text_en: tuple[str, ...]
+    reexamination_basis: str = ""
+    """The authority's own second look at a lodged remedy: Abhilfe (§ 72 VwGO, § 85 Abs. 1 SGG)
+    or the Einspruchsentscheidung (§ 367 AO); empty where nothing is lodged at the authority."""
 
     def name(self, lang: str) -> str:
         """The remedy's name in the citizen's language."""
@@ -132,7 +135,14 @@ def remedy_for(procedure: Procedure) -> Remedy:
         ]
         _with_objection_authority(procedure, de, en)
         return Remedy(
-            "widerspruch", "§§ 68, 70 VwGO", body, "§ 70 Abs. 2, § 60 VwGO", True, (*de,), (*en,)
+            "widerspruch",
+            "§§ 68, 70 VwGO",
+            body,
+            "§ 70 Abs. 2, § 60 VwGO",
+            True,
+            (*de,),
+            (*en,),
+            reexamination_basis="§ 72 VwGO",
         )
     if regime == "sgg_widerspruch":
         body = procedure.authority
@@ -159,7 +169,16 @@ def remedy_for(procedure: Procedure) -> Remedy:
         if after:
             de.append(after[0])
             en.append(after[1])
-        return Remedy("widerspruch", "§§ 78, 84 SGG", body, "§ 67 SGG", True, (*de,), (*en,))
+        return Remedy(
+            "widerspruch",
+            "§§ 78, 84 SGG",
+            body,
+            "§ 67 SGG",
+            True,
+            (*de,),
+            (*en,),
+            reexamination_basis="§ 85 Abs. 1 SGG",
+        )
     if regime == "ao_einspruch":
         body = procedure.authority
         assert body is not None
@@ -185,7 +204,16 @@ def remedy_for(procedure: Procedure) -> Remedy:
         if after:
             de.append(after[0])
             en.append(after[1])
-        return Remedy("einspruch", "§§ 347, 355, 357 AO", body, "§ 110 AO", True, (*de,), (*en,))
+        return Remedy(
+            "einspruch",
+            "§§ 347, 355, 357 AO",
+            body,
+            "§ 110 AO",
+            True,
+            (*de,),
+            (*en,),
+            reexamination_basis="§ 367 AO",
+        )
     if regime == "vwgo_klage":
         court = procedure.court
         assert court is not None

@@ -141,6 +141,14 @@ def test_objection_forwarded_and_remedied_by_the_department(platform: Platform) 
         assert lodged.status_code == 201, lodged.text
         listed = clerk.get("/worklist", params={"reason": "objection"}).json()["items"]
         assert case_id in [i["case_id"] for i in listed]
+        # The clerk sees the remedy of the service's regime, not a fixed § 70 VwGO.
+        assert clerk.get(f"/cases/{case_id}").json()["remedy"] == {
+            "kind": "widerspruch",
+            "name": "Widerspruch",
+            "legal_basis": "§§ 68, 70 VwGO",
+            "reexamination_basis": "§ 72 VwGO",
+            "lodged_with": "Stadt Teststadt – Bürgeramt",
+        }
         assert (
             clerk.post(
                 f"/cases/{case_id}/objection", json={"action": action, "reason": ""}
