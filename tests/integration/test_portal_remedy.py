@@ -66,7 +66,8 @@ def test_widerspruch_and_einspruch_are_taken_in_one_click(
     if service == "kindergeld":
         assert "Widerspruch" not in form and "Verwaltungsgerichtsordnung" not in form
     actions = platform.api(persona).get(f"/cases/{case_id}/actions").json()
-    assert actions["can_object"]
+    assert actions["can_object"] and actions["remedy"]["in_portal"]
+    assert button.startswith(actions["remedy"]["kind"].capitalize())
 
 
 def test_klage_the_page_says_which_court_and_offers_human_review(platform: Platform) -> None:
@@ -81,7 +82,11 @@ def test_klage_the_page_says_which_court_and_offers_human_review(platform: Platf
     assert 'name="statement"' not in page and "nicht möglich" not in page
     assert f'href="/cases/{case_id}/review"' in page  # Art. 22 Abs. 3 DSGVO instead
     api = platform.api("lukas")
-    assert not api.get(f"/cases/{case_id}/actions").json()["can_object"]
+    actions = api.get(f"/cases/{case_id}/actions").json()
+    assert not actions["can_object"]
+    assert actions["remedy"]["kind"] == "klage" and not actions["remedy"]["in_portal"]
+    assert actions["remedy"]["lodge_with"] == "Verwaltungsgericht Köln"
+    assert any("Appellhofplatz" in p for p in actions["remedy"]["text"]["en"])
     refused = api.post(f"/cases/{case_id}/objection", json={"statement": "Ich widerspreche."})
     assert refused.status_code == 409
     assert "beim Verwaltungsgericht Köln, Appellhofplatz, 50667 Köln" in refused.json()["message"]
