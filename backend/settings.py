@@ -216,13 +216,11 @@ class Settings(BaseSettings):
         "encrypts, all decrypt (rotation). Empty: one key generated once into data_dir.",
     )
     authority_name: str = Field(
-        "Stadt Köln – Bürgeramt", description="Issuing authority printed on notices."
+        "Stadt Köln – Bürgeramt",
+        description="Letterhead of notices and receipts of a service that names no authority; "
+        "the Rechtsbehelfsbelehrung always comes from the service's procedure.",
     )
     # --- engine: notices, payment, notifications (issue 4, part A) ---------------------------
-    authority_address: str = Field(
-        "Stadthaus, Willy-Brandt-Platz 2, 50679 Köln",
-        description="Seat of the authority, named in every Rechtsbehelfsbelehrung (§ 58 VwGO).",
-    )
     holiday_region: str = Field(
         "NW", description="Land whose public holidays end deadlines (two-letter code, e.g. NW)."
     )

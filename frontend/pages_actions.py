@@ -136,6 +136,7 @@ def build() -> APIRouter:
             action=action,
             available=getattr(actions.options, option),
             options=actions.options,
+            remedy=actions.remedy,
             required=required,
             label=label,
             case=detail.case,

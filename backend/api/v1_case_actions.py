@@ -72,6 +72,16 @@ class ActionOut(BaseModel):
     created: bool
 
 
+class RemedyOut(BaseModel):
+    """The remedy the service's regime gives against the decision (backend/domain/remedy.py)."""
+
+    kind: str = Field(description="widerspruch, einspruch, klage or none")
+    legal_basis: str
+    in_portal: bool = Field(description="Whether POST /objection takes it (never for a Klage)")
+    lodge_with: str | None = Field(description="Authority or court it is lodged with")
+    text: dict[str, list[str]] = Field(description="The Rechtsbehelfsbelehrung, de and en")
+
+
 class ActionsOut(BaseModel):
     status: str
     can_withdraw: bool
@@ -80,6 +90,7 @@ class ActionsOut(BaseModel):
     can_answer_question: bool
     objection_deadline: date | None
     tasks: list[TaskOut]
+    remedy: RemedyOut | None = None
 
 
 class PaymentItemOut(BaseModel):
@@ -131,6 +142,17 @@ def actions(ctx: ContextDep, citizen: CitizenDep, case_id: IdPath) -> ActionsOut
         can_answer_question=found.options.answer_question,
         objection_deadline=found.options.objection_deadline,
         tasks=[TaskOut(**t.__dict__) for t in found.tasks],
+        remedy=(
+            RemedyOut(
+                kind=found.remedy.kind,
+                legal_basis=found.remedy.legal_basis,
+                in_portal=found.remedy.in_portal,
+                lodge_with=found.remedy.lodge_with.name if found.remedy.lodge_with else None,
+                text={"de": list(found.remedy.text_de), "en": list(found.remedy.text_en)},
+            )
+            if found.remedy
+            else None
+        ),
     )
 
 

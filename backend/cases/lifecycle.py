@@ -27,6 +27,7 @@ from backend.domain.case_state import (
     StatusChange,
 )
 from backend.domain.deadlines import objection_deadline
+from backend.domain.remedy import remedy_for
 from backend.errors import Conflict, NotFound
 from backend.models import Case, CaseEvent, aware, utcnow
 from backend.models_engine import Payment
@@ -93,9 +94,12 @@ def decided_automatically(session: Session, case_id: str) -> bool:
 
 def message_facts(ctx: AppContext, session: Session, case: Case, **overrides: Any) -> MessageFacts:
     """Everything a mailbox message may say about the case."""
+    remedy_kind: str | None = None
     try:
-        title = ctx.catalogue.get(case.service, case.service_version).title
-        service_title = Bilingual(title.de, title.en)
+        definition = ctx.catalogue.get(case.service, case.service_version)
+        service_title = Bilingual(definition.title.de, definition.title.en)
+        if definition.procedure is not None:
+            remedy_kind = remedy_for(definition.procedure).kind
     except NotFound:
         service_title = Bilingual(case.service, case.service)
     payment = session.exec(select(Payment).where(Payment.case_id == case.id)).first()
@@ -107,6 +111,7 @@ def message_facts(ctx: AppContext, session: Session, case: Case, **overrides: An
         "outcome": case.outcome,
         "objection_deadline": deadline_for(ctx, case),
         "automated": decided_automatically(session, case.id),
+        "remedy_kind": remedy_kind,
     }
     facts.update(overrides)
     return MessageFacts(**facts)

@@ -73,7 +73,7 @@ def receipt_context(
         f"{values.get('plz') or ''} {values.get('ort') or ''}".strip(),
     ]
     return {
-        "authority": ctx.settings.authority_name,
+        "authority": definition.authority or ctx.settings.authority_name,
         "addressee": {
             "name": (data.get("addressee") or {}).get("name", ""),
             "lines": [line for line in address if line],

@@ -1,6 +1,7 @@
 """What a citizen can do with a case in one click: human review, objection, withdrawal, answer.
 
-Review (GDPR Art. 22(3)) and objection (Widerspruch, § 68 ff. VwGO) put a task in the owning
+Review (GDPR Art. 22(3)) and objection (Widerspruch or Einspruch, as the service's procedural
+regime gives it: backend/domain/remedy.py) put a task in the owning
 department's queue (``case_tasks``); the supervision console shows that queue. Every action is
 a status change through ``lifecycle.move_case``: checked against the state machine for the
 actor, compare-and-set, logged in the case log, and confirmed in the citizen's mailbox.
@@ -29,6 +30,7 @@ from backend.db import unit_of_work
 from backend.documents.render import date_de, local_date
 from backend.domain.case_state import Actor, CaseStatus, CitizenOptions, citizen_options
 from backend.domain.deadlines import add_months
+from backend.domain.remedy import Remedy, remedy_for
 from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
 from backend.models import Case, CaseEvent, utcnow
 from backend.models_engine import CaseTask, Payment
@@ -76,6 +78,9 @@ class CaseActions:
     status: str
     options: CitizenOptions
     tasks: list[TaskView]
+    remedy: Remedy | None
+    """The remedy of the service's regime, shown on the case page even when the portal cannot
+    take it (a Klage goes to the court)."""
 
 
 def _today() -> date:
@@ -107,8 +112,15 @@ def _statement(text: str | None, *, required: bool, what: str) -> str | None:
     return value or None
 
 
+def remedy_of(ctx: AppContext, case: Case) -> Remedy | None:
+    """The remedy against the case's decision, from the definition version that decided it."""
+    procedure = ctx.catalogue.get(case.service, case.service_version).procedure
+    return remedy_for(procedure) if procedure is not None else None
+
+
 def options_for(ctx: AppContext, session: Session, case: Case) -> CitizenOptions:
     payment = payment_of(session, case.id)
+    remedy = remedy_of(ctx, case)
     return citizen_options(
         case.status,
         decided=case.decided_at is not None,
@@ -118,6 +130,8 @@ def options_for(ctx: AppContext, session: Session, case: Case) -> CitizenOptions
         objection_lodged=_task(session, case.id, "objection") is not None,
         objection_deadline=deadline_for(ctx, case),
         today=_today(),
+        # A definition without a procedure issues no notice; its objection stays the VwGO's.
+        objection_in_portal=remedy is None or remedy.in_portal,
     )
 
 
@@ -131,7 +145,10 @@ def case_actions(ctx: AppContext, identity: Identity, case_id: str) -> CaseActio
             .order_by(col(CaseTask.created_at))
         ).all()
         return CaseActions(
-            case.status, options_for(ctx, session, case), [_task_view(t) for t in tasks]
+            case.status,
+            options_for(ctx, session, case),
+            [_task_view(t) for t in tasks],
+            remedy_of(ctx, case),
         )
 
 
@@ -199,7 +216,8 @@ def _why_no_review(session: Session, case: Case) -> str:
 def lodge_objection(
     ctx: AppContext, identity: Identity, case_id: str, statement: str
 ) -> ActionResult:
-    """Widerspruch within the deadline (§ 70 VwGO); the department re-examines (§ 72 VwGO)."""
+    """Widerspruch or Einspruch within the period; the department re-examines it (§ 72 VwGO,
+    § 85 Abs. 1 SGG, § 367 AO)."""
     text = _statement(statement, required=True, what="warum Sie widersprechen")
     with unit_of_work(ctx.engine) as session:
         case = queries.get_case(session, identity, case_id)
@@ -211,18 +229,13 @@ def lodge_objection(
                 "Über Ihren Antrag ist noch nicht entschieden; ein Widerspruch ist erst gegen "
                 "den Bescheid möglich. (There is no notice to object to yet.)"
             )
+        remedy = remedy_of(ctx, case)
+        if remedy is not None and not remedy.in_portal:
+            raise Conflict(_no_objection_in_law(remedy))
         deadline = deadline_for(ctx, case)
         today = _today()
         if deadline is not None and today > deadline:
-            raise DeadlinePassed(
-                f"Die Widerspruchsfrist ist am {date_de(deadline)} abgelaufen; ein Widerspruch "
-                "ist hier nicht mehr möglich. Waren Sie ohne Ihr Verschulden verhindert, die "
-                "Frist einzuhalten, können Sie innerhalb von zwei Wochen nach Wegfall des "
-                f"Hindernisses bei der {ctx.settings.authority_name}, "
-                f"{ctx.settings.authority_address}, Wiedereinsetzung in den vorigen Stand "
-                "beantragen (§ 70 Abs. 2, § 60 VwGO). (The objection period ended on "
-                f"{deadline.isoformat()}; you may apply to the authority for reinstatement.)"
-            )
+            raise DeadlinePassed(_period_over(remedy, deadline))
         options = options_for(ctx, session, case)
         if not options.object:
             raise Conflict(
@@ -235,7 +248,7 @@ def lodge_objection(
             kind="objection",
             key="objection",
             statement=text,
-            legal_basis="§§ 68 ff. VwGO",
+            legal_basis=remedy.legal_basis if remedy else "§§ 68 ff. VwGO",
             created_by=CITIZEN.label,
             # § 75 VwGO: after three months without a decision the citizen may sue.
             due_on=add_months(today, 3),
@@ -249,11 +262,49 @@ def lodge_objection(
             CaseStatus.OBJECTION,
             actor=CITIZEN,
             event_type="objection_lodged",
-            reason="Widerspruch erhoben (§ 70 VwGO)",
+            reason=(
+                f"{remedy.name('de')} erhoben ({remedy.legal_basis})"
+                if remedy
+                else "Widerspruch erhoben (§ 70 VwGO)"
+            ),
             payload={"task": task.id, "deadline": deadline.isoformat() if deadline else None},
             idempotency_key="objection_lodged",
         )
         return ActionResult(_task_view(task), case.status, created=True)
+
+
+def _no_objection_in_law(remedy: Remedy) -> str:
+    """Why the portal takes no objection, and where the citizen can turn instead."""
+    if remedy.kind == "klage" and remedy.lodge_with is not None:
+        court = remedy.lodge_with
+        return (
+            "Gegen diesen Bescheid gibt es keinen Widerspruch; Sie können innerhalb eines Monats "
+            f"nach Bekanntgabe Klage {court.at}, {court.address}, erheben ({remedy.legal_basis}). "
+            "(There is no objection against this notice; you may bring an action before "
+            f"{court.name}, {court.address}, within one month of notification.)"
+        )
+    return (
+        "Gegen dieses Dokument gibt es keinen Rechtsbehelf; es ist kein Verwaltungsakt. "
+        "(There is no legal remedy against this document; it is not an administrative act.)"
+    )
+
+
+def _period_over(remedy: Remedy | None, deadline: date) -> str:
+    """The period is over: say so, and where to ask for reinstatement under the regime's law."""
+    name = remedy.name("de") if remedy else "Widerspruch"
+    period = remedy.period_name_de if remedy else "Widerspruchsfrist"
+    body = remedy.lodge_with if remedy else None
+    where = f" {body.at}, {body.address}," if body else " bei der Behörde"
+    basis = remedy.reinstatement_basis if remedy else "§ 70 Abs. 2, § 60 VwGO"
+    # § 60 Abs. 2 VwGO: two weeks; § 110 Abs. 2 AO and § 67 Abs. 2 SGG: one month.
+    within = "eines Monats" if basis in ("§ 110 AO", "§ 67 SGG") else "von zwei Wochen"
+    return (
+        f"Die {period} ist am {date_de(deadline)} abgelaufen; ein {name} ist hier nicht mehr "
+        "möglich. Waren Sie ohne Ihr Verschulden verhindert, die Frist einzuhalten, können Sie "
+        f"innerhalb {within} nach Wegfall "
+        f"des Hindernisses{where} Wiedereinsetzung in den vorigen Stand beantragen ({basis}). "
+        f"(The period ended on {deadline.isoformat()}; you may apply for reinstatement.)"
+    )
 
 
 def withdraw(ctx: AppContext, identity: Identity, case_id: str, reason: str | None = None) -> Case:

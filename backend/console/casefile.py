@@ -21,6 +21,7 @@ from backend.context import AppContext
 from backend.db import unit_of_work
 from backend.domain.case_state import CaseStatus
 from backend.domain.policy import REFERRAL_TEXT
+from backend.domain.remedy import remedy_for
 from backend.errors import NotFound
 from backend.models import CaseEvent, Document, RegistryAccess, aware
 from backend.models_console import CaseAssignment
@@ -138,6 +139,16 @@ class Allowed(BaseModel):
     assign_others: bool
 
 
+class RemedyRow(BaseModel):
+    """The remedy of the service's regime, so the clerk handles an objection under its own law."""
+
+    kind: str
+    name: str
+    legal_basis: str
+    reexamination_basis: str
+    lodged_with: str | None
+
+
 class CaseFile(BaseModel):
     id: str
     reference: str
@@ -165,6 +176,7 @@ class CaseFile(BaseModel):
     assignee_name: str | None
     pending: PendingRow | None
     allowed: Allowed
+    remedy: RemedyRow | None = None
 
 
 def _values(ctx: AppContext, case: Any) -> list[ValueRow]:
@@ -233,6 +245,20 @@ def _trace(session: Session, case: Any) -> Trace | None:
         categories=dict(stored.get("categories") or {}),
         rule_version=str(stored.get("rule_version") or ""),
         reference_date=stored.get("reference_date"),
+    )
+
+
+def _remedy_row(procedure: Any) -> RemedyRow | None:
+    """What the service's regime gives, for the objection box and the JSON case file."""
+    if procedure is None:
+        return None
+    remedy = remedy_for(procedure)
+    return RemedyRow(
+        kind=remedy.kind,
+        name=remedy.name("de"),
+        legal_basis=remedy.legal_basis,
+        reexamination_basis=remedy.reexamination_basis,
+        lodged_with=remedy.lodge_with.name if remedy.lodge_with else None,
     )
 
 
@@ -397,6 +423,7 @@ def case_file(ctx: AppContext, clerk: ClerkIdentity, case_id: str, purpose: str 
                 else None
             ),
             allowed=allowed,
+            remedy=_remedy_row(definition.procedure),
         )
 
 

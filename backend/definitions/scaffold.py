@@ -51,6 +51,15 @@ description:
 department: buergeramt
 trust_level: substanziell
 legal_basis: "§ 1 Gebührensatzung der Gemeinde (Beispiel)"
+# The remedy the notice names (docs/integrators.md, "Rechtsbehelf"): here a Land that kept the
+# Widerspruch (§§ 68, 70 VwGO). In NRW most municipal acts go straight to the court instead
+# (regime: vwgo_klage with the court, § 110 JustG NRW); a certificate is no_administrative_act.
+procedure:
+  regime: vwgo_vorverfahren
+  authority:
+    name: "Gemeinde Beispielstadt – Bürgeramt"
+    at: "bei der Gemeinde Beispielstadt, Bürgeramt"
+    address: "Rathausplatz 1, 12345 Beispielstadt"
 keywords:
   de: [Bescheinigung, Ausfertigung]
   en: [certificate, copy]

@@ -231,8 +231,13 @@ def citizen_options(
     objection_lodged: bool,
     objection_deadline: date | None,
     today: date,
+    objection_in_portal: bool = True,
 ) -> CitizenOptions:
-    """The one-click actions of the case page; the service layer enforces the same rules."""
+    """The one-click actions of the case page; the service layer enforces the same rules.
+
+    ``objection_in_portal`` is False where the law gives no objection to the authority (a Klage
+    at the court, or no administrative act): the portal must not offer what does not exist.
+    """
     current = CaseStatus(status)
     within_deadline = objection_deadline is not None and today <= objection_deadline
     # Once the fee is paid the notice follows within seconds; a withdrawal would only
@@ -246,7 +251,8 @@ def citizen_options(
         and current in (S.DECIDED, S.NOTIFIED)
     )
     objection = (
-        decided
+        objection_in_portal
+        and decided
         and not objection_lodged
         and within_deadline
         and current in (S.DECIDED, S.NOTIFIED, S.IN_REVIEW)

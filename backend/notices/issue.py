@@ -15,14 +15,12 @@ from backend.db import unit_of_work
 from backend.definitions.models import Document as DocumentDefinition
 from backend.definitions.models import ServiceDefinition
 from backend.documents.render import local_date
+from backend.domain.remedy import remedy_for
 from backend.models import Case, Document, aware, utcnow
 from backend.models_engine import IssuedNotice, Payment
 from backend.notices.claims import NoticeClaims, content_sha256
 from backend.notices.qr import qr_data_url
 from backend.notices.signing import publish_key, signer_for
-
-OBJECTION_PERIOD = "eines Monats"
-"""§ 70 Abs. 1 VwGO; the Rechtsbehelfsbelehrung names the period, not a date (§ 58 VwGO)."""
 
 
 def verification_url(ctx: AppContext, token: str | None = None) -> str:
@@ -134,7 +132,9 @@ def template_context(
     ]
     return {
         "authority": definition.authority or ctx.settings.authority_name,
-        "authority_address": ctx.settings.authority_address,
+        # The Rechtsbehelfsbelehrung comes from the service's regime and authority, never from
+        # platform settings: a Kindergeld notice names the Familienkasse, not the city hall.
+        "remedy": remedy_for(definition.procedure).printed() if definition.procedure else None,
         "reference": case.reference,
         "issued_on": issued_on,
         "title": doc.title.de,
@@ -166,7 +166,6 @@ def template_context(
             if payment is not None and payment.paid_at is not None
             else None
         ),
-        "objection_period": OBJECTION_PERIOD,
     }
 
 

@@ -42,6 +42,8 @@ class MessageFacts:
     automated: bool = False
     question: str | None = None
     withdrawn_by_system: bool = False
+    remedy_kind: str | None = None
+    """widerspruch, einspruch, klage or none (backend/domain/remedy.py); None: a Widerspruch."""
 
 
 def _day(value: date, lang: str) -> str:
@@ -124,6 +126,26 @@ def _notified(facts: MessageFacts) -> MessageText:
         if facts.automated
         else ""
     )
+    # The remedy the service's regime gives; a Klage is named, never offered as a Widerspruch.
+    remedy_de, remedy_en = {
+        "einspruch": (
+            " Gegen den Bescheid können Sie bis zum {deadline} Einspruch einlegen.",
+            " You can lodge an objection (Einspruch) until {deadline}.",
+        ),
+        "klage": (
+            " Gegen den Bescheid können Sie bis zum {deadline} Klage beim Verwaltungsgericht "
+            "erheben; wo, steht im Bescheid.",
+            " You can bring an action before the administrative court until {deadline}; the "
+            "notice says where.",
+        ),
+        "none": ("", ""),
+    }.get(
+        facts.remedy_kind or "",
+        (
+            " Gegen den Bescheid können Sie bis zum {deadline} Widerspruch einlegen.",
+            " You can lodge an objection until {deadline}.",
+        ),
+    )
     return MessageText(
         "decision",
         _both(
@@ -133,11 +155,9 @@ def _notified(facts: MessageFacts) -> MessageText:
         ),
         _both(
             f"Über Ihren Antrag auf {{service}} wurde entschieden. {outcome_de} Den Bescheid "
-            "finden Sie als PDF auf der Seite Ihres Antrags. Gegen den Bescheid können Sie bis "
-            f"zum {{deadline}} Widerspruch einlegen.{review_de}",
+            f"finden Sie als PDF auf der Seite Ihres Antrags.{remedy_de}{review_de}",
             f"Your application for {{service}} has been decided. {outcome_en} You will find "
-            "the notice as a PDF on the page of your application. You can lodge an objection "
-            f"until {{deadline}}.{review_en}",
+            f"the notice as a PDF on the page of your application.{remedy_en}{review_en}",
             facts,
         ),
     )
@@ -166,6 +186,9 @@ def status_changed(status: str, facts: MessageFacts) -> MessageText:
                 facts,
             ),
         )
+    # Only a Widerspruch or Einspruch is lodged in the portal; each is re-examined under its law.
+    lodged = "Einspruch" if facts.remedy_kind == "einspruch" else "Widerspruch"
+    reexamination = {"einspruch": "§ 367 AO"}.get(facts.remedy_kind or "", "§ 72 VwGO")
     texts: dict[str, tuple[str, str, str, str]] = {
         "referred": (
             "Ihr Antrag {reference} wird von einer Person geprüft",
@@ -191,11 +214,11 @@ def status_changed(status: str, facts: MessageFacts) -> MessageText:
             "Please answer on the page of your application.",
         ),
         "objection": (
-            "Ihr Widerspruch zum Antrag {reference} ist eingegangen",
+            f"Ihr {lodged} zum Antrag {{reference}} ist eingegangen",
             "Your objection on application {reference} has been received",
-            "Wir haben Ihren Widerspruch gegen den Bescheid zu Ihrem Antrag auf {service} "
-            "erhalten. Die Behörde prüft den Bescheid erneut (§ 72 VwGO) und teilt Ihnen das "
-            "Ergebnis mit.",
+            f"Wir haben Ihren {lodged} gegen den Bescheid zu Ihrem Antrag auf {{service}} "
+            f"erhalten. Die Behörde prüft den Bescheid erneut ({reexamination}) und teilt Ihnen "
+            "das Ergebnis mit.",
             "We have received your objection against the notice on your application for "
             "{service}. The authority reviews the notice again and will tell you the result.",
         ),
@@ -213,6 +236,9 @@ def status_changed(status: str, facts: MessageFacts) -> MessageText:
 
 
 def review_requested(facts: MessageFacts) -> MessageText:
+    period = {"einspruch": "Einspruchsfrist", "klage": "Klagefrist"}.get(
+        facts.remedy_kind or "", "Widerspruchsfrist"
+    )
     return MessageText(
         "review",
         _both(
@@ -223,7 +249,7 @@ def review_requested(facts: MessageFacts) -> MessageText:
         _both(
             "Sie haben verlangt, dass eine Person den automatisiert erlassenen Bescheid zu "
             "Ihrem Antrag auf {service} überprüft (Art. 22 Abs. 3 DSGVO). Die Behörde teilt "
-            "Ihnen das Ergebnis mit. Die Widerspruchsfrist bis zum {deadline} läuft weiter.",
+            f"Ihnen das Ergebnis mit. Die {period} bis zum {{deadline}} läuft weiter.",
             "You asked for a person to review the automatically issued notice on your "
             "application for {service} (Art. 22(3) GDPR). The authority will tell you the "
             "result. The objection period until {deadline} keeps running.",

@@ -25,14 +25,23 @@ def _case_id(page: Page) -> str:
     return match.group(1)
 
 
-def _meldebescheinigung(page: Page, platform: Platform, *, dispute: str | None = None) -> str:
-    page.goto(platform.base_url + "/services/meldebescheinigung")
+def _meldebescheinigung(
+    page: Page,
+    platform: Platform,
+    *,
+    dispute: str | None = None,
+    service: str = "meldebescheinigung",
+    title: str = "Meldebescheinigung",
+) -> str:
+    """Apply for a service whose data all comes from the Melderegister (by default the
+    Meldebescheinigung; the objection test uses a Bescheid, since a certificate has no remedy)."""
+    page.goto(f"{platform.base_url}/services/{service}")
     page.get_by_role("button", name="Antrag starten").click()
     if dispute:
         page.locator("#f-geburtsort summary").click()
         page.locator("#dispute-geburtsort").fill(dispute)
     page.get_by_role("button", name="Weiter", exact=True).click()
-    page.get_by_role("button", name="Meldebescheinigung beantragen").click()
+    page.get_by_role("button", name=f"{title} beantragen").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Antrag eingegangen")
     return _case_id(page)
 
@@ -70,7 +79,9 @@ def test_fee_is_paid_on_the_providers_page_and_the_notice_follows(
 
 def test_mailbox_review_and_objection(page: Page, platform: Platform, artifacts: Path) -> None:
     login_as(page, platform, "Sophie Becker")
-    case_id = _meldebescheinigung(page, platform)
+    case_id = _meldebescheinigung(
+        page, platform, service="wohnsitzbescheid", title="Wohnsitzbescheid (Testdienst)"
+    )
     wait_for_decision(page)
     page.goto(f"{platform.base_url}/cases/{case_id}")
 

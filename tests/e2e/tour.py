@@ -180,9 +180,9 @@ def application_pages(page: Page, platform: Platform, visit: Visit, persona: str
     visit(page, "message")
     page.goto(case_url + "/review")
     visit(page, "action-review")
+    # A Meldebescheinigung is no administrative act: the page says there is no remedy.
     page.goto(case_url + "/objection")
-    page.get_by_role("button", name="Widerspruch einlegen").click()
-    visit(page, "action-objection-error")
+    visit(page, "action-objection-none")
     page.goto(base + "/cases")
     visit(page, "cases")
     page.goto(base + "/my-data")

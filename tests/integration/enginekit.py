@@ -81,6 +81,18 @@ def notified_case(platform: Platform, persona: str = "erika") -> tuple[httpx.Cli
     return api, case_id
 
 
+OBJECTION_SERVICE = "wohnsitzbescheid"
+"""A Bescheid under §§ 68, 70 VwGO (test fixture): a Meldebescheinigung has no remedy."""
+
+
+def objection_case(platform: Platform, persona: str = "erika") -> tuple[httpx.Client, str]:
+    """A Bescheid with a Widerspruch, decided by the machine and announced to the citizen."""
+    api = platform.api(persona)
+    case_id = submit(api, OBJECTION_SERVICE)
+    wait_for_status(api, case_id, {"notified"})
+    return api, case_id
+
+
 def referred_case(platform: Platform, persona: str = "erika") -> tuple[httpx.Client, str]:
     api = platform.api(persona)
     case_id = submit(

@@ -15,7 +15,7 @@ from backend.models_console import AutomationSwitch
 from tests.conftest import Platform
 from tests.integration.enginekit import (
     engine,
-    notified_case,
+    objection_case,
     pay_on_hosted_page,
     referred_case,
     submit,
@@ -134,13 +134,21 @@ def test_assign_ask_and_cancel_are_gated_by_role_and_audited(platform: Platform)
 def test_objection_forwarded_and_remedied_by_the_department(platform: Platform) -> None:
     clerk = console_api(platform, "clerk-buergeramt")
     for action, expected in (("forward", "objection"), ("remedy", "notified")):
-        citizen, case_id = notified_case(platform)
+        citizen, case_id = objection_case(platform)
         lodged = citizen.post(
             f"/cases/{case_id}/objection", json={"statement": "Die Anschrift ist falsch."}
         )
         assert lodged.status_code == 201, lodged.text
         listed = clerk.get("/worklist", params={"reason": "objection"}).json()["items"]
         assert case_id in [i["case_id"] for i in listed]
+        # The clerk sees the remedy of the service's regime, not a fixed § 70 VwGO.
+        assert clerk.get(f"/cases/{case_id}").json()["remedy"] == {
+            "kind": "widerspruch",
+            "name": "Widerspruch",
+            "legal_basis": "§§ 68, 70 VwGO",
+            "reexamination_basis": "§ 72 VwGO",
+            "lodged_with": "Stadt Teststadt – Bürgeramt",
+        }
         assert (
             clerk.post(
                 f"/cases/{case_id}/objection", json={"action": action, "reason": ""}

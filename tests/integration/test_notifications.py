@@ -52,7 +52,8 @@ def test_decision_goes_to_the_mailbox_and_one_plain_mail_says_so(
     (message,) = messages_of(api, case_id)
     assert message["kind"] == "decision" and message["read_at"] is None
     assert case["reference"] in message["subject"]["de"]
-    assert "Widerspruch" in message["body"]["de"] and "objection" in message["body"]["en"]
+    # A Meldebescheinigung is no administrative act: the message offers no Widerspruch.
+    assert "Widerspruch" not in message["body"]["de"] and "objection" not in message["body"]["en"]
 
     (mail,) = wait_until(lambda: smtp_server.to(address), "notification mail delivered")
     body = mail.get_content()

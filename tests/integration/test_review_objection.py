@@ -26,6 +26,7 @@ from tests.integration.enginekit import (
     engine,
     messages_of,
     notified_case,
+    objection_case,
     referred_case,
     timeline,
 )
@@ -41,7 +42,7 @@ def _tasks(platform: Platform, case_id: str) -> list[CaseTask]:
 
 
 def test_review_then_objection_each_create_one_department_task(platform: Platform) -> None:
-    api, case_id = notified_case(platform)
+    api, case_id = objection_case(platform)
     today = local_date(utcnow())
     actions = api.get(f"/cases/{case_id}/actions").json()
     assert actions["can_request_review"] and actions["can_object"]
@@ -87,7 +88,7 @@ def test_review_then_objection_each_create_one_department_task(platform: Platfor
 
 
 def test_objection_after_the_deadline_is_refused_with_what_to_do(platform: Platform) -> None:
-    api, case_id = notified_case(platform)
+    api, case_id = objection_case(platform)
     with unit_of_work(engine(platform)) as session:
         session.execute(
             update(Case)
@@ -104,6 +105,8 @@ def test_objection_after_the_deadline_is_refused_with_what_to_do(platform: Platf
     day, month, year = deadline[8:10], deadline[5:7], deadline[:4]
     assert f"am {day}.{month}.{year} abgelaufen" in body["message"]
     assert "Wiedereinsetzung" in body["message"] and "§ 60 VwGO" in body["message"]
+    # Where: the authority the definition names, not a platform-wide address.
+    assert "bei der Stadt Teststadt, Bürgeramt, Rathausplatz 1, 12345 Teststadt" in body["message"]
     assert _tasks(platform, case_id) == []
     assert api.get(f"/cases/{case_id}").json()["status"] == "notified"
 

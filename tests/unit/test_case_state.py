@@ -177,3 +177,21 @@ def test_answering_only_when_asked() -> None:
 def test_citizen_relevant_states_include_the_decision_but_not_internal_steps() -> None:
     assert S.NOTIFIED in CITIZEN_RELEVANT and S.AWAITING_PAYMENT in CITIZEN_RELEVANT
     assert S.PROCESSING not in CITIZEN_RELEVANT and S.SUBMITTED not in CITIZEN_RELEVANT
+
+
+def test_no_one_click_objection_where_the_law_gives_none() -> None:
+    """A Klage goes to the court and a certificate has no remedy: no Widerspruch button."""
+    options = citizen_options(
+        "notified",
+        decided=True,
+        automated=True,
+        paid=False,
+        review_requested=False,
+        objection_lodged=False,
+        objection_deadline=date(2026, 3, 2),
+        today=date(2026, 2, 10),
+        objection_in_portal=False,
+    )
+    assert not options.object
+    # Art. 22 Abs. 3 DSGVO still holds for an automated decision, and the period is still shown.
+    assert options.request_review and options.objection_deadline == date(2026, 3, 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from decimal import Decimal
 
@@ -67,3 +68,38 @@ def test_the_mail_carries_only_salutation_and_link() -> None:
     for secret in ("KD-2026", "Meldebescheinigung", "36,00", "bewilligt", "Widerspruch"):
         assert secret not in mail.body and secret not in mail.subject
     assert notification_mail("", "https://x/mailbox").body.startswith("Guten Tag,")
+
+
+@pytest.mark.parametrize(
+    ("kind", "de", "en"),
+    [
+        (None, "bis zum 28.12.2026 Widerspruch einlegen", "lodge an objection until"),
+        ("widerspruch", "bis zum 28.12.2026 Widerspruch einlegen", "lodge an objection until"),
+        ("einspruch", "bis zum 28.12.2026 Einspruch einlegen", "objection (Einspruch) until"),
+        ("klage", "Klage beim Verwaltungsgericht erheben", "action before the administrative"),
+    ],
+)
+def test_the_decision_message_names_the_remedy_of_the_regime(
+    kind: str | None, de: str, en: str
+) -> None:
+    facts = dataclasses.replace(FACTS, remedy_kind=kind)
+    text = status_changed("notified", facts)
+    assert text is not None
+    assert de in text.body.de and en in text.body.en
+    if kind in ("einspruch", "klage"):
+        assert "Widerspruch" not in text.body.de
+
+
+def test_the_decision_message_offers_no_remedy_against_a_certificate() -> None:
+    text = status_changed("notified", dataclasses.replace(FACTS, remedy_kind="none"))
+    assert text is not None
+    assert "Widerspruch" not in text.body.de and "objection" not in text.body.en
+
+
+def test_an_einspruch_is_confirmed_as_einspruch_and_reexamined_under_the_ao() -> None:
+    facts = dataclasses.replace(FACTS, remedy_kind="einspruch")
+    text = status_changed("objection", facts)
+    assert text is not None
+    assert text.subject.de.startswith("Ihr Einspruch") and "(§ 367 AO)" in text.body.de
+    assert "VwGO" not in text.body.de and "Widerspruch" not in text.body.de
+    assert "Einspruchsfrist" in review_requested(facts).body.de

@@ -39,6 +39,9 @@ documents:
     title: {{ de: Bescheid, en: Notice }}
     on: [approved]
 retention: {{ days: 30, legal_basis: "{retention}" }}
+procedure:
+  regime: vwgo_vorverfahren
+  authority: {{ name: Testamt, at: beim Testamt, address: "Testweg 1, 12345 Teststadt" }}
 """
 
 
@@ -233,3 +236,30 @@ def test_current_version_before_between_and_after_validity(
     assert current_version(definitions, date(2024, 1, 1)).version == "1.0.0"
     assert current_version(definitions, date(2025, 9, 1)).version == "1.0.0"
     assert current_version(definitions, date(2030, 1, 1)).version == "2.0.0"
+
+
+def test_a_service_that_issues_a_notice_without_a_procedure_is_refused(
+    tmp_path: Path, connectors: ConnectorRegistry
+) -> None:
+    """A Bescheid needs the right Rechtsbehelfsbelehrung; a wrong one runs a year (§ 58 VwGO)."""
+    file = _write(tmp_path / "probe" / "service.yaml")
+    _template(tmp_path / "probe", GOOD_TEMPLATE)
+    text = file.read_text(encoding="utf-8")
+    file.write_text(text[: text.index("procedure:")], encoding="utf-8")
+    (problem,) = validate_tree(tmp_path, connectors)
+    assert "procedure" in problem and "must declare its procedure" in problem
+    assert problem.startswith(f"{file.as_posix()}:")
+
+
+def test_a_notice_cannot_be_declared_no_administrative_act(
+    tmp_path: Path, connectors: ConnectorRegistry
+) -> None:
+    file = _write(tmp_path / "probe" / "service.yaml")
+    _template(tmp_path / "probe", GOOD_TEMPLATE)
+    text = file.read_text(encoding="utf-8")
+    file.write_text(
+        text.replace("regime: vwgo_vorverfahren", "regime: no_administrative_act"),
+        encoding="utf-8",
+    )
+    (problem,) = validate_tree(tmp_path, connectors)
+    assert "procedure.regime" in problem and "is an administrative act" in problem
