@@ -15,6 +15,7 @@ from backend.db import unit_of_work
 from backend.definitions.models import Document as DocumentDefinition
 from backend.definitions.models import ServiceDefinition
 from backend.documents.render import local_date
+from backend.domain.provenance import value_sources
 from backend.models import Case, Document, aware, utcnow
 from backend.models_engine import IssuedNotice, Payment
 from backend.notices.claims import NoticeClaims, content_sha256
@@ -126,6 +127,13 @@ def template_context(
     template may use."""
     values = dict(case.data.get("values") or {})
     typed = _typed_fields(definition, values)
+    sources = value_sources(case.data or {})
+
+    def source(field_id: str) -> str:
+        """Where a printed value comes from, so no template hard-codes a register."""
+        found = sources.get(field_id)
+        return found.sentence("de") if found is not None else ""
+
     decision = case.decision or {}
     amounts = {k: Decimal(str(v)) for k, v in (decision.get("amounts") or {}).items()}
     address_lines = [
@@ -145,6 +153,7 @@ def template_context(
         "automated": automated,
         "fields": typed,
         "provenance": _provenance(case),
+        "source": source,
         "decision": decision,
         "outcome": case.outcome,
         "service_title": definition.title.de,
