@@ -15,7 +15,8 @@ from backend.db import unit_of_work
 from backend.definitions.models import Document as DocumentDefinition
 from backend.definitions.models import ServiceDefinition
 from backend.documents.render import local_date
-from backend.domain.provenance import value_sources
+from backend.domain.provenance import unconfirmed, value_sources
+from backend.errors import Conflict
 from backend.models import Case, Document, aware, utcnow
 from backend.models_engine import IssuedNotice, Payment
 from backend.notices.claims import NoticeClaims, content_sha256
@@ -24,6 +25,28 @@ from backend.notices.signing import publish_key, signer_for
 
 OBJECTION_PERIOD = "eines Monats"
 """§ 70 Abs. 1 VwGO; the Rechtsbehelfsbelehrung names the period, not a date (§ 58 VwGO)."""
+
+
+class UncertifiedContent(Conflict):
+    """A certificate of register content would print values no register delivered."""
+
+    code = "uncertified_register_content"
+
+
+def check_certifiable(definition: ServiceDefinition, doc: DocumentDefinition, case: Case) -> None:
+    """A document that certifies a register's content prints only what a register delivered
+    or a clerk confirmed; anything else would certify what nobody checked."""
+    if doc.certifies_register is None:
+        return
+    held = [f.id for f in definition.fields if f.source is not None]
+    typed = unconfirmed(case.data or {}, held)
+    if typed:
+        raise UncertifiedContent(
+            f"„{doc.title.de}“ bescheinigt Registerinhalte, aber diese Angaben stammen nicht "
+            f"aus dem Register: {', '.join(typed)}. Eine Person muss entscheiden. "
+            f"({doc.title.en} certifies register content; not from the register: "
+            f"{', '.join(typed)}.)"
+        )
 
 
 def verification_url(ctx: AppContext, token: str | None = None) -> str:
@@ -203,6 +226,7 @@ def issue_documents(ctx: AppContext, case_id: str, *, automated: bool) -> list[s
         if doc.id in existing:
             issued.append(existing[doc.id])
             continue
+        check_certifiable(definition, doc, case)
         issued_on = local_date(utcnow())
         content = printed_content(ctx, case, definition, doc, issued_on, payment)
         digest = content_sha256(content)
