@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from backend.models import Case, Document
 from tests.conftest import Platform
 from tests.integration.casekit import context_for
 from tests.integration.enginekit import engine, submit, wait_for_status
+from tests.integration.portalkit import log_in, start
 from tests.integration.test_console_isolation import console_api
 
 FALSCHWEG = {
@@ -174,3 +176,16 @@ def test_a_person_the_register_does_not_know_gets_no_automated_dog_tax_notice(
     assert referral(case) == ["unverified_register_fact"]
     assert machine_proposal(platform, case_id) == "approved"  # "Sie wohnen in Köln"
     assert documents(platform, case_id) == []
+
+
+def test_the_portal_tells_who_types_a_register_fact_that_a_person_checks(
+    platform: Platform,
+) -> None:
+    """Hundesteuer lists no held_data_missing trigger, yet Tomasz's typed address goes to a
+    person: the held-data page says so instead of promising the machine."""
+    citizen = log_in(platform, "unbekannt")
+    application = start(citizen, "hundesteuer-anmeldung")
+    page = citizen.get(f"/applications/{application}/held")
+    assert page.status_code == 200
+    text = " ".join(unescape(page.text).split())
+    assert "Dann prüft eine Sachbearbeiterin oder ein Sachbearbeiter Ihren Antrag" in text
