@@ -22,7 +22,7 @@ from tests.conftest import Platform
 from tests.integration.casekit import context_for
 from tests.integration.enginekit import engine, submit, wait_for_status
 from tests.integration.portalkit import log_in, start
-from tests.integration.test_console_isolation import console_api
+from tests.integration.test_console_isolation import Browser, console_api
 
 FALSCHWEG = {
     "familienname": "Mustermann",
@@ -121,6 +121,14 @@ def test_erikas_typed_address_is_not_certified_as_the_registers_even_after_the_t
         confirmed = stored.data["clerk_confirmed"]
     assert set(confirmed) == set(FALSCHWEG)
     assert confirmed["strasse"]["evidence"] == reason
+    # The case file shows whose word the value is.
+    rows = {v["field"]: v for v in clerk.get(f"/cases/{case_id}").json()["values"]}
+    assert rows["strasse"]["origin"] == "clerk"
+    assert rows["strasse"]["evidence"] == reason
+    assert rows["strasse"]["confirmed_by"].startswith("clerk:")
+    page = Browser(platform, "clerk-buergeramt").get(f"/console/cases/{case_id}")
+    assert page.status_code == 200
+    assert "bei der Entscheidung von der Sachbearbeitung bestätigt" in unescape(page.text)
 
 
 def test_a_typed_income_is_not_paid_out_automatically(
