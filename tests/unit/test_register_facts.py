@@ -15,6 +15,8 @@ from backend.definitions import load_definition
 from backend.definitions.models import RegisterFact, ServiceDefinition
 from backend.definitions.register_facts import register_fact_problems
 from backend.domain.provenance import confirm_typed, source_of, unconfirmed, value_sources
+from backend.models import Case
+from backend.notices.issue import UncertifiedContent, check_certifiable
 from prefill.connectors.registry import build_default_registry
 
 REPO = Path(__file__).parents[2]
@@ -153,3 +155,29 @@ def test_validate_names_declarations_that_could_never_take_effect(
             "the service reads nothing from 'gewerberegister' (it reads: melderegister)",
         ),
     ]
+
+
+def test_issuing_a_register_certificate_refuses_typed_values_until_a_clerk_stands_behind_them(
+    melde: ServiceDefinition,
+) -> None:
+    """The second guard, at issue time: whatever decided the case, no certificate of register
+    content prints what nobody confirmed."""
+    (certificate,) = melde.documents
+    data = _data(typed=("strasse",), strasse="Falschweg")
+    case = Case(
+        application_id="a",
+        service=melde.id,
+        service_version=melde.version,
+        department=melde.department,
+        citizen_sub="erika",
+        reference_date=DAY,
+        data=data,
+        submitted_at=datetime(2026, 12, 4, tzinfo=UTC),
+    )
+    with pytest.raises(UncertifiedContent, match="strasse"):
+        check_certifiable(melde, certificate, case)
+    at = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+    case.data = confirm_typed(data, by="clerk:k1", at=at, evidence="Register eingesehen")
+    check_certifiable(melde, certificate, case)
+    case.data = _data()
+    check_certifiable(melde, certificate, case)
