@@ -184,6 +184,13 @@ def test_a_person_the_register_does_not_know_gets_no_automated_dog_tax_notice(
     assert referral(case) == ["unverified_register_fact"]
     assert machine_proposal(platform, case_id) == "approved"  # "Sie wohnen in Köln"
     assert documents(platform, case_id) == []
+    # The receipt does not promise a decision within a minute.
+    portal = log_in(platform, "unbekannt")
+    receipt = portal.get(f"/cases/{case_id}/receipt")
+    assert receipt.status_code == 200
+    text = " ".join(pdf_text(receipt.content).split())
+    assert "Sachbearbeiter prüft Ihren Antrag" in text
+    assert "innerhalb einer Minute" not in text
 
 
 def test_the_portal_tells_who_types_a_register_fact_that_a_person_checks(
