@@ -500,8 +500,9 @@ class Document(_Strict):
         default=None,
         description=(
             "Connector id of the register whose content the document certifies, e.g. "
-            "'melderegister': it is issued only when every value of the case was read from a "
-            "register or confirmed by a clerk; otherwise the case goes to a person."
+            "'melderegister': it is issued only when every register-filled value of the case was "
+            "read from a register or confirmed by a clerk deciding by hand; otherwise the case "
+            "goes to a person."
         ),
     )
 
@@ -573,8 +574,8 @@ class Automation(_Strict):
     register_facts: list[RegisterFact] = pydantic.Field(
         default_factory=list,
         description=(
-            "Fields the rules rely on as a register holds them (issue 20): a value the citizen "
-            "typed instead sends the case to a person (referral 'unverified_register_fact')."
+            "Fields the rules rely on as a register holds them: a value the citizen typed "
+            "instead sends the case to a person (referral 'unverified_register_fact')."
         ),
     )
 
