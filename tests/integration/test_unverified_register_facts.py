@@ -15,11 +15,16 @@ import pytest
 from pypdf import PdfReader
 from sqlmodel import Session, select
 
+from backend.cases.processing import issue_or_refer
 from backend.console.identity import ClerkIdentity
 from backend.console.work import rerun_automation
-from backend.models import Case, Document
+from backend.context import AppContext
+from backend.db import unit_of_work
+from backend.domain.case_state import CaseStatus
+from backend.models import Case, CaseEvent, Document
+from backend.rules.evaluate import decide
 from tests.conftest import Platform
-from tests.integration.casekit import context_for
+from tests.integration.casekit import context_for, own_database, submit_cases
 from tests.integration.enginekit import engine, submit, wait_for_status
 from tests.integration.portalkit import log_in, start
 from tests.integration.test_console_isolation import Browser, console_api
@@ -204,3 +209,41 @@ def test_the_portal_tells_who_types_a_register_fact_that_a_person_checks(
     assert page.status_code == 200
     text = " ".join(unescape(page.text).split())
     assert "Dann prüft eine Sachbearbeiterin oder ein Sachbearbeiter Ihren Antrag" in text
+
+
+@pytest.fixture
+def ctx(platform: Platform, database_url: str, tmp_path: Path) -> Iterator[AppContext]:
+    with own_database(database_url, tmp_path, "registerfacts") as url:
+        context = context_for(platform, url, tmp_path)
+        yield context
+        context.close()
+
+
+def test_a_certificate_about_to_be_issued_on_a_typed_value_refers_the_case(
+    ctx: AppContext,
+) -> None:
+    """The issue-time guard: a case decided 'approved' whose street is the citizen's (as if the
+    definition changed after the decision) gets no certificate; it is referred, not failed."""
+    (case_id,) = submit_cases(ctx, "meldebescheinigung", [{}])
+    with unit_of_work(ctx.engine) as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        data = dict(case.data)
+        data["origin"] = {**data["origin"], "strasse": "citizen"}
+        data["provenance"] = {k: v for k, v in data["provenance"].items() if k != "strasse"}
+        definition = ctx.catalogue.get(case.service)
+        machine = decide(definition, dict(data["values"]), case.reference_date)
+        assert machine.outcome == "approved"
+        case.data, case.decision = data, machine.to_json()
+        case.outcome, case.status = "approved", CaseStatus.PROCESSING
+        session.add(case)
+    assert issue_or_refer(ctx, case_id, automated=True) == []
+    with Session(ctx.engine) as session:
+        stored = session.get(Case, case_id)
+        assert stored is not None and stored.status == CaseStatus.REFERRED
+        assert session.exec(select(Document).where(Document.case_id == case_id)).all() == []
+        referred = session.exec(
+            select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.type == "referred")
+        ).one()
+    assert referred.payload["referral_reasons"] == ["unverified_register_fact"]
+    assert "strasse" in (referred.reason or "")
