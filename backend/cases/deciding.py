@@ -4,20 +4,30 @@ analysis and the integrators' test runner all decide exactly alike."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
 from backend.definitions.models import ServiceDefinition
+from backend.definitions.register_facts import statement_free_facts
 from backend.domain.decision import Decision
 from backend.domain.policy import CaseSignals, referral_reasons
+from backend.domain.provenance import unconfirmed
 from backend.rules.evaluate import decide
 
 
-def signals_of(data: Mapping[str, Any], *, registry_checked: bool = False) -> CaseSignals:
+def signals_of(
+    data: Mapping[str, Any],
+    *,
+    registry_checked: bool = False,
+    register_facts: Sequence[str] = (),
+) -> CaseSignals:
     """What intake recorded in the case data that may stop automation. ``registry_checked``: a
-    clerk has checked the values a failed registry could not deliver (console re-run)."""
+    clerk has checked the values a failed registry could not deliver (console re-run); it lifts
+    the outage referral, never a register fact, since the tick turns no typed value into a read
+    one."""
     return CaseSignals(
+        unverified_facts=unconfirmed(data, list(register_facts)),
         disputed_fields=list((data.get("disputes") or {}).keys()),
         has_remark=bool(data.get("remark")),
         failed_fields=[] if registry_checked else list(data.get("failed_fields") or []),
@@ -41,10 +51,23 @@ def decide_case(
     for code in referral_reasons(
         legal_basis=automation.legal_basis,
         triggers=automation.referral_triggers,
-        signals=signals_of(data, registry_checked=registry_checked),
+        signals=signals_of(
+            data,
+            registry_checked=registry_checked,
+            register_facts=must_be_read(definition, decision.proposed_outcome or decision.outcome),
+        ),
         case_id=case_id,
         qa_sample_rate=automation.qa_sample_rate,
         paused=paused,
     ):
         decision = decision.refer(code)
     return decision
+
+
+def must_be_read(definition: ServiceDefinition, outcome: str | None) -> list[str]:
+    """Fields the machine may decide on only as a register delivered them: the register facts,
+    and every register-filled field when the outcome issues a certificate of register content."""
+    fields = statement_free_facts(definition)
+    if any(d.certifies_register and outcome in d.on for d in definition.documents):
+        fields += [f.id for f in definition.fields if f.source is not None and f.id not in fields]
+    return fields

@@ -35,7 +35,7 @@ from backend.cases.deciding import decide_case
 from backend.cases.incidents import describe_failure, raise_incident, settle_retried, sweep_overdue
 from backend.cases.lifecycle import clerk_decided, load_case, message_facts, move_case
 from backend.cases.worker import APP_VERSION, DOCUMENTS_QUEUE, WORKFLOW, worker_context
-from backend.cases.writeback import run_writebacks
+from backend.cases.writeback import refer_or_note, run_writebacks
 from backend.console.automation import is_paused
 from backend.context import AppContext
 from backend.db import unit_of_work
@@ -45,7 +45,7 @@ from backend.domain.case_state import Actor, CaseStatus
 from backend.domain.decision import Decision
 from backend.handover.delivery import handover_step
 from backend.models import Case, utcnow
-from backend.notices.issue import issue_documents
+from backend.notices.issue import UncertifiedContent, issue_documents
 from backend.notifications.delivery import register_queue as register_notifications_queue
 from backend.notifications.messages import payment_reminder, status_changed
 from backend.notifications.service import post_message
@@ -289,7 +289,25 @@ def documents_step(case_id: str) -> list[str]:
         # Decided by the rules without a person: the § 35a VwVfG statement goes on the notice;
         # a clerk's approval that waited for its fee is the clerk's notice.
         automated = not clerk_decided(session, case_id)
-    return issue_documents(ctx, case_id, automated=automated)
+    return issue_or_refer(ctx, case_id, automated=automated)
+
+
+def issue_or_refer(ctx: AppContext, case_id: str, *, automated: bool) -> list[str]:
+    """Issue the documents; a certificate of register content that would print typed values
+    (a definition changed since the decision, say) refers the case instead of failing for
+    good: no PDF, and a person decides."""
+    try:
+        return issue_documents(ctx, case_id, automated=automated)
+    except UncertifiedContent as exc:
+        refer_or_note(
+            ctx,
+            case_id,
+            exc.message,
+            {"referral_reasons": ["unverified_register_fact"]},
+            "Prüfung durch die Sachbearbeitung",
+            "documents:uncertified",
+        )
+        return []
 
 
 @DBOS.step(name="knopfdruck.finish", **_STEP)

@@ -11,10 +11,12 @@ from babel.dates import format_date, format_datetime
 from sqlmodel import Session
 
 from backend.auth.tokens import Identity
+from backend.cases.deciding import must_be_read
 from backend.cases.queries import get_case
 from backend.cases.views import as_date, display_value
 from backend.context import AppContext
 from backend.documents.render import SERVICE_TEMPLATES, SHARED_TEMPLATES_DIR, NoticeRenderer
+from backend.domain.provenance import unconfirmed
 from backend.models import aware
 from backend.uploads.service import StoredFile, application_uploads
 
@@ -65,7 +67,11 @@ def receipt_context(
     automated = bool(definition.automation.legal_basis)
     next_steps = (
         "Ihr Antrag wird jetzt geprüft. Meist ist er innerhalb einer Minute entschieden. "
-        if automated and not data.get("disputes") and not data.get("remark")
+        if automated
+        and not data.get("disputes")
+        and not data.get("remark")
+        # Typed register facts go to a person (policy: unverified_register_fact).
+        and not unconfirmed(data, must_be_read(definition, "approved"))
         else "Eine Sachbearbeiterin oder ein Sachbearbeiter prüft Ihren Antrag. "
     ) + "Den Stand sehen Sie jederzeit im Portal unter „Meine Anträge“."
     address = [

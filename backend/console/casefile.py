@@ -4,7 +4,7 @@ trail with its chain check, and who read which data for this case. Reading it is
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -21,6 +21,7 @@ from backend.context import AppContext
 from backend.db import unit_of_work
 from backend.domain.case_state import CaseStatus
 from backend.domain.policy import REFERRAL_TEXT
+from backend.domain.provenance import value_sources
 from backend.domain.remedy import remedy_for
 from backend.errors import NotFound
 from backend.models import CaseEvent, Document, RegistryAccess, aware
@@ -34,7 +35,7 @@ class ValueRow(BaseModel):
     value: Any
     display: Text
     origin: str
-    """registry · citizen"""
+    """registry · citizen · clerk (a clerk deciding by hand stood behind a typed value)"""
     registry_title: str | None = None
     record_id: str | None = None
     as_of: datetime | None = None
@@ -42,6 +43,10 @@ class ValueRow(BaseModel):
     """The citizen's statement that the registry value is wrong (shown next to it)."""
     registry_failed: bool = False
     """The registry did not answer; the citizen typed the value."""
+    confirmed_by: str | None = None
+    confirmed_on: date | None = None
+    evidence: str | None = None
+    """For origin clerk: who stood behind the value, when, and on what (their reason)."""
 
 
 class ReasonRow(BaseModel):
@@ -187,6 +192,7 @@ def _values(ctx: AppContext, case: Any) -> list[ValueRow]:
     provenance = data.get("provenance") or {}
     disputes = data.get("disputes") or {}
     failed = set(data.get("failed_fields") or [])
+    sources = value_sources(data)
     rows = []
     for field in definition.fields:
         if field.id not in values and field.id not in disputes:
@@ -194,6 +200,8 @@ def _values(ctx: AppContext, case: Any) -> list[ValueRow]:
         value = values.get(field.id)
         prov = provenance.get(field.id) or {}
         as_of = prov.get("as_of")
+        source = sources.get(field.id)
+        clerk = source if source is not None and source.kind == "clerk" else None
         rows.append(
             ValueRow(
                 field=field.id,
@@ -202,7 +210,12 @@ def _values(ctx: AppContext, case: Any) -> list[ValueRow]:
                 display=Text(
                     de=display_value(field, value, "de"), en=display_value(field, value, "en")
                 ),
-                origin=origin.get(field.id, "registry" if prov else "citizen"),
+                origin="clerk"
+                if clerk is not None
+                else origin.get(field.id, "registry" if prov else "citizen"),
+                confirmed_by=clerk.by if clerk else None,
+                confirmed_on=clerk.at if clerk else None,
+                evidence=clerk.evidence if clerk else None,
                 registry_title=prov.get("registry_title") or prov.get("registry"),
                 record_id=prov.get("record_id"),
                 as_of=aware(datetime.fromisoformat(as_of)) if as_of else None,

@@ -24,6 +24,7 @@ from backend.console.reasons import required_reason
 from backend.context import AppContext
 from backend.db import unit_of_work
 from backend.domain.case_state import Actor, CaseStatus
+from backend.domain.provenance import confirm_typed
 from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
 from backend.models import Case, CaseEvent, utcnow
 from backend.models_console import PendingDecision
@@ -321,6 +322,9 @@ def execute_decision(
         if replacing:
             revoke_standing_notices(session, case.id)
         case.decision, case.outcome = decision, outcome
+        # A person decides: they stand behind the values no register delivered, and the notice
+        # says so ("Von der Behörde bestätigt") instead of naming a register.
+        case.data = confirm_typed(case.data or {}, by=actor.label, at=utcnow(), evidence=reason)
         session.add(case)
         record_event(
             session,

@@ -16,6 +16,7 @@ from backend.models_engine import IssuedNotice, Payment
 from backend.notices.claims import NoticeClaims, content_sha256
 from backend.notices.issue import (
     _store,
+    check_certifiable,
     issue_documents,
     printed_content,
     template_context,
@@ -69,6 +70,7 @@ def issue_clerk_documents(ctx: AppContext, case_id: str, *, round_no: int) -> li
         if doc.id in existing:
             issued.append(existing[doc.id])
             continue
+        check_certifiable(definition, doc, case)
         issued_on = local_date(utcnow())
         content = printed_content(ctx, case, definition, doc, issued_on, payment)
         claims = NoticeClaims(

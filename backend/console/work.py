@@ -168,7 +168,10 @@ def rerun_automation(
 
     Re-reading a register needs the citizen's identifier from their login, which the platform
     deliberately does not keep; after an outage the clerk checks the typed values against the
-    register and says so (``registry_checked``), which lifts the registry-failure referral."""
+    register and says so (``registry_checked``), which lifts the registry-failure referral. The
+    tick turns no typed value into a register value: a register fact or a certificate of
+    register content typed by the citizen still refers the case, and the clerk decides it by
+    hand (a human decision, without the § 35a statement)."""
     clerk.require(Permission.WORK_CASES)
     text = required_reason(reason)
     with unit_of_work(ctx.engine) as session:

@@ -27,6 +27,7 @@ from backend.definitions.models import (
     definition_json_schema,
     yaml_path,
 )
+from backend.definitions.register_facts import register_fact_problems
 from backend.definitions.versions import definition_files, service_folder
 from backend.errors import DefinitionError
 from backend.rules import CelSyntaxError, compile_expression, references
@@ -360,6 +361,7 @@ def _semantic_problems(
     yield from _expression_problems(definition)
     yield from _writeback_problems(definition, connectors)
     yield from length_problems(definition, connectors)
+    yield from register_fact_problems(definition)
 
 
 def _source_problems(

@@ -496,6 +496,15 @@ class Document(_Strict):
     on: list[Outcome] = pydantic.Field(
         min_length=1, description="Outcomes for which the document is issued."
     )
+    certifies_register: Text | None = pydantic.Field(
+        default=None,
+        description=(
+            "Connector id of the register whose content the document certifies, e.g. "
+            "'melderegister': it is issued only when every register-filled value of the case was "
+            "read from a register or confirmed by a clerk deciding by hand; otherwise the case "
+            "goes to a person."
+        ),
+    )
 
     @field_validator("template")
     @classmethod
@@ -523,8 +532,52 @@ class Threshold(_Strict):
     above: Number = pydantic.Field(description="The case is referred when the amount exceeds this.")
 
 
+# --- register facts (issue 20): what the rules may only rely on when a register says it ---
+
+
+class RegisterFact(_Strict):
+    """A field whose value the rules rely on as a register states it (income, residence): typed
+    instead of read, the machine does not decide unless the law accepts the citizen's word."""
+
+    field: Identifier = pydantic.Field(
+        description="Id of a field with a source; its value must come from that register."
+    )
+    allow_statement: StrictBool = pydantic.Field(
+        default=False,
+        description=(
+            "The law allows deciding on the citizen's own statement when the register holds "
+            "nothing (then legal_reference names the provision)."
+        ),
+    )
+    legal_reference: Text | None = pydantic.Field(
+        default=None,
+        description="Provision that allows deciding on the statement; required with "
+        "allow_statement.",
+    )
+
+    @model_validator(mode="after")
+    def _statement_has_basis(self) -> RegisterFact:
+        """Deciding on a statement instead of the register needs a provision that allows it."""
+        if self.allow_statement and not self.legal_reference:
+            raise _problem("allow_statement needs a legal_reference", "legal_reference")
+        if self.legal_reference and not self.allow_statement:
+            raise _problem("legal_reference is only used with allow_statement", "legal_reference")
+        return self
+
+
+# --- end of register facts ---
+
+
 class Automation(_Strict):
     """When the machine may decide alone (§ 35a VwVfG) and what sends a case to a person."""
+
+    register_facts: list[RegisterFact] = pydantic.Field(
+        default_factory=list,
+        description=(
+            "Fields the rules rely on as a register holds them: a value the citizen typed "
+            "instead sends the case to a person (referral 'unverified_register_fact')."
+        ),
+    )
 
     legal_basis: Text | None = pydantic.Field(
         default=None,

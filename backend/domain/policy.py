@@ -35,6 +35,13 @@ REFERRAL_TEXT: dict[str, dict[str, str]] = {
         "en": "The register does not hold data it should hold for this application; you "
         "entered it yourself, and a person checks it.",
     },
+    "unverified_register_fact": {
+        "de": "Eine Angabe, auf die es für die Entscheidung ankommt, muss aus einem Register "
+        "stammen; das Register hatte sie nicht, Sie haben sie selbst eingegeben. Eine Person "
+        "prüft sie.",
+        "en": "A value the decision depends on must come from a register; the register did not "
+        "have it and you entered it yourself. A person checks it.",
+    },
     "rule_referred": {
         "de": "Eine Regel des Dienstes verlangt eine Prüfung durch eine Person.",
         "en": "A rule of the service requires a check by a person.",
@@ -56,6 +63,9 @@ class CaseSignals:
     rule_referred: bool
     empty_fields: Collection[str] = ()
     """Held fields the registry had nothing for and the citizen typed instead."""
+    unverified_facts: Collection[str] = ()
+    """Register facts (automation.register_facts) whose value no register delivered and no clerk
+    confirmed with evidence; unlike the triggers, always a referral."""
 
 
 def in_qa_sample(case_id: str, rate: float) -> bool:
@@ -94,6 +104,10 @@ def referral_reasons(
     # what the citizen typed in its place: such services list this trigger.
     if signals.empty_fields and "held_data_missing" in triggers:
         reasons.append("held_data_missing")
+    # The rules rely on these as a register states them; a typed value could be anything
+    # (anyone could type the highest income), so no trigger list can switch this off.
+    if signals.unverified_facts:
+        reasons.append("unverified_register_fact")
     if signals.rule_referred:
         reasons.append("rule_referred")
     if "qa_sample" in triggers and in_qa_sample(case_id, qa_sample_rate):

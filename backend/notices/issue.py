@@ -15,12 +15,36 @@ from backend.db import unit_of_work
 from backend.definitions.models import Document as DocumentDefinition
 from backend.definitions.models import ServiceDefinition
 from backend.documents.render import local_date
+from backend.domain.provenance import unconfirmed, value_sources
 from backend.domain.remedy import remedy_for
+from backend.errors import Conflict
 from backend.models import Case, Document, aware, utcnow
 from backend.models_engine import IssuedNotice, Payment
 from backend.notices.claims import NoticeClaims, content_sha256
 from backend.notices.qr import qr_data_url
 from backend.notices.signing import publish_key, signer_for
+
+
+class UncertifiedContent(Conflict):
+    """A certificate of register content would print values no register delivered."""
+
+    code = "uncertified_register_content"
+
+
+def check_certifiable(definition: ServiceDefinition, doc: DocumentDefinition, case: Case) -> None:
+    """A document that certifies a register's content prints only what a register delivered
+    or a clerk confirmed; anything else would certify what nobody checked."""
+    if doc.certifies_register is None:
+        return
+    held = [f.id for f in definition.fields if f.source is not None]
+    typed = unconfirmed(case.data or {}, held)
+    if typed:
+        raise UncertifiedContent(
+            f"„{doc.title.de}“ bescheinigt Registerinhalte, aber diese Angaben stammen nicht "
+            f"aus dem Register: {', '.join(typed)}. Eine Person muss entscheiden. "
+            f"({doc.title.en} certifies register content; not from the register: "
+            f"{', '.join(typed)}.)"
+        )
 
 
 def verification_url(ctx: AppContext, token: str | None = None) -> str:
@@ -124,6 +148,13 @@ def template_context(
     template may use."""
     values = dict(case.data.get("values") or {})
     typed = _typed_fields(definition, values)
+    sources = value_sources(case.data or {})
+
+    def source(field_id: str) -> str:
+        """Where a printed value comes from, so no template hard-codes a register."""
+        found = sources.get(field_id)
+        return found.sentence("de") if found is not None else ""
+
     decision = case.decision or {}
     amounts = {k: Decimal(str(v)) for k, v in (decision.get("amounts") or {}).items()}
     address_lines = [
@@ -145,6 +176,7 @@ def template_context(
         "automated": automated,
         "fields": typed,
         "provenance": _provenance(case),
+        "source": source,
         "decision": decision,
         "outcome": case.outcome,
         "service_title": definition.title.de,
@@ -193,6 +225,7 @@ def issue_documents(ctx: AppContext, case_id: str, *, automated: bool) -> list[s
         if doc.id in existing:
             issued.append(existing[doc.id])
             continue
+        check_certifiable(definition, doc, case)
         issued_on = local_date(utcnow())
         content = printed_content(ctx, case, definition, doc, issued_on, payment)
         digest = content_sha256(content)

@@ -27,6 +27,8 @@ REFERRAL_LABELS: dict[str, str] = {
     "disputed_data": N_("Registerangabe bestritten"),
     "remark": N_("Anmerkung der Antragstellerin oder des Antragstellers"),
     "registry_failure": N_("Register nicht erreichbar"),
+    "held_data_missing": N_("Register hält die Angabe nicht"),
+    "unverified_register_fact": N_("Registerangabe nicht aus dem Register"),
     "rule_referred": N_("Regel verlangt Prüfung"),
     "rule_error": N_("Regel nicht auswertbar"),
     "threshold": N_("Schwellenwert überschritten"),

@@ -22,6 +22,7 @@ from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, PdfObje
 
 from backend.documents import NoticeRenderer, RenderError, TemplateResourceFetcher
 from backend.documents.render import ResourceRefused, date_de, date_iso, money_de
+from backend.domain.provenance import source_of
 from prefill.connectors.base import Provenance
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,6 +64,7 @@ def erika_context() -> dict[str, Any]:
         for field_id in fields
     }
     return {
+        "source": _sources(fields, provenance),
         "authority": "Stadt Köln – Bürgeramt",
         "return_address": "Stadt Köln · Bürgeramt · 50667 Köln",
         "addressee": {"name": "Erika Mustermann", "lines": ["Heidestraße 17", "51147 Köln"]},
@@ -74,6 +76,15 @@ def erika_context() -> dict[str, Any]:
         "qr_data_url": _qr_data_url(VERIFY_URL),
         "verification_url": VERIFY_URL,
     }
+
+
+def _sources(fields: dict[str, Any], provenance: dict[str, Provenance]) -> Any:
+    """The source() helper as backend.notices.issue builds it from a case's data."""
+    data = {
+        "values": fields,
+        "provenance": {k: p.model_dump(mode="json") for k, p in provenance.items()},
+    }
+    return lambda field_id: source_of(data, field_id).sentence("de")
 
 
 def notice_context(**extra: Any) -> dict[str, Any]:
@@ -208,7 +219,7 @@ def test_renders_without_weasyprint_complaints(
 
 def test_optional_values_may_be_absent(renderer: NoticeRenderer) -> None:
     context = erika_context()
-    for optional in ("provenance", "qr_data_url", "verification_url", "return_address"):
+    for optional in ("provenance", "source", "qr_data_url", "verification_url", "return_address"):
         del context[optional]
     del context["fields"]["einzugsdatum"]
     (text,) = _text(renderer.render(MELDE, TEMPLATE, context))
@@ -218,13 +229,16 @@ def test_optional_values_may_be_absent(renderer: NoticeRenderer) -> None:
     assert "Echtheit" not in text
 
 
-def test_provenance_missing_for_one_field_prints_nothing_for_it(
+def test_value_without_register_provenance_says_it_is_the_citizens_statement(
     renderer: NoticeRenderer,
 ) -> None:
     context = erika_context()
-    context["provenance"] = {"familienname": context["provenance"]["familienname"]}
+    held = {"familienname": context["provenance"]["familienname"]}
+    context["provenance"] = held
+    context["source"] = _sources(context["fields"], held)
     (text,) = _text(renderer.render(MELDE, TEMPLATE, context))
     assert text.count("Quelle: Melderegister") == 1
+    assert "Ihre Angabe" in text
 
 
 def test_missing_field_raises_render_error_naming_template_and_value(
