@@ -96,15 +96,23 @@ def charset_problem(field: Field, value: str) -> FieldProblem | None:
     if charset is None:
         return None
     data_type = DataType(charset.removeprefix("din91379-"))
+    return din91379_problem(field.id, field.label.de, field.label.en, value, data_type)
+
+
+def din91379_problem(
+    key: str, label_de: str, label_en: str, value: str, data_type: DataType = DataType.C
+) -> FieldProblem | None:
+    """The first character of `value` outside a DIN 91379 data type, by code point and name;
+    also for the remark and dispute statements, which the receipt prints."""
     found = first_offender(value, data_type)
     if found is None:
         return None
     where_de, where_en = _CHARSET_WHERE.get(data_type, ("in diesem Text", "in this text"))
     return FieldProblem(
-        field.id,
-        f"{field.label.de}: Das Zeichen {found.label} ({found.name}) an Stelle {found.position} "
+        key,
+        f"{label_de}: Das Zeichen {found.label} ({found.name}) an Stelle {found.position} "
         f"ist {where_de} nicht zulässig (DIN 91379).",
-        f"{field.label.en}: the character {found.label} ({found.name}) at position "
+        f"{label_en}: the character {found.label} ({found.name}) at position "
         f"{found.position} is not allowed {where_en} (DIN 91379).",
     )
 

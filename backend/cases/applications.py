@@ -17,6 +17,7 @@ from backend.cases.answers import (
     allowed_answers,
     charset_problem,
     coerce,
+    din91379_problem,
     length_problem,
 )
 from backend.cases.audit import record_event
@@ -331,6 +332,12 @@ def update_application(
                     )
                 )
                 continue
+            outside = din91379_problem(
+                fid, f"Beanstandung zu {field.label.de}", f"Dispute of {field.label.en}", statement
+            )
+            if outside is not None:
+                problems.append(outside)
+                continue
             new_disputes[fid] = statement.strip()
         if remark is not None and len(remark) > MAX_STATEMENT:
             problems.append(
@@ -340,6 +347,10 @@ def update_application(
                     f"At most {MAX_STATEMENT} characters.",
                 )
             )
+        elif remark is not None:
+            outside = din91379_problem("remark", "Bemerkung", "Remark", remark)
+            if outside is not None:
+                problems.append(outside)
         if problems:
             raise InvalidInput(
                 "Bitte prüfen Sie Ihre Angaben. (Check your answers.)",

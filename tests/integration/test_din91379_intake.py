@@ -100,3 +100,27 @@ def test_an_assisted_application_at_the_counter_refuses_an_emoji(platform: Platf
         application = session.get(Application, app_id)
         assert application is not None
         assert application.status == "draft" and application.answers == {}
+
+
+def test_a_remark_and_a_dispute_keep_to_data_type_c_because_the_receipt_prints_them(
+    platform: Platform,
+) -> None:
+    api = platform.api("jonas")
+    application = api.post("/applications", json={"service": SERVICE}).json()
+    url = f"/applications/{application['id']}"
+
+    r = api.patch(url, json={"remark": "Bitte schnell 🙏\nDanke, ½ Jahr alt"})
+    assert r.status_code == 422, r.text
+    [detail] = r.json()["details"]
+    assert detail["field"] == "remark"
+    assert "U+1F64F (PERSON WITH FOLDED HANDS) an Stelle 15" in detail["message_de"]
+
+    r = api.patch(url, json={"disputes": {"familienname": "Heißt „Schneider“ ✗"}})
+    assert r.status_code == 422, r.text
+    [detail] = r.json()["details"]
+    assert detail["field"] == "familienname" and "U+201E" in detail["message"]
+
+    assert (
+        api.patch(url, json={"remark": "Danke!\nDer Hund ist ½ Jahr alt (§ 2)."}).status_code == 200
+    )
+    assert api.get(url).json()["remark"] == "Danke!\nDer Hund ist ½ Jahr alt (§ 2)."
