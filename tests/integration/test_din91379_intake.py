@@ -45,6 +45,11 @@ def test_an_emoji_in_the_dog_name_is_refused_at_intake_naming_field_and_code_poi
     assert stored["hundename"] is None and stored["rasse_bezeichnung"] is None
     assert api.post(f"{url}/submit").status_code == 422
     assert api.get(url).json()["status"] == "draft"
+    # API clients can know the data type before they send.
+    fields = {f["id"]: f for f in application["fields"]}
+    assert fields["hundename"]["charset"] == "din91379-b"
+    assert fields["familienname"]["charset"] == "din91379-a"
+    assert fields["weitere_hunde"]["charset"] is None
 
 
 def test_a_name_from_across_the_list_is_accepted_decided_registered_and_printed(
