@@ -129,3 +129,13 @@ def test_a_remark_and_a_dispute_keep_to_data_type_c_because_the_receipt_prints_t
         api.patch(url, json={"remark": "Danke!\nDer Hund ist ½ Jahr alt (§ 2)."}).status_code == 200
     )
     assert api.get(url).json()["remark"] == "Danke!\nDer Hund ist ½ Jahr alt (§ 2)."
+
+
+def test_the_counter_refuses_a_walk_in_name_outside_data_type_a(platform: Platform) -> None:
+    """The clerk types the name from the ID card; a digit or symbol there is a typing error."""
+    clerk = ClerkBrowser(platform, "clerk-buergeramt")
+
+    refused = clerk.post("/console/assisted", _walk_in(_persona("jonas"), family_name="Schneider2"))
+
+    assert refused.status_code == 422
+    assert "Familienname: Das Zeichen U+0032 (DIGIT TWO) an Stelle 10" in refused.text
