@@ -75,7 +75,7 @@ DEFAULT_MAX_LENGTH: dict[str, int] = {"string": 300, "text": 2000, "email": 254,
 unbounded. Email: RFC 5321 path limit; IBAN: 34 characters plus a space every four."""
 Charset = Literal["din91379-a", "din91379-b", "din91379-c", "din91379-d", "din91379-e"]
 """DIN 91379 data types a text field may declare: A names of natural persons, B names of
-organisations and addresses, C other text, D as C plus Greek, E all (Greek, Cyrillic, E1)."""
+organisations and addresses, C other text, D person names with Greek, E all (+ Cyrillic, E1)."""
 DEFAULT_CHARSET: dict[str, Charset] = {
     "string": "din91379-b",
     "text": "din91379-c",
@@ -288,7 +288,7 @@ class Field(_Strict):
         description=(
             "For types string, text, email, iban: the DIN 91379 data type an answer must keep to "
             "(din91379-a names of natural persons, -b names of organisations and addresses, "
-            "-c other text, -d as c plus Greek, -e all incl. Cyrillic); default "
+            "-c other text, -d names of persons with Greek, -e all incl. Cyrillic); default "
             + ", ".join(f"{kind} {charset}" for kind, charset in DEFAULT_CHARSET.items())
             + "."
         ),

@@ -26,9 +26,9 @@ def _nfc(text: str) -> str:
         ("L\u0325\u0304", "bll", (A, B, C, D, E)),  # letter + two combining marks, one unit
         ("K\u035fH", "bll", (A, B, C, D, E)),  # a sequence that ends in a letter
         ("O’Neill", "bnlreq", (A, B, C, D, E)),
-        ("Hauptstr. 12a / §3 €", "bnl", (B, C, D, E)),
-        ("½", "bnlopt", (C, D, E)),
-        ("erste Zeile\nzweite Zeile", "bnlnot", (C, D, E)),
+        ("Hauptstr. 12a / §3 €", "bnl", (B, C, E)),
+        ("½", "bnlopt", (C, E)),
+        ("erste Zeile\nzweite Zeile", "bnlnot", (C, E)),
         ("Σωκράτης", "gl", (D, E)),
         ("Дмитрий", "cl", (E,)),
         ("„Zitat“ …", "enl", (E,)),

@@ -22,7 +22,7 @@ class DataType(StrEnum):
     A = "a"  # names of natural persons
     B = "b"  # names of legal persons, organisations, products; addresses
     C = "c"  # other text
-    D = "d"  # as C, plus Greek letters
+    D = "d"  # as A, plus Greek letters: person names in European data exchange
     E = "e"  # everything the list holds
 
 
@@ -30,7 +30,7 @@ GROUPS: dict[DataType, frozenset[str]] = {
     DataType.A: frozenset({"bll", "bnlreq"}),
     DataType.B: frozenset({"bll", "bnlreq", "bnl"}),
     DataType.C: frozenset({"bll", "bnlreq", "bnl", "bnlopt", "bnlnot"}),
-    DataType.D: frozenset({"bll", "bnlreq", "bnl", "bnlopt", "bnlnot", "gl"}),
+    DataType.D: frozenset({"bll", "bnlreq", "gl"}),
     DataType.E: frozenset({"bll", "bnlreq", "bnl", "bnlopt", "bnlnot", "gl", "cl", "enl"}),
 }
 """Combining diacritics (group dc) belong to no type on their own: DIN 91379 allows them only
