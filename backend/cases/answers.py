@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from backend.definitions.models import HELD_LABEL_KEY, Field
+from backend.domain.din91379 import DataType, first_offender
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -82,6 +83,40 @@ def length_problem(field: Field, value: str) -> FieldProblem | None:
     return None
 
 
+_CHARSET_WHERE: dict[DataType, tuple[str, str]] = {
+    DataType.A: ("in Namen von Personen", "in names of persons"),
+    DataType.B: ("in Namen und Anschriften", "in names and addresses"),
+}
+
+
+def charset_problem(field: Field, value: str) -> FieldProblem | None:
+    """A text answer with a character DIN 91379 does not hold for the field's data type: a
+    register or XÖV message could not take it, and a notice could not print it (issue 20)."""
+    charset = field.text_charset
+    if charset is None:
+        return None
+    data_type = DataType(charset.removeprefix("din91379-"))
+    return din91379_problem(field.id, field.label.de, field.label.en, value, data_type)
+
+
+def din91379_problem(
+    key: str, label_de: str, label_en: str, value: str, data_type: DataType = DataType.C
+) -> FieldProblem | None:
+    """The first character of `value` outside a DIN 91379 data type, by code point and name;
+    also for the remark and dispute statements, which the receipt prints."""
+    found = first_offender(value, data_type)
+    if found is None:
+        return None
+    where_de, where_en = _CHARSET_WHERE.get(data_type, ("in diesem Text", "in this text"))
+    return FieldProblem(
+        key,
+        f"{label_de}: Das Zeichen {found.label} ({found.name}) an Stelle {found.position} "
+        f"ist {where_de} nicht zulässig (DIN 91379).",
+        f"{label_en}: the character {found.label} ({found.name}) at position "
+        f"{found.position} is not allowed {where_en} (DIN 91379).",
+    )
+
+
 def allowed_answers(field: Field, prefill: dict[str, Any]) -> list[str]:
     """The values a choice field accepts: its options, or the held records it offers."""
     if field.options_from is not None:
@@ -110,6 +145,9 @@ def coerce(
         too_long_or_short = length_problem(field, value)
         if too_long_or_short is not None:
             return None, too_long_or_short
+        outside_charset = charset_problem(field, value)
+        if outside_charset is not None:
+            return None, outside_charset
         if kind == "email" and not _EMAIL.match(value):
             return bad(
                 "Bitte geben Sie eine E-Mail-Adresse wie name@example.de ein.",

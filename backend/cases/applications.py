@@ -12,7 +12,14 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from backend.auth.tokens import Identity
-from backend.cases.answers import FieldProblem, allowed_answers, coerce, length_problem
+from backend.cases.answers import (
+    FieldProblem,
+    allowed_answers,
+    charset_problem,
+    coerce,
+    din91379_problem,
+    length_problem,
+)
 from backend.cases.audit import record_event
 from backend.cases.worker import enqueue_case
 from backend.context import AppContext
@@ -325,6 +332,12 @@ def update_application(
                     )
                 )
                 continue
+            outside = din91379_problem(
+                fid, f"Beanstandung zu {field.label.de}", f"Dispute of {field.label.en}", statement
+            )
+            if outside is not None:
+                problems.append(outside)
+                continue
             new_disputes[fid] = statement.strip()
         if remark is not None and len(remark) > MAX_STATEMENT:
             problems.append(
@@ -334,6 +347,10 @@ def update_application(
                     f"At most {MAX_STATEMENT} characters.",
                 )
             )
+        elif remark is not None:
+            outside = din91379_problem("remark", "Bemerkung", "Remark", remark)
+            if outside is not None:
+                problems.append(outside)
         if problems:
             raise InvalidInput(
                 "Bitte prüfen Sie Ihre Angaben. (Check your answers.)",
@@ -388,13 +405,13 @@ def missing_required(
 def answers_out_of_limits(
     definition: ServiceDefinition, application: Application
 ) -> list[FieldProblem]:
-    """Typed answers the limits refuse now: a draft lives for weeks, and a definition reloaded
-    meanwhile (or a register's lower limit) may have narrowed what the register will take."""
+    """Typed answers the limits or DIN 91379 refuse now: a draft lives for weeks, and a definition
+    reloaded meanwhile (or a register's lower limit) may have narrowed what it will take."""
     problems: list[FieldProblem] = []
     for field in definition.fields:
         value = application.answers.get(field.id)
         if isinstance(value, str) and not _held(application, field.id):
-            problem = length_problem(field, value)
+            problem = length_problem(field, value) or charset_problem(field, value)
             if problem is not None:
                 problems.append(problem)
     return problems

@@ -57,6 +57,8 @@ class FieldView(BaseModel):
     """Text fields: most characters accepted (the definition's, the register's or the platform's
     default); None for types bounded otherwise (dates, numbers, choices, files)."""
     min_length: int | None = None
+    charset: str | None = None
+    """Text fields: the DIN 91379 data type answers keep to (din91379-a … -e); None otherwise."""
     origin: Literal["registry", "citizen"]
     """registry: held by the administration, the citizen confirms; citizen: entered by them."""
     value: Any
@@ -262,6 +264,7 @@ def application_view(definition: ServiceDefinition, app: Application) -> Applica
                 max_size_bytes=f.upload_limit_bytes if f.type == "file" else None,
                 max_length=f.length_limit,
                 min_length=f.min_length,
+                charset=f.text_charset,
                 origin="registry" if held else "citizen",
                 value=(entry or {}).get("value") if held else app.answers.get(f.id),
                 source=SourceView(

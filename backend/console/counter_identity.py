@@ -22,11 +22,13 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.auth.sessions import identity_from_json
 from backend.auth.tokens import Identity
+from backend.cases.answers import din91379_problem
 from backend.cases.applications import access_rows
 from backend.cases.subjects import counter_pseudonym
 from backend.console.identity import ClerkIdentity
 from backend.context import AppContext
 from backend.db import unit_of_work
+from backend.domain.din91379 import DataType
 from backend.errors import InvalidInput, ServiceUnavailable
 from backend.models import PortalSession, utcnow
 from prefill.service import DataNeed, prefill
@@ -175,6 +177,11 @@ class WalkIn:
                     "Enter the given name(s) as on the ID document.",
                 )
             )
+        for key, typed in (("family_name", family), ("given_names", given)):
+            label_de, label_en = _FIELD_LABELS[key]
+            outside = din91379_problem(key, label_de, label_en, typed, DataType.A)
+            if outside is not None and not any(p["field"] == key for p in problems):
+                problems.append(_problem(key, outside.de, outside.en))
         born = parse_birthdate(birthdate or "")
         if born is None or born > date.today() or born.year < 1900:
             problems.append(

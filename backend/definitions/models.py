@@ -73,6 +73,18 @@ TEXT_TYPES = ("string", "text", "email", "iban")
 DEFAULT_MAX_LENGTH: dict[str, int] = {"string": 300, "text": 2000, "email": 254, "iban": 42}
 """Characters a text field takes when its definition declares no max_length: no field is
 unbounded. Email: RFC 5321 path limit; IBAN: 34 characters plus a space every four."""
+Charset = Literal["din91379-a", "din91379-b", "din91379-c", "din91379-d", "din91379-e"]
+"""DIN 91379 data types a text field may declare: A names of natural persons, B names of
+organisations and addresses, C other text, D person names with Greek, E all (+ Cyrillic, E1)."""
+DEFAULT_CHARSET: dict[str, Charset] = {
+    "string": "din91379-b",
+    "text": "din91379-c",
+    "email": "din91379-b",
+    "iban": "din91379-b",
+}
+"""DIN 91379 data type of a text field that declares none: a short string is a name of a
+thing or an address part (B), free text may hold line breaks and ½ (C). A person's name must
+declare din91379-a. Emoji and other symbols are in no data type, so they are refused everywhere."""
 MAX_LENGTH_CEILING: dict[str, int] = {"string": 1000, "text": 10000, "email": 254, "iban": 42}
 """The most a definition may declare per type; above it a value is no longer a form answer."""
 LifeSituation = Literal[
@@ -271,6 +283,24 @@ class Field(_Strict):
         description="For types string, text, email, iban: fewest characters of an answer.",
     )
 
+    charset: Charset | None = pydantic.Field(
+        default=None,
+        description=(
+            "For types string, text, email, iban: the DIN 91379 data type an answer must keep to "
+            "(din91379-a names of natural persons, -b names of organisations and addresses, "
+            "-c other text, -d names of persons with Greek, -e all incl. Cyrillic); default "
+            + ", ".join(f"{kind} {charset}" for kind, charset in DEFAULT_CHARSET.items())
+            + "."
+        ),
+    )
+
+    @property
+    def text_charset(self) -> Charset | None:
+        """The DIN 91379 data type an answer is checked against: declared, else the default."""
+        if self.type not in TEXT_TYPES:
+            return None
+        return self.charset or DEFAULT_CHARSET[self.type]
+
     @property
     def length_limit(self) -> int | None:
         """Most characters the field takes: declared, else the platform default for its type."""
@@ -281,7 +311,7 @@ class Field(_Strict):
     @model_validator(mode="after")
     def _length_settings(self) -> Field:
         """Length limits only for typed text, within the platform's ceiling, and satisfiable."""
-        for key in ("max_length", "min_length"):
+        for key in ("max_length", "min_length", "charset"):
             if getattr(self, key) is not None and self.type not in TEXT_TYPES:
                 allowed = ", ".join(TEXT_TYPES)
                 raise _problem(f"{key} is only allowed for types {allowed}", key)
