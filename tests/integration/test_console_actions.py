@@ -271,3 +271,25 @@ def test_a_clerks_approval_that_costs_a_fee_waits_for_payment_and_is_the_clerks_
     assert "35a" not in text
     actions = citizen.get(f"/cases/{case_id}/actions").json()
     assert actions["can_request_review"] is False
+
+
+def test_objection_form_preselects_no_outcome(platform: Platform) -> None:
+    """A remedy is a new decision: the form must not suggest one, so none is checked or selected."""
+    citizen, case_id = notified_case(platform)
+    lodged = citizen.post(f"/cases/{case_id}/objection", json={"statement": "Falsche Anschrift."})
+    assert lodged.status_code == 201, lodged.text
+    browser = Browser(platform, "clerk-buergeramt")
+    page = browser.get(f"/console/cases/{case_id}?purpose=widerspruch")
+    assert page.status_code == 200
+    start = page.text.index('aria-labelledby="act-objection"')
+    section = page.text[start : page.text.index("</section>", start)]
+    assert 'name="outcome"' in section and 'value="remedy"' in section
+    assert "checked" not in section and "selected" not in section
+    first = section.index("<option", section.index('name="outcome"'))
+    assert section[first:].startswith('<option value="">'), "the first, shown option is empty"
+    refused = browser.post(
+        f"/console/cases/{case_id}/objection",
+        {"action": "remedy", "outcome": "", "reason": "Geprüft"},
+    )
+    assert refused.status_code == 422, "a remedy without a chosen outcome is refused"
+    assert [e.type for e in events(platform, case_id)].count("clerk_decision") == 0
