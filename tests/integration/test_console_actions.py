@@ -10,8 +10,12 @@ import httpx
 from pypdf import PdfReader
 from sqlmodel import Session, select
 
-from backend.models import CaseEvent
+from backend.auth.tokens import Identity
+from backend.cases.cockpit import data_cockpit
+from backend.context import build_context
+from backend.models import CaseEvent, RegistryAccess
 from backend.models_console import AutomationSwitch
+from sandbox.personas import persona_by_id
 from tests.conftest import Platform
 from tests.integration.enginekit import (
     engine,
@@ -293,3 +297,35 @@ def test_objection_form_preselects_no_outcome(platform: Platform) -> None:
     )
     assert refused.status_code == 422, "a remedy without a chosen outcome is refused"
     assert [e.type for e in events(platform, case_id)].count("clerk_decision") == 0
+
+
+def test_three_reloads_of_a_case_file_are_one_cockpit_entry(platform: Platform) -> None:
+    """The citizen sees one entry saying 3 views; the department's log keeps all three reads."""
+    _citizen, case_id = referred_case(platform, "lukas")
+    browser = Browser(platform, "clerk-buergeramt")
+    for _ in range(3):
+        assert browser.get(f"/console/cases/{case_id}?purpose=bearbeitung").status_code == 200
+    persona = persona_by_id("lukas")
+    assert persona is not None
+    who = Identity(sub=persona.sub, name=persona.name, trust_level=persona.trust_level)
+    ctx = build_context(platform.settings)
+    try:
+        reads = [
+            a
+            for a in data_cockpit(ctx, who).accesses
+            if a.registry == "Fallakte" and a.actor == clerk_label("clerk-buergeramt")
+        ]
+    finally:
+        ctx.close()
+    mine = [a for a in reads if a.purpose.startswith("Bearbeitung")]
+    assert len(mine) == 1 and mine[0].count >= 3
+    assert mine[0].first_at is not None and mine[0].first_at <= mine[0].at
+    with Session(engine(platform)) as session:
+        rows = session.exec(
+            select(RegistryAccess).where(
+                RegistryAccess.case_id == case_id,  # type: ignore[arg-type]
+                RegistryAccess.registry_id == "Fallakte",  # type: ignore[arg-type]
+            )
+        ).all()
+    assert len(rows) >= 3, "the audit of who read what stays complete"
+    assert len(rows) == mine[0].count
