@@ -1,10 +1,18 @@
 """Datenschutzcockpit (§ 10 OZG): who read which of my data, when and why, and what the
-registries hold about me as my cases used it."""
+registries hold about me as my cases used it.
+
+**Decision: a clerk's repeated reads of a case file are grouped when the cockpit is read, not
+when they are written.** Every read stays one row in ``registry_accesses``, so the department's
+own access log of the case (console case file) remains complete for audit. The citizen sees one
+entry per clerk, purpose, case, what was read and calendar day (Europe/Berlin), saying how often:
+the access log stores no browser session, and a day is what a citizen can check against.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 from sqlmodel import Session
@@ -31,6 +39,24 @@ class AccessEntry(BaseModel):
     actor: str
     """citizen (the citizen's own application), system, or a clerk's id."""
     outcome: str
+    count: int = 1
+    """How many equal reads this entry stands for (a clerk reloading a case file)."""
+    first_at: datetime | None = None
+    """The earliest of the grouped reads; ``at`` is the latest."""
+
+
+CASE_FILE_READ = "Fallakte"
+"""Registry id of a clerk's case-file read (backend.console.access.CASE_FILE)."""
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def _group_key(row: Any) -> tuple[str, str, str, str, str, date] | None:
+    """Equal case-file reads of one clerk on one day share a key; registry reads never do."""
+    if row.registry_id != CASE_FILE_READ or row.actor in ("citizen", "system"):
+        return None
+    day = aware(row.at).astimezone(BERLIN).date()
+    what = ",".join(row.attributes_requested)
+    return (row.actor, row.purpose, row.case_id or "", row.service, what, day)
 
 
 class HeldItem(BaseModel):
@@ -87,27 +113,36 @@ def data_cockpit(ctx: AppContext, identity: Identity) -> Cockpit:
         rows = my_data_accesses(session, identity)
         cases = list_cases(session, identity)
     accesses: list[AccessEntry] = []
-    for row in rows:
+    groups: dict[tuple[str, str, str, str, str, date], AccessEntry] = {}
+    for row in rows:  # newest first
+        key = _group_key(row)
+        grouped = groups.get(key) if key is not None else None
+        if grouped is not None:
+            grouped.count += 1
+            grouped.first_at = aware(row.at)
+            continue
         labels = _labels(definition(row.service), row.registry_id)
         registry_title = (
             ctx.connectors.get(row.registry_id).title
             if row.registry_id in ctx.connectors
             else row.registry_id
         )
-        accesses.append(
-            AccessEntry(
-                at=aware(row.at),
-                registry=row.registry_id,
-                registry_title=registry_title,
-                data=[labels.get(a) or Text(de=a, en=a) for a in row.attributes_requested],
-                purpose=row.purpose,
-                legal_basis=row.legal_basis,
-                service=row.service,
-                service_title=title(row.service),
-                actor=row.actor,
-                outcome=row.outcome,
-            )
+        entry = AccessEntry(
+            at=aware(row.at),
+            registry=row.registry_id,
+            registry_title=registry_title,
+            data=[labels.get(a) or Text(de=a, en=a) for a in row.attributes_requested],
+            purpose=row.purpose,
+            legal_basis=row.legal_basis,
+            service=row.service,
+            service_title=title(row.service),
+            actor=row.actor,
+            outcome=row.outcome,
+            first_at=aware(row.at),
         )
+        accesses.append(entry)
+        if key is not None:
+            groups[key] = entry
     holdings: dict[str, list[HeldReading]] = {}
     shown: dict[str, set[str]] = {}
     for case in cases:  # newest first: the first value seen for a field is the latest

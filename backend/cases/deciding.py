@@ -44,8 +44,13 @@ def decide_case(
     *,
     paused: bool = False,
     registry_checked: bool = False,
+    qa_sample: bool = True,
 ) -> Decision:
-    """Rules, then policy. The QA sample is a hash of the case id, so a replay samples alike."""
+    """Rules, then policy. The QA sample is a hash of the case id, so a replay samples alike.
+
+    ``qa_sample=False`` leaves the random sample out, for an integrator's test case whose
+    expectation describes the rules and the policy, not the lottery.
+    """
     decision = decide(definition, dict(data.get("values") or {}), reference_date)
     automation = definition.automation
     for code in referral_reasons(
@@ -57,7 +62,7 @@ def decide_case(
             register_facts=must_be_read(definition, decision.proposed_outcome or decision.outcome),
         ),
         case_id=case_id,
-        qa_sample_rate=automation.qa_sample_rate,
+        qa_sample_rate=automation.qa_sample_rate if qa_sample else 0.0,
         paused=paused,
     ):
         decision = decision.refer(code)

@@ -7,9 +7,11 @@ recorded in the Personenstandsregister is the trigger, not an application.
 storing the birth feed.** The register is the source of truth; the feed
 (``GET /personenstandsregister/v1/geburten``) would make the platform keep a copy of every
 birth in the city, of people who may never log in (data minimisation, Art. 5 Abs. 1 lit. c
-GDPR). The read is the Kindergeld definition's own declared data need (purpose and legal basis
-of § 62, § 63 EStG), goes through ``prefill`` like every other read, and is written to the
-access log the citizen sees in the data cockpit. The answer is cached per citizen for a few
+GDPR). The read uses the Kindergeld definition's own declared data need and its legal basis
+(§ 62, § 63 EStG), goes through ``prefill`` like every other read, and is written to the
+access log the citizen sees in the data cockpit under its own purpose (``OFFER_PURPOSE``) and
+actor (``OFFER_ACTOR``): the citizen has not applied, so the row must not read as the
+Festsetzung of a case being processed. The answer is cached per citizen for a few
 minutes in the process (``CACHE_TTL``), so reloading the start page does not read the register
 again, while a birth recorded today still shows within minutes. The price: the offer
 waits until the parent next opens the portal; a mailbox message at the moment of the birth
@@ -48,6 +50,10 @@ OFFER_WINDOWS: dict[str, timedelta] = {
 }
 """Services offered after a birth, and for how long after it."""
 CACHE_TTL = timedelta(minutes=5)
+OFFER_PURPOSE = "Prüfung eines proaktiven Leistungsangebots"
+"""The purpose the cockpit shows for the birth lookup: an offer is checked, nothing is decided."""
+OFFER_ACTOR = "proactive"
+"""Actor of the birth lookup in the access log; the cockpit names it as an offer check."""
 
 
 @dataclass(frozen=True)
@@ -157,4 +163,6 @@ def _store_accesses(ctx: AppContext, identity: Identity, accesses: list[Any]) ->
         return
     with unit_of_work(ctx.engine) as session:
         for row in access_rows(accesses, identity.sub):
+            row.purpose = OFFER_PURPOSE
+            row.actor = OFFER_ACTOR
             session.add(row)

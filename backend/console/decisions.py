@@ -19,7 +19,12 @@ from backend.cases.lifecycle import decided_automatically, load_case, message_fa
 from backend.console.access import department_case
 from backend.console.identity import ClerkIdentity, Permission
 from backend.console.notices import CLERK_RULE, issue_clerk_documents, revoke_standing_notices
-from backend.console.qa import record_finding
+from backend.console.qa import (
+    OBJECTION_FINDING,
+    REVIEW_FINDING,
+    record_finding,
+    record_overturn,
+)
 from backend.console.reasons import required_reason
 from backend.context import AppContext
 from backend.db import unit_of_work
@@ -321,6 +326,7 @@ def execute_decision(
         round_no = len(rounds) + 1 if replacing else 0
         if replacing:
             revoke_standing_notices(session, case.id)
+        standing = case.outcome
         case.decision, case.outcome = decision, outcome
         # A person decides: they stand behind the values no register delivered, and the notice
         # says so ("Von der Behörde bestätigt") instead of naming a register.
@@ -341,6 +347,17 @@ def execute_decision(
         )
         if actor.id is not None:
             record_finding(session, case, clerk_sub=actor.id, final_outcome=outcome, reason=reason)
+        if replacing and actor.id is not None and not rounds and standing is not None:
+            # No clerk decided before: the standing decision was the machine's.
+            record_overturn(
+                session,
+                case,
+                machine_outcome=standing,
+                clerk_sub=actor.id,
+                final_outcome=outcome,
+                reason=reason,
+                via=OBJECTION_FINDING if kind == "remedy" else REVIEW_FINDING,
+            )
         if fee_due:
             # The clerk's approval costs a fee: the same durable wait as for automated cases;
             # once paid, the platform issues the clerk's notice (without the § 35a statement).

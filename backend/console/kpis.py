@@ -7,8 +7,11 @@ an index (see docs/console.md, "Dashboard, impact analysis, assisted application
 Definitions (where the issue is silent):
 
 - *Decided automatically*: the engine's decide step made the decision (a ``decided`` event by
-  ``system``). Everything else that reached a decision was decided by a person (a referred
-  case, a QA sample, a review). A case counts in the window in which its decision was issued
+  ``system``) and no person changed or confirmed it: a clerk's decision (a referred case, a QA
+  sample confirmed, an overturn after review or objection), a clerk's re-run of the automation
+  and a clerk taking over an incident (``HUMAN_EVENTS``) make it a person's decision, timed
+  until its notice. A case counts once, however often the engine decided it. A case counts
+  in the window in which its decision was issued
   (``cases.decided_at``, the notice); a decision still waiting for its fee counts once issued.
 - *Submit → decision*: for automated cases until the engine decided (so the citizen's time to
   pay a fee does not count against the department); for manual cases until the decision was
@@ -68,6 +71,8 @@ AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
 
 SYSTEM_ACTOR = "system"
 AUTOMATED_EVENT = "decided"
+HUMAN_EVENTS = ("clerk_decision", "automation_rerun", "incident_resolved")
+"""Events by which a person changed, confirmed or restarted a decision (see the docstring)."""
 REFERRED_EVENT = "referred"
 
 
@@ -413,7 +418,9 @@ def _decisions(session: Session, department: str, since: datetime) -> Decisions:
     """
     e = aliased(CaseEvent)
     rows = session.execute(
-        select(col(Case.service), col(Case.submitted_at), col(Case.decided_at), col(e.at))
+        select(
+            col(Case.id), col(Case.service), col(Case.submitted_at), col(Case.decided_at), col(e.at)
+        )
         .join(
             e,
             and_(
@@ -425,14 +432,47 @@ def _decisions(session: Session, department: str, since: datetime) -> Decisions:
         )
         .where(col(Case.department) == department, col(Case.decided_at) >= since)
     ).all()
+    cases: dict[str, tuple[str, datetime, datetime, datetime | None]] = {}
+    for case_id, service, submitted, issued, by_engine in rows:
+        seen = cases.get(case_id)
+        earlier = seen[3] if seen is not None else None
+        if earlier is not None and (by_engine is None or aware(earlier) < aware(by_engine)):
+            by_engine = earlier
+        cases[case_id] = (service, submitted, issued, by_engine)
+    touched = _touched_by_a_person(session, list(cases))
     automated: list[Decided] = []
     manual: list[Decided] = []
-    for service, submitted, issued, by_engine in rows:
-        if by_engine is not None:
+    for case_id, (service, submitted, issued, by_engine) in cases.items():
+        if by_engine is not None and case_id not in touched:
             automated.append(Decided(service, _seconds(submitted, by_engine), aware(issued)))
         else:
             manual.append(Decided(service, _seconds(submitted, issued), aware(issued)))
     return Decisions(since, automated, manual)
+
+
+def _touched_by_a_person(session: Session, case_ids: list[str]) -> set[str]:
+    """Cases a person decided, confirmed, re-ran or took over: their decision is not automated."""
+    touched: set[str] = set()
+    for start in range(0, len(case_ids), 500):
+        chunk = case_ids[start : start + 500]
+        events = session.execute(
+            select(col(CaseEvent.case_id), col(CaseEvent.type), col(CaseEvent.payload)).where(
+                col(CaseEvent.case_id).in_(chunk), col(CaseEvent.type).in_(HUMAN_EVENTS)
+            )
+        ).all()
+        for case_id, kind, payload in events:
+            if kind == "incident_resolved" and _payload_of(payload).get("resolution") != (
+                "taken_over"
+            ):
+                continue  # a retry lets the machine finish; a takeover hands it to a person
+            touched.add(case_id)
+    return touched
+
+
+def _payload_of(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    return _payload(value) if isinstance(value, str) else {}
 
 
 def _volume(

@@ -96,6 +96,50 @@ def record_finding(
     return row
 
 
+def record_overturn(
+    session: Session,
+    case: Case,
+    *,
+    machine_outcome: str,
+    clerk_sub: str,
+    final_outcome: str,
+    reason: str,
+    via: str,
+) -> QaReview | None:
+    """A machine decision a person overturned after review or objection is a finding too.
+
+    The sample measures the machine's error rate before issue; a citizen's Art. 22 review or
+    Widerspruch that changes the outcome is the same error, found later, and must not be left
+    out of the rate. A sampled case whose confirmation is later overturned counts once.
+    """
+    if machine_outcome not in ("approved", "rejected") or machine_outcome == final_outcome:
+        return None
+    text = f"{via}: {reason}"
+    existing = session.exec(select(QaReview).where(QaReview.case_id == case.id)).first()
+    if existing is not None:
+        existing.final_outcome, existing.overturned = final_outcome, True
+        existing.clerk, existing.reason = clerk_sub, text
+        session.add(existing)
+        return existing
+    row = QaReview(
+        case_id=case.id,
+        department=case.department,
+        service=case.service,
+        machine_outcome=machine_outcome,
+        final_outcome=final_outcome,
+        overturned=True,
+        clerk=clerk_sub,
+        reason=text,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+REVIEW_FINDING = "Überprüfung durch eine Person (Art. 22 Abs. 3 DSGVO)"
+OBJECTION_FINDING = "Abhilfe im Widerspruchsverfahren (§ 72 VwGO)"
+
+
 def recent_findings(session: Session, department: str, limit: int = 50) -> list[QaReview]:
     return list(
         session.exec(

@@ -307,8 +307,15 @@ async def run_case(
     application.disputes = {fid: str(text) for fid, text in case.disputes.items()}
     application.remark = case.remark
     day = case.reference_date or date.today()
+    # The QA sample picks a share of cases at random (by case id hash); a test case describes
+    # what rules and policy decide, so it is decided outside the sample unless it names it.
+    sampled = "qa_sample" in (expect.referral_reasons or ())
     decision = decide_case(
-        definition, intake_record(application), f"test:{case.service}:{case.name}", day
+        definition,
+        intake_record(application),
+        f"test:{case.service}:{case.name}",
+        day,
+        qa_sample=sampled,
     )
     for name, amount in expect.amounts.items():
         got_amount = decision.amounts.get(name)

@@ -55,6 +55,12 @@ def _run(
         )
         return "rerun"
     if action == "objection":
+        if f.get("action") == "remedy" and not f.get("outcome"):
+            # The form preselects nothing, so a remedy must name its new outcome explicitly.
+            raise InvalidInput(
+                "Bitte wählen Sie die neue Entscheidung. (Choose the new outcome.)",
+                details=[{"field": "outcome", "message": "approved or rejected"}],
+            )
         result = decisions.decide_objection(
             ctx, clerk, case_id, f.get("action"), f.get("reason"), f.get("outcome") or None
         )

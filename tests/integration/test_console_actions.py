@@ -10,8 +10,12 @@ import httpx
 from pypdf import PdfReader
 from sqlmodel import Session, select
 
-from backend.models import CaseEvent
+from backend.auth.tokens import Identity
+from backend.cases.cockpit import data_cockpit
+from backend.context import build_context
+from backend.models import CaseEvent, RegistryAccess, utcnow
 from backend.models_console import AutomationSwitch
+from sandbox.personas import persona_by_id
 from tests.conftest import Platform
 from tests.integration.enginekit import (
     engine,
@@ -279,3 +283,60 @@ def test_a_clerks_approval_that_costs_a_fee_waits_for_payment_and_is_the_clerks_
     assert "35a" not in text
     actions = citizen.get(f"/cases/{case_id}/actions").json()
     assert actions["can_request_review"] is False
+
+
+def test_objection_form_preselects_no_outcome(platform: Platform) -> None:
+    """A remedy is a new decision: the form must not suggest one, so none is checked or selected."""
+    citizen, case_id = objection_case(platform)
+    lodged = citizen.post(f"/cases/{case_id}/objection", json={"statement": "Falsche Anschrift."})
+    assert lodged.status_code == 201, lodged.text
+    browser = Browser(platform, "clerk-buergeramt")
+    page = browser.get(f"/console/cases/{case_id}?purpose=widerspruch")
+    assert page.status_code == 200
+    start = page.text.index('aria-labelledby="act-objection"')
+    section = page.text[start : page.text.index("</section>", start)]
+    assert 'name="outcome"' in section and 'value="remedy"' in section
+    assert "checked" not in section and "selected" not in section
+    first = section.index("<option", section.index('name="outcome"'))
+    assert section[first:].startswith('<option value="">'), "the first, shown option is empty"
+    refused = browser.post(
+        f"/console/cases/{case_id}/objection",
+        {"action": "remedy", "outcome": "", "reason": "Geprüft"},
+    )
+    assert refused.status_code == 422, "a remedy without a chosen outcome is refused"
+    assert [e.type for e in events(platform, case_id)].count("clerk_decision") == 0
+
+
+def test_three_reloads_of_a_case_file_are_one_cockpit_entry(platform: Platform) -> None:
+    """The citizen sees one entry saying 3 views; the department's log keeps all three reads."""
+    _citizen, case_id = referred_case(platform)
+    browser = Browser(platform, "clerk-buergeramt")
+    started = utcnow()  # Erika's other cases, read by other tests, were read before this
+    for _ in range(3):
+        assert browser.get(f"/console/cases/{case_id}?purpose=bearbeitung").status_code == 200
+    persona = persona_by_id("erika")
+    assert persona is not None
+    who = Identity(sub=persona.sub, name=persona.name, trust_level=persona.trust_level)
+    ctx = build_context(platform.settings)
+    try:
+        reads = [
+            a
+            for a in data_cockpit(ctx, who).accesses
+            if a.registry == "Fallakte"
+            and a.actor == clerk_label("clerk-buergeramt")
+            and a.at >= started
+        ]
+    finally:
+        ctx.close()
+    mine = [a for a in reads if a.purpose.startswith("Bearbeitung")]
+    assert len(mine) == 1 and mine[0].count >= 3
+    assert mine[0].first_at is not None and mine[0].first_at <= mine[0].at
+    with Session(engine(platform)) as session:
+        rows = session.exec(
+            select(RegistryAccess).where(
+                RegistryAccess.case_id == case_id,  # type: ignore[arg-type]
+                RegistryAccess.registry_id == "Fallakte",  # type: ignore[arg-type]
+            )
+        ).all()
+    assert len(rows) >= 3, "the audit of who read what stays complete"
+    assert len(rows) == mine[0].count

@@ -37,13 +37,6 @@ def clerk(persona_id: str) -> ClerkIdentity:
 def ctx(platform: Platform, database_url: str, tmp_path: Path) -> Iterator[AppContext]:
     services = tmp_path / "services"
     shutil.copytree(platform.settings.services_dir, services)
-    definition = services / "meldebescheinigung" / "service.yaml"
-    text = definition.read_text(encoding="utf-8")
-    assert "\nautomation:\n" in text
-    definition.write_text(
-        text.replace("\nautomation:\n", "\nautomation:\n  four_eyes_on_overturn: true\n", 1),
-        encoding="utf-8",
-    )
     with own_database(database_url, tmp_path, "console4eyes") as url:
         context = context_for(platform, url, tmp_path, services_dir=services)
         assert context.catalogue.get("meldebescheinigung").automation.four_eyes_on_overturn

@@ -13,9 +13,11 @@ from html import unescape
 from typing import Any
 
 import httpx
+from sqlmodel import Session, col, select
 
+from backend.models import Case, CaseEvent, aware
 from tests.conftest import Platform
-from tests.integration.enginekit import notified_case, referred_case
+from tests.integration.enginekit import engine, notified_case, referred_case
 
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
@@ -147,3 +149,76 @@ def test_dashboard_page_and_csv_download(platform: Platform) -> None:
     assert theirs.status_code == 200
     assert "Meldebescheinigung" not in theirs.text
     assert "meldebescheinigung" not in other.get("/console/kpis.csv").text
+
+
+def _recount(platform: Platform, department: str, service: str) -> tuple[int, int, list[float]]:
+    """Decided and automated cases counted anew from cases and case_events, and the automated
+    ones' seconds from submission to the engine's decision: the dashboard must agree."""
+    with Session(engine(platform)) as session:
+        cases = session.exec(
+            select(Case).where(
+                Case.department == department,  # type: ignore[arg-type]
+                Case.service == service,  # type: ignore[arg-type]
+                col(Case.decided_at).is_not(None),
+            )
+        ).all()
+        decided, automated, seconds = 0, 0, []
+        for case in cases:
+            log = session.exec(select(CaseEvent).where(CaseEvent.case_id == case.id)).all()  # type: ignore[arg-type]
+            decided += 1
+            by_machine = [e for e in log if e.type == "decided" and e.actor == "system"]
+            by_person = [
+                e
+                for e in log
+                if e.type in ("clerk_decision", "automation_rerun")
+                or (e.type == "incident_resolved" and e.payload.get("resolution") == "taken_over")
+            ]
+            if by_machine and not by_person:
+                automated += 1
+                first = min(aware(e.at) for e in by_machine)
+                seconds.append((first - aware(case.submitted_at)).total_seconds())
+    return decided, automated, seconds
+
+
+def test_dashboard_counts_only_untouched_machine_decisions_as_automated(
+    platform: Platform,
+) -> None:
+    """A mix through the real service layer; the figures must match a recount from the events."""
+    clerk = console_api(platform, "clerk-buergeramt")
+    supervisor = console_api(platform, "supervisor-buergeramt")
+    before = _row(clerk.get("/kpis").json(), "meldebescheinigung")
+
+    notified_case(platform)  # automatic
+    _citizen, decided_by_clerk = referred_case(platform)
+    done = clerk.post(
+        f"/cases/{decided_by_clerk}/decision", json={"outcome": "approved", "reason": "Geprüft"}
+    )
+    assert done.status_code == 200, done.text
+    _citizen, rerun = referred_case(platform)
+    again = clerk.post(f"/cases/{rerun}/rerun", json={"reason": "Anschrift telefonisch geklärt"})
+    assert again.status_code == 200, again.text
+    for path in ("review", "objection"):
+        citizen, case_id = notified_case(platform)
+        lodged = citizen.post(f"/cases/{case_id}/{path}", json={"statement": "Bitte prüfen."})
+        assert lodged.status_code == 201, lodged.text
+        if path == "review":
+            body: dict[str, str] = {"outcome": "rejected", "reason": "Nicht gemeldet."}
+            changed = clerk.post(f"/cases/{case_id}/decision", json=body)
+        else:
+            body = {"action": "remedy", "outcome": "rejected", "reason": "Abhilfe."}
+            changed = clerk.post(f"/cases/{case_id}/objection", json=body)
+        assert changed.status_code == 200, changed.text
+        if changed.json().get("pending_id"):
+            ok = supervisor.post(
+                f"/cases/{case_id}/pending", json={"confirm": True, "reason": "Bestätigt."}
+            )
+            assert ok.status_code == 200, ok.text
+
+    row = _row(clerk.get("/kpis").json(), "meldebescheinigung")
+    decided, automated, seconds = _recount(platform, "buergeramt", "meldebescheinigung")
+    assert row["decided"] == decided and row["automated"] == automated
+    assert row["time_automated"]["count"] == len(seconds)
+    # Only the first case stayed the machine's; the other four were changed or re-run by people.
+    assert row["automated"] - before["automated"] == 1
+    assert row["decided"] - before["decided"] >= 3
+    assert max(seconds) < 120, "time waiting for a clerk is not automated processing time"

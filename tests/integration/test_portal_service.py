@@ -15,6 +15,7 @@ from backend.auth.tokens import Identity
 from backend.cases import applications as apps
 from backend.cases import drafts, queries
 from backend.cases.cockpit import data_cockpit
+from backend.cases.proactive import OFFER_ACTOR, OFFER_PURPOSE, ProactiveOffers
 from backend.context import AppContext, build_context
 from backend.db import unit_of_work
 from backend.errors import Conflict, InvalidInput
@@ -172,3 +173,16 @@ def test_cockpit_and_timeline_show_only_the_citizens_own_data(ctx: AppContext) -
     with pytest.raises(Exception) as hidden:
         queries.my_case(ctx, other, case.id)
     assert getattr(hidden.value, "status_code", None) == 404
+
+
+def test_the_proactive_birth_lookup_is_not_shown_as_a_decision(ctx: AppContext) -> None:
+    """David never applied: the cockpit must call the lookup an offer check, not a Festsetzung."""
+    david = _identity("david")
+    offers = _LOOP.run_until_complete(ProactiveOffers().offers_for(ctx, david))
+    assert {o.service for o in offers} >= {"kindergeld"}
+    lookups = [a for a in data_cockpit(ctx, david).accesses if a.registry != "Fallakte"]
+    assert lookups, "the register read must be in the cockpit"
+    proactive = [a for a in lookups if a.actor == OFFER_ACTOR]
+    assert proactive and all(a.purpose == OFFER_PURPOSE for a in proactive)
+    assert all(a.legal_basis for a in proactive)
+    assert not [a for a in lookups if a.purpose.startswith("Festsetzung") and a.actor == "system"]

@@ -14,12 +14,14 @@ from backend.auth.tokens import Identity
 from backend.cases import review
 from backend.cases.closing import close_lapsed_cases
 from backend.cases.processing import CLOSE_WORKFLOW
+from backend.console.qa import qa_overturn_rate
 from backend.context import build_context
 from backend.db import unit_of_work
 from backend.documents.render import local_date
 from backend.domain.deadlines import add_months, objection_deadline
 from backend.errors import Forbidden
 from backend.models import Case, utcnow
+from backend.models_console import QaReview
 from backend.models_engine import CaseTask
 from tests.conftest import Platform
 from tests.integration.enginekit import (
@@ -30,6 +32,7 @@ from tests.integration.enginekit import (
     referred_case,
     timeline,
 )
+from tests.integration.test_console_isolation import console_api
 
 
 def _tasks(platform: Platform, case_id: str) -> list[CaseTask]:
@@ -198,3 +201,43 @@ def test_decisions_past_the_objection_period_are_closed_others_stay_open(
     assert api.get(f"/cases/{fresh}").json()["status"] == "notified"
     actions = api.get(f"/cases/{lapsed}/actions").json()
     assert not (actions["can_object"] or actions["can_request_review"] or actions["can_withdraw"])
+
+
+def test_machine_decisions_overturned_after_review_or_objection_are_qa_findings(
+    platform: Platform,
+) -> None:
+    """The QA error rate must see the machine's errors a citizen found, not only the sample's."""
+    clerk = console_api(platform, "clerk-buergeramt")
+    supervisor = console_api(platform, "supervisor-buergeramt")
+    for path in ("review", "objection"):
+        api, case_id = notified_case(platform)
+        with Session(engine(platform)) as session:
+            machine = session.get(Case, case_id)
+            assert machine is not None and machine.outcome == "approved"
+            department = machine.department
+            before = qa_overturn_rate(session, department)
+        lodged = api.post(f"/cases/{case_id}/{path}", json={"statement": "Bitte prüfen."})
+        assert lodged.status_code == 201, lodged.text
+        reason = f"Nach {path}: Voraussetzungen lagen nicht vor."
+        if path == "review":
+            done = clerk.post(
+                f"/cases/{case_id}/decision", json={"outcome": "rejected", "reason": reason}
+            )
+        else:
+            done = clerk.post(
+                f"/cases/{case_id}/objection",
+                json={"action": "remedy", "outcome": "rejected", "reason": reason},
+            )
+        assert done.status_code == 200, done.text
+        # The shipped service needs a second person for an overturn (four eyes).
+        assert done.json()["pending_id"], "an overturn waits for a second person"
+        confirmed = supervisor.post(
+            f"/cases/{case_id}/pending", json={"confirm": True, "reason": "Geprüft, zutreffend."}
+        )
+        assert confirmed.status_code == 200, confirmed.text
+        with Session(engine(platform)) as session:
+            after = qa_overturn_rate(session, department)
+            finding = session.exec(select(QaReview).where(QaReview.case_id == case_id)).one()
+        assert (after.reviewed, after.overturned) == (before.reviewed + 1, before.overturned + 1)
+        assert (finding.machine_outcome, finding.final_outcome) == ("approved", "rejected")
+        assert finding.overturned and reason in finding.reason
