@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     dev_reload_interval_s: float = Field(
         1.0, description="How often dev mode looks for changed definition files."
     )
+    qa_sampling: bool = Field(
+        True,
+        description="Refer the random share of automated decisions each service declares "
+        "(automation.qa_sample_rate) to a person. Production leaves it on; a test or staging "
+        "platform whose expectations must be deterministic switches it off.",
+    )
     sandbox: bool = Field(
         False,
         description="Mount the sandbox (test identity provider, registries, payments, FIT-Connect) "

@@ -180,6 +180,7 @@ def start_workers(
         "KNOPFDRUCK_SERVICES_DIR": str(settings.services_dir),
         "KNOPFDRUCK_BASE_URL": settings.base_url,
         "KNOPFDRUCK_SANDBOX": "true",  # the platform's identity provider is its sandbox
+        "KNOPFDRUCK_QA_SAMPLING": "false",  # every run decides the same cases by machine
     }
     workers = []
     for index in range(count):

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.parser import BytesParser
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +106,6 @@ def platform(
     database_url: str, tmp_path_factory: pytest.TempPathFactory, smtp_server: MailCatcher
 ) -> Iterator[Platform]:
     """The whole platform as `knopfdruck serve` runs it: migrated DB, sandbox, in-process worker."""
-    from backend.cases import processing
     from backend.migrate import upgrade_database
     from knopfdruck.app import create_app
 
@@ -128,11 +126,8 @@ def platform(
     )
     upgrade_database(settings.database_url)
     app = create_app(settings)
-    with pytest.MonkeyPatch.context() as patch, serve_in_thread(app, port) as base:
-        # The shipped services sample 5 % of cases for QA by a hash of the random case id:
-        # tests that expect the machine to decide would fail one run in twenty. The test
-        # platform decides outside the sample; QA tests refer a case with qa_sample explicitly.
-        patch.setattr(processing, "decide_case", partial(processing.decide_case, qa_sample=False))
+    with serve_in_thread(app, port) as base:
+        # QA sampling is off in TEST_SETTINGS (tests/livesrv.py); QA tests refer explicitly.
         yield Platform(base, settings)
 
 

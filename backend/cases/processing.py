@@ -135,7 +135,12 @@ def begin_step(case_id: str) -> str:
 
 
 def machine_decision(
-    session: Session, case: Case, definition: ServiceDefinition, *, registry_checked: bool = False
+    session: Session,
+    case: Case,
+    definition: ServiceDefinition,
+    *,
+    registry_checked: bool = False,
+    qa_sample: bool = True,
 ) -> Decision:
     """The rules valid at the reference date, then the automation policy (backend.cases.deciding),
     with the department's automation switch read now."""
@@ -146,6 +151,7 @@ def machine_decision(
         case.reference_date,
         paused=is_paused(session, case.service),
         registry_checked=registry_checked,
+        qa_sample=qa_sample,
     )
 
 
@@ -181,7 +187,7 @@ def decide_step(case_id: str) -> str:
         if case.outcome is not None or case.status != CaseStatus.PROCESSING:
             return case.outcome or case.status
         definition = ctx.catalogue.get(case.service, case.service_version)
-        decision = machine_decision(session, case, definition)
+        decision = machine_decision(session, case, definition, qa_sample=ctx.settings.qa_sampling)
         stored: dict[str, Any] = decision.to_json()
         if decision.outcome == "referred":
             refer(ctx, session, case, decision, idempotency_key="decide")

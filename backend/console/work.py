@@ -209,7 +209,13 @@ def rerun_automation(
         from backend.cases.processing import machine_decision, refer
 
         definition = ctx.catalogue.get(case.service, case.service_version)
-        decision = machine_decision(session, case, definition, registry_checked=registry_checked)
+        decision = machine_decision(
+            session,
+            case,
+            definition,
+            registry_checked=registry_checked,
+            qa_sample=ctx.settings.qa_sampling,
+        )
         stored: dict[str, Any] = decision.to_json()
         key = f"rerun:{run_no}"
         if decision.outcome == "referred":

@@ -96,9 +96,10 @@ def test_fee_is_paid_on_the_hosted_page_and_the_notice_follows(platform: Platfor
         "72,00 €",
         "Begründung",
         "Rechtsbehelfsbelehrung",
-        "§ 70 VwGO",
+        "§§ 68, 70 VwGO",
         "Widerspruch",
         "Stadt Köln",
+        "bei der Stadt Teststadt, Bürgeramt",
         "automatisiert erlassen (§ 35a VwVfG)",
         "Art. 22 Abs. 3 DSGVO",
     ):
