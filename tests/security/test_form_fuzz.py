@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from sandbox.personas import persona_by_id
 from tests.conftest import Platform
+from tests.integration.enginekit import objection_case
 from tests.security.formkit import Browser, Form, crawl, distinct
 from tests.security.hostile import (
     EDGE_CLASSES,
@@ -79,6 +80,10 @@ def _seed(platform: Platform) -> Seeded:
     citizen (to withdraw) and one the supervisor has taken (every clerk form shows on it)."""
     made = submitted_case(platform, CITIZEN)
     ids = set(made.values())
+    # A Bescheid with a Widerspruch: a Meldebescheinigung is no administrative act and shows no
+    # objection form (issue 20, item 1).
+    _api, bescheid = objection_case(platform, CITIZEN)
+    ids.add(bescheid)
     with platform.api(CITIZEN) as api:
         for slug in SEED_SERVICES:
             started = api.post("/applications", json={"service": slug})
