@@ -22,9 +22,11 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels
 WORKDIR /app
 COPY services services
+COPY config config
 ENV PYTHONUNBUFFERED=1 \
     KNOPFDRUCK_SANDBOX=false \
     KNOPFDRUCK_SERVICES_DIR=/app/services \
+    KNOPFDRUCK_PORTAL_CONFIG=/app/config/portal.yaml \
     KNOPFDRUCK_DATA_DIR=/home/knopfdruck/var
 RUN mkdir -p /home/knopfdruck/var && chown knopfdruck:knopfdruck /home/knopfdruck/var
 USER 10001:10001

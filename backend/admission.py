@@ -31,8 +31,9 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from backend.columns import utcnow
 from backend.errors import ServiceUnavailable
-from backend.models import Case, utcnow
+from backend.records.models import Case
 from backend.settings import Settings
 
 log = logging.getLogger("knopfdruck.admission")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,12 +14,15 @@ from backend.auth.tokens import TokenVerifier
 from backend.crypto import configure_keys, keys_for
 from backend.db import engine_for
 from backend.definitions.catalogue import Catalogue, load_catalogue
+from backend.definitions.portal import PortalConfig, load_portal_config, missing_authorities
 from backend.documents.render import NoticeRenderer
 from backend.settings import Settings
-from prefill.configuration import registry_configs
+from prefill.configuration import build_default_registry, registry_configs
 from prefill.connectors.base import ConnectorConfig
-from prefill.connectors.registry import ConnectorRegistry, build_default_registry
+from prefill.connectors.registry import ConnectorRegistry
 from prefill.health import RegistryHealth
+
+log = logging.getLogger("knopfdruck.legal")
 
 
 @dataclass
@@ -35,6 +39,8 @@ class AppContext:
     dbos_client: DBOSClient
     connector_configs: dict[str, ConnectorConfig] = field(default_factory=dict)
     registry_health: RegistryHealth = field(default_factory=RegistryHealth)
+    portal: PortalConfig | None = None
+    """The operator's legal information (backend/definitions/portal.py), checked at start-up."""
     """Circuit breakers and counters per registry; process-local (see prefill.health)."""
 
     def close(self) -> None:
@@ -68,6 +74,9 @@ def build_context(settings: Settings, *, connectors: ConnectorRegistry | None = 
     """Load and check every service definition, connect the database; fail early and clearly."""
     registry = connectors or connectors_for(settings)
     catalogue = load_catalogue(settings.services_dir, registry)
+    portal = load_portal_config(settings.portal_config)
+    for warning in missing_authorities(portal, catalogue.all(), settings.authority_name):
+        log.warning("legal pages: %s", warning)
     # Before any row is read or written: income, IBAN and tax id are encrypted at rest.
     configure_keys(keys_for(settings.field_encryption_keys, settings.data_dir))
     engine = engine_for(settings)
@@ -93,6 +102,7 @@ def build_context(settings: Settings, *, connectors: ConnectorRegistry | None = 
         # The client only writes workflow rows inside our own transactions (see cases.submission).
         dbos_client=DBOSClient(system_database_engine=engine, lazy=True),
         connector_configs=connector_configs(settings, registry),
+        portal=portal,
     )
 
 

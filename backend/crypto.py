@@ -20,18 +20,20 @@ only ever added, so two contexts of one process never make each other's rows unr
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import re
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import JSON, Engine, select, type_coerce, update
+from sqlalchemy import JSON, Engine, Table, select, type_coerce, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import SQLModel
 
 from backend.domain.text import readable
 
@@ -69,6 +71,17 @@ class _KeyRing:
             ordered += [k for k in keys[1:] if k not in ordered]
             self._keys = ordered
             self._fernet = MultiFernet([Fernet(k) for k in ordered])
+
+    @property
+    def keys(self) -> list[bytes]:
+        with self._lock:
+            return list(self._keys)
+
+    @property
+    def primary(self) -> bytes:
+        if not self._keys:
+            raise FieldEncryptionError("field encryption is not configured")
+        return self._keys[0]
 
     @property
     def fernet(self) -> MultiFernet:
@@ -122,6 +135,16 @@ def configure_keys(keys: list[bytes]) -> None:
     if not keys:
         raise FieldEncryptionError("at least one field encryption key is required")
     _RING.add(keys)
+
+
+def configured_key_ring() -> list[bytes]:
+    """Every key this process knows, primary first: what a child process needs to read its data."""
+    return list(_RING.keys)
+
+
+def derived_key(label: str) -> bytes:
+    """A key for another purpose (the search index), bound to the primary encryption key."""
+    return hmac.new(_RING.primary, f"knopfdruck:{label}".encode(), hashlib.sha256).digest()
 
 
 def encrypt_value(value: Any) -> dict[str, str]:
@@ -213,16 +236,15 @@ def _rotate(document: Any) -> Any:
     return document
 
 
-def rotate_documents(engine: Engine, *, batch: int = 500) -> int:
+def rotate_documents(engine: Engine, tables: Iterable[Table], *, batch: int = 500) -> int:
     """Re-encrypt every SensitiveJSON column with the current primary key; returns rows changed.
 
     Also seals values written before encryption existed, so it doubles as the migration of an
-    old database. Safe to run while the platform runs and to run again.
+    old database. Safe to run while the platform runs and to run again. The caller passes every
+    table (`backend.all_models.METADATA.sorted_tables`), so this module imports no domain.
     """
-    import backend.all_models  # noqa: F401  (every table known)
-
     changed = 0
-    for table in SQLModel.metadata.sorted_tables:
+    for table in tables:
         columns = [c for c in table.columns if isinstance(c.type, SensitiveJSON)]
         if not columns:
             continue

@@ -49,13 +49,25 @@ def build_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> En
             cursor.close()
 
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=max_overflow,
         hide_parameters=True,
     )
+
+    @event.listens_for(engine, "connect")
+    def _no_jit(dbapi_conn: Any, _record: Any) -> None:
+        # PostgreSQL's JIT compiles any query its planner costs high; the console's worklist
+        # count is costed far above what it does and spent half its time compiling
+        # (docs/performance.md). Our queries are short OLTP reads: JIT only adds latency.
+        cursor = dbapi_conn.cursor()
+        cursor.execute("SET jit = off")
+        cursor.close()
+        dbapi_conn.commit()
+
+    return engine
 
 
 def engine_for(settings: Settings) -> Engine:

@@ -21,14 +21,32 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Field, SQLModel
 
 from backend.db import unit_of_work
 from backend.errors import KnopfdruckError
-from backend.models_security import RateLimitHit
 from backend.settings import Settings
 
-ACTIONS = ("login", "start", "submit")
-"""What is limited: the OIDC login (start and callback), starting and submitting applications."""
+ACTIONS = ("login", "start", "submit", "feedback")
+"""What is limited: the OIDC login (start and callback), starting and submitting applications,
+and the anonymous feedback form."""
+
+
+class RateLimitHit(SQLModel, table=True):
+    """Requests counted per key and fixed time window, shared by every web process.
+
+    Web processes are stateless, so the counter lives in the database: two processes behind
+    a load balancer count against one limit. The key is a SHA-256 of
+    "<action>:<window length>:<kind>:<value>",
+    so neither IP addresses nor account ids are stored readable.
+    """
+
+    __tablename__ = "rate_limit_hits"
+
+    key: str = Field(primary_key=True, max_length=64)
+    window_start: int = Field(primary_key=True)
+    """Unix seconds at which the window began (a multiple of the window length)."""
+    count: int = Field(default=0)
 
 
 class RateLimited(KnopfdruckError):

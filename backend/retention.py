@@ -32,12 +32,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col
 from sqlmodel import select as sm_select
 
+from backend.columns import aware, utcnow
 from backend.context import AppContext
 from backend.db import unit_of_work
 from backend.domain.case_state import TERMINAL
-from backend.models import Case, CaseEvent, Document, aware, utcnow
-from backend.models_engine import EmailOutbox, MailboxMessage
-from backend.models_ops import RetentionRecord
+from backend.notifications.models import EmailOutbox, MailboxMessage
+from backend.records.models import Case, CaseEvent, Document, RetentionRecord
 
 log = logging.getLogger("knopfdruck.retention")
 
@@ -53,6 +53,8 @@ class RetentionReport:
     documents: int = 0
     by_service: Counter[str] = field(default_factory=Counter)
     case_ids: list[str] = field(default_factory=list)
+    waiting_for_eakte: list[str] = field(default_factory=list)
+    """Due, but kept: the E-Akte has not acknowledged their hand-over yet (issue 16)."""
 
 
 def _record_digest(record: RetentionRecord) -> str:
@@ -101,6 +103,14 @@ def due_cases(ctx: AppContext, session: Session, now: datetime, limit: int) -> l
     return due
 
 
+def _filed_in_eakte(ctx: AppContext, session: Session, case_id: str) -> bool:
+    """With an E-Akte configured, a case is deleted only after the E-Akte acknowledged the
+    hand-over of the case as it is now (backend/cases/eakte.py): the record must survive us."""
+    from backend.cases import eakte
+
+    return not eakte.configured(ctx.settings) or eakte.acknowledged(session, case_id)
+
+
 def _tables() -> dict[str, Table]:
     import backend.all_models  # noqa: F401  (every table, so every reference is known)
 
@@ -139,6 +149,8 @@ def delete_case(ctx: AppContext, case_id: str, now: datetime) -> RetentionRecord
             if definition is None:
                 return None
             if aware(case.updated_at) >= now - timedelta(days=definition.retention.days):
+                return None
+            if not _filed_in_eakte(ctx, session, case_id):
                 return None
             workflows = ctx.dbos_client.list_workflows(
                 workflow_id_prefix=f"case-{case_id}", load_input=False, load_output=False
@@ -232,6 +244,10 @@ def run_retention(
             due = [
                 c for c in due_cases(ctx, session, moment, batch + len(seen)) if c.id not in seen
             ]
+            waiting = [c.id for c in due if not _filed_in_eakte(ctx, session, c.id)]
+            report.waiting_for_eakte.extend(waiting)
+            seen.update(waiting)
+            due = [c for c in due if c.id not in waiting]
             if dry_run:
                 for case in due:
                     report.cases += 1
@@ -244,6 +260,8 @@ def run_retention(
                     )
                 return report
         if not due:
+            if waiting:
+                continue  # this batch was all waiting for the E-Akte; look further
             return report
         for case in due[:batch]:
             seen.add(case.id)

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     services_dir: Path = Field(
         Path("services"), description="Folder holding one folder per service."
     )
+    portal_config: Path = Field(
+        Path("config/portal.yaml"),
+        description="The operator's legal information: Impressum, data protection officer, "
+        "accessibility statement, Leichte Sprache and DGS pages (docs/legal-pages.md).",
+    )
     dev_reload: bool = Field(
         False,
         description=(
@@ -170,7 +175,13 @@ class Settings(BaseSettings):
         description="HMAC secret the sandbox FIT-Connect signs its status callbacks with, "
         "distinct from handover_callback_secret. Empty: generated once into data_dir.",
     )
-    session_idle_minutes: int = Field(30, description="Portal session idle timeout.")
+    session_idle_minutes: int = Field(30, ge=1, description="Portal session idle timeout.")
+    session_warning_seconds: int = Field(
+        120,
+        ge=10,
+        description="How long before an idle portal session ends the page warns and offers to "
+        "extend it (WCAG 2.2.1 asks for at least 20 seconds).",
+    )
     # --- request body limits (issue 14, item 5; knopfdruck/limits.py) -------------------------
     body_limit_bytes: int = Field(
         1024 * 1024,
@@ -209,6 +220,12 @@ class Settings(BaseSettings):
     )
     rate_limit_start_per_ip: int = Field(
         2000, description="Applications started from one IP address per window. 0: no limit."
+    )
+    rate_limit_feedback_per_account: int = Field(
+        0, description="Feedback messages per account per window; feedback is anonymous, so 0."
+    )
+    rate_limit_feedback_per_ip: int = Field(
+        30, description="Feedback messages from one IP address per window. 0: no limit."
     )
     rate_limit_submit_per_account: int = Field(
         200, description="Submissions of one account per window (portal and API). 0: no limit."
@@ -287,6 +304,50 @@ class Settings(BaseSettings):
         "period. 0: never (run `knopfdruck retention run` instead).",
     )
     retention_batch: int = Field(200, description="Cases deleted per retention transaction.")
+    staff_directory_url: str = Field(
+        "",
+        description="SCIM 2.0 base URL of the staff directory (e.g. https://idp.example/scim/v2) "
+        "the console lists colleagues from. Empty: the sandbox IdP's directory when the sandbox "
+        "is on, otherwise staff the console has seen at login.",
+    )
+    staff_directory_token: str = Field(
+        "", description="Bearer token for the staff directory (from the secret store)."
+    )
+    staff_directory_interval_s: float = Field(
+        3600.0, description="How often each worker reads the staff directory. 0: never."
+    )
+    work_mail_interval_s: float = Field(
+        300.0,
+        description="How often each worker checks whether clerks' mails about new work are due "
+        "(daily at 07:00 Berlin time or at most every 15 minutes, as each clerk chose). 0: never.",
+    )
+    # --- E-Akte hand-over in xdomea 3.0.0 (issue 16, item 1; docs/standards/xdomea.md) --------
+    eakte_url: str = Field(
+        "",
+        description="HTTP endpoint of the E-Akte that takes xdomea 0605 ZIPs (POST) and answers "
+        "with a 0630 ImportBestaetigen. Empty (and no eakte_dir): no scheduled hand-over, and "
+        "retention does not wait for one.",
+    )
+    eakte_token: str = Field("", description="Bearer token sent to eakte_url, if it needs one.")
+    eakte_dir: Path | None = Field(
+        None,
+        description="Folder the E-Akte imports from, instead of eakte_url: each 0605 ZIP is "
+        "written there atomically; the written file is the receipt.",
+    )
+    eakte_recipient: str = Field(
+        "", description="Name of the receiving E-Akte / DMS in the message's Empfaenger."
+    )
+    eakte_schedule: str = Field(
+        "0 */5 * * * *",
+        description="Cron schedule (with seconds) of the hand-over of closed cases.",
+    )
+    eakte_attempts: int = Field(
+        5,
+        description="Failed hand-overs of one case version before it is shown as failed in the "
+        "console (retried there by hand).",
+    )
+    eakte_batch: int = Field(50, description="Cases handed over per scheduled run.")
+    eakte_timeout_s: float = Field(60.0, description="Timeout of one upload to eakte_url.")
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -307,6 +368,7 @@ class Settings(BaseSettings):
         # where the process started, and every later join (templates, registries) sees one path.
         self.services_dir = self.services_dir.resolve()
         self.registries_dir = self.registries_dir.resolve()
+        self.portal_config = self.portal_config.resolve()
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.data_dir / 'knopfdruck.db').as_posix()}"
         if not self.oidc_issuer:

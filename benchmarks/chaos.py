@@ -46,8 +46,7 @@ from sqlmodel import Session, col, func, select  # noqa: E402
 
 from backend.db import build_engine  # noqa: E402
 from backend.domain.case_state import WITH_DECISION  # noqa: E402
-from backend.models import Case  # noqa: E402
-from backend.models_handover import WorkerHeartbeat  # noqa: E402
+from backend.records.models import Case, WorkerHeartbeat  # noqa: E402
 from tests.integration.topologykit import (  # noqa: E402
     Citizen,
     Topology,
@@ -255,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             list(mail.message_ids),
             entries,
             mails_may_be_lost=MAILS_PER_KILL * kills,
+            data_dir=topology.data_dir,
         )
     finally:
         chaos.stop.set()

@@ -41,7 +41,7 @@ from enginekit import (
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from backend.models import Document
+from backend.records.models import Document
 
 GOAL = 0.8
 

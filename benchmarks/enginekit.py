@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from backend.auth.tokens import Identity  # noqa: E402
 from backend.cases import applications as apps  # noqa: E402
+from backend.cases import submission  # noqa: E402
 from backend.context import AppContext, build_context  # noqa: E402
 from backend.db import normalise_url  # noqa: E402
 from backend.migrate import upgrade_database  # noqa: E402
@@ -167,7 +168,7 @@ def prepare_drafts(
 
 def submit(ctx: AppContext, application_id: str) -> str:
     """What POST /applications/{id}/submit does: case and job in one transaction."""
-    return apps.submit_application(ctx, citizen(), application_id).id
+    return submission.submit_application(ctx, citizen(), application_id).id
 
 
 def start_workers(
@@ -224,12 +225,14 @@ def bare_render_seconds(ctx: AppContext, case_id: str, runs: int) -> list[float]
     writes: the physical floor of automated processing. The first render warms up."""
     from sqlmodel import Session
 
+    from backend.columns import utcnow
     from backend.documents.render import local_date
-    from backend.models import Case, utcnow
     from backend.notices import issue
     from backend.notices.claims import NoticeClaims, content_sha256
-    from backend.notices.issue import printed_content, template_context, verification_url
+    from backend.notices.content import printed_content, template_context
+    from backend.notices.issue import verification_url
     from backend.notices.signing import signer_for
+    from backend.records.models import Case
 
     with Session(ctx.engine) as session:
         case = session.get(Case, case_id)

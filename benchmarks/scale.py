@@ -32,7 +32,7 @@ from sqlmodel import Session, col, func, select  # noqa: E402
 
 from backend.db import build_engine  # noqa: E402
 from backend.domain.case_state import WITH_DECISION  # noqa: E402
-from backend.models import Case  # noqa: E402
+from backend.records.models import Case  # noqa: E402
 from tests.integration.topologykit import (  # noqa: E402
     Citizen,
     Topology,

@@ -41,7 +41,8 @@ from enginekit import (
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from backend.models import Case, CaseEvent, aware
+from backend.columns import aware
+from backend.records.models import Case, CaseEvent
 
 GOAL_P50_S = 2.0
 GOAL_P95_S = 5.0

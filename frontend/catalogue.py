@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from backend.cases.views import ServiceView
+from backend.cases.catalogue_views import ServiceView
 from frontend.rendering import N_
 
 LIFE_SITUATIONS: tuple[tuple[str, str], ...] = (

@@ -10,6 +10,7 @@ from typing import Literal
 
 from backend.cases.drafts import HELD_STEP, DraftState, topic_step
 from backend.cases.views import FieldView, Text
+from backend.definitions.answers import group_problems
 from backend.definitions.models import DEFAULT_TOPIC
 
 TaskStatus = Literal["completed", "in_progress", "not_started"]
@@ -48,8 +49,9 @@ def topic_pages(state: DraftState) -> list[TopicPage]:
     to_enter = [
         f
         for f in state.application.fields
-        # A choice among held records with no record to choose from has no question to ask.
-        if f.origin == "citizen" and not (f.options_from and not f.options)
+        # A choice among held records with no record to choose from has no question to ask,
+        # nor has an optional value a register answered with "none" (FieldView.asked).
+        if f.origin == "citizen" and f.asked and not (f.options_from and not f.options)
     ]
     pages: list[TopicPage] = []
     for topic in state.definition.topics:
@@ -83,7 +85,11 @@ def uses_task_list(state: DraftState) -> bool:
 def _page_status(state: DraftState, page: TopicPage) -> TaskStatus:
     answered = [f for f in page.fields if f.value not in (None, "")]
     missing = [f for f in page.fields if f.required and f.value in (None, "")]
-    if topic_step(page.id) in state.steps_done and not missing:
+    # A page whose one_of groups are all empty is not done, whatever was marked (issue 21).
+    topic = next((t for t in state.definition.topics if t.id == page.id), None)
+    values = {f.id: f.value for f in state.application.fields}
+    unmet = group_problems(state.definition, topic, values) if topic else []
+    if topic_step(page.id) in state.steps_done and not missing and not unmet:
         return "completed"
     return "in_progress" if answered or topic_step(page.id) in state.steps_done else "not_started"
 

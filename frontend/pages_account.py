@@ -2,14 +2,55 @@
 
 from __future__ import annotations
 
+import re
+from functools import partial
+
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from backend.auth import sessions
+from backend.cases import applications as apps
+from backend.cases.drafts import my_drafts
+from backend.columns import utcnow
+from backend.errors import KnopfdruckError
+from backend.login import sessions
+from backend.ratelimit import check_rate
 from frontend.i18n import LANGUAGES
 from frontend.rendering import LANG_COOKIE, render
 from frontend.web import BINDING_COOKIE, SESSION_COOKIE, checked_form, ctx_of, current, require
+
+_START = re.compile(r"^/services/([a-z][a-z0-9-]{0,62})/start$")
+
+
+async def _straight_in(request: Request, new: sessions.NewSession) -> str:
+    """Issue 21 item 6: "Anmelden und Antrag starten" lands in the application, not on the
+    service page again. Only a login this browser began (state, PKCE and binding cookie all
+    checked above) gets here, so a forged link cannot start anything unseen; with a draft
+    already there, or when the start is refused, the citizen sees the choice or the reason."""
+    match = _START.fullmatch(new.return_to)
+    if match is None:
+        return new.return_to
+    ctx = ctx_of(request)
+    slug = match.group(1)
+    if slug not in ctx.catalogue:
+        return new.return_to
+    active = await run_in_threadpool(sessions.load_session, ctx, new.token)
+    if active is None or active.identity.is_clerk:
+        return new.return_to
+    drafts = await run_in_threadpool(my_drafts, ctx, active.identity)
+    if any(d.service == slug for d in drafts):
+        return new.return_to  # GET /services/{slug}/start offers to continue
+    try:
+        ip = request.client.host if request.client else None
+        await run_in_threadpool(
+            check_rate, ctx.engine, ctx.settings, "start", account=active.identity.sub, ip=ip
+        )
+        application = await apps.start_application(ctx, active.identity, slug)
+    except KnopfdruckError:
+        # Trust level too low, rate limited, a register down for good: the service page says
+        # what to do, and its start button gives the reason again.
+        return f"/services/{slug}"
+    return f"/applications/{application.id}"
 
 
 def build(secure: bool) -> APIRouter:
@@ -56,7 +97,8 @@ def build(secure: bool) -> APIRouter:
         await run_in_threadpool(
             sessions.end_session, ctx_of(request), request.cookies.get(SESSION_COOKIE)
         )
-        response = RedirectResponse(new.return_to, status_code=303)
+        target = await _straight_in(request, new)
+        response = RedirectResponse(target, status_code=303)
         response.set_cookie(
             SESSION_COOKIE, new.token, httponly=True, samesite="lax", secure=secure, path="/"
         )
@@ -78,6 +120,35 @@ def build(secure: bool) -> APIRouter:
         response = RedirectResponse(target, status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
+
+    @router.post("/session/extend")
+    async def extend_session(request: Request) -> Response:
+        """WCAG 2.2.1: the citizen asks for more time; the idle timeout starts again now.
+        Answered as JSON to the warning dialog, with a redirect back to a plain form post."""
+        active = await require(request)
+        form = await checked_form(request, active)
+        extended = await run_in_threadpool(
+            partial(
+                sessions.load_session,
+                ctx_of(request),
+                request.cookies.get(SESSION_COOKIE),
+                extend=True,
+            )
+        )
+        expires_at = extended.expires_at if extended else None
+        if "application/json" in request.headers.get("accept", ""):
+            left = (expires_at - utcnow()).total_seconds() if expires_at else 0
+            return JSONResponse(
+                {
+                    "expires_at": expires_at.isoformat(timespec="seconds") if expires_at else None,
+                    "seconds_left": max(0, int(left)),
+                },
+                headers={"Cache-Control": "no-store"},
+            )
+        back = form.get("next")
+        return RedirectResponse(
+            sessions.safe_return_path(back if isinstance(back, str) else "/"), status_code=303
+        )
 
     @router.get("/logged-out")
     async def logged_out(request: Request) -> Response:

@@ -13,31 +13,21 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from backend.admission import Busy, admission_of, retry_after_headers
-from backend.auth.sessions import ActiveSession
 from backend.cases import applications as apps
-from backend.cases import drafts
+from backend.cases import draft_version, drafts, submission, uploads
+from backend.cases.catalogue_views import service_view
 from backend.cases.drafts import HELD_STEP, DraftState, topic_step
+from backend.cases.outlook import register_rejections
 from backend.cases.views import FieldView
+from backend.definitions.constraints import local_today, read_date
 from backend.errors import InvalidInput, NotFound
-from backend.uploads import service as uploads
+from backend.login.sessions import ActiveSession
 from frontend import flow
-from frontend.i18n import translations
-from frontend.rendering import N_, language, render
+from frontend.rendering import language, render
 from frontend.web import MAX_FORM_BYTES, checked_form, ctx_of, files, require, texts
 
 Problem = dict[str, str]
 """One error for the error summary: field, German and English text, and the link target."""
-
-
-def _problem(field: FieldView, href: str, msgid: str) -> Problem:
-    """An error the portal finds itself about one field, in both languages from the catalogue;
-    `msgid` may name the field as %(label)s."""
-    return {
-        "field": field.id,
-        "href": href,
-        "message_de": msgid % {"label": field.label.de},
-        "message": translations("en").gettext(msgid) % {"label": field.label.en},
-    }
 
 
 def _from_details(
@@ -67,22 +57,14 @@ def _from_details(
     return problems
 
 
-_GERMAN_DATE = re.compile(r"^\s*(\d{1,2})\s*[./]\s*(\d{1,2})\s*[./]\s*(\d{4})\s*$")
-
-
 def parse_date(raw: str) -> str | None:
-    """A typed date as ISO text: 21.11.2026, 21/11/2026 and 2026-11-21 are understood."""
+    """A typed date as ISO text (21.11.2026, 1.3.25, 21/11/2026, 2026-11-21), None if it is
+    none; intake reads it the same way (backend/definitions/constraints.py) and says why."""
     text = raw.strip()
     if not text:
         return ""
-    match = _GERMAN_DATE.match(text)
-    try:
-        if match:
-            day, month, year = (int(g) for g in match.groups())
-            return date(year, month, day).isoformat()
-        return date.fromisoformat(text).isoformat()
-    except ValueError:
-        return None
+    typed = read_date(text, local_today())
+    return typed.isoformat() if isinstance(typed, date) else None
 
 
 def normalise_amount(raw: str, lang: str = "de") -> str:
@@ -255,6 +237,12 @@ def build() -> APIRouter:
         page = page_or_404(state, topic)
         file_fields = [f for f in page.fields if f.type == "file"]
         max_bytes = MAX_FORM_BYTES + sum(f.max_size_bytes or 0 for f in file_fields)
+        if file_fields:
+            # Issue 21 item 5: a file over the field's limit (a 30 MB scan) is named in the
+            # form's error summary, with the page's other answers kept. So the form is read up
+            # to the upload body limit, which knopfdruck/limits.py enforces while it streams
+            # in; each file is read only to its own limit + 1 byte below.
+            max_bytes = max(max_bytes, ctx.settings.body_limit_upload_bytes)
         raw_form = await checked_form(
             request, active, max_bytes=max_bytes, max_files=len(file_fields)
         )
@@ -299,22 +287,9 @@ def build() -> APIRouter:
             if field.type == "file":
                 continue
             raw = form.get(f"answer__{field.id}", "")
-            if field.type == "date":
-                parsed = parse_date(raw)
-                if parsed is None:
-                    problems.append(
-                        _problem(
-                            field,
-                            hrefs[field.id],
-                            N_(
-                                "Geben Sie „%(label)s“ als Tag.Monat.Jahr ein, "
-                                "zum Beispiel 21.11.2026."
-                            ),
-                        )
-                    )
-                    continue
-                raw = parsed
-            elif field.type == "decimal":
+            # A typed date goes to intake as typed: it reads 1.3.25 as the field's bounds
+            # suggest and names an impossible day ("Den 31. Februar gibt es nicht.").
+            if field.type == "decimal":
                 raw = normalise_amount(raw, language(request))
             answers[field.id] = raw
         try:
@@ -383,7 +358,11 @@ def build() -> APIRouter:
             status_code=status_code,
             groups=flow.held_groups(state),
             pages=flow.topic_pages(state),
+            # The same reference date the case will get at submit (applications.py).
+            outlook=register_rejections(state.definition, state.application, date.today()),
             uploads={u.field: u for u in state.uploads},
+            shown=draft_version.encode_prints(state.prints),
+            fee_view=service_view(state.definition, ctx_of(request).connectors),
             **common(state),
             **extra,
         )
@@ -409,8 +388,14 @@ def build() -> APIRouter:
             fid: f"/applications/{application_id}/topics/{topic}?return=check#in-{fid}"
             for fid, topic in topic_of.items()
         } | {"remark": "#in-remark"}
+        # What the page showed; the remark is typed on this page, so it is what is posted.
+        shown = draft_version.decode_prints(form.get("shown", ""))
+        remark = form.get("remark", "")
+        expected = None
+        if shown is not None:
+            shown[draft_version.REMARK_KEY] = draft_version.remark_fingerprint(remark)
+            expected = draft_version.version_of(shown)
         try:
-            remark = form.get("remark", "")
             if remark.strip() != (state.application.remark or ""):
                 await run_in_threadpool(
                     lambda: apps.update_application(
@@ -419,8 +404,25 @@ def build() -> APIRouter:
                 )
             with admission_of(request).submission():
                 case = await run_in_threadpool(
-                    apps.submit_application, ctx, active.identity, application_id
+                    partial(
+                        submission.submit_application,
+                        ctx,
+                        active.identity,
+                        application_id,
+                        # A page without fingerprints (an old tab, a crafted post) cannot prove
+                        # what it showed: it is never submitted, it shows the check page again.
+                        version=expected or "unknown",
+                    )
                 )
+        except draft_version.DraftChanged:
+            fresh = await state_of(request, active, application_id)
+            if (redirect := to_case(fresh)) is not None:
+                return redirect
+            changed = draft_version.changed_fields(
+                draft_version.changed_keys(shown or {}, fresh.prints)
+            )
+            changed.discard(draft_version.REMARK_KEY)
+            return check_html(request, fresh, 409, changed=changed, draft_changed=True)
         except Busy as exc:
             # The draft stays as it is (remark included): the citizen submits it later.
             page = render(request, "busy.html", 503, come_back_at=exc.come_back_at, **common(state))

@@ -13,9 +13,11 @@ from backend.cases import queries, review
 from backend.cases.cockpit import data_cockpit
 from backend.cases.drafts import my_drafts
 from backend.cases.receipts import receipt_pdf
+from backend.cases.uploads import StoredFile
+from backend.cases.views import Text
+from backend.definitions.models import ServiceDefinition
 from backend.domain.case_state import SETTLED, CaseStatus
-from backend.uploads.service import StoredFile
-from frontend.rendering import render
+from frontend.rendering import N_, render
 from frontend.web import ctx_of, require
 
 WAITING_FOR_MACHINE = frozenset({CaseStatus.SUBMITTED, CaseStatus.PROCESSING})
@@ -40,6 +42,65 @@ def machine_at_work(detail: queries.CaseDetail) -> bool:
     return status == CaseStatus.AWAITING_PAYMENT and (
         payment is None or payment.pay_url is None or payment.status == "paid"
     )
+
+
+CITIZEN_REFERRAL_REASONS: dict[str, str] = {
+    "no_legal_basis": N_(
+        "Für diesen Antrag erlaubt das Gesetz keine automatische Entscheidung "
+        "(§ 35a VwVfG): Ein Mensch entscheidet ihn immer."
+    ),
+    "automation_paused": N_(
+        "Die Behörde entscheidet Anträge dieser Art gerade selbst statt automatisch."
+    ),
+    "disputed_data": N_("Sie haben eine Angabe aus einem Register als falsch gemeldet."),
+    "remark": N_("Sie haben der Behörde eine Anmerkung geschrieben."),
+    "registry_failure": N_(
+        "Ein Register war nicht erreichbar; die Angaben daraus prüft ein Mensch nach."
+    ),
+    "held_data_missing": N_(
+        "Ein Register hatte eine Angabe nicht, die Sie deshalb selbst eingetragen haben."
+    ),
+    "unverified_register_fact": N_(
+        "Eine Angabe, die sonst aus einem Register kommt, haben Sie selbst eingetragen; "
+        "ein Mensch prüft sie."
+    ),
+    "rule_referred": N_("Eine Voraussetzung kann nur ein Mensch beurteilen."),
+    "rule_error": N_("Unsere automatische Prüfung konnte Ihren Antrag nicht abschließen."),
+    "threshold": N_("Der Betrag liegt über der Grenze, bis zu der automatisch entschieden wird."),
+    "outside_validity": N_(
+        "Für den Stichtag Ihres Antrags gibt es keine automatisch anwendbaren Regeln."
+    ),
+    "qa_sample": N_(
+        "Ihr Antrag wurde zufällig für eine Qualitätskontrolle ausgewählt. Das heißt nicht, "
+        "dass etwas mit ihm nicht stimmt."
+    ),
+    "handover_rejected": N_("Das zuständige Fachverfahren hat den Antrag zurückgegeben."),
+}
+"""Why a person looks at a case, in plain words for its citizen; never the internal detail
+(a rule's technical error, a register's failure message, who picked what)."""
+
+
+def citizen_referral(
+    detail: queries.CaseDetail, definition: ServiceDefinition
+) -> tuple[list[str], list[Text]]:
+    """The referral's reasons as catalogue messages, and the service's own words for a
+    condition only a person can judge (a rule's `reason_otherwise`, as the citizen read it)."""
+    decision = detail.case.decision
+    if decision is None:
+        return [], []
+    codes = [c for c in decision.referral_reasons if c in CITIZEN_REFERRAL_REASONS]
+    own: dict[str, str] = {}
+    for rule in definition.rules:
+        otherwise = getattr(rule, "reason_otherwise", None)
+        prefix = otherwise.de.split("{", 1)[0].strip() if otherwise is not None else ""
+        if prefix:
+            own[rule.id] = prefix
+    stated = [
+        r.text
+        for r in decision.reasons
+        if r.rule_id in own and r.text.de.startswith(own[r.rule_id]) and "rule_referred" in codes
+    ]
+    return [CITIZEN_REFERRAL_REASONS[c] for c in codes], stated
 
 
 def _pdf(stored: StoredFile) -> Response:
@@ -82,11 +143,15 @@ def build() -> APIRouter:
             )
 
         detail, actions = await run_in_threadpool(load)
+        definition = ctx.catalogue.get(detail.case.service)
+        why, stated = citizen_referral(detail, definition)
         return {
             "detail": detail,
             "case": detail.case,
             "actions": actions,
-            "service": ctx.catalogue.get(detail.case.service),
+            "service": definition,
+            "referral_why": why,
+            "referral_stated": stated,
             "pending": machine_at_work(detail),
             "handed_over": handed_over(detail),
             "settled": detail.case.status in SETTLED,

@@ -8,11 +8,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from backend.auth.tokens import Identity
 from backend.cases import applications as apps
-from backend.cases.drafts import my_drafts
+from backend.cases.catalogue_views import ServiceView, service_view
+from backend.cases.drafts import DraftView, my_drafts
 from backend.cases.proactive import ProactiveOffers
-from backend.cases.views import ServiceView, service_view
 from backend.context import AppContext
+from backend.definitions.models import ServiceDefinition
 from backend.errors import Forbidden
 from frontend.catalogue import by_life_situation, search
 from frontend.rendering import N_, render
@@ -42,16 +44,24 @@ def build() -> APIRouter:
         return cache[key]
 
     @router.get("/")
-    async def index(request: Request) -> Response:
+    async def index(request: Request, lage: str = "") -> Response:
         active = await current(request)
         ctx = ctx_of(request)
+        # Issue 21 item 6: every service once, life situations as filters that are plain links,
+        # so the list works without JavaScript and is short on a phone.
+        everything = services(ctx)
+        groups = by_life_situation(everything)
+        chosen = next((g for g in groups if g[0] == lage), None)
         drafts = await run_in_threadpool(my_drafts, ctx, active.identity) if active else []
         # Issue 5 item 9 / issue 7: offers after a birth, without the parent starting anything.
         offered = await proactive.offers_for(ctx, active.identity if active else None)
         return render(
             request,
             "index.html",
-            groups=by_life_situation(services(ctx)),
+            groups=groups,
+            chosen=chosen,
+            shown=chosen[2] if chosen else sorted(everything, key=lambda v: v.title.de.casefold()),
+            total=len(everything),
             drafts=drafts,
             offers=[s for o in offered for s in services(ctx) if s.id == o.service],
             offer_child=offered[0] if offered else None,
@@ -108,12 +118,36 @@ def build() -> APIRouter:
         definition = ctx_of(request).catalogue.get(slug)
         return render(request, "trust.html", service=definition, trust_levels=TRUST_LEVELS)
 
+    async def drafts_of(ctx: AppContext, identity: Identity, slug: str) -> list[DraftView]:
+        return [d for d in await run_in_threadpool(my_drafts, ctx, identity) if d.service == slug]
+
+    def choice(
+        request: Request, definition: ServiceDefinition, drafts: list[DraftView]
+    ) -> Response:
+        """Issue 21 item 6: a second start asks instead of silently making a second draft."""
+        return render(request, "start_choice.html", service=definition, drafts=drafts)
+
+    @router.get("/services/{slug}/start")
+    async def start_page(request: Request, slug: str) -> Response:
+        # Reached after a login that could not start at once (a draft exists) or by a typed
+        # address: a GET never starts anything, it shows the choice or the service page.
+        active = await current(request)
+        ctx = ctx_of(request)
+        definition = ctx.catalogue.get(slug)
+        if active is not None and not active.identity.is_clerk:
+            drafts = await drafts_of(ctx, active.identity, slug)
+            if drafts:
+                return choice(request, definition, drafts)
+        return RedirectResponse(f"/services/{definition.id}", status_code=303)
+
     @router.post("/services/{slug}/start")
     async def start(request: Request, slug: str) -> Response:
         active = await require(request)
-        await checked_form(request, active)
+        form = await checked_form(request, active)
         ctx = ctx_of(request)
         definition = ctx.catalogue.get(slug)
+        if form.get("fresh") != "1" and await drafts_of(ctx, active.identity, slug):
+            return RedirectResponse(f"/services/{definition.id}/start", status_code=303)
         try:
             application = await apps.start_application(ctx, active.identity, slug)
         except Forbidden:

@@ -6,6 +6,7 @@ pages call the backend's service layer and never the database.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -13,7 +14,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from backend.auth.sessions import safe_return_path
+from backend.cases.catalogue_views import ServiceView, service_view
+from backend.login.sessions import safe_return_path
 from backend.settings import Settings
 from frontend import (
     pages_account,
@@ -21,8 +23,10 @@ from frontend import (
     pages_application,
     pages_cases,
     pages_catalogue,
+    pages_legal,
 )
-from frontend.rendering import render
+from frontend.catalogue import search
+from frontend.rendering import is_bilingual, render
 from frontend.web import SESSION_COOKIE
 
 STATIC = Path(__file__).parent / "static"
@@ -41,6 +45,18 @@ def _return_path(request: Request) -> str:
     return safe_return_path(referer.path) if same_site else "/"
 
 
+def _suggestions(request: Request) -> list[ServiceView]:
+    """A way on from a dead link: services whose words match the address's last part."""
+    ctx = getattr(request.app.state, "ctx", None)
+    if ctx is None:
+        return []
+    words = re.sub(r"[^\w]+", " ", request.url.path.rstrip("/").rsplit("/", 1)[-1])[:100]
+    if len(words.strip()) < 3:
+        return []
+    views = [service_view(d, ctx.connectors) for d in ctx.catalogue.all()]
+    return search(views, words)[:5]
+
+
 def render_error_page(request: Request, status_code: int, message: str) -> Response:
     """Errors tell the citizen what happened and what to do next; a missing login sends them
     to log in, an expired one explains why they were logged out."""
@@ -53,6 +69,8 @@ def render_error_page(request: Request, status_code: int, message: str) -> Respo
     response = render(
         request,
         "error.html",
+        bilingual=is_bilingual(message),
+        suggestions=_suggestions(request) if status_code == 404 else [],
         status_code=status_code,
         status=status_code,
         message=message,
@@ -70,6 +88,7 @@ def build_portal_router(settings: Settings) -> APIRouter:
     secure = not settings.is_local
     router.include_router(pages_account.build(secure))
     router.include_router(pages_catalogue.build())
+    router.include_router(pages_legal.build())
     router.include_router(pages_application.build())
     router.include_router(pages_cases.build())
     # After the case pages: /cases/{id}/{action} must not shadow /cases/{id}/receipt.

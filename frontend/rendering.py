@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import re
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -11,14 +13,15 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+import pyphen
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from backend.auth.sessions import safe_login_return
-from backend.cases.views import display_value
+from backend.cases.display import display_value
+from backend.login.sessions import safe_login_return
 from frontend.i18n import LANGUAGES, pick_language, translations
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -79,6 +82,12 @@ def fmt_datetime(value: datetime, lang: str) -> str:
     return str(format_datetime(value, pattern, tzinfo=BERLIN, locale=LOCALES[lang]))
 
 
+def fmt_time(value: datetime, lang: str) -> str:
+    """A time of day in German time: 14:32 Uhr, 14:32."""
+    pattern = "HH:mm 'Uhr'" if lang == "de" else "HH:mm"
+    return str(format_datetime(value, pattern, tzinfo=BERLIN, locale=LOCALES[lang]))
+
+
 def fmt_money(value: Any, lang: str) -> str:
     """Amounts as each language writes them: 36,00 € and €36.00."""
     return str(format_currency(Decimal(str(value)), "EUR", locale=LOCALES[lang]))
@@ -101,12 +110,53 @@ def amount_input(value: Any, lang: str) -> str:
     return text
 
 
+_BILINGUAL = re.compile(r"(?s)(.*\S)\s+\(([\x20-\x7e]+)\)")
+
+
+def is_bilingual(message: str) -> bool:
+    """Whether a message carries both languages; a one-language one (e.g. a library's English)
+    is not shown to citizens, whose page then says the same in their language (issue 21)."""
+    match = _BILINGUAL.fullmatch(message)
+    return match is not None and "§" not in match.group(2)
+
+
 def localized_message(message: str, lang: str) -> str:
     """Backend errors read "Deutsch. (English.)": show the part in the page's language."""
-    match = re.fullmatch(r"(?s)(.*\S)\s+\(([\x20-\x7e]+)\)", message)
+    match = _BILINGUAL.fullmatch(message)
     if match is None or "§" in match.group(2):
         return message
     return match.group(2) if lang == "en" else match.group(1)
+
+
+@lru_cache(maxsize=2)
+def _hyphenator(lang: str) -> pyphen.Pyphen:
+    return pyphen.Pyphen(lang="de_DE" if lang == "de" else "en_GB")
+
+
+_LONG_WORD = re.compile(r"[^\W\d_]{12,}")
+
+
+def hyphenate(text: str, lang: str) -> str:
+    """Soft hyphens in long words, so "Anwohnerparkausweis" breaks at a syllable on a phone.
+
+    CSS `hyphens: auto` does this where the browser has a dictionary for the page's language;
+    Chromium on Linux and some WebViews have none and break mid-syllable ("Anwohnerparkauswe|is").
+    Accessible names and Playwright's text matching ignore U+00AD (issue 21, item 6).
+    """
+    hyphenator = _hyphenator(lang)
+
+    def soft(match: re.Match[str]) -> str:
+        word = match.group(0)
+        found = hyphenator.positions(word)
+        # The patterns split compounds badly around one-letter pieces ("Par-k-aus-weis"):
+        # drop such pairs, and keep three letters on either side of every break.
+        close = [(p, q) for p, q in itertools.pairwise(found) if q - p < 2]
+        odd = {p for pair in close for p in pair}
+        cuts = [p for p in found if p not in odd and 3 <= p <= len(word) - 3]
+        pieces = [word[a:b] for a, b in itertools.pairwise([0, *cuts, len(word)])]
+        return "\u00ad".join(pieces)
+
+    return _LONG_WORD.sub(soft, text)
 
 
 def _localized(text: Any, lang: str) -> str:
@@ -122,6 +172,26 @@ def _sandbox_on(request: Request) -> bool:
     app = request.scope.get("app")
     ctx = getattr(getattr(app, "state", None), "ctx", None)
     return bool(getattr(getattr(ctx, "settings", None), "sandbox", False))
+
+
+@dataclass(frozen=True)
+class _SessionTiming:
+    session_idle_minutes: int = 30
+    session_warning_seconds: int = 120
+
+
+def _settings_of(request: Request) -> Any:
+    """The app's settings for the session texts; their defaults where a page has no app."""
+    app = request.scope.get("app")
+    ctx = getattr(getattr(app, "state", None), "ctx", None)
+    return getattr(ctx, "settings", None) or _SessionTiming()
+
+
+def _seconds_left(expires_at: datetime | None) -> int | None:
+    """Seconds until an idle session ends, relative, so the browser's clock does not matter."""
+    if expires_at is None:
+        return None
+    return max(0, int((expires_at - datetime.now(UTC)).total_seconds()))
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -142,9 +212,13 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
             lang=lang,
             other_lang=next(code for code in LANGUAGES if code != lang),
             t=lambda text: _localized(text, lang),
+            hy=lambda text: hyphenate(str(text), lang),
+            # Register names are German proper names; the catalogues give their English names.
+            registers=lambda names: ", ".join(trans.gettext(n) for n in names),
             fmt_date=lambda v: fmt_date(v, lang),
             fmt_datetime=lambda v: fmt_datetime(v, lang),
             fmt_money=lambda v: fmt_money(v, lang),
+            fmt_time=lambda v: fmt_time(v, lang),
             fmt_size=lambda v: fmt_size(v, lang),
             fmt_value=lambda field, v: display_value(field, v, lang),
             amount_input=lambda v: amount_input(v, lang),
@@ -155,6 +229,11 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
             sandbox_on=_sandbox_on(request),
             quote=quote,
             user=active.identity if active else None,
+            # WCAG 2.2.1: the page says when an idle session ends and warns before (portal.js).
+            session_expires_at=getattr(active, "expires_at", None),
+            session_seconds_left=_seconds_left(getattr(active, "expires_at", None)),
+            session_idle_minutes=_settings_of(request).session_idle_minutes,
+            session_warning_seconds=_settings_of(request).session_warning_seconds,
             csrf_token=active.csrf_token if active else "",
             unread=getattr(request.state, "unread", 0),
             **context,

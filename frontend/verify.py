@@ -28,8 +28,11 @@ def build_verify_router() -> APIRouter:
         return ctx
 
     @router.get("/verify")
-    async def verify_page(request: Request, t: str = "") -> Response:
-        code = t.strip()[: verification.MAX_TOKEN_INPUT]
+    async def verify_page(request: Request, t: str | None = None) -> Response:
+        code = (t or "").strip()[: verification.MAX_TOKEN_INPUT]
+        if t is not None and not code:
+            # The form sent without a code: say so, instead of the bare form again (issue 21).
+            return render(request, "verify.html", status_code=422, result=None, code="", empty=True)
         result = None
         if code:
             check = verification.by_hash if _HEX_SHA256.match(code) else verification.by_token

@@ -8,10 +8,10 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
-from backend.auth import sessions
 from backend.cases.queries import my_unread_count
 from backend.context import AppContext
 from backend.errors import Forbidden, KnopfdruckError
+from backend.login import sessions
 from backend.ratelimit import check_rate
 
 SESSION_COOKIE = "kd_session"

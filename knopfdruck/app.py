@@ -94,7 +94,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         message = (
-            "Diese Seite gibt es nicht. (Not found.)" if exc.status_code == 404 else str(exc.detail)
+            "Diese Seite gibt es nicht. (This page does not exist.)"
+            if exc.status_code == 404
+            else str(exc.detail)
         )
         return _error_response(request, exc.status_code, "http_error", message)
 
@@ -190,11 +192,13 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
         from backend.cases.processing import register_engine_queues
 
         # Payment and mail queues live in the database; any web process may enqueue on them.
-        await run_in_threadpool(register_engine_queues, context.dbos_client)
+        await run_in_threadpool(
+            register_engine_queues, context.dbos_client, settings.eakte_schedule
+        )
         if reloader is not None:
             reloader.start()
         if settings.worker_in_process:
-            from backend.cases.worker import launch_worker, shutdown_worker
+            from backend.runtime import launch_worker, shutdown_worker
 
             # DBOS's launch is synchronous and refuses to run on the event loop's thread.
             await run_in_threadpool(launch_worker, context, concurrency=settings.worker_concurrency)
@@ -301,13 +305,20 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
     app.include_router(console_insight_router)
     app.include_router(build_console_router(settings))
     if settings.sandbox:
+        from backend.console.directory import sandbox_directory_token
         from sandbox.idp import build_idp_router
         from sandbox.registries.app import build_registries_app
+        from sandbox.scim import build_scim_router
 
         app.include_router(
             build_idp_router(
                 settings.oidc_issuer, settings.data_dir, clients=settings.sandbox_idp_clients
             ),
+            prefix="/sandbox/idp",
+            include_in_schema=False,
+        )
+        app.include_router(
+            build_scim_router(sandbox_directory_token(settings.data_dir)),
             prefix="/sandbox/idp",
             include_in_schema=False,
         )
@@ -340,6 +351,15 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
                 callback_secret=fitconnect.callback_secret,
             ),
             prefix=SANDBOX_PATH,
+            include_in_schema=False,
+        )
+        from sandbox.eakte import build_eakte_router
+
+        # The E-Akte that takes xdomea hand-overs (backend/cases/eakte.py) when
+        # KNOPFDRUCK_EAKTE_URL points at <base>/sandbox/eakte/messages.
+        app.include_router(
+            build_eakte_router(token=settings.eakte_token),
+            prefix="/sandbox/eakte",
             include_in_schema=False,
         )
     app.include_router(build_portal_router(settings))

@@ -6,9 +6,7 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
 from backend.errors import DefinitionError
@@ -47,6 +45,7 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     if not path.exists():
         return _fail(f"{path}: no such file or directory")
     problems, warnings = check_tree(path, _connectors(settings))
+    warnings += _legal_page_warnings(path, settings)
     for line in problems + warnings:
         print(line, file=sys.stderr)
     # Warnings keep the exit code at 0: the definition works, but deserves a look before go-live.
@@ -56,6 +55,26 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     print(f"{path}: all service definitions are valid{counted}")
     return 0
+
+
+def _legal_page_warnings(path: Path, settings: Settings) -> list[str]:
+    """Issue 21: an authority without Impressum and data protection officer deserves a look."""
+    from backend.definitions.loader import load_tree
+    from backend.definitions.portal import authority_of, load_portal_config, missing_authorities
+
+    try:
+        portal = load_portal_config(settings.portal_config)
+    except DefinitionError as exc:
+        return exc.problems
+    loaded, _problems = load_tree(path, _connectors(settings))
+    lines = []
+    for item in loaded:
+        for warning in missing_authorities(portal, [item.definition], settings.authority_name):
+            name, _address = authority_of(item.definition, settings.authority_name)
+            text = item.file.read_text(encoding="utf-8").splitlines()
+            line = next((n for n, t in enumerate(text, 1) if name in t), 1)
+            lines.append(f"{item.file.as_posix()}:{line} procedure.authority: {warning}")
+    return lines
 
 
 def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
@@ -139,22 +158,18 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from backend.cases.worker import launch_worker, shutdown_worker
     from backend.context import build_context
+    from backend.runtime import serve_until_signalled
 
     refusal = startup_refusal(settings)
     if refusal:
         return _fail(f"refusing to start: {refusal}")
     _check_definitions(settings)
-    ctx = build_context(settings)
-    launch_worker(ctx, concurrency=args.concurrency or settings.worker_concurrency)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    print("Knopfdruck worker is processing cases (Ctrl+C stops)")
-    stop.wait()
-    shutdown_worker()
-    ctx.close()
+    serve_until_signalled(
+        build_context(settings),
+        concurrency=args.concurrency or settings.worker_concurrency,
+        banner="Knopfdruck worker is processing cases (Ctrl+C stops)",
+    )
     _exit_now(0)
     return 0
 
@@ -165,8 +180,10 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
     from fastapi import FastAPI
 
+    from backend.console.directory import sandbox_directory_token
     from sandbox.idp import build_idp_router
     from sandbox.registries.app import build_registries_app
+    from sandbox.scim import build_scim_router
 
     base = args.public_url.rstrip("/") if args.public_url else f"http://{args.host}:{args.port}"
     app = FastAPI(title="Knopfdruck sandbox: identity provider and registries")
@@ -175,6 +192,9 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
             f"{base}/sandbox/idp", settings.data_dir, clients=settings.sandbox_idp_clients
         ),
         prefix="/sandbox/idp",
+    )
+    app.include_router(
+        build_scim_router(sandbox_directory_token(settings.data_dir)), prefix="/sandbox/idp"
     )
     app.mount("/sandbox/registries", build_registries_app())
     from backend.api.handover_callbacks import CALLBACK_PATH
@@ -194,6 +214,9 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
         ),
         prefix=SANDBOX_PATH,
     )
+    from sandbox.eakte import build_eakte_router
+
+    app.include_router(build_eakte_router(token=settings.eakte_token), prefix="/sandbox/eakte")
     print(f"Sandbox: IdP at {base}/sandbox/idp, registries at {base}/sandbox/registries")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", **UVICORN_OPTIONS)
     return 0
@@ -202,8 +225,8 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     from sqlmodel import Session
 
-    from backend.cases.audit import verify_all_chains, verify_case_chain
     from backend.db import engine_for
+    from backend.records.audit import verify_all_chains, verify_case_chain
 
     engine = engine_for(settings)
     with Session(engine) as session:
@@ -287,7 +310,13 @@ def build_parser() -> argparse.ArgumentParser:
     register_ops(sub)  # config-doc, check-worker, retention run
     from knopfdruck.cli_security import register as register_security
 
-    register_security(sub)  # security rotate-keys
+    register_security(sub)  # security rotate-keys, reindex-search
+    from knopfdruck.cli_staff import register as register_staff
+
+    register_staff(sub)  # staff sync
+    from knopfdruck.cli_feedback import register as register_feedback
+
+    register_feedback(sub)  # feedback list (issue 21)
     return parser
 
 

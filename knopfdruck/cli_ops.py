@@ -1,4 +1,5 @@
-"""Operator commands: `config-doc`, `check-worker`, `retention run` and `export-case`."""
+"""Operator commands: `config-doc`, `check-worker`, `retention run` and `export-case`
+(our own ZIP, or xdomea 3.0.0 for the E-Akte)."""
 
 from __future__ import annotations
 
@@ -43,9 +44,9 @@ def cmd_check_worker(args: argparse.Namespace, settings: Settings) -> int:
     from sqlmodel import Session, col, select
 
     from backend.cases.worker import _db_now
+    from backend.columns import aware
     from backend.db import engine_for
-    from backend.models import aware
-    from backend.models_handover import WorkerHeartbeat
+    from backend.records.models import WorkerHeartbeat
 
     engine = engine_for(settings)
     try:
@@ -82,6 +83,13 @@ def cmd_retention_run(args: argparse.Namespace, settings: Settings) -> int:
     for service, count in sorted(report.by_service.items()):
         print(f"{service}: {verb} {count} case(s)")
     print(f"{verb} {report.cases} case(s), {report.documents} document(s)")
+    if report.waiting_for_eakte:
+        # Retention deletes a case only once the E-Akte has acknowledged its hand-over.
+        print(
+            f"kept {len(report.waiting_for_eakte)} due case(s) until the E-Akte acknowledges "
+            f"their xdomea hand-over: {', '.join(report.waiting_for_eakte[:20])}"
+            + (" …" if len(report.waiting_for_eakte) > 20 else "")
+        )
     return 0
 
 
@@ -93,7 +101,7 @@ def report_retention_log(engine: Engine, case_id: str = "") -> bool:
     """
     from sqlmodel import Session
 
-    from backend.models_ops import RetentionRecord
+    from backend.records.models import RetentionRecord
     from backend.retention import verify_retention_log
 
     with Session(engine) as session:
@@ -126,18 +134,28 @@ def cmd_export_case(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC, datetime
 
     from backend.cases.export import export_case
+    from backend.cases.xdomea import build_package
+    from backend.cases.xdomea_check import XdomeaInvalid
     from backend.context import build_context
     from backend.errors import NotFound
 
     ctx = build_context(settings)  # sets the field keys, so encrypted values are readable
     try:
-        data = export_case(ctx.engine, args.case_id, exported_at=datetime.now(UTC))
+        if args.format == "xdomea":
+            # xdomea 3.0.0 FVDaten.SGOAblegen.0605, validated before it is written.
+            data = build_package(ctx, args.case_id, created_at=datetime.now(UTC)).content
+        else:
+            data = export_case(ctx.engine, args.case_id, exported_at=datetime.now(UTC))
     except NotFound:
         print(f"knopfdruck: no case with id {args.case_id}", file=sys.stderr)
         return 1
+    except XdomeaInvalid as exc:
+        print(f"knopfdruck: the xdomea message does not validate: {exc}", file=sys.stderr)
+        return 1
     finally:
         ctx.close()
-    target = Path(args.output or f"vorgang-{args.case_id}.zip")
+    default = f"vorgang-{args.case_id}" + ("-xdomea" if args.format == "xdomea" else "")
+    target = Path(args.output or f"{default}.zip")
     target.write_bytes(data)
     print(f"{target}: {len(data)} bytes")
     return 0
@@ -171,4 +189,11 @@ def register(sub: Any) -> None:
     )
     export.add_argument("case_id", help="the case id (32 hex digits)")
     export.add_argument("--output", "-o", default="", help="ZIP file (default vorgang-<id>.zip)")
+    export.add_argument(
+        "--format",
+        choices=("knopfdruck", "xdomea"),
+        default="knopfdruck",
+        help="knopfdruck: our own ZIP with manifest (default); xdomea: an xdomea 3.0.0 "
+        "FVDaten.SGOAblegen.0605 message with its documents, for the E-Akte",
+    )
     export.set_defaults(func=cmd_export_case)

@@ -10,16 +10,37 @@ from backend.settings import Settings
 
 def cmd_rotate_keys(args: argparse.Namespace, settings: Settings) -> int:
     """Re-encrypt every sensitive value with the first configured key (and seal plain ones)."""
+    from backend.all_models import METADATA
+    from backend.cases.search_index import reindex_all
     from backend.crypto import configure_keys, keys_for, rotate_documents
     from backend.db import engine_for
 
     configure_keys(keys_for(settings.field_encryption_keys, settings.data_dir))
     engine = engine_for(settings)
     try:
-        changed = rotate_documents(engine)
+        changed = rotate_documents(engine, METADATA.sorted_tables)
+        # The search index's key derives from the first key: rebuild it with the new one.
+        indexed = reindex_all(engine)
     finally:
         engine.dispose()
     print(f"re-encrypted {changed} rows with the first key of KNOPFDRUCK_FIELD_ENCRYPTION_KEYS")
+    print(f"rebuilt the applicant search index of {indexed} cases")
+    return 0
+
+
+def cmd_reindex_search(args: argparse.Namespace, settings: Settings) -> int:
+    """Rebuild the console's applicant search index (cases from before it existed)."""
+    from backend.cases.search_index import reindex_all
+    from backend.crypto import configure_keys, keys_for
+    from backend.db import engine_for
+
+    configure_keys(keys_for(settings.field_encryption_keys, settings.data_dir))
+    engine = engine_for(settings)
+    try:
+        indexed = reindex_all(engine)
+    finally:
+        engine.dispose()
+    print(f"rebuilt the applicant search index of {indexed} cases")
     return 0
 
 
@@ -33,3 +54,8 @@ def register(sub: Any) -> None:
         help="re-encrypt income, IBAN and tax id with the first key (after adding a new one)",
     )
     rotate.set_defaults(func=cmd_rotate_keys)
+    reindex = security.add_parser(
+        "reindex-search",
+        help="rebuild the console's applicant search index (keyed hashes of names, birth dates)",
+    )
+    reindex.set_defaults(func=cmd_reindex_search)

@@ -31,10 +31,10 @@ def register(services: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def cmd_services_test(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 0 when every case passes, 1 when any fails, 2 when the tests cannot run."""
+    from backend.cases.service_tests import CaseFileError, load_cases, run_service_tests_sync
     from backend.context import connectors_for
     from backend.definitions.catalogue import Catalogue
     from backend.definitions.loader import load_tree
-    from backend.definitions.testing import CaseFileError, load_cases, run_service_tests_sync
 
     path = Path(args.path) if args.path else settings.services_dir
     if not path.is_dir():

@@ -96,7 +96,9 @@ def _sample_answer(field: Any, reference_date: date) -> Any:
         "email": "vorschau@example.de",
     }
     if field.type == "choice":
-        return field.options[0].value
+        # A choice among held records (options_from) has no fixed options; with no record
+        # held there is nothing to choose, as in the portal.
+        return field.options[0].value if field.options else None
     return samples.get(field.type)
 
 
@@ -131,7 +133,7 @@ async def _persona_values(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Prefill from a fresh in-process sandbox, exactly as `services test` and a citizen do."""
     from backend.cases.applications import data_needs
-    from backend.definitions.testing import SandboxPrefill
+    from backend.cases.service_tests import SandboxPrefill
     from prefill.service import prefill
 
     needs = data_needs(definition)
@@ -169,9 +171,10 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
     from backend.context import build_context
     from backend.documents.render import RenderError
     from backend.errors import NotFound
-    from backend.models import Case
-    from backend.notices.issue import template_context, verification_url
+    from backend.notices.content import template_context
+    from backend.notices.issue import verification_url
     from backend.notices.qr import qr_data_url
+    from backend.records.models import Case
     from backend.rules.evaluate import decide
     from sandbox.personas import PERSONAS, persona_by_id
 
@@ -199,7 +202,13 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
         for field in definition.fields:
             if field.id in answers:
                 values[field.id] = answers[field.id]
-            elif field.id not in values and field.type != "file":
+            # An optional held value the register did not deliver is not asked in the portal
+            # either (issue 20), so the preview invents none.
+            elif (
+                field.id not in values
+                and field.type != "file"
+                and (field.source is None or field.required)
+            ):
                 sample = _sample_answer(field, reference_date)
                 if sample is not None:
                     values[field.id] = sample

@@ -28,8 +28,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from backend.models import Case, RegistryAccess, aware
-from backend.models_ops import Incident
+from backend.columns import aware
+from backend.records.models import Case, Incident, RegistryAccess
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 WAITING_STATES = ("submitted", "processing")

@@ -81,9 +81,7 @@ class TrustedProxies:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket") and self.networks and scope.get("client"):
             peer_host, peer_port = scope["client"]
-            headers = [
-                v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"
-            ]
+            headers = [v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"]
             host = client_address(peer_host, headers, self.networks)
             if host != peer_host:
                 scope = {**scope, "client": (host, peer_port)}

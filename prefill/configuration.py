@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -205,3 +205,37 @@ def _auth_headers(auth: AuthConfig, env: Mapping[str, str], where: str) -> dict[
         raise RegistryConfigError(f"{where}: basic auth needs a username")
     token = base64.b64encode(f"{auth.username}:{secret}".encode()).decode("ascii")
     return {"Authorization": SecretStr(f"Basic {token}")}
+
+
+def build_default_registry(
+    *extra: Callable[[ConnectorRegistry], None], config_dir: Path | None = None
+) -> ConnectorRegistry:
+    """The registry with every connector shipped with Knopfdruck, plus the generic REST
+    connectors configured in config_dir (see prefill.configuration; None: none)."""
+    from prefill.connectors import (
+        dogtax_register,
+        einkommensregister,
+        geodaten,
+        gewerberegister,
+        hochschulregister,
+        kfz_zulassungsregister,
+        melderegister,
+        permit_register,
+        personenstandsregister,
+    )
+
+    registry = ConnectorRegistry()
+    registry.register(melderegister.MelderegisterConnector)
+    registry.register(personenstandsregister.PersonenstandsregisterConnector)
+    registry.register(kfz_zulassungsregister.KfzZulassungsregisterConnector)
+    registry.register(gewerberegister.GewerberegisterConnector)
+    registry.register(einkommensregister.EinkommensregisterConnector)
+    registry.register(hochschulregister.HochschulregisterConnector)
+    registry.register(geodaten.GeodatenConnector)
+    registry.register(permit_register.PermitRegisterConnector)
+    registry.register(dogtax_register.DogTaxRegisterConnector)
+    for add in extra:
+        add(registry)
+    if config_dir is not None:
+        add_configured_connectors(registry, config_dir)
+    return registry

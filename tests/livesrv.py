@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from backend.crypto import configured_key_ring
 from knopfdruck.proxies import UVICORN_OPTIONS
 
 TEST_SETTINGS: dict[str, Any] = {
@@ -22,6 +23,10 @@ TEST_SETTINGS: dict[str, Any] = {
     # The shipped services sample 5 % of cases by a hash of the random case id: tests that
     # expect the machine to decide would fail now and then. QA tests refer with qa_sample.
     "qa_sampling": False,
+    # Tests read the staff directory when they mean to (test_staff_directory.py); a background
+    # read 30 s after start would race the ones that change the staff.
+    "staff_directory_interval_s": 0,
+    "work_mail_interval_s": 0,  # test_work_mail.py runs the pass itself
 }
 """What every platform a test starts sets explicitly: the sandbox (off by default since issue 14,
 item 7) for its test identities and registries, and small pools, because the suite's many
@@ -31,6 +36,11 @@ servers and workers share one PostgreSQL's max_connections (100 in CI)."""
 def process_env(**variables: str) -> dict[str, str]:
     """The environment of a platform process a test starts: TEST_SETTINGS over the caller's."""
     own = {f"KNOPFDRUCK_{key.upper()}": str(value).lower() for key, value in TEST_SETTINGS.items()}
+    # The field-encryption key ring is process-wide (backend/crypto.py): a child process must
+    # read what this one sealed and seal what this one can read, so it gets the same ring.
+    ring = configured_key_ring()
+    if ring:
+        own["KNOPFDRUCK_FIELD_ENCRYPTION_KEYS"] = ",".join(k.decode("ascii") for k in ring)
     return {**os.environ, **own, **variables}
 
 

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import ContextDep
 from backend.console.clerks import remember_clerk
-from backend.console.identity import ClerkIdentity
+from backend.department.identity import ClerkIdentity
 from backend.errors import Unauthorized
 
 _bearer = HTTPBearer(

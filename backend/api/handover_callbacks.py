@@ -9,8 +9,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import ContextDep
-from backend.errors import InvalidInput
-from backend.handover.callbacks import (
+from backend.cases.handover_callbacks import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     StatusCallback,
@@ -18,6 +17,7 @@ from backend.handover.callbacks import (
     record_callback,
     verify_signature,
 )
+from backend.errors import InvalidInput
 
 router = APIRouter(prefix="/api/handover", tags=["handover"])
 CALLBACK_PATH = "/api/handover/callbacks"

@@ -6,7 +6,8 @@ from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Path, Response, UploadFile, status
+from fastapi import APIRouter, File, Header, Path, Response, UploadFile, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -14,18 +15,17 @@ from starlette.concurrency import run_in_threadpool
 from backend.admission import AdmittedDep
 from backend.api.deps import RATE_LIMITED, CitizenDep, ContextDep, rate_limited
 from backend.cases import applications as apps
-from backend.cases import queries
+from backend.cases import queries, submission, uploads
+from backend.cases.catalogue_views import ServiceView, service_view
+from backend.cases.draft_version import DraftChanged
 from backend.cases.views import (
     ApplicationView,
     CaseView,
-    ServiceView,
     UploadView,
     application_view,
     case_view,
-    service_view,
 )
-from backend.models import aware
-from backend.uploads import service as uploads
+from backend.columns import aware
 
 router = APIRouter(prefix="/api/v1")
 
@@ -106,11 +106,30 @@ async def start_application(
     responses=ERRORS,
 )
 def get_application(
-    ctx: ContextDep, citizen: CitizenDep, application_id: IdPath
+    ctx: ContextDep, citizen: CitizenDep, application_id: IdPath, response: Response
 ) -> ApplicationView:
+    """The draft with its version as ETag; send it back as If-Match when submitting."""
     with Session(ctx.engine) as session:
         application = apps.get_application(session, citizen, application_id)
+        response.headers["ETag"] = _etag(apps.application_version(session, application))
     return application_view(ctx.catalogue.get(application.service), application)
+
+
+def _etag(version: str) -> str:
+    return f'"{version}"'
+
+
+def _version_of(if_match: str | None) -> str | None:
+    """The version an If-Match names (strong or weak form); `*` asks for no particular one."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    return if_match.strip().removeprefix("W/").strip('"')
+
+
+def _etag_of(ctx: ContextDep, citizen: CitizenDep, application_id: str) -> str:
+    with Session(ctx.engine) as session:
+        application = apps.get_application(session, citizen, application_id)
+        return _etag(apps.application_version(session, application))
 
 
 @router.patch(
@@ -120,7 +139,11 @@ def get_application(
     responses=ERRORS,
 )
 def update_application(
-    ctx: ContextDep, citizen: CitizenDep, application_id: IdPath, body: UpdateApplication
+    ctx: ContextDep,
+    citizen: CitizenDep,
+    application_id: IdPath,
+    body: UpdateApplication,
+    response: Response,
 ) -> ApplicationView:
     application = apps.update_application(
         ctx,
@@ -130,6 +153,7 @@ def update_application(
         disputes=body.disputes,
         remark=body.remark,
     )
+    response.headers["ETag"] = _etag_of(ctx, citizen, application_id)
     return application_view(ctx.catalogue.get(application.service), application)
 
 
@@ -184,14 +208,49 @@ def remove_file(
     "/applications/{application_id}/submit",
     response_model=Submitted,
     tags=["applications"],
-    responses={**ERRORS, **RATE_LIMITED},
+    responses={
+        **ERRORS,
+        **RATE_LIMITED,
+        409: {"description": "The draft changed since the version in If-Match (problem JSON)"},
+    },
     dependencies=[rate_limited("submit")],
 )
 def submit_application(
-    ctx: ContextDep, citizen: CitizenDep, application_id: IdPath, _admitted: AdmittedDep
-) -> Submitted:
+    ctx: ContextDep,
+    citizen: CitizenDep,
+    application_id: IdPath,
+    _admitted: AdmittedDep,
+    if_match: Annotated[
+        str | None,
+        Header(
+            max_length=200,
+            description="The ETag of the draft as the client last read it: the submit is "
+            "refused with 409 when the draft changed since (what you confirm is what is sent).",
+        ),
+    ] = None,
+) -> Submitted | JSONResponse:
     """503 + Retry-After (problem JSON) when intake is above capacity; the draft is kept."""
-    case = apps.submit_application(ctx, citizen, application_id)
+    # If-Match is optional so that scripts written before it keep working; a client that
+    # shows the citizen what they confirm must send it (docs/portal.md).
+    try:
+        case = submission.submit_application(
+            ctx, citizen, application_id, version=_version_of(if_match)
+        )
+    except DraftChanged as exc:
+        return JSONResponse(
+            {
+                "type": "https://knopfdruck.invalid/problems/draft-changed",
+                "title": "Draft changed",
+                "status": 409,
+                "detail": exc.message,
+                "error": exc.code,
+                "message": exc.message,
+                "current_version": exc.current_version,
+            },
+            status_code=409,
+            media_type="application/problem+json",
+            headers={"ETag": _etag(exc.current_version)},
+        )
     return Submitted(case_id=case.id, reference=case.reference, status=case.status)
 
 

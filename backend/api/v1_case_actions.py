@@ -12,9 +12,11 @@ from sqlmodel import Session, col, select
 
 from backend.api.deps import CitizenDep, ContextDep
 from backend.cases import queries, review
+from backend.cases.queries import citizen_payment
+from backend.columns import aware
+from backend.console.followup import INTERNAL_EVENTS
 from backend.errors import NotFound
-from backend.models import CaseEvent, aware
-from backend.payments.service import citizen_payment
+from backend.records.models import CaseEvent
 
 router = APIRouter(prefix="/api/v1/cases", tags=["case actions"])
 
@@ -220,6 +222,9 @@ def timeline(ctx: ContextDep, citizen: CitizenDep, case_id: IdPath) -> list[Time
         events = session.exec(
             select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(col(CaseEvent.seq))
         ).all()
+    # Internal notes and follow-ups are the department's working papers, not the citizen's.
     return [
-        TimelineEntry(at=aware(e.at), type=e.type, actor=e.actor.partition(":")[0]) for e in events
+        TimelineEntry(at=aware(e.at), type=e.type, actor=e.actor.partition(":")[0])
+        for e in events
+        if e.type not in INTERNAL_EVENTS
     ]

@@ -7,7 +7,7 @@ exist. Every action needs a reason and is recorded in the case log with the cler
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from importlib import import_module
 from importlib.util import find_spec
 from typing import Annotated, Any, Literal
@@ -19,12 +19,15 @@ from sqlmodel import Session
 from backend.api.console_deps import ClerkDep
 from backend.api.deps import ContextDep
 from backend.api.v1_case_actions import NON_BLANK
-from backend.console import automation, decisions, qa, work
-from backend.console.access import department_services
-from backend.console.casefile import CaseFile, case_document, case_file
-from backend.console.identity import Permission
-from backend.console.reasons import MAX_REASON
-from backend.console.worklist import WorklistFilter, worklist, worklist_csv
+from backend.console import decisions, qa, reread, values, work
+from backend.console.casefile import case_document, case_file
+from backend.console.casefile_rows import CaseFile
+from backend.console.withdrawal import WithdrawalTerms
+from backend.console.worklist import WorklistFilter, target_state, worklist, worklist_csv
+from backend.department import automation
+from backend.department.access import department_services
+from backend.department.identity import Permission
+from backend.department.reasons import MAX_REASON
 
 router = APIRouter(prefix="/api/v1/console", tags=["console"])
 
@@ -47,6 +50,7 @@ OPTIONAL_API = (
     "v1_console_impact",
     "v1_console_assisted",
     "v1_console_incidents",
+    "v1_console_eakte",
 )
 """Console API modules other areas contribute; each exposes ``router``."""
 
@@ -87,6 +91,14 @@ class WorkItemOut(BaseModel):
     age_days: int
     assignee: str | None
     assignee_name: str | None
+    target_on: date | None = Field(
+        description="The service's target day for the decision (target_days after submission, "
+        "moved on by pauses); none once decided"
+    )
+    target_state: Literal["late", "paused", "running", ""] = Field(
+        description="late: the target day has passed; paused: waiting for the citizen's "
+        "answer; running; empty once decided"
+    )
 
 
 class WorklistOut(BaseModel):
@@ -106,6 +118,20 @@ class DecisionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     outcome: Literal["approved", "rejected"] = Field(description="approved or rejected")
     reason: Reason
+    withdrawal: Literal["ruecknahme", "widerruf"] | None = Field(
+        None,
+        description="Taking a favourable decision back: Rücknahme (§ 48 VwVfG) or Widerruf "
+        "(§ 49 VwVfG); required then, except for a certificate that is no administrative act",
+    )
+    hearing_dispensable: str | None = Field(
+        None,
+        max_length=MAX_REASON,
+        description="Why the hearing may be dispensed with (§ 28 Abs. 2 VwVfG); without it the "
+        "first call sends the hearing letter and the withdrawal waits for its period",
+    )
+
+    def terms(self) -> WithdrawalTerms:
+        return WithdrawalTerms(self.withdrawal, self.hearing_dispensable)
 
 
 class QuestionBody(BaseModel):
@@ -116,7 +142,30 @@ class QuestionBody(BaseModel):
 class RerunBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: Reason
-    registry_checked: bool = False
+
+
+FieldPath = Annotated[
+    str, Path(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="A field id of the service")
+]
+
+
+class ConfirmValueBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    evidence: Literal["register_record", "id_document", "other_document"] = Field(
+        description="What the clerk saw: the register record, an ID document, another document"
+    )
+    note: str | None = Field(None, max_length=MAX_REASON, description="Required for other")
+
+
+class CorrectValueBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    value: str = Field(max_length=2000, description="The corrected value, as the form takes it")
+    reason: Reason
+
+
+class RereadOut(BaseModel):
+    asked: list[str] = Field(description="Fields whose register value was asked for again")
+    adopted: list[str] = Field(description="Fields the register delivered now")
 
 
 class ObjectionBody(BaseModel):
@@ -126,6 +175,11 @@ class ObjectionBody(BaseModel):
     )
     outcome: str | None = None
     reason: Reason
+    withdrawal: Literal["ruecknahme", "widerruf"] | None = None
+    hearing_dispensable: str | None = Field(None, max_length=MAX_REASON)
+
+    def terms(self) -> WithdrawalTerms:
+        return WithdrawalTerms(self.withdrawal, self.hearing_dispensable)
 
 
 class CancelBody(BaseModel):
@@ -142,6 +196,9 @@ class PendingBody(BaseModel):
 class ActionOut(BaseModel):
     status: str
     pending_id: str | None = None
+    hearing_until: date | None = Field(
+        None, description="The citizen is heard until then before the withdrawal (§ 28 VwVfG)"
+    )
 
 
 class QaOut(BaseModel):
@@ -211,7 +268,8 @@ def get_worklist(
     request: Request,
 ) -> WorklistOut:
     """Query: service, reason, age (days: 1, 3, 7, 30), assignee (me, none, a sub), sort
-    (oldest, newest, waiting, service, status), page."""
+    (deadline — the default, late cases first — oldest, newest, waiting, service, status,
+    due), page."""
     flt = _filter(request)
     with Session(ctx.engine) as session:
         page = worklist(session, clerk, flt)
@@ -229,6 +287,8 @@ def get_worklist(
                 age_days=i.age_days,
                 assignee=i.assignee,
                 assignee_name=i.assignee_name,
+                target_on=i.clock.due_on,
+                target_state=target_state(i.clock),
             )
             for i in page.items
         ],
@@ -285,8 +345,10 @@ def assign(ctx: ContextDep, clerk: ClerkDep, case_id: IdPath, body: AssignBody) 
 @router.post("/cases/{case_id}/decision", response_model=ActionOut, responses=ERRORS)
 def decide(ctx: ContextDep, clerk: ClerkDep, case_id: IdPath, body: DecisionBody) -> ActionOut:
     """Approve or reject; with four-eyes the result may be a pending proposal."""
-    result = decisions.decide_case(ctx, clerk, case_id, body.outcome, body.reason)
-    return ActionOut(status=result.status, pending_id=result.pending_id)
+    result = decisions.decide_case(ctx, clerk, case_id, body.outcome, body.reason, body.terms())
+    return ActionOut(
+        status=result.status, pending_id=result.pending_id, hearing_until=result.hearing_until
+    )
 
 
 @router.post("/cases/{case_id}/question", response_model=ActionOut, responses=ERRORS)
@@ -295,17 +357,51 @@ def ask(ctx: ContextDep, clerk: ClerkDep, case_id: IdPath, body: QuestionBody) -
 
 
 @router.post("/cases/{case_id}/rerun", response_model=ActionOut, responses=ERRORS)
-def rerun(ctx: ContextDep, clerk: ClerkDep, case_id: IdPath, body: RerunBody) -> ActionOut:
-    result = work.rerun_automation(
-        ctx, clerk, case_id, body.reason, registry_checked=body.registry_checked
-    )
+async def rerun(ctx: ContextDep, clerk: ClerkDep, case_id: IdPath, body: RerunBody) -> ActionOut:
+    """Re-read what the register did not deliver, then let the machine decide again."""
+    result = await reread.rerun_with_reread(ctx, clerk, case_id, body.reason)
     return ActionOut(status=result.status)
+
+
+@router.post(
+    "/cases/{case_id}/values/{field_id}/confirm", response_model=ActionOut, responses=ERRORS
+)
+def confirm_value(
+    ctx: ContextDep, clerk: ClerkDep, case_id: IdPath, field_id: FieldPath, body: ConfirmValueBody
+) -> ActionOut:
+    """Stand behind a typed value on named evidence; the decision is then a person's."""
+    status = values.confirm_value(ctx, clerk, case_id, field_id, body.evidence, body.note)
+    return ActionOut(status=status)
+
+
+@router.post(
+    "/cases/{case_id}/values/{field_id}/correct", response_model=ActionOut, responses=ERRORS
+)
+def correct_value(
+    ctx: ContextDep, clerk: ClerkDep, case_id: IdPath, field_id: FieldPath, body: CorrectValueBody
+) -> ActionOut:
+    """Correct one value with a reason; the machine's proposal is worked out again."""
+    status = values.correct_value(ctx, clerk, case_id, field_id, body.value, body.reason)
+    return ActionOut(status=status)
+
+
+@router.post("/cases/{case_id}/reread", response_model=RereadOut, responses=ERRORS)
+async def reread_register(
+    ctx: ContextDep, clerk: ClerkDep, case_id: IdPath, body: RerunBody
+) -> RereadOut:
+    """Ask the register again for the values the citizen typed; the file shows its answer."""
+    result = await reread.reread_register(ctx, clerk, case_id, body.reason)
+    return RereadOut(asked=result.asked, adopted=result.adopted)
 
 
 @router.post("/cases/{case_id}/objection", response_model=ActionOut, responses=ERRORS)
 def objection(ctx: ContextDep, clerk: ClerkDep, case_id: IdPath, body: ObjectionBody) -> ActionOut:
-    result = decisions.decide_objection(ctx, clerk, case_id, body.action, body.reason, body.outcome)
-    return ActionOut(status=result.status, pending_id=result.pending_id)
+    result = decisions.decide_objection(
+        ctx, clerk, case_id, body.action, body.reason, body.outcome, body.terms()
+    )
+    return ActionOut(
+        status=result.status, pending_id=result.pending_id, hearing_until=result.hearing_until
+    )
 
 
 @router.post("/cases/{case_id}/cancel", response_model=ActionOut, responses=ERRORS)

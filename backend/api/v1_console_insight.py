@@ -18,11 +18,11 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.api.console_deps import ClerkDep
 from backend.api.deps import ContextDep
+from backend.columns import utcnow
 from backend.console import impact, kpis
-from backend.console.identity import ClerkIdentity
 from backend.context import AppContext
+from backend.department.identity import ClerkIdentity
 from backend.errors import NotFound
-from backend.models import utcnow
 
 router = APIRouter(prefix="/api/v1/console", tags=["console"])
 

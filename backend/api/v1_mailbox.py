@@ -10,10 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from backend.api.deps import CitizenDep, ContextDep
+from backend.columns import aware
 from backend.db import unit_of_work
-from backend.models import aware
-from backend.models_engine import MailboxMessage
 from backend.notifications import service
+from backend.notifications.models import MailboxMessage
 
 router = APIRouter(prefix="/api/v1", tags=["mailbox"])
 

@@ -1,33 +1,33 @@
-"""Applications: start with prefilled held data, take the citizen's answers and disputes, submit."""
+"""Applications: start with prefilled held data, take the citizen's answers and disputes.
+
+Submitting a draft lives in ``backend/cases/submission.py``."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from backend.auth.tokens import Identity
-from backend.cases.answers import (
-    FieldProblem,
-    allowed_answers,
-    charset_problem,
-    coerce,
-    din91379_problem,
-    length_problem,
-)
-from backend.cases.audit import record_event
-from backend.cases.worker import enqueue_case
+from backend.cases.draft_version import draft_fingerprints, version_of
+from backend.columns import aware, utcnow
 from backend.context import AppContext
 from backend.db import unit_of_work
+from backend.definitions.answers import (
+    FieldProblem,
+    allowed_answers,
+    coerce,
+    din91379_problem,
+    register_said_none,
+)
 from backend.definitions.models import ServiceDefinition
 from backend.errors import Conflict, Forbidden, InvalidInput, KnopfdruckError, NotFound
-from backend.models import Application, Case, RegistryAccess, aware, utcnow
-from backend.models_portal import DraftProgress, Upload
+from backend.records.models import Application, DraftProgress, RegistryAccess
+from backend.uploads.models import Upload
 from prefill.connectors.base import TRUST_ORDER
 from prefill.service import DataNeed, PrefillOutcome, prefill
 from prefill.service import RegistryAccess as Access
@@ -282,6 +282,17 @@ def update_application(
                     )
                 )
                 continue
+            if register_said_none(field, application.prefill.get(fid)):
+                # Not asked, so only a crafted request gets here: the register's answer stands.
+                problems.append(
+                    FieldProblem(
+                        fid,
+                        "Diese Angabe wird nicht abgefragt: Das Register hat dazu geantwortet, "
+                        "dass es keine gibt.",
+                        "This value is not asked: the register answered that there is none.",
+                    )
+                )
+                continue
             if field.type == "file":
                 problems.append(
                     FieldProblem(
@@ -378,139 +389,19 @@ def merged_values(application: Application) -> dict[str, Any]:
     return values
 
 
-def missing_required(
-    definition: ServiceDefinition,
-    application: Application,
-    only: set[str] | None = None,
-) -> list[FieldProblem]:
-    """Required fields without a value; `only` limits the check to one page's fields."""
-    values = merged_values(application)
-    return [
-        FieldProblem(
-            f.id,
-            f"Bitte laden Sie „{f.label.de}“ hoch."
-            if f.type == "file"
-            else f"Bitte geben Sie „{f.label.de}“ an.",
-            f"Upload '{f.label.en}'." if f.type == "file" else f"Enter '{f.label.en}'.",
-        )
-        for f in definition.fields
-        if f.required
-        and values.get(f.id) in (None, "")
-        and (only is None or f.id in only)
-        # Nothing held to choose from: the rules decide what that means (e.g. no vehicle).
-        and not (f.options_from is not None and not allowed_answers(f, application.prefill))
-    ]
+def application_prints(session: Session, application: Application) -> dict[str, str]:
+    """The fingerprints of everything a check page shows of this draft (draft_version.py)."""
+    files = session.exec(
+        select(Upload.field_id, Upload.sha256).where(Upload.application_id == application.id)
+    ).all()
+    return draft_fingerprints(
+        merged_values(application),
+        application.disputes,
+        application.remark,
+        [(field, sha) for field, sha in files],
+    )
 
 
-def answers_out_of_limits(
-    definition: ServiceDefinition, application: Application
-) -> list[FieldProblem]:
-    """Typed answers the limits or DIN 91379 refuse now: a draft lives for weeks, and a definition
-    reloaded meanwhile (or a register's lower limit) may have narrowed what it will take."""
-    problems: list[FieldProblem] = []
-    for field in definition.fields:
-        value = application.answers.get(field.id)
-        if isinstance(value, str) and not _held(application, field.id):
-            problem = length_problem(field, value) or charset_problem(field, value)
-            if problem is not None:
-                problems.append(problem)
-    return problems
-
-
-def intake_record(application: Application) -> dict[str, Any]:
-    """What a case keeps of its application: the values with their origin and provenance, and
-    what the automation policy reads (failed and empty registry fields, disputes, remark)."""
-    values = merged_values(application)
-    return {
-        "values": values,
-        "origin": {fid: ("registry" if _held(application, fid) else "citizen") for fid in values},
-        "provenance": {
-            fid: e.get("provenance")
-            for fid, e in application.prefill.items()
-            if e.get("status") == "ok"
-        },
-        "failed_fields": sorted(
-            fid for fid, e in application.prefill.items() if e.get("status") == "failed"
-        ),
-        # Held fields the register had nothing for and the citizen typed instead.
-        "empty_fields": sorted(
-            fid
-            for fid, e in application.prefill.items()
-            if e.get("status") == "empty" and values.get(fid) not in (None, "", [])
-        ),
-        "disputes": dict(application.disputes),
-        "remark": application.remark,
-    }
-
-
-def submit_application(ctx: AppContext, identity: Identity, application_id: str) -> Case:
-    """Write the case and its processing job in one transaction; submitting twice is harmless."""
-    try:
-        with unit_of_work(ctx.engine) as session:
-            application = get_application(session, identity, application_id)
-            if application.status == "submitted":
-                return _case_of(session, application.id)
-            application, definition = open_draft(ctx, session, identity, application_id)
-            check_trust_level(identity, definition)
-            problems = missing_required(definition, application)
-            if problems:
-                raise InvalidInput(
-                    "Es fehlen noch Angaben. (Some answers are missing.)",
-                    details=[p.as_detail() for p in problems],
-                )
-            problems = answers_out_of_limits(definition, application)
-            if problems:
-                raise InvalidInput(
-                    "Angaben sind zu lang oder zu kurz. (Some answers are too long or too short.)",
-                    details=[p.as_detail() for p in problems],
-                )
-            now = utcnow()
-            case = Case(
-                application_id=application.id,
-                service=definition.id,
-                service_version=definition.version,
-                department=definition.department,
-                citizen_sub=identity.sub,
-                reference_date=date.today(),
-                data={**intake_record(application), "addressee": {"name": identity.name}},
-                submitted_at=now,
-            )
-            session.add(case)
-            session.flush()
-            record_event(
-                session,
-                case.id,
-                "submitted",
-                actor="citizen",
-                payload={"service": definition.id, "version": definition.version},
-            )
-            application.status = "submitted"
-            application.submitted_at = now
-            session.add(application)
-            # Attached documents become part of the case file with everything else.
-            session.exec(
-                update(Upload)
-                .where(col(Upload.application_id) == application.id)
-                .values(case_id=case.id)
-            )
-            session.exec(
-                delete(DraftProgress).where(col(DraftProgress.application_id) == application.id)
-            )
-            enqueue_case(ctx, session, case.id)
-            return case
-    except IntegrityError:
-        # A concurrent submit of the same application won the race: return its case.
-        with unit_of_work(ctx.engine) as session:
-            return _case_of(session, application_id)
-
-
-def case_of_application(session: Session, application_id: str) -> Case:
-    """The case a submitted application became."""
-    return _case_of(session, application_id)
-
-
-def _case_of(session: Session, application_id: str) -> Case:
-    case = session.exec(select(Case).where(Case.application_id == application_id)).first()
-    if case is None:
-        raise NotFound("Zu diesem Antrag gibt es keinen Vorgang. (No case for this application.)")
-    return case
+def application_version(session: Session, application: Application) -> str:
+    """The draft's version, as the API's ETag and the check page's hidden field carry it."""
+    return version_of(application_prints(session, application))

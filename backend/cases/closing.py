@@ -7,10 +7,11 @@ from datetime import date, timedelta
 from sqlmodel import Session, col, select
 
 from backend.cases.lifecycle import CaseChanged, deadline_for, load_case, move_case
+from backend.columns import utcnow
 from backend.context import AppContext
 from backend.db import unit_of_work
 from backend.domain.case_state import Actor, CaseStatus
-from backend.models import Case, utcnow
+from backend.records.models import Case
 
 # No objection period is shorter than a month plus the days until announcement, so older
 # decisions are the only candidates; the exact deadline is checked per case.

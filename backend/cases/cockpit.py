@@ -20,9 +20,9 @@ from sqlmodel import Session
 from backend.auth.tokens import Identity
 from backend.cases.queries import list_cases, my_data_accesses
 from backend.cases.views import OptionView, Text
+from backend.columns import aware
 from backend.context import AppContext
 from backend.definitions.models import ServiceDefinition
-from backend.models import aware
 
 
 class AccessEntry(BaseModel):
@@ -46,7 +46,7 @@ class AccessEntry(BaseModel):
 
 
 CASE_FILE_READ = "Fallakte"
-"""Registry id of a clerk's case-file read (backend.console.access.CASE_FILE)."""
+"""Registry id of a clerk's case-file read (backend.department.access.CASE_FILE)."""
 BERLIN = ZoneInfo("Europe/Berlin")
 
 

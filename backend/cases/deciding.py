@@ -19,18 +19,18 @@ from backend.rules.evaluate import decide
 def signals_of(
     data: Mapping[str, Any],
     *,
-    registry_checked: bool = False,
     register_facts: Sequence[str] = (),
 ) -> CaseSignals:
-    """What intake recorded in the case data that may stop automation. ``registry_checked``: a
-    clerk has checked the values a failed registry could not deliver (console re-run); it lifts
-    the outage referral, never a register fact, since the tick turns no typed value into a read
-    one."""
+    """What intake (and a clerk's re-read of the register) recorded in the case data that may
+    stop automation."""
+    blocked = list(data.get("blocked_fields") or [])
+    failed = [f for f in data.get("failed_fields") or [] if f not in blocked]
     return CaseSignals(
         unverified_facts=unconfirmed(data, list(register_facts)),
         disputed_fields=list((data.get("disputes") or {}).keys()),
         has_remark=bool(data.get("remark")),
-        failed_fields=[] if registry_checked else list(data.get("failed_fields") or []),
+        failed_fields=failed,
+        blocked_fields=unconfirmed(data, blocked),
         empty_fields=list(data.get("empty_fields") or []),
         rule_referred=False,  # decide() already refers on its own rules; not counted twice
     )
@@ -43,7 +43,6 @@ def decide_case(
     reference_date: date,
     *,
     paused: bool = False,
-    registry_checked: bool = False,
     qa_sample: bool = True,
 ) -> Decision:
     """Rules, then policy. The QA sample is a hash of the case id, so a replay samples alike.
@@ -58,7 +57,6 @@ def decide_case(
         triggers=automation.referral_triggers,
         signals=signals_of(
             data,
-            registry_checked=registry_checked,
             register_facts=must_be_read(definition, decision.proposed_outcome or decision.outcome),
         ),
         case_id=case_id,

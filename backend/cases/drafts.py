@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -10,21 +10,21 @@ from sqlmodel import Session, col, select
 
 from backend.auth.tokens import Identity
 from backend.cases.applications import (
-    case_of_application,
+    application_prints,
     delete_draft_rows,
     draft_expires_at,
     get_application,
-    missing_required,
     open_draft,
 )
+from backend.cases.submission import case_of_application, missing_required
+from backend.cases.uploads import application_uploads
 from backend.cases.views import ApplicationView, UploadView, application_view
+from backend.columns import aware, utcnow
 from backend.context import AppContext
 from backend.db import unit_of_work
 from backend.definitions.models import DEFAULT_TOPIC, ServiceDefinition
 from backend.errors import InvalidInput
-from backend.models import Application, aware, utcnow
-from backend.models_portal import DraftProgress
-from backend.uploads.service import application_uploads
+from backend.records.models import Application, DraftProgress
 
 HELD_STEP = "held"
 """The step in which the citizen confirms (or disputes) the data registries delivered."""
@@ -52,6 +52,8 @@ class DraftState:
     """When the draft is deleted if not sent; None once it is sent."""
     case_id: str | None
     """The case the application became, once it is sent."""
+    prints: dict[str, str] = field(default_factory=dict)
+    """Fingerprints of what the check page shows, so a submit can prove nothing changed since."""
 
 
 def draft_state(ctx: AppContext, identity: Identity, application_id: str) -> DraftState:
@@ -77,6 +79,7 @@ def draft_state(ctx: AppContext, identity: Identity, application_id: str) -> Dra
             uploads=application_uploads(session, application.id),
             expires_at=draft_expires_at(definition, application),
             case_id=None,
+            prints=application_prints(session, application),
         )
 
 

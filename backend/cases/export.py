@@ -29,12 +29,13 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, col, select
 
-from backend.cases.audit import verify_case_chain
 from backend.errors import NotFound
-from backend.models import Case, CaseEvent, Document
-from backend.models_engine import CaseTask, MailboxMessage, Payment
-from backend.models_portal import Upload
+from backend.notifications.models import MailboxMessage
+from backend.payments.models import Payment
+from backend.records.audit import verify_case_chain
+from backend.records.models import Case, CaseEvent, CaseTask, Document
 from backend.uploads.files import download_name
+from backend.uploads.models import Upload
 
 FIXED_TIME = (2000, 1, 1, 0, 0, 0)
 """ZIP entry time: the real times are inside the JSON files; fixed bytes make exports comparable."""

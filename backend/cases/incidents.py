@@ -31,21 +31,21 @@ from dbos import EnqueueOptions
 from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, col, select
 
-from backend.cases.audit import record_event
 from backend.cases.lifecycle import CaseChanged, load_case, message_facts, move_case
-from backend.console.access import department_case
-from backend.console.identity import ClerkIdentity, Permission
-from backend.console.reasons import required_reason
+from backend.columns import aware, utcnow
 from backend.context import AppContext
 from backend.db import unit_of_work
+from backend.department.access import department_case
+from backend.department.identity import ClerkIdentity, Permission
+from backend.department.reasons import required_reason
 from backend.domain.case_state import Actor, CaseStatus
 from backend.errors import Conflict
-from backend.models import Case, aware, utcnow
-from backend.models_engine import Payment
-from backend.models_handover import Handover
-from backend.models_ops import Incident
+from backend.handover.models import Handover
 from backend.notifications.messages import incident_taken_over
 from backend.notifications.service import post_message
+from backend.payments.models import Payment
+from backend.records.audit import record_event
+from backend.records.models import Case, Incident
 
 log = logging.getLogger("knopfdruck.incidents")
 
@@ -190,8 +190,15 @@ def retry_workflow_id(incident: Incident) -> str:
 
 
 def _retry_options(incident: Incident, case: Case) -> EnqueueOptions:
-    from backend.cases.processing import COMPLETE_WORKFLOW, PAYMENT_QUEUE, PAYMENT_WORKFLOW
-    from backend.cases.worker import APP_VERSION, DOCUMENTS_QUEUE, QUEUE, WORKFLOW
+    from backend.engine import (
+        APP_VERSION,
+        COMPLETE_WORKFLOW,
+        DOCUMENTS_QUEUE,
+        PAYMENT_QUEUE,
+        PAYMENT_WORKFLOW,
+        QUEUE,
+        WORKFLOW,
+    )
 
     workflow_id = retry_workflow_id(incident)
     if incident.workflow == "complete":
@@ -406,11 +413,12 @@ def open_counts(session: Session, department: str | None = None) -> dict[str, in
 
 
 def has_open_incident() -> Any:
-    """SQL: the case has an open incident (the worklist's clause)."""
-    from sqlalchemy import exists
+    """SQL: the case has an open incident (the worklist's clause).
 
-    return exists().where(
-        col(Incident.case_id) == col(Case.id), col(Incident.status).in_(["open", "retrying"])
+    An uncorrelated ``IN``: PostgreSQL hashes the few open incidents once, where a correlated
+    ``EXISTS`` inside the worklist's ``OR`` was probed for every case of the department."""
+    return col(Case.id).in_(
+        select(Incident.case_id).where(col(Incident.status).in_(["open", "retrying"]))
     )
 
 

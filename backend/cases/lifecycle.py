@@ -16,8 +16,10 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from backend.cases.audit import record_event
+from backend.cases.deadlines import clock_fields
+from backend.columns import aware, utcnow
 from backend.context import AppContext
+from backend.db import unit_of_work
 from backend.documents.render import local_date
 from backend.domain.case_state import (
     CITIZEN_RELEVANT,
@@ -29,10 +31,11 @@ from backend.domain.case_state import (
 from backend.domain.deadlines import objection_deadline
 from backend.domain.remedy import remedy_for
 from backend.errors import Conflict, NotFound
-from backend.models import Case, CaseEvent, aware, utcnow
-from backend.models_engine import Payment
 from backend.notifications.messages import Bilingual, MessageFacts, MessageText, status_changed
 from backend.notifications.service import post_message
+from backend.payments.models import Payment
+from backend.records.audit import record_event
+from backend.records.models import Case, CaseEvent
 
 
 class CaseChanged(Conflict):
@@ -92,12 +95,40 @@ def decided_automatically(session: Session, case_id: str) -> bool:
     )
 
 
+def _reasons_without_document(ctx: AppContext, case: Case) -> Bilingual | None:
+    """A decided outcome for which the service issues no document (e.g. a Meldebescheinigung
+    refused for a person the register does not know): its reasons go into the message."""
+    if case.outcome not in ("approved", "rejected"):
+        return None
+    try:
+        definition = ctx.catalogue.get(case.service, case.service_version)
+    except NotFound:
+        return None
+    if any(case.outcome in d.on for d in definition.documents):
+        return None
+    reasons = [r.get("text") or {} for r in (case.decision or {}).get("reasons") or []]
+    wanted = "approve" if case.outcome == "approved" else "reject"
+    chosen = [
+        t
+        for t, r in zip(reasons, (case.decision or {}).get("reasons") or [], strict=True)
+        if r.get("outcome_effect") == wanted
+    ] or reasons
+    if not chosen:
+        return None
+    return Bilingual(
+        " ".join(str(t.get("de", "")) for t in chosen),
+        " ".join(str(t.get("en") or t.get("de", "")) for t in chosen),
+    )
+
+
 def message_facts(ctx: AppContext, session: Session, case: Case, **overrides: Any) -> MessageFacts:
     """Everything a mailbox message may say about the case."""
     remedy_kind: str | None = None
+    decision_kind = "application"
     try:
         definition = ctx.catalogue.get(case.service, case.service_version)
         service_title = Bilingual(definition.title.de, definition.title.en)
+        decision_kind = definition.decision_kind
         if definition.procedure is not None:
             remedy_kind = remedy_for(definition.procedure).kind
     except NotFound:
@@ -112,6 +143,8 @@ def message_facts(ctx: AppContext, session: Session, case: Case, **overrides: An
         "objection_deadline": deadline_for(ctx, case),
         "automated": decided_automatically(session, case.id),
         "remedy_kind": remedy_kind,
+        "reasons_without_document": _reasons_without_document(ctx, case),
+        "decision_kind": decision_kind,
     }
     facts.update(overrides)
     return MessageFacts(**facts)
@@ -142,7 +175,8 @@ def move_case(
     moved = session.execute(
         update(Case)
         .where(col(Case.id) == case.id, col(Case.status) == case.status)
-        .values(status=str(target), updated_at=now, **fields)
+        # Waiting on the citizen pauses the target clock (backend/cases/deadlines.py).
+        .values(status=str(target), updated_at=now, **{**clock_fields(case, target, now), **fields})
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         raise CaseChanged(_CHANGED)
@@ -161,3 +195,49 @@ def move_case(
     if message is not None:
         post_message(ctx, session, case, f"status:{target}:{event.seq}", message)
     return case
+
+
+def refer_or_note(
+    ctx: AppContext,
+    case_id: str,
+    reason: str,
+    payload: dict[str, Any],
+    waiting_for: str,
+    key: str,
+) -> None:
+    """Refer a case not yet decided (processing, or paid and awaiting completion) to a person;
+    otherwise log the failure on the case.
+
+    Either way ``waiting_for`` names what is missing, so the case never waits silently.
+    """
+    with unit_of_work(ctx.engine) as session:
+        case = load_case(session, case_id)
+        if case.status in (CaseStatus.PROCESSING, CaseStatus.AWAITING_PAYMENT):
+            try:
+                move_case(
+                    ctx,
+                    session,
+                    case,
+                    CaseStatus.REFERRED,
+                    actor=Actor.system(),
+                    event_type="referred",
+                    reason=reason,
+                    payload=payload,
+                    idempotency_key=f"{key}:failed",
+                    waiting_for=waiting_for,
+                )
+                return
+            except CaseChanged:
+                case = load_case(session, case_id)
+        case.waiting_for = waiting_for
+        case.updated_at = utcnow()
+        session.add(case)
+        record_event(
+            session,
+            case_id,
+            f"{key.split(':')[0]}_failed",
+            actor=Actor.system().label,
+            reason=reason,
+            payload=payload,
+            idempotency_key=f"{key}:failed",
+        )

@@ -31,10 +31,12 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.auth.tokens import Identity
 from backend.cases.applications import access_rows, data_needs
+from backend.cases.display import as_date
+from backend.columns import aware
 from backend.context import AppContext
 from backend.db import unit_of_work
 from backend.definitions.models import ServiceDefinition
-from backend.models import Application, aware
+from backend.records.models import Application
 from prefill.connectors.base import TRUST_ORDER
 from prefill.service import prefill
 
@@ -63,17 +65,6 @@ class Offer:
     service: str
     child_given_name: str
     born_on: date
-
-
-def _as_date(value: Any) -> date | None:
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
 
 
 class ProactiveOffers:
@@ -115,7 +106,7 @@ class ProactiveOffers:
         born = outcome.results["kind_geburtsdatum"]
         if name.status == "failed" or born.status == "failed":
             return None  # not cached: a register that is down may answer on the next visit
-        born_on = _as_date(born.value) if born.status == "ok" else None
+        born_on = as_date(born.value) if born.status == "ok" else None
         found = (str(name.value or ""), born_on) if born_on is not None else None
         if len(self._births) > 10_000:
             self._births.clear()

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from backend.auth.tokens import Identity
 from backend.cases.subjects import subject_subs
+from backend.cases.uploads import StoredFile, application_uploads
 from backend.cases.views import (
     CaseView,
     Text,
@@ -20,14 +21,15 @@ from backend.cases.views import (
     case_view,
     timeline_view,
 )
+from backend.columns import aware
 from backend.context import AppContext
 from backend.db import unit_of_work
 from backend.errors import NotFound
-from backend.models import Case, CaseEvent, Document, RegistryAccess, aware
-from backend.models_engine import MailboxMessage
 from backend.notifications import service as mailbox
+from backend.notifications.models import MailboxMessage
+from backend.payments.models import Payment
 from backend.payments.service import payment_of
-from backend.uploads.service import StoredFile, application_uploads
+from backend.records.models import Case, CaseEvent, Document, RegistryAccess
 
 
 def get_case(session: Session, identity: Identity, case_id: str) -> Case:
@@ -254,3 +256,9 @@ def open_message(ctx: AppContext, identity: Identity, message_id: str) -> Messag
         message = mailbox.mark_read(session, identity, message_id)
         case = session.get(Case, message.case_id)
         return _message_view(message, {case.id: case.reference} if case else {})
+
+
+def citizen_payment(session: Session, identity: Identity, case_id: str) -> Payment | None:
+    """The fee of the citizen's own case (NotFound for anyone else's case)."""
+    case = get_case(session, identity, case_id)
+    return payment_of(session, case.id)

@@ -25,6 +25,8 @@ from backend.cases.lifecycle import (
     message_facts,
     move_case,
 )
+from backend.cases.receipts import file_statement_receipt
+from backend.columns import utcnow
 from backend.context import AppContext
 from backend.db import unit_of_work
 from backend.documents.render import date_de, local_date
@@ -32,16 +34,17 @@ from backend.domain.case_state import Actor, CaseStatus, CitizenOptions, citizen
 from backend.domain.deadlines import add_months
 from backend.domain.remedy import Remedy, remedy_for
 from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
-from backend.models import Case, CaseEvent, utcnow
-from backend.models_engine import CaseTask, Payment
 from backend.notifications.messages import review_requested
-from backend.payments.provider import ProviderUnavailable, build_provider
+from backend.payments.factory import build_provider
+from backend.payments.models import Payment
+from backend.payments.provider import ProviderUnavailable
 from backend.payments.service import (
     PAYMENT_TOPIC,
     close_payment,
     payment_of,
     payment_workflow_id,
 )
+from backend.records.models import Case, CaseEvent, CaseTask
 
 log = logging.getLogger("knopfdruck.review")
 
@@ -188,7 +191,9 @@ def request_review(
             idempotency_key="review_requested",
             message=review_requested(message_facts(ctx, session, case)),
         )
-        return ActionResult(_task_view(task), case.status, created=True)
+        result = ActionResult(_task_view(task), case.status, created=True)
+    file_statement_receipt(ctx, case_id, "human_review")
+    return result
 
 
 def _why_no_review(session: Session, case: Case) -> str:
@@ -270,7 +275,9 @@ def lodge_objection(
             payload={"task": task.id, "deadline": deadline.isoformat() if deadline else None},
             idempotency_key="objection_lodged",
         )
-        return ActionResult(_task_view(task), case.status, created=True)
+        result = ActionResult(_task_view(task), case.status, created=True)
+    file_statement_receipt(ctx, case_id, "objection")
+    return result
 
 
 def _no_objection_in_law(remedy: Remedy) -> str:

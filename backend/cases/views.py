@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
-import cel
-from babel.dates import format_date
-from babel.numbers import format_decimal
 from pydantic import BaseModel
 
-from backend.cases.answers import held_options
-from backend.definitions.models import DEFAULT_TOPIC, Fee, Field, ServiceDefinition
-from backend.models import Application, Case, CaseEvent, Document, aware
-from backend.models_portal import Upload
-from backend.rules import FUNCTIONS, CelSyntaxError, compile_expression, references
-from prefill.connectors.registry import ConnectorRegistry
+from backend.columns import aware
+from backend.definitions.answers import held_options, register_said_none
+from backend.definitions.constraints import local_today
+from backend.definitions.models import DEFAULT_TOPIC, Field, ServiceDefinition
+from backend.domain.decision import stated_reasons
+from backend.records.models import Application, Case, CaseEvent, Document
+from backend.uploads.models import Upload
 
 
 class Text(BaseModel):
@@ -59,53 +55,30 @@ class FieldView(BaseModel):
     min_length: int | None = None
     charset: str | None = None
     """Text fields: the DIN 91379 data type answers keep to (din91379-a … -e); None otherwise."""
+    minimum: int | float | None = None
+    """Number fields: the smallest answer accepted (declared min, else a coordinate's range)."""
+    maximum: int | float | None = None
+    not_before: date | None = None
+    """Date fields: the earliest day accepted today (relative bounds already resolved)."""
+    not_after: date | None = None
+    pattern: str | None = None
+    """Text fields: the regular expression the whole answer must match."""
+    grouped: bool = False
+    """In a topic's one_of groups: needed unless another group is given, so not 'optional'."""
     origin: Literal["registry", "citizen"]
     """registry: held by the administration, the citizen confirms; citizen: entered by them."""
+    asked: bool = True
+    """Whether the portal asks the citizen: not for held values, nor for optional ones a
+    register answered with "none" (answers.register_said_none)."""
     value: Any
     source: SourceView | None
     prefill_status: Literal["ok", "empty", "failed"] | None
     prefill_reason: str | None
+    prefill_blocked: bool = False
+    """The register holds an information block on the value (§ 51 BMG): withheld, or (when
+    read for the person herself) shown to her with that note."""
     correctable: bool
     disputed: str | None
-
-
-class FeeView(BaseModel):
-    id: str
-    label: Text
-    amount: Decimal | None
-    """The fee today; None when it depends on the application's details."""
-    legal_reference: str
-
-
-class UploadSpec(BaseModel):
-    """A document the citizen must or may upload, with its limits, shown before they start."""
-
-    field: str
-    label: Text
-    required: bool
-    accept: list[str]
-    max_size_bytes: int
-
-
-class ServiceView(BaseModel):
-    id: str
-    version: str
-    leika: str
-    title: Text
-    description: Text
-    department: str
-    trust_level: str
-    automated: bool
-    fields_held: int
-    fields_to_enter: int
-    held_from: list[str] = []
-    """Titles of the registries that deliver held data."""
-    uploads: list[UploadSpec] = []
-    fees: list[FeeView] = []
-    typical_duration: Text | None = None
-    life_situations: list[str] = []
-    keywords: dict[str, list[str]] = {}
-    draft_lifetime_days: int = 30
 
 
 class ApplicationView(BaseModel):
@@ -160,80 +133,6 @@ def _text(value: Any) -> Text:
     return Text(de=value.de, en=value.en)
 
 
-def fee_today(definition: ServiceDefinition, fee: Fee, today: date) -> Decimal | None:
-    """A fee as the catalogue states it: known when it is a number or reads only parameters."""
-    amount: Any = fee.amount
-    if isinstance(amount, str):
-        try:
-            program = compile_expression(amount)
-        except CelSyntaxError:
-            return None
-        roots = {root for root, _name in references(program).members}
-        if roots - {"params"} or references(program).unknown_names:
-            return None
-        params = definition.parameters_on(today)
-        try:
-            amount = program.execute(cel.Context(variables={"params": params}, functions=FUNCTIONS))
-        # The CEL runtime's errors: the fee then depends on the case, and the page says so.
-        except (TypeError, KeyError, ValueError, RuntimeError, ZeroDivisionError):
-            return None
-    if isinstance(amount, bool) or not isinstance(amount, int | float):
-        return None
-    return Decimal(repr(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
-def service_view(
-    d: ServiceDefinition,
-    connectors: ConnectorRegistry | None = None,
-    today: date | None = None,
-) -> ServiceView:
-    held = sum(1 for f in d.fields if f.source is not None)
-    held_from: list[str] = []
-    for connector_id in dict.fromkeys(f.source.connector for f in d.fields if f.source):
-        title = connector_id
-        if connectors is not None and connector_id in connectors:
-            title = connectors.get(connector_id).title
-        held_from.append(title)
-    day = today or date.today()
-    return ServiceView(
-        id=d.id,
-        version=d.version,
-        leika=d.leika,
-        title=_text(d.title),
-        description=_text(d.description),
-        department=d.department,
-        trust_level=d.trust_level,
-        automated=bool(d.automation.legal_basis),
-        fields_held=held,
-        fields_to_enter=len(d.fields) - held,
-        held_from=held_from,
-        uploads=[
-            UploadSpec(
-                field=f.id,
-                label=_text(f.label),
-                required=f.required,
-                accept=f.upload_types,
-                max_size_bytes=f.upload_limit_bytes,
-            )
-            for f in d.fields
-            if f.type == "file"
-        ],
-        fees=[
-            FeeView(
-                id=fee.id,
-                label=_text(fee.label),
-                amount=fee_today(d, fee, day),
-                legal_reference=fee.legal_reference,
-            )
-            for fee in d.fees
-        ],
-        typical_duration=_text(d.typical_duration) if d.typical_duration else None,
-        life_situations=list(d.life_situations),
-        keywords={"de": d.keywords.get("de"), "en": d.keywords.get("en")},
-        draft_lifetime_days=d.draft_lifetime_days,
-    )
-
-
 def _options(field: Field, prefill: dict[str, Any]) -> list[OptionView]:
     """Static options, or the citizen's own held records (the same text in both languages)."""
     if field.options_from is not None:
@@ -246,6 +145,13 @@ def _options(field: Field, prefill: dict[str, Any]) -> list[OptionView]:
 
 def application_view(definition: ServiceDefinition, app: Application) -> ApplicationView:
     fields: list[FieldView] = []
+    grouped = {
+        field_id
+        for topic in definition.topics
+        if topic.one_of
+        for group in topic.one_of.groups
+        for field_id in group
+    }
     for f in definition.fields:
         entry = app.prefill.get(f.id)
         held = bool(entry and entry.get("status") == "ok")
@@ -265,7 +171,14 @@ def application_view(definition: ServiceDefinition, app: Application) -> Applica
                 max_length=f.length_limit,
                 min_length=f.min_length,
                 charset=f.text_charset,
+                minimum=f.lowest,
+                maximum=f.highest,
+                not_before=f.earliest.on(local_today()) if f.earliest else None,
+                not_after=f.latest.on(local_today()) if f.latest else None,
+                pattern=f.pattern.regex if f.pattern else None,
+                grouped=f.id in grouped,
                 origin="registry" if held else "citizen",
+                asked=not held and not register_said_none(f, entry),
                 value=(entry or {}).get("value") if held else app.answers.get(f.id),
                 source=SourceView(
                     registry=prov["registry"],
@@ -277,6 +190,7 @@ def application_view(definition: ServiceDefinition, app: Application) -> Applica
                 else None,
                 prefill_status=entry.get("status") if entry else None,
                 prefill_reason=entry.get("reason") if entry else None,
+                prefill_blocked=bool(entry.get("blocked")) if entry else False,
                 correctable=f.correctable,
                 disputed=app.disputes.get(f.id),
             )
@@ -305,7 +219,8 @@ def decision_view(stored: dict[str, Any] | None) -> DecisionView | None:
                     de=(r.get("text") or {}).get("de", ""), en=(r.get("text") or {}).get("en", "")
                 ),
             )
-            for r in stored.get("reasons", [])
+            # The citizen's view states what carried the outcome; the console shows every rule.
+            for r in stated_reasons(stored.get("outcome"), stored.get("reasons", []))
         ],
         amounts={k: str(v) for k, v in (stored.get("amounts") or {}).items()},
         rule_version=stored.get("rule_version", ""),
@@ -337,17 +252,6 @@ def case_view(case: Case, documents: list[Document], url_prefix: str = "/api/v1"
             for d in documents
         ],
     )
-
-
-def as_date(value: Any) -> date | None:
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
 
 
 class UploadView(BaseModel):
@@ -424,64 +328,3 @@ def timeline_view(events: list[CaseEvent]) -> list[TimelineEntry]:
         }
         entries.append(TimelineEntry(kind=event.type, at=aware(event.at), actor=who, detail=detail))
     return entries
-
-
-_LOCALES = {"de": "de_DE", "en": "en_GB"}
-
-
-def display_value(field: Field | FieldView, value: Any, lang: str) -> str:
-    """A stored answer as a person reads it: dates, yes/no, options, amounts and files."""
-    if value is None or value == "":
-        return ""
-    if field.type == "date":
-        day = as_date(value)
-        if day is not None:
-            pattern = "dd.MM.yyyy" if lang == "de" else "d MMMM yyyy"
-            return str(format_date(day, pattern, locale=_LOCALES.get(lang, "de_DE")))
-    if field.type == "boolean" and isinstance(value, bool):
-        return {("de", True): "Ja", ("de", False): "Nein"}.get(
-            (lang, value), "Yes" if value else "No"
-        )
-    if field.type == "choice":
-        for option in field.options:
-            if option.value == value:
-                return str(option.label.en if lang == "en" else option.label.de)
-    if field.type == "decimal":
-        try:
-            amount = Decimal(str(value))
-            exponent = amount.as_tuple().exponent
-            places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-            pattern = "#,##0" + ("." + "0" * places if places else "")
-            return str(format_decimal(amount, format=pattern, locale=_LOCALES.get(lang, "de_DE")))
-        except ArithmeticError:
-            return str(value)
-    if field.type == "iban" and isinstance(value, str):
-        compact = value.replace(" ", "")
-        return " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))
-    if field.type == "file" and isinstance(value, dict):
-        return str(value.get("name", ""))
-    if isinstance(value, list):
-        # A register's list of records (vehicles, children): readable, never a Python repr.
-        return "; ".join(_record_text(item, lang) for item in value)
-    return str(value)
-
-
-_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _record_text(item: Any, lang: str) -> str:
-    """One record of a held list: its values in order, names joined, ISO days as dates."""
-    if not isinstance(item, dict):
-        return _scalar_text(item, lang)
-    values = dict(item)
-    if isinstance(values.get("vornamen"), str) and isinstance(values.get("familienname"), str):
-        values["vornamen"] = f"{values['vornamen']} {values.pop('familienname')}"
-    return ", ".join(_scalar_text(v, lang) for v in values.values() if v not in (None, ""))
-
-
-def _scalar_text(value: Any, lang: str) -> str:
-    if isinstance(value, str) and _ISO_DAY.fullmatch(value):
-        day = date.fromisoformat(value)
-        pattern = "dd.MM.yyyy" if lang == "de" else "d MMMM yyyy"
-        return str(format_date(day, pattern, locale=_LOCALES.get(lang, "de_DE")))
-    return str(value)

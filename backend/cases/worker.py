@@ -22,45 +22,13 @@ from sqlalchemy import delete, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from backend.columns import aware, utcnow
 from backend.context import AppContext
-from backend.db import normalise_url, unit_of_work
-from backend.models import Case, aware, utcnow
-from backend.models_handover import WorkerHeartbeat
-from backend.retention import RetentionSchedule
-from backend.settings import Settings
+from backend.db import unit_of_work
+from backend.engine import APP_VERSION, QUEUE, WORKFLOW
+from backend.records.models import Case, WorkerHeartbeat
 
 log = logging.getLogger("knopfdruck.worker")
-
-QUEUE = "cases"
-"""Case workflows, partitioned by service: enqueue only through ``enqueue_case``."""
-DOCUMENTS_QUEUE = "documents"
-"""Completion of decided cases (write-back, notice, notification): the slow, CPU-bound half.
-Kept off the ``cases`` queue so a decision is never stuck behind other cases' PDFs."""
-REGISTRY_WRITE_QUEUE = "registry-writes"
-"""Write-back workflows, partitioned by registry connector id (rate limit per registry)."""
-WORKFLOW = "knopfdruck.process_case"
-APP_VERSION = "knopfdruck-1"
-"""Fixed so web processes, workers and restarts agree on which executor may run a workflow."""
-
-_context: AppContext | None = None
-_presence: WorkerPresence | None = None
-_schedules: list[RetentionSchedule] = []
-
-
-def bind_worker_context(ctx: AppContext) -> None:
-    global _context
-    _context = ctx
-
-
-def worker_context() -> AppContext:
-    if _context is None:
-        raise RuntimeError("the case worker was started without its context")
-    return _context
-
-
-def executor_id(settings: Settings) -> str:
-    """Unique per live process (hostname + pid), unless the operator names the worker."""
-    return settings.worker_id or f"{socket.gethostname()}-{os.getpid()}"
 
 
 def enqueue_case(ctx: AppContext, session: Session, case_id: str) -> None:
@@ -190,73 +158,3 @@ class WorkerPresence:
                 )
             recovered.append(dead)
         return recovered
-
-
-def launch_worker(ctx: AppContext, *, concurrency: int) -> None:
-    """Start DBOS in this process: recover unfinished workflows, then take cases from the queue."""
-    import backend.cases.writeback  # noqa: F401  (registers the write-back workflow)
-    from backend.cases.processing import register_engine_queues  # registers the workflows
-
-    global _presence
-    settings = ctx.settings
-    bind_worker_context(ctx)
-    executor = executor_id(settings)
-    presence = WorkerPresence(ctx.engine, executor, dead_after_s=settings.worker_dead_after_s)
-    presence.announce()
-    DBOS(
-        config={
-            "name": "knopfdruck",
-            "system_database_url": normalise_url(settings.database_url),
-            # Workflow inputs are bound parameters too; no error may print them (issue 14, 3).
-            "db_engine_kwargs": {"hide_parameters": True},
-            # DBOS's own pool has no overflow: cap it where the platform's pool is capped.
-            "sys_db_pool_size": settings.db_pool_size + settings.db_max_overflow,
-            "application_version": APP_VERSION,
-            "executor_id": executor,
-            "log_level": "WARNING",
-        }
-    )
-    DBOS.launch()
-    # Queue settings live in the database and apply to every worker; the last worker to
-    # start writes them, so start all workers with the same settings.
-    DBOS.register_queue(
-        QUEUE,
-        worker_concurrency=concurrency,
-        partition_concurrency=max(1, settings.service_concurrency),
-        # Measured (docs/performance.md): at 0.2 s a worker idled 0.12 s between cases; each
-        # poll is a few indexed queries, so ten a second per worker cost the database little.
-        polling_interval_sec=0.1,
-        on_conflict="always_update",
-    )
-    DBOS.register_queue(
-        DOCUMENTS_QUEUE,
-        worker_concurrency=concurrency,
-        polling_interval_sec=0.1,
-        on_conflict="always_update",
-    )
-    DBOS.register_queue(
-        REGISTRY_WRITE_QUEUE,
-        partition_concurrency=max(1, settings.registry_write_concurrency),
-        partition_limiter={
-            "limit": max(1, settings.registry_write_rate),
-            "period": settings.registry_write_period_s,
-        },
-        polling_interval_sec=0.1,
-        on_conflict="always_update",
-    )
-    # A worker may be the first process against a fresh database: it needs every queue.
-    register_engine_queues(ctx.dbos_client)
-    presence.start()
-    _presence = presence
-    _schedules.append(RetentionSchedule(ctx))  # deletes cases past their retention period
-    _schedules[-1].start()
-
-
-def shutdown_worker() -> None:
-    global _presence
-    while _schedules:
-        _schedules.pop().stop()
-    DBOS.destroy(workflow_completion_timeout_sec=5)
-    if _presence is not None:
-        _presence.stop()
-        _presence = None

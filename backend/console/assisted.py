@@ -30,23 +30,25 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.auth.tokens import Identity
 from backend.cases import applications as apps
-from backend.cases.audit import record_event
+from backend.cases import submission
 from backend.cases.queries import case_documents
 from backend.cases.subjects import counter_pseudonym
+from backend.columns import aware
 from backend.console.counter_identity import (
     DOCUMENT_KINDS,
     WalkIn,
     identify,
     valid_idnr,
 )
-from backend.console.identity import ClerkIdentity, Permission
+from backend.console.models import AssistedApplication
 from backend.context import AppContext
 from backend.db import unit_of_work
 from backend.definitions.models import ServiceDefinition
+from backend.department.identity import ClerkIdentity, Permission
 from backend.domain.case_state import Actor
 from backend.errors import InvalidInput, NotFound
-from backend.models import Application, Case, Document, aware
-from backend.models_insight import AssistedApplication
+from backend.records.audit import record_event
+from backend.records.models import Application, Case, Document
 from prefill.connectors.base import NeedResult
 from prefill.service import DataNeed, PrefillOutcome, prefill
 
@@ -310,7 +312,8 @@ def submit_assisted(
             answers=answers,
             remark=remark,
         )
-    case = apps.submit_application(ctx, citizen, application_id)
+    # Recorded as the clerk's submission for the citizen (the log's actor is the clerk).
+    case = submission.submit_application(ctx, citizen, application_id, typed_by=clerk.actor)
     _record_assisted(ctx, clerk, draft, case)
     return case
 

@@ -4,184 +4,56 @@ trail with its chain check, and who read which data for this case. Reading it is
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
 from sqlmodel import Session, col, or_, select
 
-from backend.cases.audit import verify_case_chain
-from backend.cases.views import Text, display_value
-from backend.console.access import department_case, log_case_read
-from backend.console.automation import is_paused
+from backend.cases.display import display_value
+from backend.cases.views import Text
+from backend.columns import aware
+from backend.console.casefile_rows import (
+    AccessRow,
+    Allowed,
+    CaseFile,
+    ChainStatus,
+    DocumentRow,
+    EventRow,
+    MessageRow,
+    PendingRow,
+    ReasonRow,
+    RemedyRow,
+    RereadRow,
+    TaskRow,
+    Trace,
+    ValueRow,
+)
+from backend.console.clerks import names_by_actor, roles_by_actor
 from backend.console.decisions import machine_outcome, open_pending
-from backend.console.identity import ClerkIdentity, Permission
+from backend.console.models import CaseAssignment
 from backend.console.qa import is_qa_sample
+from backend.console.reread import (
+    REGISTER_KEYS,
+    REREADABLE,
+    REREADS,
+    STATEMENTS,
+    typed_held_fields,
+)
 from backend.context import AppContext
 from backend.db import unit_of_work
+from backend.department.access import department_case, log_case_read
+from backend.department.automation import is_paused
+from backend.department.identity import ClerkIdentity, Permission
 from backend.domain.case_state import CaseStatus
+from backend.domain.decision import stated_reasons
 from backend.domain.policy import REFERRAL_TEXT
 from backend.domain.provenance import value_sources
 from backend.domain.remedy import remedy_for
 from backend.errors import NotFound
-from backend.models import CaseEvent, Document, RegistryAccess, aware
-from backend.models_console import CaseAssignment
-from backend.models_engine import CaseTask, MailboxMessage, Payment
-
-
-class ValueRow(BaseModel):
-    field: str
-    label: Text
-    value: Any
-    display: Text
-    origin: str
-    """registry · citizen · clerk (a clerk deciding by hand stood behind a typed value)"""
-    registry_title: str | None = None
-    record_id: str | None = None
-    as_of: datetime | None = None
-    correction: str | None = None
-    """The citizen's statement that the registry value is wrong (shown next to it)."""
-    registry_failed: bool = False
-    """The registry did not answer; the citizen typed the value."""
-    confirmed_by: str | None = None
-    confirmed_on: date | None = None
-    evidence: str | None = None
-    """For origin clerk: who stood behind the value, when, and on what (their reason)."""
-
-
-class ReasonRow(BaseModel):
-    rule_id: str
-    legal_reference: str
-    effect: str
-    text: Text
-
-
-class Trace(BaseModel):
-    outcome: str | None
-    proposed_outcome: str | None
-    machine_outcome: str | None
-    referral_reasons: list[tuple[str, Text]]
-    reasons: list[ReasonRow]
-    inputs: dict[str, Any]
-    amounts: dict[str, str]
-    categories: dict[str, str]
-    rule_version: str
-    reference_date: str | None
-
-
-class DocumentRow(BaseModel):
-    id: str
-    title: str
-    kind: str
-    size: int
-    sha256: str
-    created_at: datetime
-
-
-class MessageRow(BaseModel):
-    at: datetime
-    subject: Text
-    body: Text
-    read: bool
-
-
-class EventRow(BaseModel):
-    seq: int
-    at: datetime
-    type: str
-    actor: str
-    reason: str | None
-    payload: dict[str, Any]
-
-
-class AccessRow(BaseModel):
-    at: datetime
-    registry: str
-    attributes: list[str]
-    purpose: str
-    legal_basis: str
-    actor: str
-    outcome: str
-
-
-class TaskRow(BaseModel):
-    id: str
-    kind: str
-    status: str
-    statement: str | None
-    legal_basis: str
-    created_at: datetime
-    due_on: Any = None
-
-
-class PendingRow(BaseModel):
-    id: str
-    action: str
-    outcome: str
-    reason: str
-    proposed_by: str
-    proposed_by_name: str
-    proposed_at: datetime
-    machine_outcome: str | None
-
-
-class ChainStatus(BaseModel):
-    ok: bool
-    events: int
-    broken_at: int | None
-    problem: str | None
-
-
-class Allowed(BaseModel):
-    """Which actions the page offers; the service functions enforce the same rules."""
-
-    decide: bool
-    ask: bool
-    rerun: bool
-    objection: bool
-    cancel: bool
-    confirm_pending: bool
-    assign_others: bool
-
-
-class RemedyRow(BaseModel):
-    """The remedy of the service's regime, so the clerk handles an objection under its own law."""
-
-    kind: str
-    name: str
-    legal_basis: str
-    reexamination_basis: str
-    lodged_with: str | None
-
-
-class CaseFile(BaseModel):
-    id: str
-    reference: str
-    service: str
-    service_title: Text
-    status: str
-    waiting_for: str | None
-    submitted_at: datetime
-    decided_at: datetime | None
-    reference_date: str
-    remark: str | None
-    qa_sample: bool
-    four_eyes: bool
-    service_paused: bool
-    values: list[ValueRow]
-    trace: Trace | None
-    documents: list[DocumentRow]
-    payment: dict[str, Any] | None
-    messages: list[MessageRow]
-    tasks: list[TaskRow]
-    events: list[EventRow]
-    chain: ChainStatus
-    accesses: list[AccessRow]
-    assignee: str | None
-    assignee_name: str | None
-    pending: PendingRow | None
-    allowed: Allowed
-    remedy: RemedyRow | None = None
+from backend.notifications.models import MailboxMessage
+from backend.payments.models import Payment
+from backend.records.audit import verify_case_chain
+from backend.records.models import CaseEvent, CaseTask, Document, RegistryAccess
 
 
 def _values(ctx: AppContext, case: Any) -> list[ValueRow]:
@@ -191,7 +63,10 @@ def _values(ctx: AppContext, case: Any) -> list[ValueRow]:
     origin = data.get("origin") or {}
     provenance = data.get("provenance") or {}
     disputes = data.get("disputes") or {}
-    failed = set(data.get("failed_fields") or [])
+    blocked = set(data.get("blocked_fields") or [])
+    failed = set(data.get("failed_fields") or []) - blocked
+    statements = data.get(STATEMENTS) or {}
+    rereads = data.get(REREADS) or {}
     sources = value_sources(data)
     rows = []
     for field in definition.fields:
@@ -225,6 +100,23 @@ def _values(ctx: AppContext, case: Any) -> list[ValueRow]:
                     else (str(disputes[field.id]) if field.id in disputes else None)
                 ),
                 registry_failed=field.id in failed,
+                registry_blocked=field.id in blocked,
+                statement=statements.get(field.id),
+                statement_display=Text(
+                    de=display_value(field, statements[field.id], "de"),
+                    en=display_value(field, statements[field.id], "en"),
+                )
+                if field.id in statements
+                else None,
+                reread=RereadRow(
+                    at=aware(datetime.fromisoformat(rereads[field.id]["at"])),
+                    by=rereads[field.id].get("by") or "",
+                    status=rereads[field.id].get("status") or "failed",
+                    blocked=bool(rereads[field.id].get("blocked")),
+                    same=bool(rereads[field.id].get("same")),
+                )
+                if field.id in rereads
+                else None,
             )
         )
     return rows
@@ -234,6 +126,8 @@ def _trace(session: Session, case: Any) -> Trace | None:
     stored = case.decision
     if not stored:
         return None
+    # The console shows every rule's result; the citizen's view only what carried the outcome.
+    stated = stated_reasons(stored.get("outcome"), stored.get("reasons") or [])
     return Trace(
         outcome=stored.get("outcome"),
         proposed_outcome=stored.get("proposed_outcome"),
@@ -250,6 +144,7 @@ def _trace(session: Session, case: Any) -> Trace | None:
                 text=Text(
                     de=(r.get("text") or {}).get("de", ""), en=(r.get("text") or {}).get("en", "")
                 ),
+                stated=any(r is s for s in stated),
             )
             for r in stored.get("reasons") or []
         ],
@@ -312,6 +207,8 @@ def case_file(ctx: AppContext, clerk: ClerkIdentity, case_id: str, purpose: str 
         ).all()
         assignment = session.get(CaseAssignment, case.id)
         pending = open_pending(session, case.id)
+        actors = [e.actor for e in events] + [a.actor for a in accesses]
+        names, roles = names_by_actor(session, actors), roles_by_actor(session, actors)
         open_objection = any(t.kind == "objection" and t.status == "open" for t in tasks)
         undecided = case.status in (
             CaseStatus.REFERRED,
@@ -325,6 +222,12 @@ def case_file(ctx: AppContext, clerk: ClerkIdentity, case_id: str, purpose: str 
             and case.status in (CaseStatus.REFERRED, CaseStatus.IN_REVIEW)
             and pending is None,
             rerun=works and case.status == CaseStatus.REFERRED and pending is None,
+            reread=works
+            and case.status in REREADABLE
+            and pending is None
+            and bool(typed_held_fields(ctx, case))
+            and bool((case.data or {}).get(REGISTER_KEYS)),
+            amend=works and case.status in REREADABLE and pending is None,
             objection=works
             and case.status == CaseStatus.OBJECTION
             and open_objection
@@ -399,6 +302,8 @@ def case_file(ctx: AppContext, clerk: ClerkIdentity, case_id: str, purpose: str 
                     at=aware(e.at),
                     type=e.type,
                     actor=e.actor,
+                    actor_name=names.get(e.actor),
+                    actor_roles=roles.get(e.actor, []),
                     reason=e.reason,
                     payload=dict(e.payload or {}),
                 )
@@ -411,10 +316,17 @@ def case_file(ctx: AppContext, clerk: ClerkIdentity, case_id: str, purpose: str 
                 AccessRow(
                     at=aware(a.at),
                     registry=a.registry_id,
+                    registry_title=(
+                        ctx.connectors.get(a.registry_id).title
+                        if a.registry_id in ctx.connectors
+                        else a.registry_id
+                    ),
                     attributes=list(a.attributes_requested or []),
                     purpose=a.purpose,
                     legal_basis=a.legal_basis,
                     actor=a.actor,
+                    actor_name=names.get(a.actor),
+                    actor_roles=roles.get(a.actor, []),
                     outcome=a.outcome,
                 )
                 for a in accesses

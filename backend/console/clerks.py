@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
-from backend.console.identity import ClerkIdentity, Permission
+from backend.columns import aware, utcnow
 from backend.context import AppContext
 from backend.db import unit_of_work
-from backend.models import aware, utcnow
-from backend.models_console import ConsoleClerk
+from backend.department.identity import ClerkIdentity, Permission
+from backend.department.models import ConsoleClerk
 
 _REFRESH = timedelta(minutes=5)
 
@@ -29,13 +30,15 @@ def remember_clerk(ctx: AppContext, clerk: ClerkIdentity) -> None:
             and row.name == clerk.name
             and row.department == clerk.department
             and list(row.roles) == list(clerk.roles)
+            and row.active
         ):
             return
-        row.name, row.department, row.roles, row.last_seen = (
+        row.name, row.department, row.roles, row.last_seen, row.active = (
             clerk.name,
             clerk.department,
             list(clerk.roles),
             now,
+            True,  # whoever logs in is working here, whatever the directory said last
         )
         session.add(row)
 
@@ -44,7 +47,7 @@ def colleagues(session: Session, department: str) -> list[ConsoleClerk]:
     """Everyone of the department who can work cases, by name."""
     rows = session.exec(
         select(ConsoleClerk)
-        .where(ConsoleClerk.department == department)
+        .where(ConsoleClerk.department == department, col(ConsoleClerk.active).is_(True))
         .order_by(col(ConsoleClerk.name))
     ).all()
     return [
@@ -52,3 +55,21 @@ def colleagues(session: Session, department: str) -> list[ConsoleClerk]:
         for r in rows
         if ClerkIdentity(r.sub, r.name, r.department, tuple(r.roles)).can(Permission.WORK_CASES)
     ]
+
+
+def names_by_actor(session: Session, actors: Iterable[str]) -> dict[str, str]:
+    """Names for the `clerk:<sub>` labels of a case log, so clerks read people, not ids."""
+    subs = {a.partition(":")[2] for a in actors if a.startswith("clerk:")}
+    if not subs:
+        return {}
+    rows = session.exec(select(ConsoleClerk).where(col(ConsoleClerk.sub).in_(subs))).all()
+    return {f"clerk:{r.sub}": r.name for r in rows}
+
+
+def roles_by_actor(session: Session, actors: Iterable[str]) -> dict[str, list[str]]:
+    """The console roles of the `clerk:<sub>` actors, so the protocol says who acted as what."""
+    subs = {a.partition(":")[2] for a in actors if a.startswith("clerk:")}
+    if not subs:
+        return {}
+    rows = session.exec(select(ConsoleClerk).where(col(ConsoleClerk.sub).in_(subs))).all()
+    return {f"clerk:{r.sub}": list(r.roles) for r in rows}

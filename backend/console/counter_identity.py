@@ -20,17 +20,18 @@ from typing import Literal
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from backend.auth.sessions import identity_from_json
 from backend.auth.tokens import Identity
-from backend.cases.answers import din91379_problem
 from backend.cases.applications import access_rows
 from backend.cases.subjects import counter_pseudonym
-from backend.console.identity import ClerkIdentity
+from backend.columns import utcnow
 from backend.context import AppContext
 from backend.db import unit_of_work
+from backend.definitions.answers import din91379_problem
+from backend.department.identity import ClerkIdentity
 from backend.domain.din91379 import DataType
 from backend.errors import InvalidInput, ServiceUnavailable
-from backend.models import PortalSession, utcnow
+from backend.login.models import PortalSession
+from backend.login.sessions import identity_from_json
 from prefill.service import DataNeed, prefill
 
 MAX_NAME = 100

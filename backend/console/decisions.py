@@ -10,32 +10,37 @@ confirms it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal
 
 from sqlmodel import Session, col, select
 
-from backend.cases.audit import record_event
 from backend.cases.lifecycle import decided_automatically, load_case, message_facts, move_case
-from backend.console.access import department_case
-from backend.console.identity import ClerkIdentity, Permission
-from backend.console.notices import CLERK_RULE, issue_clerk_documents, revoke_standing_notices
+from backend.columns import utcnow
+from backend.console.models import PendingDecision
 from backend.console.qa import (
     OBJECTION_FINDING,
     REVIEW_FINDING,
     record_finding,
     record_overturn,
 )
-from backend.console.reasons import required_reason
+from backend.console.withdrawal import HearingStarted, WithdrawalTerms, takes_back
+from backend.console.withdrawal import prepare as prepare_withdrawal
 from backend.context import AppContext
 from backend.db import unit_of_work
+from backend.department.access import department_case
+from backend.department.identity import ClerkIdentity, Permission
+from backend.department.reasons import required_reason
 from backend.domain.case_state import Actor, CaseStatus
-from backend.domain.provenance import confirm_typed
+from backend.domain.decision import CLERK_RULE
+from backend.domain.provenance import CONFIRMATIONS_KEY, confirm_typed
 from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
-from backend.models import Case, CaseEvent, utcnow
-from backend.models_console import PendingDecision
-from backend.models_engine import CaseTask
+from backend.notices.clerk import revoke_standing_notices
+from backend.notices.content import not_from_register
 from backend.notifications.messages import Bilingual, MessageText
 from backend.payments.service import fees_due
+from backend.records.audit import record_event
+from backend.records.models import Case, CaseEvent, CaseTask
 
 SYSTEM = Actor.system()
 Outcome = Literal["approved", "rejected"]
@@ -49,6 +54,8 @@ class DecisionResult:
 
     status: str
     pending_id: str | None = None
+    hearing_until: date | None = None
+    """A favourable decision is to be taken back: the citizen is heard until then (§ 28 VwVfG)."""
 
 
 def _outcome(value: str | None) -> Outcome:
@@ -87,16 +94,48 @@ def machine_outcome(session: Session, case: Case) -> str | None:
 def _needs_second_person(ctx: AppContext, session: Session, case: Case, outcome: str) -> bool:
     definition = ctx.catalogue.get(case.service, case.service_version)
     machine = machine_outcome(session, case)
+    # A value a clerk confirmed on evidence or corrected departs from what the registers said:
+    # where the service wants four eyes, a second person confirms that decision too.
+    # (Entries without an evidence kind are the decision's own record, see execute_decision.)
+    amended = any(
+        (entry or {}).get("evidence_kind")
+        for entry in ((case.data or {}).get(CONFIRMATIONS_KEY) or {}).values()
+    )
     return bool(
-        definition.automation.four_eyes_on_overturn and machine is not None and machine != outcome
+        definition.automation.four_eyes_on_overturn
+        and ((machine is not None and machine != outcome) or amended)
     )
 
 
+def _refuse_uncertifiable(ctx: AppContext, case: Case, outcome: str) -> None:
+    """A certificate of register content for values the register did not deliver cannot be
+    approved by anyone (issue 20): the clerk re-reads the register, or rejects with reasons
+    (for a person the register does not know: register first, § 17 BMG)."""
+    definition = ctx.catalogue.get(case.service, case.service_version)
+    if not any(d.certifies_register and outcome in d.on for d in definition.documents):
+        return
+    typed = not_from_register(definition, case.data or {})
+    if typed:
+        labels = ", ".join(f.label.de for f in definition.fields if f.id in typed)
+        raise Conflict(
+            "Diese Bescheinigung bestätigt nur, was im Register steht; diese Angaben stammen "
+            f"nicht aus dem Register: {labels}. Fragen Sie das Register erneut ab oder lehnen "
+            "Sie mit Begründung ab. (This certificate states register content only; these "
+            "values did not come from the register. Read it again, or reject with reasons.)"
+        )
+
+
 def decide_case(
-    ctx: AppContext, clerk: ClerkIdentity, case_id: str, outcome: str | None, reason: str | None
+    ctx: AppContext,
+    clerk: ClerkIdentity,
+    case_id: str,
+    outcome: str | None,
+    reason: str | None,
+    terms: WithdrawalTerms | None = None,
 ) -> DecisionResult:
     """Approve or reject a referred case, or the case under a person's review (Art. 22(3)
-    DSGVO: confirm or change the automated decision)."""
+    DSGVO: confirm or change the automated decision). Taking a favourable decision back
+    follows §§ 28, 48, 49 VwVfG (``terms``; backend/console/withdrawal.py)."""
     clerk.require(Permission.WORK_CASES)
     chosen = _outcome(outcome)
     text = required_reason(reason)
@@ -111,9 +150,33 @@ def decide_case(
                 "Eine Entscheidung wartet bereits auf die Bestätigung durch eine zweite Person. "
                 "(A decision already awaits a second person's confirmation.)"
             )
+        _refuse_uncertifiable(ctx, case, chosen)
+        record = _withdrawal(ctx, session, clerk, case, chosen, text, terms)
+        if isinstance(record, HearingStarted):
+            return DecisionResult(case.status, hearing_until=record.until)
         if _needs_second_person(ctx, session, case, chosen):
-            return _propose(session, clerk, case, "decide", chosen, text)
-    return execute_decision(ctx, clerk.actor, case_id, chosen, text, kind="decide")
+            return _propose(session, clerk, case, "decide", chosen, text, record)
+    return execute_decision(
+        ctx, clerk.actor, case_id, chosen, text, kind="decide", withdrawal=record
+    )
+
+
+def _withdrawal(
+    ctx: AppContext,
+    session: Session,
+    clerk: ClerkIdentity,
+    case: Case,
+    outcome: str,
+    reason: str,
+    terms: WithdrawalTerms | None,
+) -> HearingStarted | dict[str, Any] | None:
+    """None for an ordinary decision; else the hearing just started, or the withdrawal's record."""
+    definition = ctx.catalogue.get(case.service, case.service_version)
+    if not takes_back(definition, case, outcome):
+        return None
+    return prepare_withdrawal(
+        ctx, session, clerk, definition, case, terms or WithdrawalTerms(), reason
+    )
 
 
 def decide_objection(
@@ -123,6 +186,7 @@ def decide_objection(
     action: str | None,
     reason: str | None,
     outcome: str | None = None,
+    terms: WithdrawalTerms | None = None,
 ) -> DecisionResult:
     """§ 72 VwGO: remedy the objection (Abhilfe, a new decision) or forward it to the
     objection authority (§ 73 VwGO), which decides outside this platform."""
@@ -164,9 +228,15 @@ def decide_objection(
         # Abhilfe (§ 72 VwGO): the department itself issues a new decision, usually the
         # opposite of the one objected to; the same outcome with a corrected notice is possible.
         chosen = _outcome(outcome or ("approved" if case.outcome == "rejected" else "rejected"))
+        _refuse_uncertifiable(ctx, case, chosen)
+        record = _withdrawal(ctx, session, clerk, case, chosen, text, terms)
+        if isinstance(record, HearingStarted):
+            return DecisionResult(case.status, hearing_until=record.until)
         if _needs_second_person(ctx, session, case, chosen):
-            return _propose(session, clerk, case, "remedy", chosen, text)
-    return execute_decision(ctx, clerk.actor, case_id, chosen, text, kind="remedy")
+            return _propose(session, clerk, case, "remedy", chosen, text, record)
+    return execute_decision(
+        ctx, clerk.actor, case_id, chosen, text, kind="remedy", withdrawal=record
+    )
 
 
 def _forwarded(facts: Any) -> MessageText:
@@ -194,6 +264,7 @@ def _propose(
     action: str,
     outcome: str,
     reason: str,
+    withdrawal: dict[str, Any] | None = None,
 ) -> DecisionResult:
     machine = machine_outcome(session, case)
     pending = PendingDecision(
@@ -220,9 +291,21 @@ def _propose(
             "outcome": outcome,
             "machine_outcome": machine,
             "four_eyes": True,
+            "withdrawal": withdrawal,
         },
     )
     return DecisionResult(case.status, pending_id=pending.id)
+
+
+def _proposed_withdrawal(session: Session, case_id: str, pending_id: str) -> dict[str, Any] | None:
+    """The withdrawal terms stored with a four-eyes proposal (its decision_proposed event)."""
+    for event in session.exec(
+        select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.type == "decision_proposed")
+    ).all():
+        if (event.payload or {}).get("pending") == pending_id:
+            found = event.payload.get("withdrawal")
+            return found if isinstance(found, dict) else None
+    return None
 
 
 def confirm_pending(
@@ -260,7 +343,10 @@ def confirm_pending(
             pending.action,
             pending.reason,
         )
-    return execute_decision(ctx, proposer, case_id, outcome, first_reason, kind=action)
+        withdrawal = _proposed_withdrawal(session, case.id, pending.id)
+    return execute_decision(
+        ctx, proposer, case_id, outcome, first_reason, kind=action, withdrawal=withdrawal
+    )
 
 
 def _clerk_decision(ctx: AppContext, case: Case, outcome: str, reason: str) -> dict[str, Any]:
@@ -297,13 +383,23 @@ def _already_paid(session: Session, case_id: str) -> bool:
 
 
 def execute_decision(
-    ctx: AppContext, actor: Actor, case_id: str, outcome: str, reason: str, *, kind: str
+    ctx: AppContext,
+    actor: Actor,
+    case_id: str,
+    outcome: str,
+    reason: str,
+    *,
+    kind: str,
+    withdrawal: dict[str, Any] | None = None,
 ) -> DecisionResult:
     """Store the decision, issue its notice, and move the case to decided and notified."""
     with unit_of_work(ctx.engine) as session:
         case = load_case(session, case_id)
         definition = ctx.catalogue.get(case.service, case.service_version)
         decision = _clerk_decision(ctx, case, outcome, reason)
+        decision.pop("withdrawal", None)
+        if withdrawal is not None:
+            decision["withdrawal"] = withdrawal
         replacing = case.decided_at is not None
         fee_due = outcome == "approved" and bool(fees_due(definition, decision))
         if fee_due and _already_paid(session, case.id):
@@ -343,6 +439,8 @@ def execute_decision(
                 "outcome": outcome,
                 "machine_outcome": decision.get("proposed_outcome"),
                 "replaces_notice": replacing,
+                "round": round_no,
+                "withdrawal": withdrawal,
             },
         )
         if actor.id is not None:
@@ -361,7 +459,7 @@ def execute_decision(
         if fee_due:
             # The clerk's approval costs a fee: the same durable wait as for automated cases;
             # once paid, the platform issues the clerk's notice (without the § 35a statement).
-            from backend.cases.processing import request_fee
+            from backend.cases.payment_wait import request_fee
 
             if case.status == CaseStatus.AWAITING_CITIZEN:
                 move_case(
@@ -369,37 +467,11 @@ def execute_decision(
                 )
             request_fee(ctx, session, case, actor=actor, idempotency_key="clerk:payment")
             return DecisionResult(case.status)
-    issue_clerk_documents(ctx, case_id, round_no=round_no)
-    with unit_of_work(ctx.engine) as session:
-        case = load_case(session, case_id)
-        for task_kind, closed_as in (
-            ("human_review", "done"),
-            ("answer", "done"),
-            ("objection", "remedied"),
-        ):
-            task = _open_task(session, case.id, task_kind)
-            if task is not None:
-                task.status, task.closed_at = closed_as, utcnow()
-                session.add(task)
-        if case.status == CaseStatus.AWAITING_CITIZEN:
-            move_case(ctx, session, case, CaseStatus.IN_REVIEW, actor=actor, event_type="resumed")
-        move_case(
-            ctx,
-            session,
-            case,
-            CaseStatus.DECIDED,
-            actor=actor,
-            event_type="case_decided",
-            reason=reason,
-            payload={"outcome": outcome, "kind": kind},
-            decided_at=utcnow(),
-            waiting_for=None,
-        )
-        # Announcing the notice is the platform's job, as for every decision.
-        move_case(
-            ctx, session, case, CaseStatus.NOTIFIED, actor=SYSTEM, event_type="citizen_notified"
-        )
-        return DecisionResult(case.status)
+    # The same completion as every other path: register (cancel what the standing decision
+    # entered, enter what this one needs), notice, decided, notified (backend/cases/completion).
+    from backend.cases.completion import complete_now
+
+    return DecisionResult(complete_now(ctx, case_id))
 
 
 def pending_for_department(session: Session, department: str) -> list[PendingDecision]:

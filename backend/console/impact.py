@@ -25,14 +25,15 @@ import yaml
 from sqlmodel import Session, col, select
 
 from backend.cases.deciding import decide_case
-from backend.console.identity import ClerkIdentity
+from backend.columns import aware
 from backend.definitions.catalogue import Catalogue
 from backend.definitions.loader import DEFINITION_FILE, load_definition
 from backend.definitions.models import EligibilityRule, ServiceDefinition
 from backend.definitions.versions import definition_files
+from backend.department.identity import ClerkIdentity
 from backend.domain.decision import Decision
 from backend.errors import DefinitionError, Forbidden, InvalidInput, NotFound
-from backend.models import Case, aware
+from backend.records.models import Case
 from prefill.connectors.registry import ConnectorRegistry
 
 MAX_DRAFT_BYTES = 256 * 1024

@@ -18,8 +18,8 @@ from datetime import datetime
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
-from backend.models import Case
-from backend.models_console import QaReview
+from backend.console.models import QaReview
+from backend.records.models import Case
 
 QA_ALERT_THRESHOLD = 0.05
 """Above 5 % overturned, the machine's rules deserve a look before more cases are decided."""

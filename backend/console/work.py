@@ -10,21 +10,22 @@ from sqlmodel import Session, col, select
 
 from backend.auth.tokens import Identity
 from backend.cases import review
-from backend.cases.audit import record_event
-from backend.cases.lifecycle import load_case, message_facts, move_case
-from backend.console.access import department_case
+from backend.cases.lifecycle import message_facts, move_case
+from backend.columns import utcnow
 from backend.console.decisions import UNDECIDED, DecisionResult, open_pending
-from backend.console.identity import ClerkIdentity, Permission
-from backend.console.reasons import required_reason
+from backend.console.models import CaseAssignment
 from backend.context import AppContext
 from backend.db import unit_of_work
+from backend.department.access import department_case
+from backend.department.identity import ClerkIdentity, Permission
+from backend.department.models import ConsoleClerk
+from backend.department.reasons import required_reason
 from backend.domain.case_state import Actor, CaseStatus
+from backend.domain.provenance import CONFIRMATIONS_KEY
 from backend.errors import Conflict, InvalidInput
-from backend.models import Case, CaseEvent, utcnow
-from backend.models_console import CaseAssignment, ConsoleClerk
-from backend.models_engine import CaseTask
-from backend.notices.issue import issue_documents
 from backend.notifications.messages import Bilingual, MessageText
+from backend.records.audit import record_event
+from backend.records.models import Case, CaseEvent, CaseTask
 
 SYSTEM = Actor.system()
 
@@ -159,19 +160,14 @@ def rerun_automation(
     clerk: ClerkIdentity,
     case_id: str,
     reason: str | None,
-    *,
-    registry_checked: bool = False,
 ) -> DecisionResult:
     """Hand a referred case back to the machine once its cause is gone (automation resumed,
     rules corrected, a registry reachable again). The engine's own rules and policy decide;
     if they still refer, the case comes back with the current reasons.
 
-    Re-reading a register needs the citizen's identifier from their login, which the platform
-    deliberately does not keep; after an outage the clerk checks the typed values against the
-    register and says so (``registry_checked``), which lifts the registry-failure referral. The
-    tick turns no typed value into a register value: a register fact or a certificate of
-    register content typed by the citizen still refers the case, and the clerk decides it by
-    hand (a human decision, without the § 35a statement)."""
+    Callers re-read the register first (``backend.console.reread.rerun_with_reread``): what a
+    register delivers now replaces the typed value, what it still cannot deliver keeps the
+    case with a person. Nobody's say-so turns a typed value into a register value."""
     clerk.require(Permission.WORK_CASES)
     text = required_reason(reason)
     with unit_of_work(ctx.engine) as session:
@@ -185,15 +181,22 @@ def rerun_automation(
             raise Conflict(
                 "Eine Entscheidung wartet auf die zweite Person. (A decision awaits confirmation.)"
             )
+        if any(
+            (entry or {}).get("evidence_kind")
+            for entry in ((case.data or {}).get(CONFIRMATIONS_KEY) or {}).values()
+        ):
+            # A person stood behind or corrected a value: the decision is theirs to take, and
+            # its notice must not say "automatisiert" (§ 35a VwVfG).
+            raise Conflict(
+                "Sie haben Angaben bestätigt oder berichtigt; entscheiden Sie den Antrag bitte "
+                "selbst. (You confirmed or corrected values; please decide the case yourself.)"
+            )
         runs = session.exec(
             select(CaseEvent).where(
                 CaseEvent.case_id == case.id, CaseEvent.type == "automation_rerun"
             )
         ).all()
         run_no = len(runs) + 1
-        if registry_checked:
-            case.data = {**case.data, "registry_checked_by": clerk.actor.label}
-            session.add(case)
         move_case(
             ctx,
             session,
@@ -202,7 +205,7 @@ def rerun_automation(
             actor=clerk.actor,
             event_type="automation_rerun",
             reason=text,
-            payload={"run": run_no, "registry_checked": registry_checked},
+            payload={"run": run_no},
             outcome=None,
             waiting_for=None,
         )
@@ -213,7 +216,6 @@ def rerun_automation(
             session,
             case,
             definition,
-            registry_checked=registry_checked,
             qa_sample=ctx.settings.qa_sampling,
         )
         stored: dict[str, Any] = decision.to_json()
@@ -235,33 +237,12 @@ def rerun_automation(
             payload={"outcome": decision.outcome, "rule_version": decision.rule_version},
             idempotency_key=f"{key}:decide",
         )
-        from backend.cases.processing import request_fee
+        from backend.cases.payment_wait import request_fee
 
         if request_fee(ctx, session, case, actor=SYSTEM, idempotency_key=f"{key}:payment"):
             return DecisionResult(case.status)
-    # Decided by the rules, no person: the notice carries the § 35a VwVfG statement.
-    issue_documents(ctx, case_id, automated=True)
-    with unit_of_work(ctx.engine) as session:
-        case = load_case(session, case_id)
-        move_case(
-            ctx,
-            session,
-            case,
-            CaseStatus.DECIDED,
-            actor=SYSTEM,
-            event_type="case_decided",
-            payload={"outcome": case.outcome},
-            idempotency_key=f"{key}:finish",
-            decided_at=utcnow(),
-            waiting_for=None,
-        )
-        move_case(
-            ctx,
-            session,
-            case,
-            CaseStatus.NOTIFIED,
-            actor=SYSTEM,
-            event_type="citizen_notified",
-            idempotency_key=f"{key}:notify",
-        )
-        return DecisionResult(case.status)
+    # Decided by the rules, no person: the notice carries the § 35a VwVfG statement; the same
+    # completion as the worker's (register, notice, decided, notified).
+    from backend.cases.completion import complete_now
+
+    return DecisionResult(complete_now(ctx, case_id))

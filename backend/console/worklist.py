@@ -6,20 +6,27 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_
 from sqlmodel import Session, col, select
 
+from backend.cases.deadlines import Clock, clock_of, late_clause
 from backend.cases.incidents import has_open_incident
-from backend.console.identity import ClerkIdentity
+from backend.columns import aware, utcnow
+from backend.console.followup import (
+    follow_up_due,
+    overdue_clause,
+    substituted_clause,
+    today,
+    untaetigkeit_mark,
+)
+from backend.console.models import CaseAssignment, CaseFollowUp, PendingDecision
+from backend.department.identity import ClerkIdentity
 from backend.domain.case_state import CaseStatus
 from backend.errors import InvalidInput
-from backend.models import Case, CaseEvent, aware, utcnow
-from backend.models_console import CaseAssignment, PendingDecision
-from backend.models_engine import CaseTask
-from backend.models_ops import Incident
+from backend.records.models import Case, CaseEvent, CaseTask, Incident
 
 OPEN_STATUSES = (
     CaseStatus.REFERRED,
@@ -38,15 +45,34 @@ REASONS = (
     "objection",
     "awaiting_citizen",
     "four_eyes",
+    "follow_up",
+    "overdue",
+    "late",
 )
 AGES = {"1": 1, "3": 3, "7": 7, "30": 30}
 """Filter "older than N days" since submission."""
 SORTS = {
+    # Past the target first, then the nearest due day; paused clocks (waiting on the citizen)
+    # and cases without a target after that.
+    "deadline": (
+        col(Case.clock_paused_at).is_not(None).asc(),
+        col(Case.due_at).asc().nulls_last(),
+        col(Case.submitted_at).asc(),
+    ),
     "oldest": (col(Case.submitted_at).asc(),),
     "newest": (col(Case.submitted_at).desc(),),
     "waiting": (col(Case.updated_at).asc(),),
     "service": (col(Case.service).asc(), col(Case.submitted_at).asc()),
     "status": (col(Case.status).asc(), col(Case.submitted_at).asc()),
+    # Due follow-ups first (earliest date first), then the oldest submission.
+    "due": (
+        select(col(CaseFollowUp.due_on))
+        .where(col(CaseFollowUp.case_id) == col(Case.id))
+        .scalar_subquery()
+        .asc()
+        .nulls_last(),
+        col(Case.submitted_at).asc(),
+    ),
 }
 PAGE_SIZE = 25
 EXPORT_LIMIT = 10_000
@@ -59,7 +85,7 @@ class WorklistFilter:
     age: str | None = None
     assignee: str | None = None
     """'me', 'none', or a clerk's subject id."""
-    sort: str = "oldest"
+    sort: str = "deadline"
     page: int = 1
 
     @classmethod
@@ -71,7 +97,7 @@ class WorklistFilter:
             return str(value).strip() or None if value is not None else None
 
         problems = []
-        reason, age, sort = pick("reason"), pick("age"), pick("sort") or "oldest"
+        reason, age, sort = pick("reason"), pick("age"), pick("sort") or "deadline"
         if reason is not None and reason not in REASONS:
             problems.append({"field": "reason", "message": f"one of {', '.join(REASONS)}"})
         if age is not None and age not in AGES:
@@ -102,6 +128,15 @@ class WorkItem:
     assignee_name: str | None
     due_on: Any = None
     tasks: list[str] = field(default_factory=list)
+    applicant: str = ""
+    """The addressee's name for the clerk's screen; left out of the CSV export on purpose
+    (a download leaves the logged console, so it carries references, not names)."""
+    follow_up_on: date | None = None
+    follow_up_note: str = ""
+    overdue: bool = False
+    """Undecided three months after submission (§ 75 VwGO)."""
+    clock: Clock = field(default_factory=lambda: Clock(None, False, None))
+    """The service's target time to decision: due day, late, or paused while the citizen answers."""
 
     @property
     def age_days(self) -> int:
@@ -127,6 +162,12 @@ def _task_exists(kind: str) -> Any:
 def _reason_clause(reason: str) -> Any:
     if reason == "incident":
         return has_open_incident()
+    if reason == "follow_up":
+        return follow_up_due()
+    if reason == "overdue":
+        return overdue_clause()
+    if reason == "late":
+        return late_clause(utcnow())
     if reason == "referred":
         return col(Case.status) == CaseStatus.REFERRED
     if reason == "awaiting_citizen":
@@ -151,7 +192,7 @@ def _reason_clause(reason: str) -> Any:
     )
 
 
-def _base(clerk: ClerkIdentity, flt: WorklistFilter) -> Any:
+def work_clauses(clerk: ClerkIdentity, flt: WorklistFilter) -> Any:
     # An objection that was forwarded to the objection authority is no longer our work.
     open_clause = or_(
         col(Case.status).in_(
@@ -160,6 +201,8 @@ def _base(clerk: ClerkIdentity, flt: WorklistFilter) -> Any:
         and_(col(Case.status) == CaseStatus.OBJECTION, _task_exists("objection")),
         # A case that stopped moving is the department's work whatever its state (issue 14).
         has_open_incident(),
+        # So is a case whose follow-up date (Wiedervorlage) has come (issue 17).
+        follow_up_due(),
     )
     clauses = [col(Case.department) == clerk.department, open_clause]
     if flt.service:
@@ -170,9 +213,16 @@ def _base(clerk: ClerkIdentity, flt: WorklistFilter) -> Any:
         clauses.append(col(Case.submitted_at) < utcnow() - timedelta(days=AGES[flt.age]))
     if flt.assignee == "none":
         clauses.append(col(CaseAssignment.assignee).is_(None))
+    elif flt.assignee == "me":
+        # Mine: my own cases and those of colleagues I stand in for today.
+        clauses.append(
+            or_(
+                col(CaseAssignment.assignee) == clerk.sub,
+                col(CaseAssignment.assignee).in_(substituted_clause(clerk)),
+            )
+        )
     elif flt.assignee:
-        who = clerk.sub if flt.assignee == "me" else flt.assignee
-        clauses.append(col(CaseAssignment.assignee) == who)
+        clauses.append(col(CaseAssignment.assignee) == flt.assignee)
     return clauses
 
 
@@ -182,7 +232,7 @@ def _rows(
     query = (
         select(Case, CaseAssignment)
         .join(CaseAssignment, col(CaseAssignment.case_id) == col(Case.id), isouter=True)
-        .where(*_base(clerk, flt))
+        .where(*work_clauses(clerk, flt))
         .order_by(*SORTS[flt.sort], col(Case.id))
         .limit(limit)
         .offset(offset)
@@ -214,6 +264,18 @@ def _items(session: Session, rows: list[tuple[Case, CaseAssignment | None]]) -> 
                 )
             ).all()
         )
+    follow_ups = (
+        {
+            f.case_id: f
+            for f in session.exec(
+                select(CaseFollowUp).where(col(CaseFollowUp.case_id).in_(ids))
+            ).all()
+        }
+        if ids
+        else {}
+    )
+    overdue_from = datetime.combine(untaetigkeit_mark(today()) + timedelta(days=1), time.min, UTC)
+    now = utcnow()
     items = []
     for case, assignment in rows:
         referral = list((case.decision or {}).get("referral_reasons") or [])
@@ -226,6 +288,13 @@ def _items(session: Session, rows: list[tuple[Case, CaseAssignment | None]]) -> 
         reasons += [k for k in kinds if k in ("human_review", "answer", "objection")]
         if case.id in pending:
             reasons.append("four_eyes")
+        follow = follow_ups.get(case.id)
+        if follow is not None and follow.due_on <= today():
+            reasons.append("follow_up")
+        overdue = case.decided_at is None and aware(case.submitted_at) < overdue_from
+        clock = clock_of(case, now)
+        if clock.late:
+            reasons.append("late")
         due = min((t.due_on for t in tasks.get(case.id, []) if t.due_on), default=None)
         items.append(
             WorkItem(
@@ -241,6 +310,11 @@ def _items(session: Session, rows: list[tuple[Case, CaseAssignment | None]]) -> 
                 assignee_name=assignment.assignee_name if assignment else None,
                 due_on=due,
                 tasks=kinds,
+                applicant=str(((case.data or {}).get("addressee") or {}).get("name") or ""),
+                follow_up_on=follow.due_on if follow else None,
+                follow_up_note=follow.note if follow else "",
+                overdue=overdue,
+                clock=clock,
             )
         )
     return items
@@ -251,7 +325,7 @@ def worklist(session: Session, clerk: ClerkIdentity, flt: WorklistFilter) -> Wor
         select(func.count())
         .select_from(Case)
         .join(CaseAssignment, col(CaseAssignment.case_id) == col(Case.id), isouter=True)
-        .where(*_base(clerk, flt))
+        .where(*work_clauses(clerk, flt))
     ).one()
     pages = max(1, -(-int(total) // PAGE_SIZE))
     page = min(flt.page, pages)
@@ -275,7 +349,19 @@ CSV_COLUMNS = (
     "age_days",
     "assignee",
     "due_on",
+    "target_on",
+    "target_state",
 )
+
+
+def target_state(clock: Clock) -> str:
+    """The word for the target clock in the CSV and the JSON API: late, paused, running, or
+    empty (decided)."""
+    if clock.due_on is None:
+        return ""
+    if clock.paused_since is not None:
+        return "paused"
+    return "late" if clock.late else "running"
 
 
 def worklist_csv(session: Session, clerk: ClerkIdentity, flt: WorklistFilter) -> str:
@@ -300,6 +386,8 @@ def worklist_csv(session: Session, clerk: ClerkIdentity, flt: WorklistFilter) ->
                     str(item.age_days),
                     item.assignee_name or "",
                     item.due_on.isoformat() if item.due_on else "",
+                    item.clock.due_on.isoformat() if item.clock.due_on else "",
+                    target_state(item.clock),
                 )
             ]
         )

@@ -1,4 +1,4 @@
-"""Checks of a definition beyond its own schema: unfinished TODO markers and its templates.
+"""Checks of a definition beyond its own schema: TODO markers, its templates, its reasons.
 
 Kept apart from the loader so the loader stays about reading YAML and locating problems; both
 checks return plain messages that the loader places at a file, line and path.
@@ -13,7 +13,16 @@ import yaml
 from jinja2 import ChoiceLoader, FileSystemLoader, TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from backend.definitions.models import EligibilityRule, ServiceDefinition, yaml_path
+from backend.definitions.models import (
+    CalculationRule,
+    EligibilityRule,
+    LocalizedText,
+    Rule,
+    ServiceDefinition,
+    yaml_path,
+)
+
+Location = tuple[str | int, ...]
 
 # The renderer's layout (backend/documents/render.py), named here without importing WeasyPrint,
 # so that validating stays fast.
@@ -140,3 +149,81 @@ def _member_reads(tree: nodes.Template) -> Iterator[tuple[str, str, int]]:
             and isinstance(key.value, str)
         ):
             yield base.name, key.value, item.lineno
+
+
+def range_warnings(definition: ServiceDefinition) -> Iterator[tuple[Location, str]]:
+    """Warnings: a number or date the citizen types with no range. Not an error, since the
+    rules may decide any value; but "-1 dogs" and "a start in 2027" went through unbounded
+    (issue 21), and a typo is best refused while the citizen can still correct it."""
+    for index, field in enumerate(definition.fields):
+        if field.source is not None:
+            continue  # a register's value is confirmed, not typed; typed only when it fails
+        if field.type in ("integer", "decimal") and field.lowest is None and field.highest is None:
+            yield (
+                ("fields", index, "type"),
+                f"warning: field '{field.id}' takes any number; declare min and max (or "
+                "coordinate) for the values it can really have",
+            )
+        if field.type == "date" and field.not_before is None and field.not_after is None:
+            yield (
+                ("fields", index, "type"),
+                f"warning: field '{field.id}' takes any day; declare not_before and not_after, "
+                "e.g. not_after: today for a day that has passed",
+            )
+
+
+# Words of a rule check, not of a reason: a notice says why, in the citizen's terms, and does
+# not report that a check passed (issue 20: "Die Steuerklasse steht fest.", "… ist plausibel.").
+_RULE_CHECK_PROSE: dict[str, tuple[str, ...]] = {
+    "de": (
+        "steht fest",
+        "ist plausibel",
+        "nicht plausibel",
+        "bedingung erfüllt",
+        "prüfung bestanden",
+    ),
+    "en": ("is clear", "is plausible", "not plausible", "condition is met", "check passed"),
+}
+
+
+def _reason_texts(rule: Rule) -> Iterator[tuple[tuple[str | int, ...], LocalizedText]]:
+    """Every reason text a rule can state, with where it sits in the rule."""
+    if isinstance(rule, EligibilityRule):
+        yield ("reason",), rule.reason
+        yield ("reason_otherwise",), rule.reason_otherwise
+    elif isinstance(rule, CalculationRule):
+        yield ("reason",), rule.reason
+    else:
+        for index, row in enumerate(rule.rows):
+            yield ("rows", index, "reason"), row.reason
+        yield ("reason_otherwise",), rule.reason_otherwise
+
+
+def reason_problems(
+    definition: ServiceDefinition,
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Reasons are printed in notices: sentences a citizen understands in both languages.
+
+    The schema already demands a German and an English text and the rule's legal reference;
+    this refuses what a schema cannot see: rule-check prose, and a rule that states the same
+    reason whether its condition holds or not.
+    """
+    for index, rule in enumerate(definition.rules):
+        for at, text in _reason_texts(rule):
+            where = ("rules", index, *at)
+            for lang in ("de", "en"):
+                lowered = text.get(lang).lower()
+                for phrase in _RULE_CHECK_PROSE[lang]:
+                    if phrase in lowered:
+                        yield (
+                            (*where, lang),
+                            f"'{phrase}' reports a rule check; say why, in the citizen's terms "
+                            "(what the register or the applicant's answer shows and what follows)",
+                        )
+        if isinstance(rule, EligibilityRule) and rule.reason.de.strip() == (
+            rule.reason_otherwise.de.strip()
+        ):
+            yield (
+                ("rules", index, "reason_otherwise"),
+                "the rule states the same reason whether its condition holds or not",
+            )

@@ -17,7 +17,7 @@ from backend.definitions.models import FORMAT_VERSION, ServiceDefinition
 
 HEADER = f"""# Service definition format v{FORMAT_VERSION}: reference
 
-Generated from `backend/definitions/models.py` by `knopfdruck services reference`; do not edit
+Generated from `backend/definitions/models/` by `knopfdruck services reference`; do not edit
 by hand (a test compares this file with the models). How to write a service: see
 [integrators.md](integrators.md). Every mapping rejects unknown keys, so a misspelt key is an
 error with its line, never silently ignored.

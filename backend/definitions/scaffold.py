@@ -187,7 +187,7 @@ NOTICE_TEMPLATE = """\
 
 TEST_CASES = """\
 # Integrator test cases: persona + answers + reference date -> expected decision.
-# Run them with `knopfdruck services test __SLUG__`; format: backend/definitions/testing.py.
+# Run them with `knopfdruck services test __SLUG__`; format: backend/cases/service_tests.py.
 cases:
   - name: Ein Exemplar wird bewilligt
     persona: erika

@@ -84,6 +84,12 @@ def money_de(value: Decimal | int | str) -> str:
     return str(format_currency(Decimal(value), "EUR", locale="de_DE"))
 
 
+def iban_groups(value: str) -> str:
+    """An IBAN in groups of four (DE02 1203 …), as DIN 5008 prints it for reading aloud."""
+    compact = "".join(str(value).split())
+    return " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))
+
+
 class TemplateResourceFetcher(URLFetcher):
     """Lets WeasyPrint read template files and data: URLs only, never the network or other files."""
 
@@ -203,7 +209,9 @@ class NoticeRenderer:
                 trim_blocks=True,
                 lstrip_blocks=True,
             )
-            environment.filters.update(date_de=date_de, date_iso=date_iso, money_de=money_de)
+            environment.filters.update(
+                date_de=date_de, date_iso=date_iso, money_de=money_de, iban_groups=iban_groups
+            )
             self._environments[templates_dir] = environment
         return environment
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from backend.definitions.models import LocalizedText
+from backend.domain.language import LocalizedText
 
 Outcome = Literal["approved", "rejected", "referred"]
 OutcomeEffect = Literal["approve", "reject", "refer", "output"]
@@ -26,6 +26,18 @@ DISPUTED_DATA = "disputed_data"
 REMARK = "remark"
 REGISTRY_FAILURE = "registry_failure"
 QA_SAMPLE = "qa_sample"
+
+_Stored = TypeVar("_Stored", bound=Mapping[str, Any])
+
+CLERK_RULE = "sachbearbeitung"
+"""The rule id of a person's decision and its reason, stored next to the machine's reasons."""
+
+SUPPORTS: dict[str, frozenset[str]] = {
+    "approved": frozenset({"approve", "output"}),
+    "rejected": frozenset({"reject"}),
+    "referred": frozenset({"refer"}),
+}
+"""The reason effects that carry each outcome: what a notice or the portal may state."""
 
 
 def _json_safe(value: Any) -> Any:
@@ -100,3 +112,24 @@ class Decision(BaseModel):
                 "reasons": [*self.reasons, reason] if reason is not None else list(self.reasons),
             }
         )
+
+
+def stated_reasons(outcome: str | None, reasons: Sequence[_Stored]) -> list[_Stored]:
+    """The reasons a citizen reads: those that carried the outcome, none that speak against it.
+
+    A rejection states the conditions that failed, an approval the ones that held and the
+    amounts its tenor states, a referral what made it one; a person's own reason always
+    stands. The full evaluation stays in the case record for the clerks. An approval next to a
+    failed condition was a person's decision against the rules: the conditions the rules found
+    met may then hold only because an earlier one failed (a guard), so only the person's
+    reason and the amounts are stated.
+    """
+    carrying = SUPPORTS.get(outcome or "", frozenset())
+    against_rules = outcome == "approved" and any(
+        r.get("outcome_effect") == "reject" and r.get("rule_id") != CLERK_RULE for r in reasons
+    )
+    if against_rules:
+        carrying = frozenset({"output"})
+    return [
+        r for r in reasons if r.get("rule_id") == CLERK_RULE or r.get("outcome_effect") in carrying
+    ]

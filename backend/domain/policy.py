@@ -29,6 +29,15 @@ REFERRAL_TEXT: dict[str, dict[str, str]] = {
         "de": "Ein Register war nicht erreichbar; Angaben wurden von Ihnen ergänzt.",
         "en": "A register could not be reached; you entered the data yourself.",
     },
+    "register_blocked": {
+        "de": "Für Angaben, die dieser Antrag braucht, ist im Melderegister eine Auskunftssperre "
+        "eingetragen (§ 51 BMG). Sie schützt Sie vor Auskünften an Dritte; das Register gibt die "
+        "Angaben deshalb nicht automatisch weiter. Sie haben sie selbst eingegeben, und eine "
+        "Person prüft sie.",
+        "en": "The residents' register holds an information block (§ 51 BMG) on data this "
+        "application needs. It protects you against disclosure to third parties, so the register "
+        "does not pass the data on automatically. You entered it yourself, and a person checks it.",
+    },
     "held_data_missing": {
         "de": "Das Register hält Angaben nicht, die es für diesen Antrag halten müsste; "
         "Sie haben sie selbst eingegeben, und eine Person prüft sie.",
@@ -63,6 +72,9 @@ class CaseSignals:
     rule_referred: bool
     empty_fields: Collection[str] = ()
     """Held fields the registry had nothing for and the citizen typed instead."""
+    blocked_fields: Collection[str] = ()
+    """Held fields the register withheld under an information block (§ 51 BMG): not an outage,
+    and always a person's matter, whatever the triggers say."""
     unverified_facts: Collection[str] = ()
     """Register facts (automation.register_facts) whose value no register delivered and no clerk
     confirmed with evidence; unlike the triggers, always a referral."""
@@ -100,6 +112,10 @@ def referral_reasons(
         reasons.append("remark")
     if signals.failed_fields and "registry_failure" in triggers:
         reasons.append("registry_failure")
+    # § 51 BMG: the register withheld the value to protect the person; what was typed in its
+    # place is checked by a person, never passed on as if the register had said it.
+    if signals.blocked_fields:
+        reasons.append("register_blocked")
     # A service that certifies what a register holds (a Meldebescheinigung) must not certify
     # what the citizen typed in its place: such services list this trigger.
     if signals.empty_fields and "held_data_missing" in triggers:

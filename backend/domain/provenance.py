@@ -18,6 +18,10 @@ SourceKind = Literal["register", "citizen", "clerk"]
 
 CONFIRMATIONS_KEY = "clerk_confirmed"
 """Key in case data: field id → {by, at, evidence} for values a clerk confirmed or typed."""
+TYPED_AT_COUNTER_KEY = "typed_by_clerk"
+"""Key in case data: field id → {by, at} for values a clerk typed at the counter for the
+citizen. Still the citizen's statement (they told the clerk), so not confirmed; but the record
+says whose hands entered it (typed by clerk for the citizen)."""
 
 
 GERMAN_TIME = ZoneInfo("Europe/Berlin")
@@ -54,6 +58,8 @@ class ValueSource:
     by: str | None = None
     at: date | None = None
     evidence: str | None = None
+    typed_by: str | None = None
+    """A citizen's statement a clerk typed for them at the counter: that clerk."""
 
     @property
     def from_register(self) -> bool:
@@ -81,6 +87,12 @@ class ValueSource:
             if self.at is not None:
                 text += f" on {self.at.isoformat()}" if en else f" am {_de(self.at)}"
             return text
+        if self.typed_by:
+            return (
+                "Your statement, entered for you by the authority at the counter"
+                if en
+                else "Ihre Angabe, am Schalter von der Behörde für Sie erfasst"
+            )
         return "Your statement" if en else "Ihre Angabe"
 
 
@@ -96,6 +108,7 @@ def value_sources(data: Mapping[str, Any]) -> dict[str, ValueSource]:
     origin = data.get("origin") or {}
     provenance = data.get("provenance") or {}
     confirmed = data.get(CONFIRMATIONS_KEY) or {}
+    typed = data.get(TYPED_AT_COUNTER_KEY) or {}
     found: dict[str, ValueSource] = {}
     for field_id in values:
         held = provenance.get(field_id)
@@ -114,6 +127,11 @@ def value_sources(data: Mapping[str, Any]) -> dict[str, ValueSource]:
                 by=entry.get("by"),
                 at=_day(entry.get("at")),
                 evidence=entry.get("evidence") or None,
+            )
+        elif field_id in typed:
+            entry = typed[field_id] or {}
+            found[field_id] = ValueSource(
+                kind="citizen", typed_by=entry.get("by"), at=_day(entry.get("at"))
             )
         else:
             found[field_id] = CITIZEN

@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from backend.definitions.models import Body, Procedure
+import pydantic
+from pydantic import model_validator
+
+from backend.domain.language import LocalizedText, Strict, Text, located_problem
 
 RemedyKind = Literal["widerspruch", "einspruch", "klage", "none"]
 
@@ -25,6 +28,95 @@ _NAMES: dict[RemedyKind, tuple[str, str, str]] = {
 # § 84 Abs. 1 SGG.
 PERIOD_DE = "innerhalb eines Monats nach Bekanntgabe"
 PERIOD_EN = "within one month of notification"
+
+
+Regime = Literal[
+    "vwgo_vorverfahren", "vwgo_klage", "ao_einspruch", "sgg_widerspruch", "no_administrative_act"
+]
+"""Which procedural law governs the remedy against the service's decisions."""
+
+
+class Body(Strict):
+    """An authority or a court as a Rechtsbehelfsbelehrung must name it (§ 58 Abs. 1 VwGO)."""
+
+    name: Text = pydantic.Field(description="Name, e.g. 'Verwaltungsgericht Köln'.")
+    at: Text = pydantic.Field(
+        description=(
+            "The name after 'at' in German, with its article in the dative, e.g. "
+            "'beim Verwaltungsgericht Köln' or 'bei der Familienkasse Nordrhein-Westfalen West'."
+        )
+    )
+    address: Text = pydantic.Field(
+        description="Postal address on one line, e.g. 'Appellhofplatz, 50667 Köln'."
+    )
+    electronic: LocalizedText | None = pydantic.Field(
+        default=None,
+        description=(
+            "Electronic channels besides the portal an authority opens (§ 3a VwVfG, "
+            "§ 36a SGB I, § 87a AO), e.g. a De-Mail address; courts need none (the "
+            "elektronischer Rechtsverkehr is named by law)."
+        ),
+    )
+
+
+class Procedure(Strict):
+    """The procedural regime of the service's decisions and who hears a remedy against them."""
+
+    regime: Regime = pydantic.Field(
+        description=(
+            "vwgo_vorverfahren: Widerspruch (§§ 68, 70 VwGO); vwgo_klage: no Vorverfahren "
+            "under Land law, Klage at the Verwaltungsgericht (§ 74 VwGO); ao_einspruch: "
+            "Einspruch (§§ 347, 355, 357 AO); sgg_widerspruch: Widerspruch (§§ 78, 84 SGG); "
+            "no_administrative_act: the document decides nothing (e.g. a certificate)."
+        )
+    )
+    legal_basis: Text | None = pydantic.Field(
+        default=None,
+        description=(
+            "Why this regime applies, printed where the law that chose it matters, e.g. "
+            "'§ 110 Abs. 1 JustG NRW' for vwgo_klage or '§ 13 BEEG' for sgg_widerspruch."
+        ),
+    )
+    authority: Body | None = pydantic.Field(
+        default=None,
+        description=(
+            "Where the Widerspruch or Einspruch is lodged: the issuing authority (§ 70 VwGO, "
+            "§ 357 AO, § 84 SGG); required for every regime with one."
+        ),
+    )
+    objection_authority: Body | None = pydantic.Field(
+        default=None,
+        description=(
+            "Widerspruchsbehörde when it is not the issuing authority; lodging there also keeps "
+            "the period (§ 70 Abs. 1 Satz 2 VwGO, § 84 Abs. 2 SGG)."
+        ),
+    )
+    court: Body | None = pydantic.Field(
+        default=None,
+        description=(
+            "The competent court: where to sue under vwgo_klage (required), otherwise the court "
+            "of the later Klage (Verwaltungs-, Sozial- or Finanzgericht)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _bodies_fit_regime(self) -> Procedure:
+        """Each regime names the body the citizen must turn to; nothing it cannot use."""
+        lodged_at_authority = ("vwgo_vorverfahren", "ao_einspruch", "sgg_widerspruch")
+        if self.regime in lodged_at_authority and self.authority is None:
+            raise located_problem(
+                f"{self.regime} needs the authority the remedy is lodged at", "authority"
+            )
+        if self.regime == "vwgo_klage" and self.court is None:
+            raise located_problem("vwgo_klage needs the competent court", "court")
+        without_objection_authority = ("vwgo_klage", "ao_einspruch", "no_administrative_act")
+        if self.regime in without_objection_authority and self.objection_authority is not None:
+            raise located_problem(
+                f"{self.regime} has no Widerspruchsbehörde", "objection_authority"
+            )
+        if self.regime == "no_administrative_act" and self.court is not None:
+            raise located_problem("no_administrative_act names no court", "court")
+        return self
 
 
 @dataclass(frozen=True)

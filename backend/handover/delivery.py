@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 import httpx
-from dbos import DBOS
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from backend.cases.audit import record_event
-from backend.cases.worker import worker_context
-from backend.cases.writeback import refer_or_note
+from backend.columns import utcnow
 from backend.context import AppContext
 from backend.db import unit_of_work
 from backend.definitions.models import ServiceDefinition
@@ -34,9 +31,10 @@ from backend.handover.message import (
     encrypted_body,
     encryption_key,
 )
-from backend.models import Case, Document, utcnow
-from backend.models_handover import Handover
-from backend.models_portal import Upload
+from backend.handover.models import Handover
+from backend.records.audit import record_event
+from backend.records.models import Case, Document
+from backend.uploads.models import Upload
 
 log = logging.getLogger("knopfdruck.handover")
 
@@ -183,7 +181,22 @@ def _check(response: httpx.Response, what: str) -> None:
         raise _Failure(f"{what} refused (HTTP {response.status_code})", retryable=False)
 
 
-def deliver_submission(ctx: AppContext, case_id: str) -> HandoverResult:
+class Referral(Protocol):
+    """Hands a case to a person: passed in by the workflow (``cases.lifecycle.refer_or_note``),
+    since the hand-over sits below the case workflow and must not import it (issue 18)."""
+
+    def __call__(
+        self,
+        ctx: AppContext,
+        case_id: str,
+        reason: str,
+        payload: dict[str, Any],
+        waiting_for: str,
+        key: str,
+    ) -> None: ...
+
+
+def deliver_submission(ctx: AppContext, case_id: str, *, refer: Referral) -> HandoverResult:
     """Deliver the case to its Fachverfahren, retrying transient failures with backoff.
 
     When delivery keeps failing (or the destination refuses it), the case goes to a person
@@ -203,7 +216,9 @@ def deliver_submission(ctx: AppContext, case_id: str) -> HandoverResult:
         except _Failure as failure:
             log.warning("handover attempt %d failed: %s", attempt, failure.reason)
             if not failure.retryable or attempt == attempts:
-                return _give_up(ctx, case_id, submission.submission_id, failure.reason, attempt)
+                return _give_up(
+                    ctx, case_id, submission.submission_id, failure.reason, attempt, refer
+                )
             _note_failure(ctx, case_id, failure.reason, attempt, attempts)
             time.sleep(ctx.settings.handover_backoff_s * 2 ** (attempt - 1))
             continue
@@ -292,7 +307,12 @@ def _delivered(
 
 
 def _give_up(
-    ctx: AppContext, case_id: str, submission_id: str, reason: str, attempts: int
+    ctx: AppContext,
+    case_id: str,
+    submission_id: str,
+    reason: str,
+    attempts: int,
+    refer: Referral,
 ) -> HandoverResult:
     """A person must deliver the case another way; the reason is on the case for them."""
     with unit_of_work(ctx.engine) as session:
@@ -305,7 +325,7 @@ def _give_up(
         # stands, and no person needs to deliver the case again.
         log.warning("handover gave up, but the destination already answered: %s", step.status)
         return HandoverResult(submission_id, step.status, attempts=attempts)  # type: ignore[arg-type]
-    refer_or_note(
+    refer(
         ctx,
         case_id,
         reason,
@@ -314,9 +334,3 @@ def _give_up(
         "handover",
     )
     return HandoverResult(submission_id, "failed", reason=reason, attempts=attempts)
-
-
-@DBOS.step(name="knopfdruck.handover")
-def handover_step(case_id: str) -> dict[str, Any]:
-    """The workflow's handover step: the result is checkpointed once delivered (or given up)."""
-    return asdict(deliver_submission(worker_context(), case_id))

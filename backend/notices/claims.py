@@ -21,7 +21,8 @@ _REFERENCE = re.compile(r"^KD-\d{4}-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}$")
 _SERVICE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 _B64_SHA256 = re.compile(r"^[A-Za-z0-9_-]{43}$")
 KINDS = frozenset({"notice", "certificate", "receipt"})
-OUTCOMES = frozenset({"approved", "rejected", "referred"})
+# A receipt decides nothing; its "outcome" is that something was received.
+OUTCOMES = frozenset({"approved", "rejected", "referred", "received"})
 
 
 class ClaimsError(ValueError):

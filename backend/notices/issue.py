@@ -1,204 +1,62 @@
-"""Issuing a case's documents: render the service's template with a signed QR code, store both."""
+"""Issuing a case's documents: render the service's template with a signed QR code, store both.
+
+What a document states comes from backend/notices/content.py; this module signs, renders and
+files it.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime
-from decimal import Decimal
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
-from backend.cases.audit import record_event
+from backend.columns import utcnow
 from backend.context import AppContext
 from backend.db import unit_of_work
-from backend.definitions.models import Document as DocumentDefinition
-from backend.definitions.models import ServiceDefinition
+from backend.department.models import ConsoleClerk
 from backend.documents.render import local_date
-from backend.domain.provenance import unconfirmed, value_sources
-from backend.domain.remedy import remedy_for
-from backend.errors import Conflict
-from backend.models import Case, Document, aware, utcnow
-from backend.models_engine import IssuedNotice, Payment
 from backend.notices.claims import NoticeClaims, content_sha256
+from backend.notices.content import check_certifiable, printed_content, template_context
+from backend.notices.models import IssuedNotice
 from backend.notices.qr import qr_data_url
 from backend.notices.signing import publish_key, signer_for
+from backend.payments.models import Payment
+from backend.records.audit import record_event
+from backend.records.models import Case, CaseEvent, Document
+
+logger = logging.getLogger(__name__)
 
 
-class UncertifiedContent(Conflict):
-    """A certificate of register content would print values no register delivered."""
-
-    code = "uncertified_register_content"
-
-
-def check_certifiable(definition: ServiceDefinition, doc: DocumentDefinition, case: Case) -> None:
-    """A document that certifies a register's content prints only what a register delivered
-    or a clerk confirmed; anything else would certify what nobody checked."""
-    if doc.certifies_register is None:
-        return
-    held = [f.id for f in definition.fields if f.source is not None]
-    typed = unconfirmed(case.data or {}, held)
-    if typed:
-        raise UncertifiedContent(
-            f"„{doc.title.de}“ bescheinigt Registerinhalte, aber diese Angaben stammen nicht "
-            f"aus dem Register: {', '.join(typed)}. Eine Person muss entscheiden. "
-            f"({doc.title.en} certifies register content; not from the register: "
-            f"{', '.join(typed)}.)"
-        )
+def official_of(session: Session, case: Case) -> dict[str, str] | None:
+    """The official who took the case's standing decision (§ 37 Abs. 3 VwVfG: a written act
+    names who issued it), from the case log; None when no person decided."""
+    event = session.exec(
+        select(CaseEvent)
+        .where(CaseEvent.case_id == case.id, CaseEvent.type == "clerk_decision")
+        .order_by(col(CaseEvent.seq).desc())
+    ).first()
+    if event is None:
+        return None
+    clerk = session.get(ConsoleClerk, event.actor.partition(":")[2])
+    if clerk is None:
+        # Every console request records its clerk first (console_deps, console/common), so
+        # this is a service call outside the console; the notice still says a person decided.
+        logger.warning("official of a clerk decision not on record; notice names nobody")
+        return None
+    # The role as the department's organisation names it: a supervisor leads the section.
+    role = "Sachgebietsleitung" if "supervisor" in clerk.roles else "Sachbearbeitung"
+    return {"name": clerk.name, "role": role}
 
 
 def verification_url(ctx: AppContext, token: str | None = None) -> str:
     base = f"{ctx.settings.base_url}/verify"
     return f"{base}?t={token}" if token else base
-
-
-def _typed_fields(definition: ServiceDefinition, values: dict[str, Any]) -> dict[str, Any]:
-    typed: dict[str, Any] = {}
-    for field in definition.fields:
-        raw = values.get(field.id)
-        if field.type == "date" and isinstance(raw, str):
-            try:
-                typed[field.id] = date.fromisoformat(raw)
-            except ValueError:
-                typed[field.id] = raw
-        elif field.type == "decimal" and isinstance(raw, str):
-            typed[field.id] = Decimal(raw)
-        else:
-            typed[field.id] = raw
-    return typed
-
-
-def _provenance(case: Case) -> dict[str, Any]:
-    provenance: dict[str, Any] = {}
-    for field_id, origin in (case.data.get("provenance") or {}).items():
-        if origin:
-            as_of = origin.get("as_of")
-            provenance[field_id] = {
-                "registry_title": origin.get("registry_title") or origin.get("registry"),
-                "as_of": datetime.fromisoformat(as_of).date() if as_of else None,
-            }
-    return provenance
-
-
-def _fees(definition: ServiceDefinition, amounts: dict[str, Any]) -> list[dict[str, Any]]:
-    fees = []
-    for fee in definition.fees:
-        if fee.id in amounts and Decimal(str(amounts[fee.id])) > 0:
-            fees.append(
-                {
-                    "id": fee.id,
-                    "label": fee.label.de,
-                    "amount": Decimal(str(amounts[fee.id])),
-                    "legal_reference": fee.legal_reference,
-                }
-            )
-    return fees
-
-
-def printed_content(
-    ctx: AppContext,
-    case: Case,
-    definition: ServiceDefinition,
-    doc: DocumentDefinition,
-    issued_on: date,
-    payment: Payment | None,
-) -> dict[str, Any]:
-    """The content a document states, in JSON; its digest goes into the signed QR code."""
-    decision = case.decision or {}
-    return {
-        "authority": definition.authority or ctx.settings.authority_name,
-        "reference": case.reference,
-        "service": definition.id,
-        "service_version": case.service_version,
-        "document": doc.id,
-        "kind": doc.kind,
-        "title": doc.title.de,
-        "issued_on": issued_on.isoformat(),
-        "outcome": case.outcome,
-        "addressee": (case.data.get("addressee") or {}).get("name", ""),
-        "values": dict(case.data.get("values") or {}),
-        "amounts": {k: str(v) for k, v in (decision.get("amounts") or {}).items()},
-        "fees": [
-            {"id": f["id"], "label": f["label"], "amount": str(f["amount"])}
-            for f in _fees(definition, decision.get("amounts") or {})
-        ],
-        "reasons": [
-            {"text": (r.get("text") or {}).get("de", ""), "ref": r.get("legal_reference", "")}
-            for r in decision.get("reasons", [])
-        ],
-        "payment": (
-            {"amount": payment.amount, "paid_on": local_date(aware(payment.paid_at)).isoformat()}
-            if payment is not None and payment.paid_at is not None
-            else None
-        ),
-    }
-
-
-def template_context(
-    ctx: AppContext,
-    case: Case,
-    definition: ServiceDefinition,
-    doc: DocumentDefinition,
-    issued_on: date,
-    payment: Payment | None,
-    *,
-    automated: bool,
-) -> dict[str, Any]:
-    """Everything the shared layouts (base.html, bescheid_layout.html) and a service's own
-    template may use."""
-    values = dict(case.data.get("values") or {})
-    typed = _typed_fields(definition, values)
-    sources = value_sources(case.data or {})
-
-    def source(field_id: str) -> str:
-        """Where a printed value comes from, so no template hard-codes a register."""
-        found = sources.get(field_id)
-        return found.sentence("de") if found is not None else ""
-
-    decision = case.decision or {}
-    amounts = {k: Decimal(str(v)) for k, v in (decision.get("amounts") or {}).items()}
-    address_lines = [
-        f"{typed.get('strasse') or ''} {typed.get('hausnummer') or ''}".strip(),
-        f"{typed.get('plz') or ''} {typed.get('ort') or ''}".strip(),
-    ]
-    return {
-        "authority": definition.authority or ctx.settings.authority_name,
-        # The Rechtsbehelfsbelehrung comes from the service's regime and authority, never from
-        # platform settings: a Kindergeld notice names the Familienkasse, not the city hall.
-        "remedy": remedy_for(definition.procedure).printed() if definition.procedure else None,
-        "reference": case.reference,
-        "issued_on": issued_on,
-        "title": doc.title.de,
-        "addressee": {
-            "name": (case.data.get("addressee") or {}).get("name", ""),
-            "lines": [line for line in address_lines if line],
-        },
-        "automated": automated,
-        "fields": typed,
-        "provenance": _provenance(case),
-        "source": source,
-        "decision": decision,
-        "outcome": case.outcome,
-        "service_title": definition.title.de,
-        "legal_basis": definition.legal_basis,
-        "submitted_on": local_date(aware(case.submitted_at)),
-        "reasons": [
-            {
-                "text": (r.get("text") or {}).get("de", ""),
-                "legal_reference": r.get("legal_reference", ""),
-                "effect": r.get("outcome_effect", ""),
-            }
-            for r in decision.get("reasons", [])
-        ],
-        "amounts": amounts,
-        "categories": dict(decision.get("categories") or {}),
-        "fees": _fees(definition, amounts),
-        "payment": (
-            {"amount": Decimal(payment.amount), "paid_on": local_date(aware(payment.paid_at))}
-            if payment is not None and payment.paid_at is not None
-            else None
-        ),
-    }
 
 
 def issue_documents(ctx: AppContext, case_id: str, *, automated: bool) -> list[str]:
@@ -216,6 +74,7 @@ def issue_documents(ctx: AppContext, case_id: str, *, automated: bool) -> list[s
         definition = ctx.catalogue.get(case.service, case.service_version)
         folder = ctx.catalogue.folder(case.service)
         payment = session.exec(select(Payment).where(Payment.case_id == case_id)).first()
+        official = None if automated else official_of(session, case)
         wanted = [d for d in definition.documents if case.outcome in d.on]
         existing = {
             d.definition_id: d.id
@@ -239,23 +98,106 @@ def issue_documents(ctx: AppContext, case_id: str, *, automated: bool) -> list[s
         )
         token = signer.sign(claims)
         context = template_context(
-            ctx, case, definition, doc, issued_on, payment, automated=automated
+            ctx, case, definition, doc, issued_on, payment, automated=automated, official=official
         )
-        link = verification_url(ctx, token)
-        context["qr_data_url"] = qr_data_url(link)
-        context["verification_link"] = link
-        context["verification_url"] = verification_url(ctx)
+        context.update(verification_context(ctx, token))
         pdf = ctx.renderer.render(folder, doc.template, context)
         with unit_of_work(ctx.engine) as session:
-            issued.append(_store(session, case, doc, pdf, claims, token, content, signer.kid))
+            issued.append(
+                _store(
+                    session,
+                    case,
+                    StoredAs(doc.id, doc.kind, doc.title.de),
+                    pdf,
+                    claims,
+                    token,
+                    content,
+                    signer.kid,
+                )
+            )
             publish_key(session, signer)
     return issued
+
+
+def verification_context(ctx: AppContext, token: str) -> dict[str, str]:
+    """What the shared layout needs to print the QR code and the address of /verify."""
+    link = verification_url(ctx, token)
+    return {
+        "qr_data_url": qr_data_url(link),
+        "verification_link": link,
+        "verification_url": verification_url(ctx),
+    }
+
+
+@dataclass(frozen=True)
+class StoredAs:
+    """How an issued PDF is filed in the case: the definition's document id, or a receipt's."""
+
+    definition_id: str
+    kind: str
+    title: str
+
+
+def issue_receipt(
+    ctx: AppContext,
+    case_id: str,
+    stored_as: StoredAs,
+    content: dict[str, Any],
+    issued_on: date,
+    render: Callable[[dict[str, str]], bytes],
+) -> Document:
+    """Sign, render and file a receipt once, so /verify knows it like any notice.
+
+    `content` is what the receipt states (it goes into the signed digest); `render` turns the
+    verification context (QR code, address) into the PDF. A second call, or a concurrent one,
+    returns the receipt filed first: a receipt never changes once handed out.
+    """
+    with Session(ctx.engine) as session:
+        found = _filed(session, case_id, stored_as.definition_id)
+        if found is not None:
+            return found
+        case = session.get(Case, case_id)
+        if case is None:
+            raise LookupError(f"case {case_id} vanished")
+        session.expunge(case)
+    signer = signer_for(ctx.settings.data_dir)
+    digest = content_sha256(content)
+    claims = NoticeClaims(
+        reference=case.reference,
+        service=case.service,
+        kind=stored_as.kind,
+        outcome="received",
+        issued_on=issued_on,
+        content_sha256=digest,
+    )
+    token = signer.sign(claims)
+    pdf = render(verification_context(ctx, token))
+    try:
+        with unit_of_work(ctx.engine) as session:
+            _store(session, case, stored_as, pdf, claims, token, content, signer.kid)
+            publish_key(session, signer)
+    except IntegrityError:
+        pass  # filed by a concurrent request a moment earlier; that one is the receipt
+    with Session(ctx.engine) as session:
+        filed = _filed(session, case_id, stored_as.definition_id)
+    if filed is None:
+        raise LookupError(f"receipt {stored_as.definition_id} of case {case_id} not filed")
+    return filed
+
+
+def _filed(session: Session, case_id: str, definition_id: str) -> Document | None:
+    found = session.exec(
+        select(Document).where(Document.case_id == case_id, Document.definition_id == definition_id)
+    ).first()
+    if found is not None:
+        session.expunge(found)
+    return found
 
 
 def _store(
     session: Session,
     case: Case,
-    doc: DocumentDefinition,
+    doc: StoredAs,
     pdf: bytes,
     claims: NoticeClaims,
     token: str,
@@ -263,17 +205,19 @@ def _store(
     kid: str,
 ) -> str:
     already = session.exec(
-        select(Document).where(Document.case_id == case.id, Document.definition_id == doc.id)
+        select(Document).where(
+            Document.case_id == case.id, Document.definition_id == doc.definition_id
+        )
     ).first()
     if already is not None:
         return already.id
     sha = hashlib.sha256(pdf).hexdigest()
     document = Document(
         case_id=case.id,
-        definition_id=doc.id,
+        definition_id=doc.definition_id,
         kind=doc.kind,
-        title=doc.title.de,
-        filename=f"{doc.id}-{case.reference}.pdf",
+        title=doc.title,
+        filename=f"{doc.definition_id}-{case.reference}.pdf",
         sha256=sha,
         size=len(pdf),
         content=pdf,
@@ -286,7 +230,7 @@ def _store(
             case_id=case.id,
             reference=case.reference,
             kind=doc.kind,
-            title=doc.title.de,
+            title=doc.title,
             service=claims.service,
             outcome=claims.outcome,
             issued_on=claims.issued_on,
@@ -303,6 +247,6 @@ def _store(
         "document_issued",
         actor="system",
         payload={"document": document.id, "kind": doc.kind, "sha256": sha, "kid": kid},
-        idempotency_key=f"document:{doc.id}",
+        idempotency_key=f"document:{doc.definition_id}",
     )
     return document.id

@@ -25,8 +25,8 @@ from jose import jwk, jws
 from jose.exceptions import JOSEError
 from sqlmodel import Session, col, select
 
-from backend.models_engine import NoticeKey
 from backend.notices.claims import ClaimsError, NoticeClaims
+from backend.notices.models import NoticeKey
 
 ALGORITHM = "ES256"
 KEY_FILE = "notice-signing-key.pem"

@@ -16,12 +16,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from backend.columns import aware
 from backend.context import AppContext
+from backend.documents.render import local_date
 from backend.errors import NotFound
-from backend.models_engine import IssuedNotice
 from backend.notices.claims import NoticeClaims, content_sha256
+from backend.notices.models import IssuedNotice
 from backend.notices.signing import TokenRejected, published_keys, verify_token
 
 log = logging.getLogger("knopfdruck.verify")
@@ -49,8 +51,21 @@ class VerifiedDocument:
     authority: str
     issued_on: date
     outcome: str
+    decision_kind: str = "application"
+    """How the outcome is worded: a tax is festgesetzt, a certificate ausgestellt."""
     fees: list[Fee] = field(default_factory=list)
     paid_on: date | None = None
+    revoked_on: date | None = None
+    replaced_by: Replacement | None = None
+    """For a revoked document: the notice that took its place (issue 17, item 8), if any."""
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """The document issued in place of a revoked one: what /verify names instead of it."""
+
+    title: str
+    issued_on: date
 
 
 @dataclass(frozen=True)
@@ -60,10 +75,33 @@ class Verification:
     document: VerifiedDocument | None = None
 
 
+def _replacement(ctx: AppContext, row: IssuedNotice) -> Replacement | None:
+    """The first standing document of the same case issued since this one was revoked.
+
+    Receipts never replace a decision; a case cancelled without a new notice has none."""
+    if row.revoked_at is None:
+        return None
+    with Session(ctx.engine) as session:
+        newer = session.exec(
+            select(IssuedNotice)
+            .where(
+                IssuedNotice.case_id == row.case_id,
+                IssuedNotice.kind != "receipt",
+                col(IssuedNotice.revoked_at).is_(None),
+                IssuedNotice.document_id != row.document_id,
+                col(IssuedNotice.created_at) >= row.revoked_at,
+            )
+            .order_by(col(IssuedNotice.created_at))
+        ).first()
+    return Replacement(newer.title, newer.issued_on) if newer is not None else None
+
+
 def _shown(ctx: AppContext, row: IssuedNotice) -> VerifiedDocument:
+    decision_kind = "application"
     try:
-        title = ctx.catalogue.get(row.service).title
-        service_title = {"de": title.de, "en": title.en}
+        definition = ctx.catalogue.get(row.service)
+        service_title = {"de": definition.title.de, "en": definition.title.en}
+        decision_kind = definition.decision_kind
     except NotFound:
         service_title = {"de": row.service, "en": row.service}
     content = row.content
@@ -77,8 +115,11 @@ def _shown(ctx: AppContext, row: IssuedNotice) -> VerifiedDocument:
         authority=str(content.get("authority", "")),
         issued_on=row.issued_on,
         outcome=row.outcome,
+        decision_kind=decision_kind,
         fees=fees,
         paid_on=date.fromisoformat(payment["paid_on"]) if payment else None,
+        revoked_on=local_date(aware(row.revoked_at)) if row.revoked_at is not None else None,
+        replaced_by=_replacement(ctx, row),
     )
 
 

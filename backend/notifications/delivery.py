@@ -14,10 +14,9 @@ from dbos import DBOS, DBOSClient, EnqueueOptions
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from backend.cases.worker import APP_VERSION, worker_context
+from backend.columns import utcnow
 from backend.db import unit_of_work
-from backend.models import utcnow
-from backend.models_engine import EmailOutbox
+from backend.engine import APP_VERSION, worker_context
 from backend.notifications.email import (
     MailNotSent,
     MailOutcomeUnknown,
@@ -25,6 +24,7 @@ from backend.notifications.email import (
     mail_enabled,
     send_mail,
 )
+from backend.notifications.models import EmailOutbox
 
 log = logging.getLogger("knopfdruck.notifications")
 

@@ -44,6 +44,11 @@ class MessageFacts:
     withdrawn_by_system: bool = False
     remedy_kind: str | None = None
     """widerspruch, einspruch, klage or none (backend/domain/remedy.py); None: a Widerspruch."""
+    reasons_without_document: Bilingual | None = None
+    """The decision's reasons when the outcome issues no document (a certificate refused):
+    the message is then the written answer, and promises no PDF."""
+    decision_kind: str = "application"
+    """application, assessment or certificate (ServiceDefinition.decision_kind)."""
 
 
 def _day(value: date, lang: str) -> str:
@@ -105,15 +110,39 @@ def payment_reminder(facts: MessageFacts) -> MessageText:
     )
 
 
+# The outcome in the words of the kind of decision: a tax is festgesetzt and a certificate
+# ausgestellt; only an application is granted or refused (issue 20).
+_OUTCOME_WORDS: dict[str, dict[str, tuple[str, str]]] = {
+    "application": {
+        "approved": ("Ihrem Antrag wurde stattgegeben.", "Your application has been approved."),
+        "rejected": ("Ihr Antrag wurde abgelehnt.", "Your application has been rejected."),
+    },
+    "assessment": {
+        "approved": (
+            "Die Steuer oder Abgabe wurde festgesetzt; Betrag und Fälligkeiten stehen im Bescheid.",
+            "The tax or charge has been assessed; the notice states the amount and due dates.",
+        ),
+        "rejected": (
+            "Es wurde nichts festgesetzt; die Gründe stehen im Bescheid.",
+            "Nothing has been assessed; the notice gives the reasons.",
+        ),
+    },
+    "certificate": {
+        "approved": ("Ihre Bescheinigung wurde ausgestellt.", "Your certificate has been issued."),
+        "rejected": (
+            "Die Bescheinigung wurde nicht ausgestellt.",
+            "The certificate was not issued.",
+        ),
+    },
+}
+
+
 def _notified(facts: MessageFacts) -> MessageText:
-    outcome_de = {
-        "approved": "Ihrem Antrag wurde stattgegeben.",
-        "rejected": "Ihr Antrag wurde abgelehnt.",
-    }.get(facts.outcome or "", "Über Ihren Antrag wurde entschieden.")
-    outcome_en = {
-        "approved": "Your application has been approved.",
-        "rejected": "Your application has been rejected.",
-    }.get(facts.outcome or "", "Your application has been decided.")
+    words = _OUTCOME_WORDS.get(facts.decision_kind, _OUTCOME_WORDS["application"])
+    outcome_de, outcome_en = words.get(
+        facts.outcome or "",
+        ("Über Ihren Antrag wurde entschieden.", "Your application has been decided."),
+    )
     review_de = (
         " Der Bescheid wurde automatisiert erlassen; Sie können verlangen, dass eine Person "
         "ihn überprüft (Art. 22 Abs. 3 DSGVO)."
@@ -146,6 +175,47 @@ def _notified(facts: MessageFacts) -> MessageText:
             " You can lodge an objection until {deadline}.",
         ),
     )
+    if facts.reasons_without_document is not None:
+        reasons = facts.reasons_without_document
+        text = _both(
+            f"Über Ihren Antrag auf {{service}} wurde entschieden. {outcome_de}",
+            f"Your application for {{service}} has been decided. {outcome_en}",
+            facts,
+        )
+        return MessageText(
+            "decision",
+            _both(
+                "Ihr Antrag {reference} ist entschieden",
+                "Your application {reference} has been decided",
+                facts,
+            ),
+            Bilingual(f"{text.de} Begründung: {reasons.de}", f"{text.en} Reasons: {reasons.en}"),
+        )
+    if facts.decision_kind == "certificate" and facts.outcome == "approved":
+        # A certificate decides nothing: it is issued, not a Bescheid, and has no remedy.
+        return MessageText(
+            "decision",
+            _both(
+                "Ihre Bescheinigung zum Antrag {reference} liegt bereit",
+                "Your certificate for application {reference} is ready",
+                facts,
+            ),
+            _both(
+                f"{outcome_de} Sie finden sie als PDF auf der Seite Ihres Antrags auf "
+                f"{{service}}.{review_de}",
+                f"{outcome_en} You will find it as a PDF on the page of your application for "
+                f"{{service}}.{review_en}",
+                facts,
+            ),
+        )
+    lead_de, lead_en = (
+        ("Ihr Bescheid zu „{service}“ liegt vor.", "Your notice on '{service}' is ready.")
+        if facts.decision_kind == "assessment"
+        else (
+            "Über Ihren Antrag auf {service} wurde entschieden.",
+            "Your application for {service} has been decided.",
+        )
+    )
     return MessageText(
         "decision",
         _both(
@@ -154,10 +224,10 @@ def _notified(facts: MessageFacts) -> MessageText:
             facts,
         ),
         _both(
-            f"Über Ihren Antrag auf {{service}} wurde entschieden. {outcome_de} Den Bescheid "
-            f"finden Sie als PDF auf der Seite Ihres Antrags.{remedy_de}{review_de}",
-            f"Your application for {{service}} has been decided. {outcome_en} You will find "
-            f"the notice as a PDF on the page of your application.{remedy_en}{review_en}",
+            f"{lead_de} {outcome_de} Den Bescheid finden Sie als PDF auf der Seite Ihres "
+            f"Antrags.{remedy_de}{review_de}",
+            f"{lead_en} {outcome_en} You will find the notice as a PDF on the page of your "
+            f"application.{remedy_en}{review_en}",
             facts,
         ),
     )

@@ -8,13 +8,14 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from backend.auth.tokens import Identity
+from backend.columns import utcnow
 from backend.context import AppContext
 from backend.errors import InvalidInput, NotFound
-from backend.models import Case, utcnow
-from backend.models_engine import EmailOutbox, MailboxMessage, NotificationAddress
 from backend.notifications.delivery import enqueue_delivery
 from backend.notifications.email import mail_enabled
 from backend.notifications.messages import MessageText, notification_mail
+from backend.notifications.models import EmailOutbox, MailboxMessage, NotificationAddress
+from backend.records.models import Case
 
 # Deliberately simple: one @, no spaces, a dot in the domain. The mailbox is the binding
 # channel; a mistyped address only loses a nudge.

@@ -119,18 +119,3 @@ def payment_secrets(settings: Settings) -> PaymentSecrets:
         webhook_secret=settings.payment_webhook_secret
         or local_secret(settings.data_dir, "payment-webhook-secret"),
     )
-
-
-def build_provider(settings: Settings) -> PaymentProvider:
-    """The configured provider; an unknown name is a configuration error at first use."""
-    if settings.payment_provider == "sandbox":
-        from backend.payments.sandbox import SandboxProvider
-
-        keys = payment_secrets(settings)
-        return SandboxProvider(
-            base_url=settings.payment_base_url,
-            api_key=keys.api_key,
-            webhook_secret=keys.webhook_secret,
-            tolerance_s=settings.payment_webhook_tolerance_s,
-        )
-    raise ValueError(f"unknown payment provider {settings.payment_provider!r}")

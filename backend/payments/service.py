@@ -1,6 +1,6 @@
 """Fees of a case: what is due, opening the payment, recording it as paid, reminding, expiring.
 
-The case workflow waits for the payment durably (see cases/processing.py). Whoever learns
+The case workflow waits for the payment durably (see cases/payment_wait.py). Whoever learns
 that a payment was made (the webhook, or the workflow asking the provider) records it with
 ``record_paid`` in one transaction with a DBOS message to the waiting workflow, so the case
 moves on exactly once, whichever comes first.
@@ -17,20 +17,16 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from backend.auth.tokens import Identity
-from backend.cases.audit import record_event
+from backend.columns import aware, utcnow
 from backend.context import AppContext
 from backend.db import unit_of_work
 from backend.definitions.models import ServiceDefinition
 from backend.documents.render import date_de, local_date, money_de
-from backend.models import Case, aware, utcnow
-from backend.models_engine import CaseTask, Payment
-from backend.payments.provider import (
-    PaymentOrder,
-    ProviderPayment,
-    ProviderUnavailable,
-    build_provider,
-)
+from backend.payments.factory import build_provider
+from backend.payments.models import Payment
+from backend.payments.provider import PaymentOrder, ProviderPayment, ProviderUnavailable
+from backend.records.audit import record_event
+from backend.records.models import Case, CaseTask
 
 log = logging.getLogger("knopfdruck.payments")
 
@@ -104,7 +100,7 @@ def open_at_provider(ctx: AppContext, case_id: str) -> Payment:
     """Create the payment at the provider once (its idempotency key is our payment id).
 
     An unreachable provider is not an error of the case: the case shows that it waits for
-    the provider, and the payment workflow tries again (see cases/processing.py).
+    the provider, and the payment workflow tries again (see cases/payment_wait.py).
     """
     with unit_of_work(ctx.engine) as session:
         payment = payment_of(session, case_id)
@@ -264,12 +260,3 @@ def close_payment(session: Session, payment: Payment, status: str) -> bool:
 
 def seconds_until(moment: datetime) -> float:
     return max(0.0, (aware(moment) - utcnow()).total_seconds())
-
-
-def citizen_payment(session: Session, identity: Identity, case_id: str) -> Payment | None:
-    """The fee of the citizen's own case (NotFound for anyone else's case)."""
-    # Imported here: the citizens' read side (queries) itself shows payments.
-    from backend.cases import queries
-
-    case = queries.get_case(session, identity, case_id)
-    return payment_of(session, case.id)

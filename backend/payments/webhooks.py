@@ -21,8 +21,9 @@ from sqlmodel import Session, select
 from backend.context import AppContext
 from backend.db import unit_of_work
 from backend.errors import NotFound
-from backend.models_engine import Payment, PaymentWebhookEvent
-from backend.payments.provider import WebhookEvent, build_provider
+from backend.payments.factory import build_provider
+from backend.payments.models import Payment, PaymentWebhookEvent
+from backend.payments.provider import WebhookEvent
 from backend.payments.service import record_paid
 
 log = logging.getLogger("knopfdruck.payments")

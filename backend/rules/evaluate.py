@@ -21,6 +21,7 @@ from backend.definitions.models import (
     LocalizedText,
     ServiceDefinition,
 )
+from backend.domain.cel import FUNCTIONS, CelSyntaxError, compile_expression, references
 from backend.domain.decision import (
     NO_LEGAL_BASIS,
     OUTSIDE_VALIDITY,
@@ -32,7 +33,6 @@ from backend.domain.decision import (
     OutcomeEffect,
     Reason,
 )
-from backend.rules import FUNCTIONS, CelSyntaxError, compile_expression, references
 
 _LOCALES = {"de": "de_DE", "en": "en_GB"}
 _ROUNDING = {

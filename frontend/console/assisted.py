@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.cases.views import application_view
 from backend.console import assisted
-from backend.console.identity import ClerkIdentity
+from backend.department.identity import ClerkIdentity
 from backend.errors import InvalidInput, KnopfdruckError, NotFound, ServiceUnavailable
 from frontend.console.common import clerk_form, render, require_clerk
 from frontend.pages_application import normalise_amount, parse_date

@@ -16,8 +16,9 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from backend.console.clerks import remember_clerk
-from backend.console.identity import ClerkIdentity, Permission
+from backend.department.identity import ClerkIdentity, Permission
 from backend.errors import Forbidden
+from frontend.console import labels
 from frontend.rendering import N_
 from frontend.rendering import render as render_page
 from frontend.web import LoginRequired, SessionExpired, checked_form, ctx_of, current, texts
@@ -37,8 +38,12 @@ def nav_items() -> list[tuple[str, str]]:
     items = [
         ("/console/", N_("Übersicht")),
         ("/console/worklist", N_("Arbeitsliste")),
+        ("/console/worklist?assignee=me", N_("Meine Vorgänge")),
         ("/console/services", N_("Dienste und Automatisierung")),
         ("/console/qa", N_("Qualitätssicherung")),
+        ("/console/absence", N_("Abwesenheit")),
+        ("/console/settings", N_("Einstellungen")),
+        ("/console/eakte", N_("E-Akte")),
     ]
     if has_page("impact"):
         items.append(("/console/impact", N_("Wirkungsanalyse")))
@@ -91,6 +96,10 @@ def render(
         status_code=status_code,
         clerk=clerk,
         console_nav=nav_items(),
+        labels_department=labels.DEPARTMENT,
+        search_q=request.query_params.get("q", "")[:200]
+        if request.url.path == "/console/search"
+        else "",
         Permission=Permission,
         **dict(context or {}),
     )

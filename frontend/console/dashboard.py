@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from backend.api.v1_console_insight import csv_response
 from backend.cases import incidents
 from backend.console import kpis
-from backend.console.access import department_services
+from backend.department.access import department_services
 from frontend.console.common import render, require_clerk
 from frontend.rendering import LOCALES, N_, language
 from frontend.web import ctx_of
@@ -28,6 +28,7 @@ REFERRAL_LABELS: dict[str, str] = {
     "remark": N_("Anmerkung der Antragstellerin oder des Antragstellers"),
     "registry_failure": N_("Register nicht erreichbar"),
     "held_data_missing": N_("Register hält die Angabe nicht"),
+    "register_blocked": N_("Auskunftssperre im Melderegister"),
     "unverified_register_fact": N_("Registerangabe nicht aus dem Register"),
     "rule_referred": N_("Regel verlangt Prüfung"),
     "rule_error": N_("Regel nicht auswertbar"),

@@ -12,11 +12,11 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from backend.columns import utcnow
 from backend.console import impact
-from backend.console.access import department_services
-from backend.console.identity import ClerkIdentity
+from backend.department.access import department_services
+from backend.department.identity import ClerkIdentity
 from backend.errors import InvalidInput
-from backend.models import utcnow
 from frontend.console.common import render, require_clerk
 from frontend.pages_application import parse_date
 from frontend.rendering import localized_message

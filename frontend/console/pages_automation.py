@@ -7,11 +7,11 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from backend.console import automation
-from backend.console.access import department_services
-from backend.console.identity import Permission
+from backend.department import automation
+from backend.department.access import department_services
+from backend.department.identity import Permission
+from backend.department.models import AutomationSwitch
 from backend.errors import Conflict, Forbidden, InvalidInput
-from backend.models_console import AutomationSwitch
 from frontend.console import labels
 from frontend.console.common import clerk_form, render, require_clerk
 from frontend.web import ctx_of

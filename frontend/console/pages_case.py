@@ -4,21 +4,27 @@ that needs a reason, and answers with a redirect back to the file (post/redirect
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from backend.cases import incidents
-from backend.console import decisions, work
-from backend.console.access import PURPOSES
-from backend.console.casefile import CaseFile, case_document, case_file
+from backend.cases import eakte, incidents
+from backend.cases.deadlines import clock_of
+from backend.columns import utcnow
+from backend.console import decisions, followup, reread, values, work
+from backend.console.casefile import case_document, case_file
+from backend.console.casefile_rows import CaseFile
 from backend.console.clerks import colleagues
-from backend.console.identity import ClerkIdentity
+from backend.console.withdrawal import WithdrawalTerms
 from backend.context import AppContext
+from backend.department.access import PURPOSES
+from backend.department.identity import ClerkIdentity
+from backend.department.models import ConsoleClerk
 from backend.errors import Conflict, Forbidden, InvalidInput
-from backend.models_console import ConsoleClerk
+from backend.records.models import Case
 from frontend.console import labels
 from frontend.console.common import clerk_form, render, require_clerk
 from frontend.web import ctx_of
@@ -28,12 +34,29 @@ ACTIONS = (
     "decide",
     "ask",
     "rerun",
+    "reread",
+    "confirm-value",
+    "correct-value",
     "objection",
     "cancel",
     "pending",
     "incident-retry",
     "incident-takeover",
+    "note",
+    "follow-up",
+    "eakte",
 )
+
+
+def _terms(f: dict[str, str]) -> WithdrawalTerms:
+    """The withdrawal fields of the decision forms (empty unless an approval is taken back)."""
+    return WithdrawalTerms(f.get("withdrawal") or None, f.get("hearing_dispensable") or None)
+
+
+def _done(result: decisions.DecisionResult) -> str:
+    if result.hearing_until is not None:
+        return "hearing"
+    return "proposed" if result.pending_id else "decided"
 
 
 def _run(
@@ -44,16 +67,21 @@ def _run(
         work.assign(ctx, clerk, case_id, f.get("assignee") or None, f.get("reason"))
         return "assigned"
     if action == "decide":
-        result = decisions.decide_case(ctx, clerk, case_id, f.get("outcome"), f.get("reason"))
-        return "proposed" if result.pending_id else "decided"
+        result = decisions.decide_case(
+            ctx, clerk, case_id, f.get("outcome"), f.get("reason"), _terms(f)
+        )
+        return _done(result)
+    if action == "confirm-value":
+        values.confirm_value(
+            ctx, clerk, case_id, f.get("field"), f.get("evidence"), f.get("note") or None
+        )
+        return "value_confirmed"
+    if action == "correct-value":
+        values.correct_value(ctx, clerk, case_id, f.get("field"), f.get("value"), f.get("reason"))
+        return "value_corrected"
     if action == "ask":
         work.ask_citizen(ctx, clerk, case_id, f.get("question"))
         return "asked"
-    if action == "rerun":
-        work.rerun_automation(
-            ctx, clerk, case_id, f.get("reason"), registry_checked=f.get("registry_checked") == "1"
-        )
-        return "rerun"
     if action == "objection":
         if f.get("action") == "remedy" and not f.get("outcome"):
             # The form preselects nothing, so a remedy must name its new outcome explicitly.
@@ -62,10 +90,16 @@ def _run(
                 details=[{"field": "outcome", "message": "approved or rejected"}],
             )
         result = decisions.decide_objection(
-            ctx, clerk, case_id, f.get("action"), f.get("reason"), f.get("outcome") or None
+            ctx,
+            clerk,
+            case_id,
+            f.get("action"),
+            f.get("reason"),
+            f.get("outcome") or None,
+            _terms(f),
         )
-        if result.pending_id:
-            return "proposed"
+        if result.pending_id or result.hearing_until:
+            return _done(result)
         return "forwarded" if f.get("action") == "forward" else "decided"
     if action == "incident-retry":
         incidents.retry_incident(ctx, clerk, f.get("incident") or "")
@@ -73,12 +107,40 @@ def _run(
     if action == "incident-takeover":
         incidents.take_over(ctx, clerk, f.get("incident") or "", f.get("note"))
         return "incident_taken_over"
+    if action == "eakte":
+        handed = eakte.clerk_hand_over(ctx, clerk, case_id)
+        if handed.status != eakte.ACKNOWLEDGED:
+            raise Conflict(
+                "Die E-Akte hat die Übernahme nicht bestätigt; den Grund zeigt die Seite "
+                "E-Akte. (The E-Akte did not acknowledge the hand-over; see the E-Akte page.)"
+            )
+        return "eakte_filed"
     if action == "cancel":
         work.cancel(ctx, clerk, case_id, f.get("reason"))
         return "cancelled"
+    if action == "note":
+        followup.add_note(ctx, clerk, case_id, f.get("note"))
+        return "noted"
+    if action == "follow-up":
+        if f.get("clear") == "1":
+            followup.clear_follow_up(ctx, clerk, case_id)
+            return "follow_up_cleared"
+        followup.set_follow_up(ctx, clerk, case_id, f.get("due_on"), f.get("note"))
+        return "follow_up_set"
     confirm = f.get("confirm") == "1"
     decisions.confirm_pending(ctx, clerk, case_id, confirm, f.get("reason"))
     return "confirmed" if confirm else "refused"
+
+
+async def _read_again(
+    ctx: AppContext, clerk: ClerkIdentity, case_id: str, action: str, f: dict[str, str]
+) -> str:
+    """Re-read the register (and, for a re-run, let the machine decide again)."""
+    if action == "rerun":
+        await reread.rerun_with_reread(ctx, clerk, case_id, f.get("reason"))
+        return "rerun"
+    await reread.reread_register(ctx, clerk, case_id, f.get("reason"))
+    return "reread"
 
 
 def build() -> APIRouter:
@@ -96,13 +158,25 @@ def build() -> APIRouter:
         clerk = await require_clerk(request)
         ctx = ctx_of(request)
 
-        def load() -> tuple[CaseFile, list[ConsoleClerk], list[incidents.IncidentView]]:
+        def load() -> tuple[
+            CaseFile, list[ConsoleClerk], list[incidents.IncidentView], dict[str, Any]
+        ]:
             file = case_file(ctx, clerk, case_id, purpose)
             with Session(ctx.engine) as session:
                 found = incidents.case_incidents(session, file.id)
-                return file, colleagues(session, clerk.department), found
+                follow = followup.follow_up_of(session, file.id)
+                extra: dict[str, Any] = {
+                    "notes": followup.notes_of(session, file.id),
+                    "follow_up": follow,
+                    "follow_up_due": follow is not None and follow.due_on <= followup.today(),
+                    "overdue": file.decided_at is None
+                    and file.submitted_at.date() <= followup.untaetigkeit_mark(followup.today()),
+                }
+                row = session.get(Case, file.id)
+                extra["clock"] = clock_of(row, utcnow()) if row is not None else None
+                return file, colleagues(session, clerk.department), found, extra
 
-        file, staff, found = await run_in_threadpool(load)
+        file, staff, found, extra = await run_in_threadpool(load)
         done = request.query_params.get("done")
         return render(
             request,
@@ -117,6 +191,7 @@ def build() -> APIRouter:
                 "done": done if done in labels.DONE else None,
                 "error": error,
                 "error_action": error_action,
+                **extra,
             },
             status_code=status_code,
         )
@@ -153,7 +228,11 @@ def build() -> APIRouter:
             )
         runner: Callable[[], str] = lambda: _run(ctx_of(request), clerk, case_id, action, fields)  # noqa: E731
         try:
-            done = await run_in_threadpool(runner)
+            if action in ("rerun", "reread"):
+                # Both read the register over the app's HTTP client, on this event loop.
+                done = await _read_again(ctx_of(request), clerk, case_id, action, fields)
+            else:
+                done = await run_in_threadpool(runner)
         except (InvalidInput, Conflict, Forbidden) as exc:
             return await show(
                 request,

@@ -10,8 +10,8 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from backend.console import qa
-from backend.console.access import department_services
-from backend.console.identity import Permission
+from backend.department.access import department_services
+from backend.department.identity import Permission
 from frontend.console import labels
 from frontend.console.common import render, require_clerk
 from frontend.web import ctx_of
@@ -43,6 +43,9 @@ def build() -> APIRouter:
             "console/qa.html",
             {
                 **data,
+                "service_titles": {
+                    s.id: s.title for s in department_services(ctx, clerk.department)
+                },
                 "threshold": qa.QA_ALERT_THRESHOLD,
                 "minimum": qa.QA_MIN_REVIEWED,
                 "labels": labels,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from backend.console.automation import is_paused
 from backend.context import AppContext
+from backend.department.automation import is_paused
 
 
 def automation_paused(ctx: AppContext, service_id: str) -> bool:

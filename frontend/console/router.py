@@ -9,9 +9,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from backend.auth import sessions
+from backend.login import sessions
 from backend.settings import Settings
-from frontend.console import pages_automation, pages_case, pages_qa, pages_worklist
+from frontend.console import (
+    pages_absence,
+    pages_automation,
+    pages_case,
+    pages_eakte,
+    pages_qa,
+    pages_search,
+    pages_settings,
+    pages_worklist,
+)
 from frontend.console.common import OPTIONAL_PAGES, clerk_form, has_page
 from frontend.web import SESSION_COOKIE, ctx_of
 
@@ -58,4 +67,8 @@ def build_console_router(settings: Settings) -> APIRouter:
     router.include_router(pages_case.build())
     router.include_router(pages_automation.build())
     router.include_router(pages_qa.build())
+    router.include_router(pages_search.build())
+    router.include_router(pages_absence.build())
+    router.include_router(pages_settings.build())
+    router.include_router(pages_eakte.build())
     return router

@@ -18,7 +18,13 @@ from typing import Any, ClassVar, Literal
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from prefill.connectors.base import AttributeSpec, NeedResult, Provenance, RegistryQuery
+from prefill.connectors.base import (
+    NOT_HELD,
+    AttributeSpec,
+    NeedResult,
+    Provenance,
+    RegistryQuery,
+)
 from prefill.connectors.http import (
     HttpReadConnector,
     RegistryRequest,
@@ -35,6 +41,10 @@ HINTS: dict[str, tuple[Literal["empty", "failed"], str]] = {
     "mehrdeutig": ("empty", "the registry holds more than one value; please enter it"),
 }
 """What a registry's hint for a null value means: status and reason of the result."""
+
+BLOCK_HINTS = frozenset({"auskunftssperre", "auskunftssperre_eigene"})
+"""Hints that mark a value under an information block (§ 51 BMG), withheld or released to the
+person herself: the result says so (NeedResult.blocked), so nobody reads it as an outage."""
 
 
 class AbfrageAntwort(BaseModel):
@@ -112,17 +122,23 @@ class AbfrageConnector(HttpReadConnector):
         if raw is None:
             hint = answer.hinweise.get(name)
             if hint is None:
-                return NeedResult(attribute=name, status="empty", reason="not held")
+                return NeedResult(attribute=name, status="empty", reason=NOT_HELD)
             # A hint we do not know may mean "withheld": asking the citizen instead would be
             # wrong, so the field is marked failed and a person looks at the case.
             status, reason = HINTS.get(hint, ("failed", _unknown_hint(hint)))
-            return NeedResult(attribute=name, status=status, reason=reason)
+            return NeedResult(
+                attribute=name, status=status, reason=reason, blocked=hint in BLOCK_HINTS
+            )
         try:
             value = typed(raw, spec.type)
         except (TypeError, ValueError):
             return NeedResult(attribute=name, status="failed", reason="malformed value in response")
         return NeedResult(
-            attribute=name, status="ok", value=value, provenance=provenance.model_copy()
+            attribute=name,
+            status="ok",
+            value=value,
+            provenance=provenance.model_copy(),
+            blocked=answer.hinweise.get(name) in BLOCK_HINTS,
         )
 
 

@@ -76,6 +76,11 @@ class Provenance(BaseModel):
     as_of: datetime
 
 
+NOT_HELD = "not held"
+"""The reason of an empty result when the register answered for the citizen's record and holds
+no value: an answer ("no zone"), unlike an unknown person or an ambiguous record."""
+
+
 class NeedResult(BaseModel):
     """The outcome for one attribute: ok (value and provenance), empty, or failed (reason)."""
 
@@ -84,6 +89,10 @@ class NeedResult(BaseModel):
     value: Any = None
     provenance: Provenance | None = None
     reason: str | None = None
+    blocked: bool = False
+    """The register holds an information block on this value (Auskunftssperre, § 51 BMG):
+    withheld (status failed) from a read for a third party, or delivered (status ok) to a read
+    for the person herself, which must not pass it on. Never "unreachable"."""
 
 
 class Connector(ABC):
@@ -122,6 +131,24 @@ class WriteRequest(BaseModel):
     service: str
     case_id: str
     actor: str = "system"
+    provenance: dict[str, str] = Field(default_factory=dict)
+    """Record key → where its value comes from (register, citizen, clerk), for the register's
+    own record of what it was told on whose word."""
+
+
+class CancelRequest(BaseModel):
+    """Cancel an entry whose decision was withdrawn or changed; idempotent by its key."""
+
+    idempotency_key: str
+    operation: str
+    """The operation that wrote the entry (it names the register's collection)."""
+    record_id: str
+    reason: str
+    purpose: str
+    legal_basis: str
+    service: str
+    case_id: str
+    actor: str = "system"
 
 
 class WriteResult(BaseModel):
@@ -152,3 +179,9 @@ class WritableConnector(Connector):
         self, client: httpx.AsyncClient, config: ConnectorConfig, request: WriteRequest
     ) -> WriteResult:
         """Send one idempotent write; never raises for registry errors, returns failed instead."""
+
+    @abstractmethod
+    async def cancel(
+        self, client: httpx.AsyncClient, config: ConnectorConfig, request: CancelRequest
+    ) -> WriteResult:
+        """Cancel one entry (its decision changed); never raises, returns failed instead."""

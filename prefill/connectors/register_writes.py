@@ -6,15 +6,18 @@ because every write carries its idempotency key a retry can never enter a record
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
 from prefill.connectors.base import (
     AttributeSpec,
+    CancelRequest,
     ConnectorConfig,
     NeedResult,
     RegistryQuery,
@@ -69,6 +72,8 @@ class RegisterWriteConnector(WritableConnector):
             "X-Case-Id": request.case_id,
             "Idempotency-Key": request.idempotency_key,
         }
+        if request.provenance:
+            headers["X-Herkunft"] = json.dumps(request.provenance, ensure_ascii=False)
         sent = {name: encode_header_value(value) for name, value in headers.items()}
         sent.update({name: value.get_secret_value() for name, value in config.auth_headers.items()})
         try:
@@ -88,6 +93,54 @@ class RegisterWriteConnector(WritableConnector):
                 status="failed", reason=f"request failed ({type(exc).__name__})", retryable=False
             )
         return self._interpret(response)
+
+    async def cancel(
+        self, client: httpx.AsyncClient, config: ConnectorConfig, request: CancelRequest
+    ) -> WriteResult:
+        """Cancel the entry once (DELETE on its record); every outcome is a WriteResult."""
+        path = self.write_paths.get(request.operation)
+        if path is None:
+            return WriteResult(status="failed", reason=f"unknown operation '{request.operation}'")
+        headers = {
+            "X-Purpose": request.purpose,
+            "X-Legal-Basis": request.legal_basis,
+            "X-Service": request.service,
+            "X-Actor": request.actor,
+            "X-Case-Id": request.case_id,
+            "Idempotency-Key": request.idempotency_key,
+            "X-Aufhebungsgrund": request.reason,
+        }
+        sent = {name: encode_header_value(value) for name, value in headers.items()}
+        sent.update({name: value.get_secret_value() for name, value in config.auth_headers.items()})
+        url = f"{config.base_url.rstrip('/')}{path}/{quote(request.record_id, safe='')}"
+        try:
+            response = await client.delete(url, headers=sent, timeout=config.timeout_s)
+        except httpx.TimeoutException:
+            return WriteResult(status="failed", reason="register timed out", retryable=True)
+        except (httpx.NetworkError, httpx.RemoteProtocolError):
+            return WriteResult(status="failed", reason="register unreachable", retryable=True)
+        except httpx.TransportError as exc:
+            return WriteResult(
+                status="failed", reason=f"request failed ({type(exc).__name__})", retryable=False
+            )
+        if response.status_code >= 500 or response.status_code == 429:
+            return WriteResult(
+                status="failed",
+                reason=f"register error (HTTP {response.status_code})",
+                retryable=True,
+            )
+        if response.status_code != 200:
+            code = _error_code(response)
+            detail = f": {code}" if code else ""
+            return WriteResult(
+                status="failed",
+                reason=f"register refused the cancellation (HTTP {response.status_code}{detail})",
+            )
+        body = _json_object(response)
+        duplicate = bool(body.get("duplicate")) if body is not None else False
+        return WriteResult(
+            status="duplicate" if duplicate else "written", record_id=request.record_id
+        )
 
     def _interpret(self, response: httpx.Response) -> WriteResult:
         if response.status_code >= 500 or response.status_code == 429:
@@ -112,6 +165,14 @@ class RegisterWriteConnector(WritableConnector):
         return WriteResult(
             status="duplicate" if receipt.duplicate else "written", record_id=receipt.record_id
         )
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        body: Any = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def _error_code(response: httpx.Response) -> str | None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 from prefill.connectors.base import Connector
 
@@ -39,39 +38,3 @@ class ConnectorRegistry:
 
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._connectors))
-
-
-def build_default_registry(
-    *extra: Callable[[ConnectorRegistry], None], config_dir: Path | None = None
-) -> ConnectorRegistry:
-    """The registry with every connector shipped with Knopfdruck, plus the generic REST
-    connectors configured in config_dir (see prefill.configuration; None: none)."""
-    from prefill.connectors import (
-        dogtax_register,
-        einkommensregister,
-        geodaten,
-        gewerberegister,
-        hochschulregister,
-        kfz_zulassungsregister,
-        melderegister,
-        permit_register,
-        personenstandsregister,
-    )
-
-    registry = ConnectorRegistry()
-    registry.register(melderegister.MelderegisterConnector)
-    registry.register(personenstandsregister.PersonenstandsregisterConnector)
-    registry.register(kfz_zulassungsregister.KfzZulassungsregisterConnector)
-    registry.register(gewerberegister.GewerberegisterConnector)
-    registry.register(einkommensregister.EinkommensregisterConnector)
-    registry.register(hochschulregister.HochschulregisterConnector)
-    registry.register(geodaten.GeodatenConnector)
-    registry.register(permit_register.PermitRegisterConnector)
-    registry.register(dogtax_register.DogTaxRegisterConnector)
-    for add in extra:
-        add(registry)
-    if config_dir is not None:
-        from prefill.configuration import add_configured_connectors
-
-        add_configured_connectors(registry, config_dir)
-    return registry

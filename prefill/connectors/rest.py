@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from prefill.connectors.base import (
+    NOT_HELD,
     AttributeSpec,
     AttributeType,
     NeedResult,
@@ -340,12 +341,12 @@ class RestConnector(HttpReadConnector):
         name = attribute.name
         if raw is _MISSING:
             if attribute.missing == "empty":
-                return NeedResult(attribute=name, status="empty", reason="not held")
+                return NeedResult(attribute=name, status="empty", reason=NOT_HELD)
             return NeedResult(
                 attribute=name, status="failed", reason="attribute missing from response"
             )
         if raw is None:
-            return NeedResult(attribute=name, status="empty", reason="not held")
+            return NeedResult(attribute=name, status="empty", reason=NOT_HELD)
         try:
             value = typed(raw, attribute.type)
         except (TypeError, ValueError):

@@ -21,7 +21,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox.personas import Address
-from sandbox.population import LazyPopulation, Population
+from sandbox.population import LazyPopulation
+from sandbox.population_model import Population
 
 # Like X-Road and the Dutch BRP API, a read is bound to a purpose by headers. Header values are
 # percent-encoded UTF-8 because HTTP header values are ASCII and legal bases contain "§".
@@ -69,6 +70,9 @@ class Eintrag:
     stand: datetime
     werte: Mapping[str, Any]
     hinweise: Mapping[str, str] = field(default_factory=dict)
+    gesperrt: Mapping[str, Any] = field(default_factory=dict)
+    """Values withheld from third parties (§ 51 BMG), released only to a read the register's
+    authority makes for the person herself (see ``releases_blocked``)."""
 
 
 Lookup = Callable[[Population, Abfrage], Eintrag | None]
@@ -134,6 +138,7 @@ def build_abfrage_router(
     key: str = "idnr",
     unknown_code: str = "person_unbekannt",
     request_log_size: int = 100,
+    releases_blocked: Callable[[Mapping[str, str | None]], bool] | None = None,
 ) -> APIRouter:
     """One register's read endpoint and request log, with state of its own."""
     log = RequestLog(request_log_size)
@@ -172,13 +177,19 @@ def build_abfrage_router(
         if entry is None:
             return fehler(404, unknown_code)
         requested = list(dict.fromkeys(body.attribute))
+        werte, hinweise = dict(entry.werte), dict(entry.hinweise)
+        if entry.gesperrt and releases_blocked is not None and releases_blocked(headers):
+            # The person's own request: the block is not against her. The value comes with a
+            # hint, so the reader knows not to pass it on to third parties.
+            werte.update(entry.gesperrt)
+            hinweise.update({name: "auskunftssperre_eigene" for name in entry.gesperrt})
         content: dict[str, Any] = {
             "record_id": entry.record_id,
             "stand": entry.stand.isoformat().replace("+00:00", "Z"),
             "behoerde": authority,
-            "attribute": {name: entry.werte.get(name) for name in requested},
+            "attribute": {name: werte.get(name) for name in requested},
         }
-        hints = {name: entry.hinweise[name] for name in requested if name in entry.hinweise}
+        hints = {name: hinweise[name] for name in requested if name in hinweise}
         if hints:
             content["hinweise"] = hints
         return JSONResponse(content)

@@ -10,7 +10,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from sandbox.population import EmploymentRecord, LazyPopulation, Population
+from sandbox.population import LazyPopulation
+from sandbox.population_model import EmploymentRecord, Population
 from sandbox.registries.common import Abfrage, Eintrag, at_half_past_nine, build_abfrage_router
 
 AUTHORITY = "Deutsche Rentenversicherung Rheinland"

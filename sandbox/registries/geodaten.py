@@ -10,8 +10,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from sandbox.population import LazyPopulation, Population, is_known_street, zone_of
+from sandbox.population import LazyPopulation
 from sandbox.population_data import ZONES
+from sandbox.population_model import Population, is_known_street, zone_of
 from sandbox.registries.common import Abfrage, Eintrag, at_half_past_nine, build_abfrage_router
 
 AUTHORITY = "Stadt Köln – Amt für Liegenschaften, Vermessung und Kataster"

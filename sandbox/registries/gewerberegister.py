@@ -7,7 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from sandbox.population import LazyPopulation, Population
+from sandbox.population import LazyPopulation
+from sandbox.population_model import Population
 from sandbox.registries.common import (
     Abfrage,
     Eintrag,
@@ -62,7 +63,7 @@ def _lookup(population: Population, body: Abfrage) -> Eintrag:
     return Eintrag(
         record_id=businesses[0].record_id,
         # § 14 Abs. 1 GewO: the Anzeige is due when the business starts; entered a week later.
-        stand=at_half_past_nine(businesses[-1].started_on + timedelta(days=7)),
+        stand=at_half_past_nine(max(b.started_on for b in businesses) + timedelta(days=7)),
         werte=values,
         hinweise=hints,
     )

@@ -8,7 +8,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from sandbox.population import LazyPopulation, Population
+from sandbox.population import LazyPopulation
+from sandbox.population_model import Population
 from sandbox.registries.common import (
     Abfrage,
     Eintrag,

@@ -7,7 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from sandbox.population import LazyPopulation, Population
+from sandbox.population import LazyPopulation
+from sandbox.population_model import Population
 from sandbox.registries.common import (
     Abfrage,
     Eintrag,
@@ -66,7 +67,7 @@ def _lookup(population: Population, body: Abfrage) -> Eintrag:
     digest = hashlib.sha256(f"kfz:{idnr}".encode()).hexdigest()[:10].upper()
     return Eintrag(
         record_id=f"KFZ-K-{digest}",
-        stand=at_half_past_nine(vehicles[-1].registered_on),
+        stand=at_half_past_nine(max(v.registered_on for v in vehicles)),
         werte=values,
         hinweise=hints,
     )

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter
 
 from sandbox.personas import Address
-from sandbox.population import ADULT_AGE, LazyPopulation, Person, Population, age_on
+from sandbox.population import LazyPopulation
+from sandbox.population_model import ADULT_AGE, Person, Population, age_on
 from sandbox.registries.common import (
     OPTIONAL_HEADERS,
     PURPOSE_HEADERS,
@@ -61,6 +64,19 @@ ATTRIBUTES: tuple[str, ...] = (
 # withholds it from automated reads; a clerk must ask the Meldebehörde (§ 51 Abs. 2 BMG).
 BLOCKED: tuple[str, ...] = tuple(a for a in ATTRIBUTES if "anschrift." in a)
 
+# § 51 Abs. 1 BMG bars a Melderegisterauskunft to third parties; it does not bar the person
+# herself. A read whose legal basis is the person's own certificate (§ 18 BMG) or own information
+# (§ 10 BMG) is the Meldebehörde serving her, so the register releases what it withholds from
+# everyone else. The register decides by the read's declared legal basis, which the reader's
+# service definition states and every access log records.
+OWN_REQUEST = re.compile(r"§\s*(?:10|18)\b[^§]*\bBMG")
+
+
+def own_request(headers: Mapping[str, str | None]) -> bool:
+    """Whether a read serves the registered person herself (§ 10, § 18 BMG)."""
+    return bool(OWN_REQUEST.search(headers.get("X-Legal-Basis") or ""))
+
+
 # § 17 Abs. 1 BMG gives two weeks to register; the sandbox says the office took three days.
 _REGISTRATION_DELAY = timedelta(days=3)
 
@@ -82,6 +98,19 @@ def _address(prefix: str, address: Address | None) -> dict[str, str | None]:
 
 def _name(person: Person) -> dict[str, str]:
     return {"vornamen": person.given_name, "familienname": person.family_name}
+
+
+def last_change(population: Population, person: Person) -> datetime:
+    """When the Meldebehörde last changed this record: the move-in, and every later event the
+    record shows (a child born, anyone moving into the household), each entered a few days
+    after it happened, never later than today. The move-in alone made a record read in 2026
+    say "Stand: 04.08.2021" next to a child born that year."""
+    events = [
+        person.moved_in,
+        *(member.moved_in for member in population.household_of(person.idnr)),
+        *(child.birthdate for child in population.minors_of(person.idnr)),
+    ]
+    return at_half_past_nine(min(max(events) + _REGISTRATION_DELAY, population.today))
 
 
 def entry_for(population: Population, person: Person) -> Eintrag:
@@ -117,15 +146,18 @@ def entry_for(population: Population, person: Person) -> Eintrag:
         "auskunftssperre": person.auskunftssperre,
     }
     hints: dict[str, str] = {}
+    blocked: dict[str, Any] = {}
     if person.auskunftssperre:
         for name in BLOCKED:
+            blocked[name] = values[name]
             values[name] = None
             hints[name] = "auskunftssperre"
     return Eintrag(
         record_id=record_id_for(person.idnr),
-        stand=at_half_past_nine(person.moved_in + _REGISTRATION_DELAY),
+        stand=last_change(population, person),
         werte=values,
         hinweise=hints,
+        gesperrt=blocked,
     )
 
 
@@ -147,4 +179,5 @@ def build_melderegister_router(
         population=population or LazyPopulation(),
         lookup=_lookup,
         request_log_size=request_log_size,
+        releases_blocked=own_request,
     )

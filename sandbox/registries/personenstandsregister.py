@@ -11,7 +11,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from sandbox.population import Birth, LazyPopulation, Person, Population
+from sandbox.population import LazyPopulation
+from sandbox.population_model import Birth, Person, Population
 from sandbox.registries.common import (
     PURPOSE_HEADERS,
     Abfrage,

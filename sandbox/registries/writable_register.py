@@ -2,7 +2,10 @@
 
 A register stores an entry once per idempotency key. A repeated key with the same entry
 returns the first receipt, flagged as a duplicate (the sender retried after a lost answer);
-the same key with a different entry is refused, because the sender has a bug. Tests can
+the same key with a different entry is refused, because the sender has a bug. An entry whose
+decision was withdrawn or changed is cancelled (``DELETE <collection>/<record_id>``, with the
+same purpose headers and its own idempotency key): the register keeps it, marked as cancelled
+with when, why and for which case, as a register keeps its history. Tests can
 switch on an outage (the next n writes fail, or are stored but their answer is lost) and
 read what was written, so retries and idempotency are observable over real HTTP.
 """
@@ -29,6 +32,8 @@ PURPOSE_HEADERS: tuple[str, ...] = (
     "X-Case-Id",
     "Idempotency-Key",
 )
+CANCEL_REASON_HEADER = "X-Aufhebungsgrund"
+PROVENANCE_HEADER = "X-Herkunft"
 
 
 class Stoerung(BaseModel):
@@ -57,11 +62,22 @@ class Entry:
     purpose: str
     legal_basis: str
     stand: datetime
+    herkunft: dict[str, str] = field(default_factory=dict)
+    aufgehoben_am: datetime | None = None
+    aufhebung_key: str | None = None
+    aufhebung_grund: str | None = None
 
     def receipt(self, *, duplicate: bool) -> dict[str, Any]:
         return {
             "record_id": self.record_id,
             "stand": self.stand.isoformat(),
+            "duplicate": duplicate,
+        }
+
+    def cancellation(self, *, duplicate: bool) -> dict[str, Any]:
+        return {
+            "record_id": self.record_id,
+            "aufgehoben_am": self.aufgehoben_am.isoformat() if self.aufgehoben_am else None,
             "duplicate": duplicate,
         }
 
@@ -81,6 +97,20 @@ def _header(request: Request, name: str) -> str | None:
         return None
     value = unquote(raw).strip()
     return value or None
+
+
+def _provenance(request: Request) -> dict[str, str]:
+    """Where each value of the entry comes from, as the sender declares it (JSON object)."""
+    raw = _header(request, PROVENANCE_HEADER)
+    if raw is None:
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return {}
+    if not isinstance(parsed, dict):
+        return {}
+    return {str(k): str(v) for k, v in parsed.items()}
 
 
 def _fehler(status_code: int, code: str, **details: Any) -> JSONResponse:
@@ -157,6 +187,7 @@ def build_writable_register_router(
                 purpose=str(headers["X-Purpose"]),
                 legal_basis=str(headers["X-Legal-Basis"]),
                 stand=datetime.now(UTC),
+                herkunft=_provenance(request),
             )
             state.entries[key] = entry
             if outage.antwort_verlieren > 0:
@@ -164,8 +195,46 @@ def build_writable_register_router(
                 return _fehler(outage.status, "antwort_verloren")
             return JSONResponse(entry.receipt(duplicate=False), status_code=201)
 
+    def add_cancellation(path: str) -> None:
+        @router.delete(
+            path + "/{record_id}",
+            name=f"{path.strip('/')}_aufheben",
+            responses={
+                200: {"description": "Eintrag aufgehoben (oder schon aufgehoben, gleicher Key)"},
+                400: {"description": "Zweckbindung, Idempotency-Key oder Grund fehlt"},
+                404: {"description": "Kein solcher Eintrag"},
+                409: {"description": "Eintrag schon unter anderem Key aufgehoben"},
+            },
+        )
+        async def cancel(record_id: str, request: Request) -> JSONResponse:
+            """Cancel an entry whose decision was withdrawn or changed; idempotent by key."""
+            state.requests += 1
+            headers = {name: _header(request, name) for name in PURPOSE_HEADERS}
+            headers[CANCEL_REASON_HEADER] = _header(request, CANCEL_REASON_HEADER)
+            missing = [name for name, value in headers.items() if value is None]
+            if missing:
+                return _fehler(400, "zweckbindung_fehlt", fehlende_header=missing)
+            entry = next((e for e in state.entries.values() if e.record_id == record_id), None)
+            if entry is None or entry.case_id != headers["X-Case-Id"]:
+                return _fehler(404, "eintrag_unbekannt")
+            key = str(headers["Idempotency-Key"])
+            if entry.aufgehoben_am is not None:
+                if entry.aufhebung_key != key:
+                    return _fehler(409, "schon_aufgehoben")
+                return JSONResponse(entry.cancellation(duplicate=True), status_code=200)
+            outage = state.stoerung
+            if outage.fehlschlagen > 0:
+                outage.fehlschlagen -= 1
+                return _fehler(outage.status, "register_gestoert")
+            entry.aufgehoben_am = datetime.now(UTC)
+            entry.aufhebung_key = key
+            entry.aufhebung_grund = str(headers[CANCEL_REASON_HEADER])
+            return JSONResponse(entry.cancellation(duplicate=False), status_code=200)
+
     for operation, (path, model) in operations.items():
         add_operation(path, operation, model)
+    for path in sorted({path for path, _model in operations.values()}):
+        add_cancellation(path)
 
     @router.get("/_eintraege", include_in_schema=False)
     async def entries(case_id: str | None = None) -> dict[str, Any]:
@@ -184,6 +253,9 @@ def build_writable_register_router(
                     "legal_basis": e.legal_basis,
                     "stand": e.stand.isoformat(),
                     "eintrag": e.record,
+                    "herkunft": e.herkunft,
+                    "aufgehoben_am": e.aufgehoben_am.isoformat() if e.aufgehoben_am else None,
+                    "aufhebung_grund": e.aufhebung_grund,
                 }
                 for e in selected
             ],

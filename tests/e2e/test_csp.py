@@ -29,7 +29,7 @@ def test_case_page_updates_itself_under_the_csp(browser: Browser, platform: Plat
     url_before = page.url
     page.evaluate("() => { window.__notReloaded = true; }")
     # The decision arrives without a reload: the script swapped the status region in place.
-    expect(page.get_by_text("Ihr Antrag wurde bewilligt.")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(journey.outcome_text)).to_be_visible(timeout=30_000)
     assert page.evaluate("() => window.__notReloaded === true")
     assert page.url == url_before
     expect(page.locator("[data-announce]")).not_to_have_text("")

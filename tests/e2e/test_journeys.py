@@ -59,6 +59,6 @@ def test_journey(page: Page, platform: Platform, artifacts: Path, journey: Journ
 
     page.get_by_role("link", name="Zum Antrag").click()
     expect(page.locator(".timeline")).to_contain_text("Antrag eingegangen")
-    expect(page.locator(".timeline")).to_contain_text("Entschieden: bewilligt")
+    expect(page.locator(".timeline")).to_contain_text(journey.decided)
     look(page)
     assert_accessible(page, f"case-{journey.service}")

@@ -82,7 +82,7 @@ def test_lastenrad_without_javascript(
     page.get_by_role("button", name="Weiter", exact=True).click()
     errors = _errors(page)
     assert "Die Datei für „Rechnung“ muss ein PDF, JPG oder PNG sein." in errors
-    assert "Geben Sie „Kaufdatum“ als Tag.Monat.Jahr ein, zum Beispiel 21.11.2026." in errors
+    assert "Kaufdatum: Den 31. Februar gibt es nicht." in errors
     assert "Kaufpreis in Euro: Bitte geben Sie einen Betrag wie 12,50 ein." in errors
     assert errors[0].startswith("Kaufpreis")  # in the order of the fields
     expect(page.get_by_label("Kaufdatum")).to_have_value("31.02.2026")

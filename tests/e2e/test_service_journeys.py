@@ -79,9 +79,7 @@ class Walk:
 def _start(page: Page, platform: Platform, walk: Walk, journey: ServiceJourney) -> None:
     """From the start page's catalogue to the service page and the first step of the draft."""
     page.goto(platform.base_url + "/")
-    page.locator(".life-situation").get_by_role(
-        "link", name=journey.title, exact=True
-    ).first.click()
+    page.locator(".catalogue").get_by_role("link", name=journey.title, exact=True).first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text(journey.title)
     walk.look("service")
     page.get_by_role("button", name="Antrag starten").click()
@@ -190,8 +188,9 @@ SIMPLE: dict[str, Callable[[], ServiceJourney]] = {
             "weitere_hunde": "1",
         },
         submit="Hund anmelden",
+        # A tax is festgesetzt, not granted (issue 20).
         decision=(
-            "Ihr Antrag wurde bewilligt.",
+            "Die Steuer oder Abgabe wurde festgesetzt.",
             "Steuerklasse weiterer Hund",
             "180,00",
             "45,00",
@@ -272,7 +271,8 @@ def test_service_journey(page: Page, platform: Platform, artifacts: Path, slug: 
     walk.look("confirmation")
     _expect_decision(page, walk, journey, reference)
     page.get_by_role("link", name="Zum Antrag").click()
-    expect(page.locator(".timeline")).to_contain_text("Entschieden: bewilligt")
+    decided = "festgesetzt" if slug == "hundesteuer-anmeldung" else "bewilligt"
+    expect(page.locator(".timeline")).to_contain_text(f"Entschieden: {decided}")
     walk.look("case")
 
 

@@ -14,8 +14,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 from sqlalchemy import create_engine, text
 from starlette.requests import Request
 
+from backend.columns import utcnow
 from backend.db import normalise_url
-from backend.models import utcnow
 from tests.conftest import Platform
 from tests.e2e.portal import FIXTURES, login_as, wait_for_decision
 

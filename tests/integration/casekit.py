@@ -22,12 +22,14 @@ from sqlmodel import Session, select
 
 from backend.auth.tokens import Identity
 from backend.cases import applications as apps
+from backend.cases import submission
 from backend.context import AppContext, build_context
+from backend.crypto import keys_for
 from backend.db import normalise_url, unit_of_work
 from backend.domain.case_state import CaseStatus
 from backend.handover.credentials import sandbox_fitconnect
 from backend.migrate import upgrade_database
-from backend.models import Case, CaseEvent
+from backend.records.models import Case, CaseEvent
 from backend.rules.evaluate import decide
 from backend.settings import Settings
 from sandbox.personas import persona_by_id
@@ -67,7 +69,12 @@ def context_for(
     """An AppContext on our own database that reaches the platform's sandbox over HTTP."""
     # A sender of the platform's sandbox FIT-Connect, logged in with its client.
     fitconnect = sandbox_fitconnect(platform.settings)
+    # The field-encryption key ring is process-wide and the newest configured key encrypts: a
+    # context with a key of its own would make the platform in this process seal with a key
+    # its CLI processes (export-case, retention) cannot read. Use the platform's keys.
+    keys = keys_for(platform.settings.field_encryption_keys, platform.settings.data_dir)
     values: dict[str, Any] = {
+        "field_encryption_keys": ",".join(k.decode("ascii") for k in keys),
         "handover_client_id": fitconnect.client_id,
         "handover_client_secret": fitconnect.client_secret,
         "base_url": platform.base_url,
@@ -126,7 +133,7 @@ def submit_cases(
             apps.update_application(ctx, citizen, application_id, answers=given)
         if before_submit is not None:
             before_submit(application_id)
-        return apps.submit_application(ctx, citizen, application_id).id
+        return submission.submit_application(ctx, citizen, application_id).id
 
     # Own thread: Playwright's sync API may have left an event loop running in this one.
     with ThreadPoolExecutor(1) as pool:

@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import functools
 import os
-import signal
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import backend.cases.completion as completion
+import backend.cases.payment_wait as payment_wait
 import backend.cases.processing as processing
 import backend.cases.writeback as writeback
-import backend.handover.delivery as delivery
-from backend.cases.worker import launch_worker, shutdown_worker
 from backend.context import build_context
 from backend.domain.case_state import CaseStatus
+from backend.runtime import serve_until_signalled
 from backend.settings import get_settings
 
 FAULT_MESSAGE = "injected fault in {stage}: value 'Bello\ud800'"
@@ -63,29 +62,23 @@ def inject(stage: str) -> None:
     if stage == "decide":
         processing.decide_case = _failing(stage, processing.decide_case)  # type: ignore[assignment]
     elif stage == "payment":
-        processing.open_at_provider = _failing(stage, processing.open_at_provider)  # type: ignore[assignment]
+        payment_wait.open_at_provider = _failing(stage, payment_wait.open_at_provider)  # type: ignore[assignment]
     elif stage == "writeback":
         writeback.perform_writeback = _failing(stage, writeback.perform_writeback)  # type: ignore[assignment]
     elif stage == "documents":
-        processing.issue_documents = _failing(stage, processing.issue_documents)  # type: ignore[assignment]
+        completion.issue_documents = _failing(stage, completion.issue_documents)  # type: ignore[assignment]
     elif stage == "notify":
-        processing.move_case = _failing_notification(processing.move_case)  # type: ignore[assignment]
+        # The announcement is the shared completion's last stage (backend/cases/completion.py).
+        completion.move_case = _failing_notification(completion.move_case)  # type: ignore[assignment]
     elif stage == "handover":
-        delivery.deliver_submission = _failing(stage, delivery.deliver_submission)  # type: ignore[assignment]
+        processing.deliver_submission = _failing(stage, processing.deliver_submission)  # type: ignore[assignment]
     else:
         raise SystemExit(f"unknown stage {stage!r}")
 
 
 def main() -> None:
     inject(os.environ["KNOPFDRUCK_TEST_FAULT"])
-    ctx = build_context(get_settings())
-    launch_worker(ctx, concurrency=2)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
-    shutdown_worker()
-    ctx.close()
+    serve_until_signalled(build_context(get_settings()), concurrency=2)
 
 
 if __name__ == "__main__":

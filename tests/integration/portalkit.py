@@ -27,6 +27,17 @@ class Citizen:
     def post(self, path: str, data: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
         return self.client.post(path, data={"csrf_token": self.csrf, **(data or {})}, **kw)
 
+    def submit(self, application_id: str, data: dict[str, str] | None = None) -> httpx.Response:
+        """Submit from the check page as a browser does: with the fingerprints of what it showed."""
+        check = self.get(f"/applications/{application_id}/check")
+        assert check.status_code == 200, check.text[:500]
+        shown = re.search(r'name="shown" value="([^"]*)"', check.text)
+        assert shown is not None
+        return self.post(
+            f"/applications/{application_id}/submit",
+            {"shown": unescape(shown.group(1)), **(data or {})},
+        )
+
 
 def log_in(platform: Platform, persona: str) -> Citizen:
     client = httpx.Client(base_url=platform.base_url, timeout=30, follow_redirects=False)
@@ -49,8 +60,8 @@ def log_in(platform: Platform, persona: str) -> Citizen:
 
 
 def start(citizen: Citizen, service: str) -> str:
-    """Start an application; returns its id."""
-    r = citizen.post(f"/services/{service}/start")
+    """Start a new application (also when a draft exists: the explicit choice); returns its id."""
+    r = citizen.post(f"/services/{service}/start", {"fresh": "1"})
     assert r.status_code == 303, r.text
     match = re.fullmatch(r"/applications/([0-9a-f]{32})", r.headers["location"])
     assert match, r.headers["location"]

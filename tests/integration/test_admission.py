@@ -16,7 +16,7 @@ from sqlmodel import col
 
 from backend.admission import MAX_WAIT_S, AdmissionControl, Busy, estimated_wait_s
 from backend.db import build_engine, unit_of_work
-from backend.models import Case
+from backend.records.models import Case
 from backend.settings import Settings
 from knopfdruck.app import create_app
 from tests.conftest import ROOT, Platform
@@ -113,7 +113,7 @@ def test_portal_shows_a_come_back_page_in_both_languages(crowded: Platform) -> N
     # The draft is still there, and goes through once the backlog is worked off.
     assert citizen.get(f"/applications/{application}/check").status_code == 200
     _drain(crowded)
-    done = citizen.post(f"/applications/{application}/submit", {"remark": ""})
+    done = citizen.submit(application, {"remark": ""})
     assert done.status_code == 303, done.text[:500]
     assert re.fullmatch(r"/cases/[0-9a-f]{32}/submitted", done.headers["location"])
 

@@ -9,10 +9,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from backend.cases.audit import record_event, verify_case_chain
 from backend.db import build_engine, unit_of_work
 from backend.migrate import upgrade_database
-from backend.models import Application, Case
+from backend.records.audit import record_event, verify_case_chain
+from backend.records.models import Application, Case
 
 
 def _case_with_events(url: str) -> tuple[str, Engine]:

@@ -12,9 +12,10 @@ from sqlmodel import Session, select
 
 from backend.auth.tokens import Identity
 from backend.cases.cockpit import data_cockpit
+from backend.columns import utcnow
 from backend.context import build_context
-from backend.models import CaseEvent, RegistryAccess, utcnow
-from backend.models_console import AutomationSwitch
+from backend.department.models import AutomationSwitch
+from backend.records.models import CaseEvent, RegistryAccess
 from sandbox.personas import persona_by_id
 from tests.conftest import Platform
 from tests.integration.enginekit import (
@@ -174,8 +175,10 @@ def test_objection_forwarded_and_remedied_by_the_department(platform: Platform) 
             assert case_id not in [i["case_id"] for i in listed]
         else:
             file = clerk.get(f"/cases/{case_id}").json()
-            # The remedy's notice replaces the one objected to: a new document.
-            assert len(file["documents"]) == 2 and file["chain"]["ok"]
+            # The remedy's notice replaces the one objected to: a new document, besides the
+            # objection's Eingangsbestätigung.
+            kinds = sorted(d["kind"] for d in file["documents"])
+            assert kinds == ["notice", "notice", "receipt"] and file["chain"]["ok"]
 
 
 def test_supervisor_pauses_and_resumes_automation(platform: Platform) -> None:

@@ -13,8 +13,8 @@ from sqlmodel import Session, col, func, select
 
 from backend.console.assisted import counter_pseudonym, valid_idnr
 from backend.console.counter_identity import IDENTIFY_PURPOSE, idnr_check_digit
-from backend.models import Application, Case, CaseEvent, RegistryAccess
-from backend.models_insight import AssistedApplication
+from backend.console.models import AssistedApplication
+from backend.records.models import Application, Case, CaseEvent, RegistryAccess
 from sandbox.personas import Persona, persona_by_id
 from tests.conftest import Platform
 from tests.integration.enginekit import engine, wait_until

@@ -13,14 +13,14 @@ import pytest
 from sqlmodel import Session, col, select
 
 from backend.console import decisions
-from backend.console.identity import ClerkIdentity
+from backend.console.models import PendingDecision, QaReview
 from backend.console.qa import qa_overturn_rate
 from backend.context import AppContext
 from backend.db import unit_of_work
+from backend.department.identity import ClerkIdentity
 from backend.domain.case_state import CaseStatus
 from backend.errors import Conflict, Forbidden, InvalidInput
-from backend.models import Case, CaseEvent
-from backend.models_console import PendingDecision, QaReview
+from backend.records.models import Case, CaseEvent
 from backend.rules.evaluate import decide
 from sandbox.personas import persona_by_id
 from tests.conftest import Platform
@@ -128,41 +128,43 @@ def test_a_proposer_cannot_confirm_their_own_overturn(ctx: AppContext) -> None:
     assert status(ctx, case_id) == "referred"
 
 
-def test_hand_back_after_a_registry_outage(ctx: AppContext) -> None:
-    """Referred because a register failed: handing back refers again until the clerk has
-    checked the typed values against the register; then the machine decides."""
+def test_hand_back_after_a_pause_and_not_after_a_clerk_amended_a_value(ctx: AppContext) -> None:
+    """A referred case goes back to the machine (which decides: 'system'); once a clerk has
+    confirmed a value on evidence, it does not: the decision is a person's, and with four eyes
+    configured their approval waits for a second person."""
+    from backend.console import values
+
     sabine = clerk("clerk-buergeramt")
-    (case_id,) = submit_cases(ctx, "meldebescheinigung", [{}])
-    with unit_of_work(ctx.engine) as session:
-        case = session.get(Case, case_id)
-        assert case is not None
-        machine = decide(
-            ctx.catalogue.get(case.service), dict(case.data["values"]), case.reference_date
-        )
-        case.data = {**case.data, "failed_fields": ["strasse"]}
-        case.decision = machine.refer("registry_failure").to_json()
-        case.outcome, case.status = "referred", CaseStatus.REFERRED
-        session.add(case)
+    first, second = submit_cases(ctx, "meldebescheinigung", [{}, {}])
+    for case_id in (first, second):
+        with unit_of_work(ctx.engine) as session:
+            case = session.get(Case, case_id)
+            assert case is not None
+            machine = decide(
+                ctx.catalogue.get(case.service), dict(case.data["values"]), case.reference_date
+            )
+            case.decision = machine.refer("automation_paused").to_json()
+            case.outcome, case.status = "referred", CaseStatus.REFERRED
+            session.add(case)
     with pytest.raises(InvalidInput):
-        decisions_rerun(ctx, sabine, case_id, "", checked=False)
-    assert decisions_rerun(ctx, sabine, case_id, "Register wieder da", checked=False) == "referred"
-    done = decisions_rerun(ctx, sabine, case_id, "Werte im Melderegister geprüft", checked=True)
-    assert done == "notified"
-    events = log(ctx, case_id)
-    reruns = [e for e in events if e.type == "automation_rerun"]
-    assert [e.payload["registry_checked"] for e in reruns] == [False, True]
-    assert all(e.actor == f"clerk:{sabine.sub}" for e in reruns)
-    decided = [e for e in events if e.type == "case_decided"]
+        decisions_rerun(ctx, sabine, first, "")
+    assert decisions_rerun(ctx, sabine, first, "Automatisierung läuft wieder") == "notified"
+    decided = [e for e in log(ctx, first) if e.type == "case_decided"]
     assert [e.actor for e in decided] == ["system"]
-    with Session(ctx.engine) as session:
-        case = session.get(Case, case_id)
-        assert case is not None
-        assert case.data["registry_checked_by"] == f"clerk:{sabine.sub}"
+
+    # Register values need no confirmation; Sabine corrects the birthplace with a reason.
+    with pytest.raises(Conflict):
+        values.confirm_value(ctx, sabine, second, "geburtsort", "id_document", None)
+    values.correct_value(ctx, sabine, second, "geburtsort", "Berlin-Spandau", "Laut Ausweis")
+    with pytest.raises(Conflict, match="selbst"):
+        decisions_rerun(ctx, sabine, second, "Automatisierung läuft wieder")
+    result = decisions.decide_case(ctx, sabine, second, "rejected", "Geburtsort strittig")
+    assert result.pending_id is not None  # four eyes
+    events = [e.type for e in log(ctx, second)]
+    assert "value_corrected" in events and "decision_proposed" in events
 
 
-def decisions_rerun(
-    ctx: AppContext, who: ClerkIdentity, case_id: str, reason: str, *, checked: bool
-) -> str:
+def decisions_rerun(ctx: AppContext, who: ClerkIdentity, case_id: str, reason: str) -> str:
     from backend.console.work import rerun_automation
 
-    return rerun_automation(ctx, who, case_id, reason, registry_checked=checked).status
+    return rerun_automation(ctx, who, case_id, reason).status

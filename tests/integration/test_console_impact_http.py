@@ -10,8 +10,9 @@ import httpx
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from backend.models import Case, CaseEvent, Document
-from backend.models_engine import MailboxMessage, Payment
+from backend.notifications.models import MailboxMessage
+from backend.payments.models import Payment
+from backend.records.models import Case, CaseEvent, Document
 from tests.conftest import Platform
 from tests.integration.enginekit import (
     FEE_SERVICE,

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from backend.cases import incidents
 from backend.context import build_context
-from backend.models_ops import Incident
+from backend.records.models import Incident
 from tests.conftest import Platform
 from tests.integration.enginekit import engine, notified_case
 from tests.integration.test_console_isolation import Browser, console_api

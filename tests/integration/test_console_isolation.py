@@ -10,7 +10,7 @@ from html import unescape
 import httpx
 from sqlmodel import Session, col, select
 
-from backend.models import RegistryAccess
+from backend.records.models import RegistryAccess
 from sandbox.personas import persona_by_id
 from tests.conftest import Platform
 from tests.integration.enginekit import engine, referred_case

@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 from sqlmodel import Session, col, select
 
-from backend.models import Case, CaseEvent, aware, utcnow
+from backend.columns import aware, utcnow
+from backend.records.models import Case, CaseEvent
 from tests.conftest import Platform
 from tests.integration.enginekit import engine, notified_case, objection_case, referred_case
 
@@ -209,7 +210,14 @@ def test_dashboard_counts_only_untouched_machine_decisions_as_automated(
             body: dict[str, str] = {"outcome": "rejected", "reason": "Nicht gemeldet."}
             changed = clerk.post(f"/cases/{case_id}/decision", json=body)
         else:
-            body = {"action": "remedy", "outcome": "rejected", "reason": "Abhilfe."}
+            # Taking the approval back (§ 48 VwVfG), the hearing recorded as dispensable.
+            body = {
+                "action": "remedy",
+                "outcome": "rejected",
+                "reason": "Abhilfe.",
+                "withdrawal": "ruecknahme",
+                "hearing_dispensable": "Der Widerspruchsführer hat sich bereits geäußert.",
+            }
             changed = clerk.post(f"/cases/{case_id}/objection", json=body)
         assert changed.status_code == 200, changed.text
         if changed.json().get("pending_id"):

@@ -9,7 +9,7 @@ import io
 from pypdf import PdfReader
 from sqlmodel import Session
 
-from backend.models import Application
+from backend.records.models import Application
 from tests.conftest import Platform
 from tests.integration.enginekit import engine
 from tests.integration.portalkit import log_in, start

@@ -19,11 +19,13 @@ from sqlmodel import Session, func, select
 
 from backend.auth.tokens import Identity
 from backend.cases import applications as apps
-from backend.cases.audit import verify_all_chains
+from backend.cases import submission
 from backend.context import build_context
+from backend.crypto import keys_for
 from backend.db import normalise_url
 from backend.migrate import upgrade_database
-from backend.models import Case, CaseEvent, Document
+from backend.records.audit import verify_all_chains
+from backend.records.models import Case, CaseEvent, Document
 from backend.settings import Settings
 from sandbox.personas import persona_by_id
 from tests.conftest import ROOT, Platform
@@ -76,6 +78,11 @@ def test_kill_9_mid_processing_loses_and_duplicates_nothing(
     settings = Settings(
         base_url=platform.base_url,
         data_dir=tmp_path,
+        # The key ring is process-wide: keep the platform's keys (tests/integration/casekit.py).
+        field_encryption_keys=",".join(
+            k.decode("ascii")
+            for k in keys_for(platform.settings.field_encryption_keys, platform.settings.data_dir)
+        ),
         database_url=own_database,
         services_dir=ROOT / "services",
         worker_in_process=False,
@@ -97,7 +104,7 @@ def test_kill_9_mid_processing_loses_and_duplicates_nothing(
     # Own thread: Playwright's sync API may have left an event loop running in this one.
     with ThreadPoolExecutor(1) as pool:
         application_ids = pool.submit(asyncio.run, start_all()).result()
-    case_ids = [apps.submit_application(ctx, identity, a).id for a in application_ids]
+    case_ids = [submission.submit_application(ctx, identity, a).id for a in application_ids]
     assert len(set(case_ids)) == CASES
 
     worker = _start_worker(own_database, tmp_path)

@@ -19,20 +19,21 @@ from jwcrypto import jwe as cjwe
 from jwcrypto import jwk as cjwk
 from sqlmodel import Session, col, select
 
-from backend.context import AppContext, build_context
-from backend.db import unit_of_work
-from backend.handover.callbacks import (
+from backend.cases.handover_callbacks import (
     CallbackOutcome,
     StatusCallback,
     callback_secret,
     record_callback,
     sign,
 )
+from backend.cases.lifecycle import refer_or_note
+from backend.context import AppContext, build_context
+from backend.db import unit_of_work
 from backend.handover.credentials import sandbox_fitconnect
 from backend.handover.delivery import deliver_submission
-from backend.models import Case, CaseEvent, Document
-from backend.models_handover import Handover, HandoverCallback
-from backend.models_portal import Upload
+from backend.handover.models import Handover, HandoverCallback
+from backend.records.models import Case, CaseEvent, Document
+from backend.uploads.models import Upload
 from sandbox.fitconnect import key_file
 from tests.conftest import Platform
 from tests.integration.casekit import (
@@ -120,10 +121,11 @@ def test_a_submission_is_encrypted_to_the_destination_and_jwcrypto_can_read_it(
     platform: Platform, platform_ctx: AppContext
 ) -> None:
     case_id = _submitted_case(platform, platform_ctx)
-    result = deliver_submission(platform_ctx, case_id)
+    result = deliver_submission(platform_ctx, case_id, refer=refer_or_note)
     assert result.status in ("delivered", "accepted"), result
     # Delivering again sends nothing new.
-    assert deliver_submission(platform_ctx, case_id).submission_id == result.submission_id
+    again = deliver_submission(platform_ctx, case_id, refer=refer_or_note)
+    assert again.submission_id == result.submission_id
 
     with _sandbox(platform) as sandbox:
         listed = sandbox.get(f"/destinations/{DESTINATION}/submissions").json()["submissions"]
@@ -188,7 +190,7 @@ def test_the_destination_confirms_by_signed_callback(
     platform: Platform, platform_ctx: AppContext
 ) -> None:
     case_id = _submitted_case(platform, platform_ctx)
-    result = deliver_submission(platform_ctx, case_id)
+    result = deliver_submission(platform_ctx, case_id, refer=refer_or_note)
     deadline = time.monotonic() + 20
     while True:
         with Session(platform_ctx.engine) as session:
@@ -315,7 +317,7 @@ def test_an_unreachable_fachverfahren_is_retried_then_the_case_goes_to_a_person(
                 session.add(case)
                 session.commit()
 
-            result = deliver_submission(ctx, case_id)
+            result = deliver_submission(ctx, case_id, refer=refer_or_note)
 
             assert result.status == "failed" and result.attempts == 3
             assert result.reason == "Fachverfahren unreachable"
@@ -362,7 +364,7 @@ def test_a_late_rejection_after_the_acceptance_leaves_the_case_accepted_and_is_l
     platform: Platform, platform_ctx: AppContext
 ) -> None:
     case_id = _submitted_case(platform, platform_ctx)
-    submission_id = deliver_submission(platform_ctx, case_id).submission_id
+    submission_id = deliver_submission(platform_ctx, case_id, refer=refer_or_note).submission_id
     deadline = time.monotonic() + 20
     while True:  # the sandbox destination accepts by a signed callback of its own
         with Session(platform_ctx.engine) as session:
@@ -427,7 +429,7 @@ def test_duplicate_and_out_of_order_callbacks_are_applied_once_in_the_senders_or
                 assert case is not None
                 case.status = "processing"
                 session.add(case)
-            submission_id = deliver_submission(ctx, case_id).submission_id
+            submission_id = deliver_submission(ctx, case_id, refer=refer_or_note).submission_id
             now = int(time.time())
             accepted = _callback(submission_id, "accepted")
 
@@ -479,7 +481,7 @@ def test_a_rejection_stays_final_and_sends_the_case_to_a_person_once(
                 assert case is not None
                 case.status = "processing"
                 session.add(case)
-            submission_id = deliver_submission(ctx, case_id).submission_id
+            submission_id = deliver_submission(ctx, case_id, refer=refer_or_note).submission_id
             now = int(time.time())
             rejected = record_callback(ctx, _callback(submission_id, "rejected"), now - 10)
             accepted = record_callback(ctx, _callback(submission_id, "accepted"), now)
@@ -505,7 +507,7 @@ def test_concurrent_answers_to_one_submission_apply_exactly_one(
             case_ids = submit_cases(ctx, SERVICE, [ANSWERS] * 3)
             for case_id in case_ids:
                 sent = int(time.time())
-                submission_id = deliver_submission(ctx, case_id).submission_id
+                submission_id = deliver_submission(ctx, case_id, refer=refer_or_note).submission_id
                 answers = [_callback(submission_id, s) for s in ("accepted", "rejected")]
                 gate = threading.Barrier(len(answers))
 
@@ -557,7 +559,7 @@ def test_an_answer_that_arrives_while_delivery_fails_stands_and_no_person_is_ask
                 case.status = "processing"
                 session.add(case)
             with ThreadPoolExecutor(1) as pool:
-                delivery = pool.submit(deliver_submission, ctx, case_id)
+                delivery = pool.submit(deliver_submission, ctx, case_id, refer=refer_or_note)
                 deadline = time.monotonic() + 20
                 while True:  # the first attempt has failed; the second waits for its backoff
                     with Session(ctx.engine) as session:

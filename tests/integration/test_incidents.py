@@ -25,18 +25,19 @@ import pytest
 from sqlmodel import Session, col, select
 
 from backend.cases import incidents
+from backend.columns import utcnow
 from backend.console import decisions
-from backend.console.identity import ClerkIdentity
 from backend.console.worklist import WorklistFilter, worklist
 from backend.context import AppContext
 from backend.db import unit_of_work
+from backend.department.identity import ClerkIdentity
 from backend.domain.case_state import CaseStatus
 from backend.errors import Conflict, NotFound
-from backend.models import Case, CaseEvent, Document, utcnow
-from backend.models_engine import MailboxMessage, Payment
-from backend.models_handover import Handover
-from backend.models_ops import Incident
+from backend.handover.models import Handover
+from backend.notifications.models import MailboxMessage
+from backend.payments.models import Payment
 from backend.payments.provider import local_secret
+from backend.records.models import Case, CaseEvent, Document, Incident
 from knopfdruck.observability import Observability
 from tests.conftest import Platform
 from tests.integration.casekit import context_for, own_database, submit_cases
@@ -397,7 +398,8 @@ def test_the_watchdog_refers_cases_that_stopped_without_an_error(
 def test_the_watchdog_runs_every_minute_as_a_durable_schedule(
     platform: Platform, database_url: str, tmp_path: Path
 ) -> None:
-    from backend.cases.processing import WATCHDOG_WORKFLOW, register_engine_queues
+    from backend.cases.processing import register_engine_queues
+    from backend.engine import WATCHDOG_WORKFLOW
 
     with own_database(database_url, tmp_path, "watchdog_schedule") as url:
         ctx = context_for(platform, url, tmp_path)

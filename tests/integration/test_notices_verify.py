@@ -20,7 +20,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from backend.db import unit_of_work
-from backend.models_engine import IssuedNotice
+from backend.notices.models import IssuedNotice
 from tests.conftest import Platform
 from tests.integration.enginekit import engine, notified_case
 

@@ -11,8 +11,8 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from backend.db import unit_of_work
-from backend.models_engine import EmailOutbox, MailboxMessage
 from backend.notifications.delivery import send_email_step
+from backend.notifications.models import EmailOutbox, MailboxMessage
 from tests.conftest import MailCatcher, Platform
 from tests.integration.enginekit import (
     engine,

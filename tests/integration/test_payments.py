@@ -12,7 +12,7 @@ import pytest
 from pypdf import PdfReader
 from sqlmodel import Session, select
 
-from backend.models_engine import PaymentWebhookEvent
+from backend.payments.models import PaymentWebhookEvent
 from backend.payments.provider import payment_secrets
 from backend.payments.sandbox import sign_webhook
 from backend.payments.service import PROVIDER_DOWN

@@ -147,7 +147,7 @@ def test_submitted_case_keeps_its_upload_and_gets_a_receipt(platform: Platform) 
     check = citizen.get(f"/applications/{application}/check").text
     assert "Rechnung März.pdf" in check
     assert "1.000,00" in check
-    r = citizen.post(f"/applications/{application}/submit")
+    r = citizen.submit(application)
     assert r.status_code == 303
     case_id = re.fullmatch(r"/cases/([0-9a-f]{32})/submitted", r.headers["location"]).group(1)  # type: ignore[union-attr]
     assert wait_settled(citizen, case_id) in ("decided", "notified")
@@ -180,7 +180,7 @@ def test_no_personal_data_in_urls_or_logs(
     citizen = log_in(platform, "jonas")
     application = start(citizen, "lastenrad-zuschuss")
     _fill_lastenrad(citizen, application)
-    r = citizen.post(f"/applications/{application}/submit")
+    r = citizen.submit(application)
     assert r.status_code == 303
     redirects = [r.headers["location"]]
     for path in ("/cases", f"/applications/{application}/check"):

@@ -13,15 +13,15 @@ from sqlmodel import Session, select
 
 from backend.auth.tokens import Identity
 from backend.cases import applications as apps
-from backend.cases import drafts, queries
+from backend.cases import drafts, queries, submission, uploads
 from backend.cases.cockpit import data_cockpit
 from backend.cases.proactive import OFFER_ACTOR, OFFER_PURPOSE, ProactiveOffers
+from backend.columns import utcnow
 from backend.context import AppContext, build_context
 from backend.db import unit_of_work
 from backend.errors import Conflict, InvalidInput
-from backend.models import Application, utcnow
-from backend.models_portal import DraftProgress, Upload
-from backend.uploads import service as uploads
+from backend.records.models import Application, DraftProgress
+from backend.uploads.models import Upload
 from sandbox.personas import persona_by_id
 from tests.conftest import Platform
 
@@ -126,7 +126,7 @@ def test_uploads_are_refused_for_other_fields_and_sent_drafts(ctx: AppContext) -
     with pytest.raises(InvalidInput) as typed:
         apps.update_application(ctx, who, _start(ctx, who), answers={"rechnung": "a.pdf"})
     assert "Datei hoch" in typed.value.details[0]["message_de"]
-    apps.submit_application(ctx, who, application)
+    submission.submit_application(ctx, who, application)
     with pytest.raises(Conflict):
         drafts.discard_draft(ctx, who, application)
 
@@ -150,7 +150,7 @@ def test_upload_limits_come_from_the_definition(ctx: AppContext) -> None:
 def test_cockpit_and_timeline_show_only_the_citizens_own_data(ctx: AppContext) -> None:
     who, other = _identity("lukas"), _identity("katrin")
     application = _start(ctx, who, "meldebescheinigung")
-    case = apps.submit_application(ctx, who, application)
+    case = submission.submit_application(ctx, who, application)
     cockpit = data_cockpit(ctx, who)
     # Other tests on the shared database may read Lukas's data for other services: this
     # service's reads are the Melderegister's, made by the citizen.

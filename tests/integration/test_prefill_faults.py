@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from prefill.configuration import registry_configs
+from prefill.configuration import build_default_registry, registry_configs
 from prefill.connectors.base import ConnectorConfig
-from prefill.connectors.registry import ConnectorRegistry, build_default_registry
+from prefill.connectors.registry import ConnectorRegistry
 from prefill.health import RegistryHealth
 from prefill.service import DataNeed, PrefillOutcome, prefill
 from sandbox.personas import persona_by_id

@@ -14,12 +14,19 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
-from backend.cases.audit import verify_all_chains
+from backend.columns import utcnow
 from backend.context import AppContext
 from backend.db import unit_of_work
-from backend.models import Application, Case, CaseEvent, Document, RegistryAccess, utcnow
-from backend.models_engine import MailboxMessage
-from backend.models_ops import RetentionRecord
+from backend.notifications.models import MailboxMessage
+from backend.records.audit import verify_all_chains
+from backend.records.models import (
+    Application,
+    Case,
+    CaseEvent,
+    Document,
+    RegistryAccess,
+    RetentionRecord,
+)
 from backend.retention import run_retention
 from tests.conftest import Platform
 from tests.integration.casekit import context_for, identity, own_database, submit_cases

@@ -13,16 +13,16 @@ from sqlmodel import Session, col, select
 from backend.auth.tokens import Identity
 from backend.cases import review
 from backend.cases.closing import close_lapsed_cases
-from backend.cases.processing import CLOSE_WORKFLOW
+from backend.columns import utcnow
+from backend.console.models import QaReview
 from backend.console.qa import qa_overturn_rate
 from backend.context import build_context
 from backend.db import unit_of_work
 from backend.documents.render import local_date
 from backend.domain.deadlines import add_months, objection_deadline
+from backend.engine import CLOSE_WORKFLOW
 from backend.errors import Forbidden
-from backend.models import Case, utcnow
-from backend.models_console import QaReview
-from backend.models_engine import CaseTask
+from backend.records.models import Case, CaseTask
 from tests.conftest import Platform
 from tests.integration.enginekit import (
     engine,
@@ -58,8 +58,10 @@ def test_review_then_objection_each_create_one_department_task(platform: Platfor
     again = api.post(f"/cases/{case_id}/review", json={})
     assert again.status_code == 200 and again.json()["created"] is False
     assert again.json()["task"]["id"] == first.json()["task"]["id"]
-    last = timeline(api, case_id)[-1]
+    # The request, then the system filing its Eingangsbestätigung (issue 20 item 6).
+    last, receipt = timeline(api, case_id)[-2:]
     assert (last["type"], last["actor"]) == ("review_requested", "citizen")
+    assert (receipt["type"], receipt["actor"]) == ("document_issued", "system")
     assert "review" in [m["kind"] for m in messages_of(api, case_id)]
 
     actions = api.get(f"/cases/{case_id}/actions").json()
@@ -227,7 +229,14 @@ def test_machine_decisions_overturned_after_review_or_objection_are_qa_findings(
         else:
             done = clerk.post(
                 f"/cases/{case_id}/objection",
-                json={"action": "remedy", "outcome": "rejected", "reason": reason},
+                # Taking the approval back: a Rücknahme (§ 48 VwVfG), the hearing dispensed.
+                json={
+                    "action": "remedy",
+                    "outcome": "rejected",
+                    "reason": reason,
+                    "withdrawal": "ruecknahme",
+                    "hearing_dispensable": "Der Widerspruchsführer hat sich bereits geäußert.",
+                },
             )
         assert done.status_code == 200, done.text
         if path == "review":

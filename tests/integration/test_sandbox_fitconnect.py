@@ -16,7 +16,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from backend.handover.callbacks import callback_secret
+from backend.cases.handover_callbacks import callback_secret
 from backend.handover.credentials import sandbox_fitconnect, sender_credentials
 from backend.settings import Settings
 from knopfdruck.app import create_app

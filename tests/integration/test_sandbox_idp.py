@@ -29,13 +29,8 @@ from jwcrypto import jwt as jwcrypto_jwt
 
 from backend.auth.tokens import Identity, TokenVerifier
 from backend.errors import Unauthorized
-from sandbox.idp import (
-    KEY_FILE_NAME,
-    AuthorizationCodes,
-    AuthorizationRequest,
-    SigningKeyring,
-    build_idp_router,
-)
+from sandbox.idp import AuthorizationCodes, AuthorizationRequest, build_idp_router
+from sandbox.idp_tokens import KEY_FILE_NAME, SigningKeyring
 from sandbox.personas import PERSONAS, persona_by_id
 
 pytestmark = pytest.mark.anyio
@@ -463,7 +458,7 @@ async def test_tokens_carry_their_type_and_client(issuer: str) -> None:
     params = authorize_params(issuer, challenge)
     async with httpx.AsyncClient() as client:
         code = await log_in(client, issuer, params, "erika")
-        tokens = (await client.post(f"{issuer}/token", data=code_exchange(params, code, verifier)))
+        tokens = await client.post(f"{issuer}/token", data=code_exchange(params, code, verifier))
         body = tokens.json()
         persona = (await client.post(f"{issuer}/token", data={"persona": "jonas"})).json()
     access_header = jws.get_unverified_header(body["access_token"])

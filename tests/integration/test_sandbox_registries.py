@@ -14,8 +14,8 @@ import httpx
 import pytest
 import yaml
 
+from prefill.configuration import build_default_registry
 from prefill.connectors.base import ConnectorConfig
-from prefill.connectors.registry import build_default_registry
 from prefill.service import DataNeed, PrefillOutcome, prefill
 from sandbox.personas import persona_by_id
 from sandbox.population import LazyPopulation

@@ -22,15 +22,13 @@ import pytest
 from dbos import DBOSClient
 from sqlmodel import Session, col, func, select
 
-from backend.cases.audit import verify_all_chains
-from backend.cases.processing import COMPLETE_WORKFLOW
-from backend.cases.worker import WORKFLOW
 from backend.context import AppContext
 from backend.domain.case_state import WITH_DECISION
-from backend.models import Case, CaseEvent, Document
-from backend.models_engine import EmailOutbox, MailboxMessage
-from backend.models_handover import WorkerHeartbeat
+from backend.engine import COMPLETE_WORKFLOW, WORKFLOW
+from backend.notifications.models import EmailOutbox, MailboxMessage
 from backend.notifications.service import set_address
+from backend.records.audit import verify_all_chains
+from backend.records.models import Case, CaseEvent, Document, WorkerHeartbeat
 from tests.conftest import MailCatcher, Platform
 from tests.integration.casekit import context_for, identity, own_database, submit_cases
 from tests.livesrv import process_env
@@ -39,6 +37,9 @@ CASES = 300
 SERVICE = "hundeanmeldung"
 DOG = {"hundename": "Bello", "rasse": "Labrador"}
 ADDRESS = "erika.scaleout@example.org"
+# Longest time without a single case decided before the test calls the cases stuck: well above
+# the dead-worker timeout (5 s) plus DBOS recovery, far below any real hang.
+STALL_S = 90
 
 
 @pytest.fixture
@@ -93,9 +94,7 @@ def _why_not_settled(ctx: AppContext, client: DBOSClient, settled: int) -> str:
     statuses = [str(s) for s in WITH_DECISION]
     with Session(ctx.engine) as session:
         open_cases = session.exec(
-            select(Case.id, Case.status, Case.waiting_for).where(
-                col(Case.status).notin_(statuses)
-            )
+            select(Case.id, Case.status, Case.waiting_for).where(col(Case.status).notin_(statuses))
         ).all()
     lines = [f"only {settled} of {CASES} cases decided"]
     for case_id, status, waiting in open_cases[:5]:
@@ -126,7 +125,7 @@ def _kill_the_busiest_when_all_are_busy(
 ) -> tuple[subprocess.Popen[bytes], int]:
     """SIGKILL the worker holding most claimed cases, once every worker is busy and a tenth
     of the cases is decided; returns it and how many case workflows it held."""
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while True:
         for w in workers:
             assert w.poll() is None, _stderr(w)
@@ -179,7 +178,11 @@ def test_kill_9_one_of_several_workers_and_every_case_is_done_exactly_once(
                 settled_at_kill = _settled(session)
             assert settled_at_kill < CASES, "all cases were done before the kill: it proved nothing"
 
-            deadline = time.monotonic() + 240
+            # Stuck, not slow, is the failure: the survivors must keep deciding cases. On a
+            # loaded 2-core CI machine (both database passes side by side) one SQLite worker
+            # decides about one case a second, so a fixed deadline measured the load, not
+            # recovery; the test fails when no case is decided for STALL_S seconds.
+            progress_at, last = time.monotonic(), -1
             while True:
                 for w in survivors:
                     assert w.poll() is None, _stderr(w)
@@ -187,7 +190,11 @@ def test_kill_9_one_of_several_workers_and_every_case_is_done_exactly_once(
                     settled = _settled(session)
                 if settled == CASES and _unfinished(client) == 0:
                     break
-                assert time.monotonic() < deadline, _why_not_settled(ctx, client, settled)
+                if settled != last:
+                    progress_at, last = time.monotonic(), settled
+                assert time.monotonic() - progress_at < STALL_S, _why_not_settled(
+                    ctx, client, settled
+                )
                 time.sleep(0.2)
             print(f"all done after {time.monotonic() - started:.1f} s")
         finally:

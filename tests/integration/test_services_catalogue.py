@@ -13,9 +13,9 @@ import yaml
 from PIL import Image
 from pypdf import PdfReader
 
+from backend.cases.service_tests import run_service_tests_sync
 from backend.context import connectors_for
 from backend.definitions.catalogue import load_catalogue
-from backend.definitions.testing import run_service_tests_sync
 from backend.settings import Settings
 from tests.conftest import ROOT, Platform
 
@@ -176,6 +176,7 @@ def test_the_waste_report_needs_its_photo_and_goes_to_the_fachverfahren(
         json={
             "answers": {
                 "fundort_strasse": "Heidestraße 20",
+                "fundort_plz": "51147",
                 "kategorie": "sperrmuell",
                 "beschreibung": "Zwei Matratzen",
             }

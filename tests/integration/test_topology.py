@@ -23,8 +23,7 @@ from sqlmodel import Session, col, func, select
 
 from backend.db import build_engine, normalise_url
 from backend.domain.case_state import WITH_DECISION
-from backend.models import Case
-from backend.models_handover import WorkerHeartbeat
+from backend.records.models import Case, WorkerHeartbeat
 from tests.conftest import MailCatcher
 from tests.integration.topologykit import (
     Citizen,
@@ -102,7 +101,9 @@ def test_compose_topology_decides_every_case_exactly_once(
             f"{topology.sandbox_url}/sandbox/registries/hundesteuerregister/v1/_eintraege"
         ).json()["eintraege"]
         mail_ids = [str(m["Message-ID"]) for m in smtp_server.to(ADDRESS)]
-        verdict = check_invariants(topology_db, case_ids, mail_ids, entries)
+        verdict = check_invariants(
+            topology_db, case_ids, mail_ids, entries, data_dir=topology.data_dir
+        )
         assert verdict.violations == [], verdict
         assert verdict.counts["mails delivered"] == cases
 

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from backend.cases.worker import WorkerPresence, executor_id
+from backend.cases.worker import WorkerPresence
+from backend.columns import utcnow
 from backend.db import build_engine, unit_of_work
-from backend.models import utcnow
-from backend.models_handover import WorkerHeartbeat
+from backend.engine import executor_id
+from backend.records.models import WorkerHeartbeat
 from backend.settings import Settings
 from tests.integration.casekit import own_database
 

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from backend.cases.writeback import WritebackOutcome, perform_writebacks, writeback_key
 from backend.context import AppContext
-from backend.models import Case, CaseEvent
+from backend.records.models import Case, CaseEvent
 from tests.conftest import Platform
 from tests.integration.casekit import context_for, decide_in_place, own_database, submit_cases
 

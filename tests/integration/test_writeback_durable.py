@@ -15,10 +15,10 @@ import httpx
 from dbos import EnqueueOptions
 from sqlmodel import Session, col, func, select
 
-from backend.cases.worker import APP_VERSION
-from backend.cases.writeback import WRITEBACK_WORKFLOW, writeback_key
+from backend.cases.writeback import writeback_key
 from backend.domain.case_state import WITH_DECISION
-from backend.models import Case
+from backend.engine import APP_VERSION, WRITEBACK_WORKFLOW
+from backend.records.models import Case
 from tests.conftest import Platform
 from tests.integration.casekit import context_for, own_database, submit_cases
 from tests.integration.writeback_worker import QUEUE, WORKFLOW

@@ -389,6 +389,7 @@ def check_invariants(
     register_entries: list[dict[str, Any]],
     *,
     mails_may_be_lost: int = 0,
+    data_dir: Path | None = None,
 ) -> Verdict:
     """Every invariant of issue 8 over the submitted cases.
 
@@ -401,12 +402,18 @@ def check_invariants(
 
     from sqlmodel import Session, col, select
 
-    from backend.cases.audit import verify_all_chains
     from backend.db import build_engine
     from backend.domain.case_state import WITH_DECISION
-    from backend.models import Case, CaseEvent, Document
-    from backend.models_engine import EmailOutbox, MailboxMessage
+    from backend.notifications.models import EmailOutbox, MailboxMessage
+    from backend.records.audit import verify_all_chains
+    from backend.records.models import Case, CaseEvent, Document
 
+    if data_dir is not None:
+        # The processes sealed personal data (the IdNr kept for re-reads, incomes, IBANs) with
+        # the key in their data directory: read it with the same key.
+        from backend.crypto import configure_keys, keys_for
+
+        configure_keys(keys_for("", data_dir))
     violations: list[str] = []
     wanted = set(case_ids)
     if len(wanted) != len(case_ids):

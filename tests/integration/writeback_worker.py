@@ -6,14 +6,11 @@ Run as ``python -m tests.integration.writeback_worker`` with the usual KNOPFDRUC
 
 from __future__ import annotations
 
-import signal
-import threading
-
 from dbos import DBOS
 
-from backend.cases.worker import launch_worker, shutdown_worker
 from backend.cases.writeback import run_writebacks
 from backend.context import build_context
+from backend.runtime import serve_until_signalled
 from backend.settings import get_settings
 
 QUEUE = "test-writebacks"
@@ -27,14 +24,7 @@ def run_writebacks_workflow(case_id: str) -> list[str]:
 
 
 def main() -> None:
-    ctx = build_context(get_settings())
-    launch_worker(ctx, concurrency=4)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
-    shutdown_worker()
-    ctx.close()
+    serve_until_signalled(build_context(get_settings()), concurrency=4)
 
 
 if __name__ == "__main__":

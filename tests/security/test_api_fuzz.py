@@ -42,6 +42,9 @@ CONSOLE_PREFIX = "/api/v1/console"
 DYNAMIC_RULES = {
     "POST /api/v1/console/cases/{case_id}/assign": "the assignee must be a colleague of the "
     "department, and assigning to someone else needs a reason: data, not schema",
+    "POST /api/v1/console/cases/{case_id}/values/{field_id}/confirm": "which fields can be "
+    "confirmed depends on the case's definition and values, and 'other_document' evidence needs "
+    "a note (a cross-field rule): data, not schema",
 }
 """Operations whose valid input depends on stored data; the fuzzer does not expect every
 schema-valid request to be accepted there (a 422 with details is right). All other checks,

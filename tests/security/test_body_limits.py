@@ -76,10 +76,8 @@ def test_a_huge_chunked_callback_without_credentials_is_cut_off(platform: Platfo
 def test_a_declared_oversize_body_is_refused_before_reading(platform: Platform) -> None:
     with _connect(platform) as sock:
         sock.sendall(
-
-                b"POST /api/v1/applications HTTP/1.1\r\nHost: x\r\n"
-                b"Content-Type: application/json\r\nContent-Length: 314572800\r\n\r\n"
-
+            b"POST /api/v1/applications HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 314572800\r\n\r\n"
         )
         # Not one byte of the declared 300 MB is sent: the answer must come anyway.
         assert _read_status(sock, 5) == 413

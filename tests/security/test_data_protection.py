@@ -23,8 +23,8 @@ from tests.conftest import Platform
 from tests.integration.portalkit import Citizen, log_in, start, wait_settled
 
 FIXTURES = Path(__file__).resolve().parents[1] / "e2e" / "fixtures"
-IBAN = "DE02120300000000202051"
-IBAN_SPACED = "DE02 1203 0000 0000 2020 51"
+IBAN = "DE15370501980001234567"
+IBAN_SPACED = "DE15 3705 0198 0001 2345 67"
 
 
 def _fill_lastenrad(citizen: Citizen, application: str) -> None:
@@ -80,7 +80,7 @@ def test_iban_and_income_are_encrypted_at_rest(platform: Platform) -> None:
     _fill_lastenrad(citizen, application)
     check = citizen.get(f"/applications/{application}/check").text
     assert IBAN_SPACED in check or IBAN in check  # decrypted on read for the citizen
-    r = citizen.post(f"/applications/{application}/submit")
+    r = citizen.submit(application)
     assert r.status_code == 303, r.text
     case_id = r.headers["location"].split("/")[2]
     assert wait_settled(citizen, case_id) in ("decided", "notified", "referred")
@@ -148,7 +148,7 @@ def test_logs_of_a_full_journey_carry_no_personal_data(
     citizen = log_in(platform, "jonas")
     application = start(citizen, "lastenrad-zuschuss")
     _fill_lastenrad(citizen, application)
-    r = citizen.post(f"/applications/{application}/submit")
+    r = citizen.submit(application)
     case_id = r.headers["location"].split("/")[2]
     wait_settled(citizen, case_id)
     citizen.get(f"/cases/{case_id}")
@@ -225,7 +225,7 @@ def test_rotate_keys_reencrypts_and_seals_old_plain_rows(
     """An operator adds a key in front and runs `knopfdruck security rotate-keys`: afterwards
     only the new key is needed; rows written before encryption existed are sealed as well."""
     from backend.migrate import upgrade_database
-    from backend.models import Application
+    from backend.records.models import Application
     from backend.settings import Settings
     from knopfdruck.cli import main
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from backend.documents import NoticeRenderer, RenderError
-from backend.rules import (
+from backend.domain.cel import (
     MAX_COMPREHENSION_NESTING,
     MAX_SOURCE_LENGTH,
     CelSyntaxError,

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from backend.columns import utcnow
 from backend.db import build_engine
-from backend.models import utcnow
 from tests.conftest import Platform
 from tests.integration.portalkit import log_in
 from tests.security.webkit import fill, routes, submitted_case

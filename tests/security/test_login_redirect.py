@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from backend.auth.sessions import safe_login_return, safe_return_path
+from backend.login.sessions import safe_login_return, safe_return_path
 from tests.conftest import Platform
 from tests.security.webkit import _HIDDEN
 
@@ -50,8 +50,14 @@ def test_a_refused_callback_does_not_send_the_browser_to_log_in_back_to_the_call
 
 @pytest.mark.parametrize(
     "next_path",
-    ["/auth/callback", "/auth/callback?code=x&state=y", "/login", "/login?next=/auth/callback",
-     "/logout", "/logged-out"],
+    [
+        "/auth/callback",
+        "/auth/callback?code=x&state=y",
+        "/login",
+        "/login?next=/auth/callback",
+        "/logout",
+        "/logged-out",
+    ],
 )
 def test_a_successful_login_never_returns_to_a_login_page(
     platform: Platform, next_path: str
@@ -73,8 +79,20 @@ def test_a_wanted_page_is_still_where_the_login_returns(platform: Platform) -> N
 
 @pytest.mark.parametrize(
     "value",
-    ["//evil.example/", "/\\evil.example", "https://evil.example/", "evil", "", None,
-     "/auth/callback", "/AUTH/callback", "/%61uth/callback", "/login", "/login/", "/logout"],
+    [
+        "//evil.example/",
+        "/\\evil.example",
+        "https://evil.example/",
+        "evil",
+        "",
+        None,
+        "/auth/callback",
+        "/AUTH/callback",
+        "/%61uth/callback",
+        "/login",
+        "/login/",
+        "/logout",
+    ],
 )
 def test_unsafe_return_targets_become_the_start_page(value: str | None) -> None:
     assert safe_login_return(value) == "/"

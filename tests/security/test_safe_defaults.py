@@ -176,9 +176,7 @@ def test_every_page_says_when_the_sandbox_is_on(platform: Platform, without_sand
         clerk.close()
     assert console.status_code == 200
     assert 'class="sandbox-banner"' in console.text
-    english = httpx.get(
-        f"{platform.base_url}/", cookies={"kd_lang": "en"}, timeout=30
-    )
+    english = httpx.get(f"{platform.base_url}/", cookies={"kd_lang": "en"}, timeout=30)
     assert "Test system" in english.text or 'class="sandbox-banner"' in english.text
     off = httpx.get(f"{without_sandbox}/", timeout=30)
     assert off.status_code == 200

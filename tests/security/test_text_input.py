@@ -26,7 +26,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from backend.db import build_engine
-from backend.models import Application, Case
+from backend.records.models import Application, Case
 from tests.conftest import Platform
 from tests.integration.enginekit import engine, referred_case, wait_for_status
 from tests.integration.portalkit import log_in, start
@@ -183,7 +183,8 @@ def test_portal_forms_refuse_bad_text_and_store_nothing(
     citizen = log_in(platform, "erika")
     app_id = start(citizen, SERVICE)
     saved = citizen.post(
-        f"/applications/{app_id}/topics/ort", {"answer__fundort_strasse": "Domstraße 1"}
+        f"/applications/{app_id}/topics/ort",
+        {"answer__fundort_strasse": "Domstraße 1", "answer__fundort_plz": "50667"},
     )
     assert saved.status_code == 303, saved.text
     for value, kind in [("Dom\x00", "nul"), ("Dom\u202e1", "bidi"), ("x" * 10_001, "long")]:

@@ -149,9 +149,7 @@ _REQUIRED = re.compile(r"\$\{POSTGRES_PASSWORD:\?[^}]+\}")
 
 def test_no_password_or_secret_has_a_default_in_compose() -> None:
     text = (ROOT / "compose.yaml").read_text()
-    defaulted = {
-        m["name"]: m["default"] for m in _DEFAULTED.finditer(text) if m["default"].strip()
-    }
+    defaulted = {m["name"]: m["default"] for m in _DEFAULTED.finditer(text) if m["default"].strip()}
     assert defaulted == {}
     # The password is required, not merely empty: in the database service and in the app's URL.
     assert len(_REQUIRED.findall(text)) >= 2
@@ -190,7 +188,8 @@ def test_the_proxy_caps_bodies_at_the_platforms_largest_limit(compose: dict[str,
     assert size, caddyfile
     settings = Settings()
     largest = max(
-        settings.body_limit_bytes, settings.body_limit_upload_bytes,
+        settings.body_limit_bytes,
+        settings.body_limit_upload_bytes,
         settings.body_limit_webhook_bytes,
     )
     assert int(size.group(1)) * 1024 * 1024 == largest

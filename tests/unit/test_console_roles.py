@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from backend.auth.tokens import Identity
-from backend.console.identity import ClerkIdentity, Permission
 from backend.console.qa import OverturnRate
 from backend.console.worklist import WorklistFilter, _safe_cell
+from backend.department.identity import ClerkIdentity, Permission
 from backend.errors import Forbidden, InvalidInput
 
 
@@ -47,7 +47,7 @@ def test_worklist_filter_parsing() -> None:
         "objection",
         "7",
         2,
-        "oldest",
+        "deadline",
     )
     with pytest.raises(InvalidInput) as err:
         WorklistFilter.parse({"reason": "nope", "age": "2", "sort": "x", "page": "-1"})

@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from backend.columns import utcnow
 from backend.console.counter_identity import (
     IdentifiedPerson,
     WalkIn,
@@ -15,7 +16,6 @@ from backend.console.counter_identity import (
     parse_birthdate,
 )
 from backend.errors import InvalidInput
-from backend.models import utcnow
 
 JONAS_IDNR = "47036892816"
 

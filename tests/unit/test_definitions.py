@@ -20,6 +20,7 @@ from backend.definitions import (
 )
 from backend.definitions.models import UndefinedParameter
 from backend.errors import DefinitionError, NotFound
+from prefill.configuration import build_default_registry
 from prefill.connectors.base import (
     AttributeSpec,
     Connector,
@@ -29,7 +30,7 @@ from prefill.connectors.base import (
     RegistryQuery,
     TrustLevel,
 )
-from prefill.connectors.registry import ConnectorRegistry, build_default_registry
+from prefill.connectors.registry import ConnectorRegistry
 
 FIXTURES = Path(__file__).parent / "fixtures" / "definitions"
 REPO = Path(__file__).parents[2]

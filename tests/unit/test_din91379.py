@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from backend.cases.answers import charset_problem, coerce
+from backend.definitions.answers import charset_problem, coerce
 from backend.definitions.models import Field
 from backend.domain.din91379 import DataType, Offender, all_units, first_offender, groups_of
 

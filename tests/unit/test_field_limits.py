@@ -8,16 +8,17 @@ from typing import Any
 
 import pytest
 
-from backend.cases.answers import coerce
-from backend.cases.applications import answers_out_of_limits
+from backend.cases.submission import answers_out_of_limits
 from backend.definitions import load_definition
+from backend.definitions.answers import coerce
 from backend.definitions.limits import concatenation, effective_max_length
 from backend.definitions.loader import check_tree
 from backend.definitions.models import Field
-from backend.models import Application
+from backend.records.models import Application
+from prefill.configuration import build_default_registry
 from prefill.connectors.dogtax_register import DogTaxRegisterConnector
 from prefill.connectors.permit_register import PermitRegisterConnector
-from prefill.connectors.registry import ConnectorRegistry, build_default_registry
+from prefill.connectors.registry import ConnectorRegistry
 from sandbox.registries.dogtax_register import Hundeanmeldung
 from sandbox.registries.permit_register import Parkausweis
 

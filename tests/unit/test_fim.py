@@ -16,7 +16,8 @@ from backend.definitions.fim import (
     to_definition_yaml,
 )
 from backend.definitions.loader import load_definition, validate_tree
-from prefill.connectors.registry import ConnectorRegistry, build_default_registry
+from prefill.configuration import build_default_registry
+from prefill.connectors.registry import ConnectorRegistry
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "fim"
 XDF2 = FIXTURES / "S00000121_blaue_karte_xdf2.xml"
@@ -170,6 +171,36 @@ def test_xdf3_inline_code_list_becomes_options_and_vorbefuellung_a_proposal() ->
         ("g", "Grün"),
     ]
     assert "FIM vorbefuellung 'optional': a register may hold this value" in text
+
+
+def _xdf3_field(fim_id: str, name: str, datentyp: str, praezisierung: str) -> str:
+    return f"""<xdf:datenfeld>
+  <xdf:identifikation><xdf:id>{fim_id}</xdf:id><xdf:version>1.0.0</xdf:version></xdf:identifikation>
+  <xdf:name>{name}</xdf:name>
+  <xdf:feldart><code>input</code></xdf:feldart>
+  <xdf:datentyp><code>{datentyp}</code></xdf:datentyp>
+  <xdf:praezisierung {praezisierung}/>
+</xdf:datenfeld>"""
+
+
+def test_xdf3_value_ranges_and_patterns_become_input_rules(
+    tmp_path: Path, connectors: ConnectorRegistry
+) -> None:
+    """Issue 21, item 4: what FIM says about a field's values holds at intake."""
+    fields = (
+        _xdf3_field("F1", "Anzahl", "num_int", 'minValue="0" maxValue="20"')
+        + _xdf3_field("F2", "Betrag", "num", 'minValue="0.5" maxValue="abc"')
+        + _xdf3_field("F3", "Beginn", "date", 'minValue="2020-01-01" maxValue="2030-12-31"')
+        + _xdf3_field("F4", "Kennung", "text", 'pattern="[A-Z]{2}[0-9]{4}"')
+    )
+    text = to_definition_yaml(parse_fim(_xdf3_group(fields)), slug="test")
+    anzahl, betrag, beginn, kennung = yaml.safe_load(text)["fields"]
+    assert (anzahl["min"], anzahl["max"]) == (0, 20)
+    assert betrag["min"] == 0.5 and "max" not in betrag  # not a number: left in the comment
+    assert "FIM constraints: maxValue abc, minValue 0.5" in text
+    assert (str(beginn["not_before"]), str(beginn["not_after"])) == ("2020-01-01", "2030-12-31")
+    assert kennung["pattern"]["regex"] == "[A-Z]{2}[0-9]{4}"
+    assert kennung["pattern"]["description"]["de"].startswith("TODO")
 
 
 def test_malformed_xml_names_line_and_column() -> None:

@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives import serialization
 from jwcrypto import jwe as cjwe
 from jwcrypto import jwk as cjwk
 
+from backend.cases.handover_callbacks import sign, verify_signature
 from backend.errors import Unauthorized
-from backend.handover.callbacks import sign, verify_signature
 from backend.handover.message import (
     Attachment,
     Submission,

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from backend.cases.answers import allowed_answers, coerce, held_options
 from backend.definitions import load_definition, validate_tree
+from backend.definitions.answers import allowed_answers, coerce, held_options
 from backend.definitions.models import Field
-from prefill.connectors.registry import build_default_registry
+from prefill.configuration import build_default_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = ROOT / "tests" / "fixtures" / "services" / "fahrzeugwahl" / "service.yaml"

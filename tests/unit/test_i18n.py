@@ -41,3 +41,19 @@ def test_german_is_the_default_and_only_known_languages_are_picked() -> None:
     assert pick_language("fr") == "de"
     assert translations("de").gettext("Weiter") == "Weiter"
     assert translations("en").gettext("Weiter") == "Continue"
+
+
+def test_no_message_id_is_translated_two_ways() -> None:
+    """Every *.po of a language is merged into one catalogue: a message id translated twice would
+    take whichever file loads last, silently changing another area's text."""
+    import re
+    from collections import defaultdict
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "frontend" / "locale" / "en" / "LC_MESSAGES"
+    seen: dict[str, set[str]] = defaultdict(set)
+    for po in sorted(folder.glob("*.po")):
+        text = po.read_text(encoding="utf-8")
+        for found in re.finditer(r'^msgid "(.+)"\nmsgstr "(.*)"', text, re.MULTILINE):
+            seen[found.group(1)].add(found.group(2))
+    assert {k: v for k, v in seen.items() if len(v) > 1} == {}

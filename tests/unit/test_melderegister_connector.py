@@ -217,6 +217,9 @@ def test_an_address_under_auskunftssperre_is_withheld_and_marked_failed() -> Non
         assert results[name].status == "failed"
         assert results[name].reason == "withheld by the registry (Auskunftssperre, § 51 BMG)"
         assert results[name].value is None
+        # Withheld, not unreachable: the portal and the console say so.
+        assert results[name].blocked is True
+    assert results["familienname"].blocked is False
 
 
 @pytest.mark.parametrize(
@@ -257,7 +260,10 @@ def test_a_slow_registry_is_cut_off_at_the_deadline_not_after_every_retry() -> N
         "failed",
         "registry timed out",
     )
-    assert 2 <= len(transport.requests) <= 3
+    # At most three, never the six the retries allow. On a loaded CI machine the event loop may
+    # start the first attempt so late that the deadline leaves no second one (CI saw 1), so the
+    # lower bound is one: the claim is the cut-off, not how many attempts fit before it.
+    assert 1 <= len(transport.requests) <= 3
 
 
 def test_credentials_from_the_configuration_travel_with_every_read() -> None:
@@ -445,6 +451,10 @@ def test_recordings_still_match_the_sandbox_registry(name: str) -> None:
         "X-Actor": "citizen",
     }
     headers = {} if name.endswith("zweckbindung_fehlt") else purpose_headers
+    if name.endswith("auskunftssperre"):
+        # Recorded as a third party's read (the recorder's "§ 1 Test"): under § 18 BMG the
+        # register releases Claudia's address to her own certificate (test below).
+        headers = {**purpose_headers, "X-Legal-Basis": "%C2%A7 34 Abs. 1 BMG"}
 
     async def run() -> httpx.Response:
         transport = httpx.ASGITransport(app=build_registries_app())
@@ -466,3 +476,33 @@ def test_a_transport_error_no_retry_can_fix_is_not_retried(backoffs: list[float]
     assert backoffs == []
     assert results["familienname"].status == "failed"
     assert results["familienname"].reason == "registry request failed (UnsupportedProtocol)"
+
+
+def test_the_register_releases_a_blocked_address_to_the_persons_own_certificate() -> None:
+    """§ 51 BMG bars disclosure to third parties, not to the person: a read under § 18 BMG
+    gets Claudia's address, marked as blocked, while a read under § 34 BMG gets nothing."""
+    body = {"idnr": "45386140836", "attribute": ["anschrift.strasse", "familienname"]}
+
+    async def read(legal_basis: str) -> dict[str, Any]:
+        headers = {
+            "X-Purpose": "Test",
+            "X-Legal-Basis": legal_basis,
+            "X-Service": "test",
+            "X-Actor": "citizen",
+        }
+        transport = httpx.ASGITransport(app=build_registries_app())
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            response = await client.post(
+                "/melderegister/v1/personen/abfrage", json=body, headers=headers
+            )
+        assert response.status_code == 200, response.text
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    own = asyncio.run(read("%C2%A7 18 Abs. 1 BMG"))
+    assert own["attribute"]["anschrift.strasse"] == "Weißhausstraße"
+    assert own["hinweise"] == {"anschrift.strasse": "auskunftssperre_eigene"}
+    other = asyncio.run(read("%C2%A7 34 Abs. 1 BMG"))
+    assert other["attribute"]["anschrift.strasse"] is None
+    assert other["hinweise"] == {"anschrift.strasse": "auskunftssperre"}
+    assert other["attribute"]["familienname"] == own["attribute"]["familienname"] == "Richter"

@@ -12,18 +12,17 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from backend.cases.catalogue_views import fee_today, service_view
+from backend.cases.display import display_value
 from backend.cases.drafts import DraftState
 from backend.cases.views import (
     ApplicationView,
     FieldView,
     SourceView,
     Text,
-    display_value,
-    fee_today,
-    service_view,
 )
-from backend.definitions.loader import _DefinitionYamlLoader
 from backend.definitions.models import ServiceDefinition
+from backend.definitions.yaml_lines import _DefinitionYamlLoader
 from backend.uploads.files import display_name, download_name, sniff_media_type
 from frontend import flow
 from frontend.catalogue import by_life_situation, search
@@ -154,7 +153,7 @@ def test_stored_answers_read_as_people_write_them() -> None:
     ("typed", "stored"),
     [("21.11.2026", "2026-11-21"), ("1.2.2026", "2026-02-01"), ("2026-11-21", "2026-11-21"),
      (" 21 . 11 . 2026 ", "2026-11-21"), ("21/11/2026", "2026-11-21"), ("", ""),
-     ("31.02.2026", None), ("morgen", None), ("21.11.26", None)],
+     ("31.02.2026", None), ("morgen", None), ("21.11.26", "2026-11-21"), ("1.3.25", "2025-03-01")],
 )  # fmt: skip
 def test_typed_dates(typed: str, stored: str | None) -> None:
     assert parse_date(typed) == stored

@@ -10,10 +10,10 @@ import pytest
 from backend.definitions.loader import validate_tree
 from prefill.configuration import (
     RegistryConfigError,
+    build_default_registry,
     load_registry_files,
     registry_configs,
 )
-from prefill.connectors.registry import build_default_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "registries" / "examples" / "kita-portal.yaml"

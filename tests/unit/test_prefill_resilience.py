@@ -12,8 +12,9 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
+from prefill.configuration import build_default_registry
 from prefill.connectors.base import ConnectorConfig
-from prefill.connectors.registry import ConnectorRegistry, build_default_registry
+from prefill.connectors.registry import ConnectorRegistry
 from prefill.health import RegistryHealth
 from prefill.service import DataNeed, PrefillError, PrefillOutcome, prefill
 

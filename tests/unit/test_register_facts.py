@@ -15,9 +15,9 @@ from backend.definitions import load_definition
 from backend.definitions.models import RegisterFact, ServiceDefinition
 from backend.definitions.register_facts import register_fact_problems
 from backend.domain.provenance import confirm_typed, source_of, unconfirmed, value_sources
-from backend.models import Case
-from backend.notices.issue import UncertifiedContent, check_certifiable
-from prefill.connectors.registry import build_default_registry
+from backend.notices.content import UncertifiedContent, check_certifiable
+from backend.records.models import Case
+from prefill.configuration import build_default_registry
 
 REPO = Path(__file__).parents[2]
 DAY = date(2026, 12, 4)
@@ -77,23 +77,22 @@ def test_a_clerk_deciding_by_hand_stands_behind_typed_values_not_register_ones()
 
 
 def test_typed_address_is_never_certified_by_the_machine(melde: ServiceDefinition) -> None:
-    """Erika's case after an outage: the typed address refers, and the console's
-    'checked against the register' tick (registry_checked) does not lift it."""
+    """Erika's case after an outage: the typed address refers, even once the outage is over
+    (no failed field left); only a register read lets the machine decide."""
     data = _data(typed=("strasse", "hausnummer"), strasse="Falschweg", hausnummer="1")
-    for checked in (False, True):
-        decision = decide_case(melde, data, "case-erika", DAY, registry_checked=checked)
-        assert decision.outcome == "referred"
-        assert "unverified_register_fact" in decision.referral_reasons
-    ticked = decide_case(melde, data, "case-erika", DAY, registry_checked=True)
-    assert "registry_failure" not in ticked.referral_reasons
+    decision = decide_case(melde, data, "case-erika", DAY)
+    assert decision.outcome == "referred"
+    assert {"registry_failure", "unverified_register_fact"} <= set(decision.referral_reasons)
+    over = decide_case(melde, {**data, "failed_fields": []}, "case-erika", DAY)
+    assert over.referral_reasons == ["unverified_register_fact"]
     assert decide_case(melde, _data(), "case-erika", DAY).outcome == "approved"
 
 
 def test_a_certificate_refers_for_any_typed_register_value_not_only_declared_facts(
     melde: ServiceDefinition,
 ) -> None:
-    data = _data(typed=("geburtsort",), geburtsort="Bonn")
-    decision = decide_case(melde, data, "case-1", DAY, registry_checked=True)
+    data = {**_data(typed=("geburtsort",), geburtsort="Bonn"), "failed_fields": []}
+    decision = decide_case(melde, data, "case-1", DAY)
     assert decision.referral_reasons == ["unverified_register_fact"]
     assert decision.proposed_outcome == "approved"
 
@@ -114,8 +113,8 @@ def test_the_law_may_allow_deciding_on_the_statement(melde: ServiceDefinition) -
             ],
         }
     )
-    data = _data(typed=("ort",), ort="Köln")
-    assert decide_case(plain, data, "case-2", DAY, registry_checked=True).outcome == "approved"
+    data = {**_data(typed=("ort",), ort="Köln"), "failed_fields": []}
+    assert decide_case(plain, data, "case-2", DAY).outcome == "approved"
 
 
 def test_allow_statement_needs_its_provision() -> None:
@@ -157,11 +156,12 @@ def test_validate_names_declarations_that_could_never_take_effect(
     ]
 
 
-def test_issuing_a_register_certificate_refuses_typed_values_until_a_clerk_stands_behind_them(
+def test_issuing_a_register_certificate_refuses_every_value_the_register_did_not_deliver(
     melde: ServiceDefinition,
 ) -> None:
-    """The second guard, at issue time: whatever decided the case, no certificate of register
-    content prints what nobody confirmed."""
+    """The second guard, at issue time: whatever decided the case, a certificate of register
+    content prints register values only; a clerk's confirmation is the authority's word, not
+    the register's content."""
     (certificate,) = melde.documents
     data = _data(typed=("strasse",), strasse="Falschweg")
     case = Case(
@@ -178,6 +178,46 @@ def test_issuing_a_register_certificate_refuses_typed_values_until_a_clerk_stand
         check_certifiable(melde, certificate, case)
     at = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
     case.data = confirm_typed(data, by="clerk:k1", at=at, evidence="Register eingesehen")
-    check_certifiable(melde, certificate, case)
+    with pytest.raises(UncertifiedContent, match="strasse"):
+        check_certifiable(melde, certificate, case)
     case.data = _data()
     check_certifiable(melde, certificate, case)
+
+
+def test_a_reread_takes_the_registers_answer_and_keeps_what_the_citizen_typed() -> None:
+    """The console's re-read: a delivered value becomes the register's (with provenance), the
+    typed one stays as the citizen's statement; a field the register still cannot deliver
+    keeps the typed value and its failure."""
+    from backend.console.reread import apply_reread
+    from prefill.connectors.base import NeedResult, Provenance
+    from prefill.service import PrefillOutcome
+
+    data = _data(typed=("strasse", "hausnummer"), strasse="Falschweg", hausnummer="1")
+    read = Provenance(
+        registry="melderegister",
+        registry_title="Melderegister (Stadt Köln)",
+        record_id="MR-1",
+        as_of=datetime(2026, 12, 4, 9, 30, tzinfo=UTC),
+    )
+    outcome = PrefillOutcome(
+        results={
+            "strasse": NeedResult(
+                attribute="anschrift.strasse", status="ok", value="Heidestraße", provenance=read
+            ),
+            "hausnummer": NeedResult(
+                attribute="anschrift.hausnummer", status="failed", reason="registry error"
+            ),
+        },
+        accesses=[],
+    )
+    updated, adopted = apply_reread(data, outcome, by="clerk:k1", at="2026-12-04T10:00:00+00:00")
+    assert adopted == ["strasse"]
+    assert updated["values"]["strasse"] == "Heidestraße"
+    assert updated["statements"] == {"strasse": "Falschweg"}
+    assert source_of(updated, "strasse").kind == "register"
+    assert source_of(updated, "strasse").record_id == "MR-1"
+    assert updated["failed_fields"] == ["hausnummer"]
+    assert updated["values"]["hausnummer"] == "1"
+    assert source_of(updated, "hausnummer").kind == "citizen"
+    assert updated["rereads"]["strasse"]["same"] is False
+    assert updated["rereads"]["hausnummer"]["status"] == "failed"

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from prefill.configuration import build_default_registry
 from prefill.connectors.base import Connector, ConnectorConfig, NeedResult, RegistryQuery
 from prefill.connectors.einkommensregister import EinkommensregisterConnector
 from prefill.connectors.geodaten import GeodatenConnector
@@ -23,7 +24,6 @@ from prefill.connectors.gewerberegister import GewerberegisterConnector
 from prefill.connectors.hochschulregister import HochschulregisterConnector
 from prefill.connectors.kfz_zulassungsregister import KfzZulassungsregisterConnector
 from prefill.connectors.personenstandsregister import PersonenstandsregisterConnector
-from prefill.connectors.registry import build_default_registry
 
 RECORDINGS = Path(__file__).parent / "recordings"
 BASE_URL = "http://registries.test"

@@ -79,7 +79,7 @@ def erika_context() -> dict[str, Any]:
 
 
 def _sources(fields: dict[str, Any], provenance: dict[str, Provenance]) -> Any:
-    """The source() helper as backend.notices.issue builds it from a case's data."""
+    """The source() helper as backend.notices.content builds it from a case's data."""
     data = {
         "values": fields,
         "provenance": {k: p.model_dump(mode="json") for k, p in provenance.items()},

@@ -13,10 +13,11 @@ import pytest
 
 from backend.definitions import ServiceDefinition, load_definition
 from backend.definitions.models import Automation, EligibilityRule, LocalizedText, Threshold
+from backend.domain.cel import FUNCTIONS, age_on
 from backend.domain.decision import Decision, Reason
-from backend.rules import FUNCTIONS, age_on
 from backend.rules.evaluate import decide
-from prefill.connectors.registry import ConnectorRegistry, build_default_registry
+from prefill.configuration import build_default_registry
+from prefill.connectors.registry import ConnectorRegistry
 
 REPO = Path(__file__).parents[2]
 FIXTURES = Path(__file__).parent / "fixtures" / "definitions"
@@ -73,7 +74,7 @@ def test_erika_gets_her_certificate(meldebescheinigung: ServiceDefinition) -> No
     assert decision.referral_reasons == []
     assert _effects(decision) == [("wohnung_gemeldet", "approve")]
     assert decision.reasons[0].legal_reference == "§ 18 Abs. 1 BMG"
-    assert decision.reasons[0].text.de.startswith("Im Melderegister ist eine Wohnung")
+    assert decision.reasons[0].text.de.startswith("Im Melderegister ist Ihre Wohnung")
     assert decision.rule_version == "meldebescheinigung@1.0.0 (gültig ab 2024-01-01)"
     assert decision.reference_date == date(2025, 3, 1)
     assert decision.inputs == {**ERIKA, "geburtsdatum": "1964-08-12"}

@@ -8,17 +8,16 @@ from datetime import date, timedelta
 import pytest
 
 from sandbox.personas import PERSONAS, persona_by_id
-from sandbox.population import (
+from sandbox.population import LazyPopulation, build_population
+from sandbox.population_data import FORBIDDEN_PLATE_LETTERS
+from sandbox.population_model import (
     ADULT_AGE,
-    LazyPopulation,
     Person,
     Population,
     age_on,
-    build_population,
     idnr_check_digit,
     zone_of,
 )
-from sandbox.population_data import FORBIDDEN_PLATE_LETTERS
 
 TODAY = date(2026, 11, 20)
 

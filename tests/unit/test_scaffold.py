@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from backend.cases.service_tests import load_cases, run_service_tests_sync
 from backend.definitions.catalogue import Catalogue
 from backend.definitions.loader import load_tree, validate_tree
 from backend.definitions.scaffold import ScaffoldError, scaffold_service
-from backend.definitions.testing import load_cases, run_service_tests_sync
-from prefill.connectors.registry import build_default_registry
+from prefill.configuration import build_default_registry
 
 
 def test_scaffold_validates_and_its_cases_pass(tmp_path: Path) -> None:

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from backend.definitions.catalogue import load_catalogue
-from backend.definitions.testing import (
+from backend.cases.service_tests import (
     CaseFileError,
     SandboxPrefill,
     _parse_case,
     load_cases,
     run_case,
 )
+from backend.definitions.catalogue import load_catalogue
 from backend.rules.evaluate import decide
-from prefill.connectors.registry import build_default_registry
+from prefill.configuration import build_default_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from backend.definitions.catalogue import Catalogue, load_catalogue
 from backend.definitions.reload import DefinitionReloader
 from backend.definitions.scaffold import scaffold_service
-from prefill.connectors.registry import build_default_registry
+from prefill.configuration import build_default_registry
 
 
 def _touch_later(file: Path, text: str) -> None:

@@ -10,7 +10,8 @@ import pytest
 from backend.definitions.catalogue import Catalogue, load_catalogue
 from backend.definitions.loader import load_tree, validate_tree
 from backend.definitions.versions import current_version, service_folder
-from prefill.connectors.registry import ConnectorRegistry, build_default_registry
+from prefill.configuration import build_default_registry
+from prefill.connectors.registry import ConnectorRegistry
 
 BASE = """\
 id: {slug}

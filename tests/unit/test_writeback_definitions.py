@@ -10,8 +10,9 @@ import pytest
 
 from backend.cases.writeback import _RecordProblem, build_record, planned_writebacks, writeback_key
 from backend.definitions import load_definition, validate_tree
-from backend.models import Case
-from prefill.connectors.registry import ConnectorRegistry, build_default_registry
+from backend.records.models import Case
+from prefill.configuration import build_default_registry
+from prefill.connectors.registry import ConnectorRegistry
 
 ROOT = Path(__file__).parents[2]
 FIXTURE_SERVICES = ROOT / "tests" / "fixtures" / "services"

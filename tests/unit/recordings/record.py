@@ -20,7 +20,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from sandbox.population import LazyPopulation, Population  # noqa: E402
+from sandbox.population import LazyPopulation  # noqa: E402
+from sandbox.population_model import Population  # noqa: E402
 from sandbox.registries import build_registries_app  # noqa: E402
 
 RECORDED_ON = date(2026, 11, 20)

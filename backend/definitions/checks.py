@@ -1,0 +1,190 @@
+"""Checks of a valid definition against the world outside its file: folder, connectors,
+templates and CEL. Each problem is a location inside the document and a message."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from backend.definitions.limits import length_problems
+from backend.definitions.lint import reason_problems, template_problems
+from backend.definitions.models import (
+    CalculationRule,
+    DecisionTableRule,
+    EligibilityRule,
+    ServiceDefinition,
+)
+from backend.definitions.register_facts import register_fact_problems
+from backend.definitions.versions import service_folder
+from backend.definitions.yaml_lines import Location
+from backend.domain.cel import CelSyntaxError, compile_expression, references
+from prefill.connectors.base import TRUST_ORDER, WritableConnector
+from prefill.connectors.registry import ConnectorRegistry, UnknownConnector
+from prefill.service import missing_lookup_keys
+
+
+def _semantic_problems(
+    definition: ServiceDefinition, file: Path, connectors: ConnectorRegistry
+) -> Iterator[tuple[Location, str]]:
+    """Checks against the world outside the file: folder, connectors, templates, CEL."""
+    folder = service_folder(file)
+    if folder.name != definition.id:
+        yield ("id",), f"id '{definition.id}' does not match the folder name '{folder.name}'"
+    yield from _source_problems(definition, connectors)
+    for index, document in enumerate(definition.documents):
+        if not (folder / document.template).is_file():
+            yield (
+                ("documents", index, "template"),
+                f"template '{document.template}' not found in {folder.as_posix()}",
+            )
+        else:
+            for message in template_problems(folder, document.template, definition):
+                yield ("documents", index, "template"), message
+    yield from _expression_problems(definition)
+    yield from _writeback_problems(definition, connectors)
+    yield from length_problems(definition, connectors)
+    yield from register_fact_problems(definition)
+    yield from reason_problems(definition)
+
+
+def _source_problems(
+    definition: ServiceDefinition, connectors: ConnectorRegistry
+) -> Iterator[tuple[Location, str]]:
+    """Data minimisation is enforced here: only attributes a connector declares can be read."""
+    registered = ", ".join(connectors) or "none"
+    trust_checked: set[str] = set()
+    for index, entry in enumerate(definition.fields):
+        if entry.source is None:
+            continue
+        source = entry.source
+        try:
+            connector = connectors.get(source.connector)
+        except UnknownConnector:
+            yield (
+                ("fields", index, "source", "connector"),
+                f"unknown connector '{source.connector}' (registered: {registered})",
+            )
+            continue
+        if source.attribute not in connector.available_attributes():
+            yield (
+                ("fields", index, "source", "attribute"),
+                f"unknown attribute '{source.attribute}' of connector '{connector.id}'",
+            )
+        needed = connector.min_trust_level
+        if (
+            connector.id not in trust_checked
+            and TRUST_ORDER[definition.trust_level] < TRUST_ORDER[needed]
+        ):
+            yield (
+                ("trust_level",),
+                f"trust level '{definition.trust_level}' is below '{needed}', "
+                f"which connector '{connector.id}' requires",
+            )
+        trust_checked.add(connector.id)
+    sources = [(f.source.connector, f.source.attribute) for f in definition.fields if f.source]
+    for connector_id, message in missing_lookup_keys(sources, connectors):
+        index = next(
+            i
+            for i, f in enumerate(definition.fields)
+            if f.source and f.source.connector == connector_id
+        )
+        yield ("fields", index, "source", "connector"), message
+
+
+def _expression_problems(definition: ServiceDefinition) -> Iterator[tuple[Location, str]]:
+    """Every CEL expression compiles and reads only what exists before it is evaluated."""
+    scope: dict[str, set[str]] = {
+        "fields": {field.id for field in definition.fields},
+        "params": set(definition.parameters),
+        "amounts": set(),
+    }
+    for index, rule in enumerate(definition.rules):
+        if isinstance(rule, EligibilityRule):
+            yield from _check_expression(rule.condition, ("rules", index, "condition"), scope)
+        elif isinstance(rule, CalculationRule):
+            yield from _check_expression(rule.expression, ("rules", index, "expression"), scope)
+        elif isinstance(rule, DecisionTableRule):
+            for row_index, row in enumerate(rule.rows):
+                at = ("rules", index, "rows", row_index, "when")
+                yield from _check_expression(row.when, at, scope)
+        if not isinstance(rule, EligibilityRule):
+            scope["amounts"].add(rule.output)
+    for index, fee in enumerate(definition.fees):
+        if isinstance(fee.amount, str):
+            yield from _check_expression(fee.amount, ("fees", index, "amount"), scope)
+        scope["amounts"].add(fee.id)
+
+
+WRITEBACK_NAMES = frozenset({"reference"})
+"""Names a write-back record may read besides the rules' scope: the case's Aktenzeichen."""
+
+
+def _writeback_problems(
+    definition: ServiceDefinition, connectors: ConnectorRegistry
+) -> Iterator[tuple[Location, str]]:
+    """A write-back must name a writable connector, one of its operations and valid CEL."""
+    registered = ", ".join(connectors) or "none"
+    scope: dict[str, set[str]] = {
+        "fields": {field.id for field in definition.fields},
+        "params": set(definition.parameters),
+        # Written after the decision: every amount the rules or fees can compute is in scope.
+        "amounts": {
+            rule.output for rule in definition.rules if not isinstance(rule, EligibilityRule)
+        }
+        | {fee.id for fee in definition.fees},
+    }
+    for index, entry in enumerate(definition.writeback):
+        at: Location = ("writeback", index)
+        try:
+            connector = connectors.get(entry.connector)
+        except UnknownConnector:
+            yield (
+                (*at, "connector"),
+                f"unknown connector '{entry.connector}' (registered: {registered})",
+            )
+        else:
+            if not issubclass(connector, WritableConnector):
+                yield (*at, "connector"), f"connector '{connector.id}' does not accept writes"
+            elif entry.operation not in connector.write_operations:
+                offered = ", ".join(connector.write_operations) or "none"
+                yield (
+                    (*at, "operation"),
+                    f"unknown operation '{entry.operation}' of connector '{connector.id}' "
+                    f"(offers: {offered})",
+                )
+        for key, source in entry.record.items():
+            yield from _check_expression(
+                source, (*at, "record", key), scope, extra_names=WRITEBACK_NAMES
+            )
+
+
+_MEMBER_PROBLEMS = {
+    "fields": "unknown field '{name}'",
+    "params": "unknown parameter '{name}'",
+    "amounts": "amount '{name}' is not computed by an earlier rule or fee",
+}
+
+
+def _check_expression(
+    source: str,
+    at: Location,
+    scope: dict[str, set[str]],
+    *,
+    extra_names: frozenset[str] = frozenset(),
+) -> Iterator[tuple[Location, str]]:
+    """Compile one expression and check every name it reads against the scope at its position."""
+    try:
+        program = compile_expression(source)
+    except CelSyntaxError as exc:
+        yield at, str(exc)
+        return
+    found = references(program)
+    for root, name in found.members:
+        if name not in scope[root]:
+            yield at, _MEMBER_PROBLEMS[root].format(name=name)
+    in_scope = ", ".join(["fields", "params", "amounts", "reference_date", *sorted(extra_names)])
+    for name in found.unknown_names:
+        if name not in extra_names:
+            yield at, f"unknown name '{name}' (in scope: {in_scope})"
+    for name in found.unknown_functions:
+        yield at, f"unknown function '{name}'"
