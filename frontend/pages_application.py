@@ -359,7 +359,7 @@ def build() -> APIRouter:
             groups=flow.held_groups(state),
             pages=flow.topic_pages(state),
             # The same reference date the case will get at submit (applications.py).
-            outlook=register_rejections(state.definition, state.application, date.today()),
+            outlook=register_rejections(state.definition, state.application, local_today()),
             uploads={u.field: u for u in state.uploads},
             shown=draft_version.encode_prints(state.prints),
             fee_view=service_view(state.definition, ctx_of(request).connectors),

@@ -14,6 +14,7 @@ from backend.cases.catalogue_views import ServiceView, service_view
 from backend.cases.drafts import DraftView, my_drafts
 from backend.cases.proactive import ProactiveOffers
 from backend.context import AppContext
+from backend.definitions.constraints import local_today
 from backend.definitions.models import ServiceDefinition
 from backend.errors import Forbidden
 from frontend.catalogue import by_life_situation, search
@@ -37,7 +38,7 @@ def build() -> APIRouter:
 
     def services(ctx: AppContext) -> list[ServiceView]:
         """The catalogue's cards; fees may change at midnight, so they are made once a day."""
-        key = (id(ctx), date.today())
+        key = (id(ctx), local_today())
         if key not in cache:
             cache.clear()
             cache[key] = [service_view(d, ctx.connectors) for d in ctx.catalogue.all()]

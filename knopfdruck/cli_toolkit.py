@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from backend.definitions.constraints import local_today
 from backend.settings import Settings
 
 REFERENCE_FILE = Path("docs/integrators-reference.md")
@@ -192,7 +193,7 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
             return _fail(exc.message)
         if args.version and definition.version != args.version:
             return _fail(f"service '{args.slug}' has no version '{args.version}'")
-        reference_date = date.fromisoformat(args.date) if args.date else date.today()
+        reference_date = date.fromisoformat(args.date) if args.date else local_today()
         try:
             answers = _parse_answers(args.answer, definition)
         except ValueError as exc:

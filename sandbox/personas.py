@@ -12,8 +12,9 @@ relative to the day the process started, so they stay recent whenever the sandbo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,12 @@ class Persona:
         return self.department is not None
 
 
-_STARTED = date.today()
+def german_today() -> date:
+    """The day in Germany, which a German register's 'today' is, whatever the machine's zone."""
+    return datetime.now(ZoneInfo("Europe/Berlin")).date()
+
+
+_STARTED = german_today()
 
 
 def _days_ago(days: int) -> date:

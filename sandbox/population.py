@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterable
 from datetime import date
 
-from sandbox.personas import PERSONAS, Persona
+from sandbox.personas import PERSONAS, Persona, german_today
 from sandbox.population_generator import HouseholdGenerator
 from sandbox.population_model import (
     EmploymentRecord,
@@ -47,7 +47,7 @@ def build_population(
     epoch: date = GENERATION_EPOCH,
 ) -> Population:
     """The personas plus generated households until the population holds `size` people."""
-    population = Population(today=today or date.today())
+    population = Population(today=today or german_today())
     persona_list = list(personas)
     reserved = {p.idnr for p in persona_list if p.idnr} | {
         c.idnr for p in persona_list for c in p.children

@@ -11,6 +11,7 @@ import cel
 from pydantic import BaseModel
 
 from backend.cases.views import Text, _text
+from backend.definitions.constraints import local_today
 from backend.definitions.models import Fee, ServiceDefinition
 from backend.domain.cel import FUNCTIONS, CelSyntaxError, compile_expression, references
 from prefill.connectors.registry import ConnectorRegistry
@@ -115,7 +116,7 @@ def service_view(
         if connectors is not None and connector_id in connectors:
             title = connectors.get(connector_id).title
         held_from.append(title)
-    day = today or date.today()
+    day = today or local_today()
     return ServiceView(
         id=d.id,
         version=d.version,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -32,9 +32,9 @@ from starlette.concurrency import run_in_threadpool
 from backend.auth.tokens import Identity
 from backend.cases.applications import access_rows, data_needs
 from backend.cases.display import as_date
-from backend.columns import aware
 from backend.context import AppContext
 from backend.db import unit_of_work
+from backend.definitions.constraints import local_day, local_today
 from backend.definitions.models import ServiceDefinition
 from backend.records.models import Application
 from prefill.connectors.base import TRUST_ORDER
@@ -72,7 +72,7 @@ class ProactiveOffers:
 
     def __init__(
         self,
-        today: Callable[[], date] = date.today,
+        today: Callable[[], date] = local_today,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._today = today
@@ -138,14 +138,13 @@ class ProactiveOffers:
 
 def _applied_since(ctx: AppContext, sub: str, services: list[str], born_on: date) -> set[str]:
     """Services the citizen has started since the birth: those are no longer offered."""
-    since = datetime(born_on.year, born_on.month, born_on.day)
     with Session(ctx.engine) as session:
         rows = session.exec(
             select(Application.service, Application.created_at).where(
                 Application.citizen_sub == sub, col(Application.service).in_(services)
             )
         ).all()
-    return {service for service, created in rows if aware(created).date() >= since.date()}
+    return {service for service, created in rows if local_day(created) >= born_on}
 
 
 def _store_accesses(ctx: AppContext, identity: Identity, accesses: list[Any]) -> None:

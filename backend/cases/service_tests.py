@@ -48,6 +48,7 @@ from backend.cases.deciding import decide_case
 from backend.cases.submission import intake_record, missing_required
 from backend.definitions.answers import allowed_answers, coerce
 from backend.definitions.catalogue import Catalogue
+from backend.definitions.constraints import local_today
 from backend.definitions.models import ServiceDefinition
 from backend.records.models import Application
 from prefill.configuration import registry_configs
@@ -308,7 +309,7 @@ async def run_case(
     # The case data as submission records it, decided as the worker decides it.
     application.disputes = {fid: str(text) for fid, text in case.disputes.items()}
     application.remark = case.remark
-    day = case.reference_date or date.today()
+    day = case.reference_date or local_today()
     # The QA sample picks a share of cases at random (by case id hash); a test case describes
     # what rules and policy decide, so it is decided outside the sample unless it names it.
     sampled = "qa_sample" in (expect.referral_reasons or ())

@@ -3,7 +3,6 @@ the case written with its processing job in one transaction."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from sqlalchemy import delete, update
@@ -32,6 +31,7 @@ from backend.definitions.answers import (
     group_problems,
     rule_problem,
 )
+from backend.definitions.constraints import local_today
 from backend.definitions.models import ServiceDefinition
 from backend.domain.case_state import Actor
 from backend.domain.provenance import TYPED_AT_COUNTER_KEY
@@ -183,7 +183,7 @@ def submit_application(
                 service_version=definition.version,
                 department=definition.department,
                 citizen_sub=identity.sub,
-                reference_date=date.today(),
+                reference_date=local_today(),
                 data=data,
                 submitted_at=now,
                 due_at=first_due(now, definition.target_days),

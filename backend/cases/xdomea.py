@@ -56,6 +56,7 @@ from backend.cases.xdomea_check import (
 )
 from backend.columns import aware
 from backend.context import AppContext
+from backend.definitions.constraints import local_day
 from backend.domain.case_state import TERMINAL
 from backend.errors import NotFound
 from backend.notifications.models import MailboxMessage
@@ -295,7 +296,7 @@ def _document(parent: etree._Element, number: int, file: _File, reference: str) 
     meta = _el(doc, "AllgemeineMetadaten")
     _el(meta, "Betreff", file.title[:500])
     _el(meta, "Kennzeichen", reference)
-    day = file.at.date().isoformat()
+    day = local_day(file.at).isoformat()
     _el(doc, "Posteingangsdatum" if file.incoming else "Postausgangsdatum", day)
     _el(doc, "Typ", file.kind)
     version = _el(doc, "Version")
@@ -386,11 +387,11 @@ def build_package(ctx: AppContext, case_id: str, *, created_at: datetime) -> Xdo
         closed = case.status in {str(s) for s in TERMINAL}
         _el(vorgang, "ZdA", "1" if closed else "0")
         if closed:
-            _el(vorgang, "ZdADatum", aware(case.updated_at).date().isoformat())
+            _el(vorgang, "ZdADatum", local_day(case.updated_at).isoformat())
         period = _el(vorgang, "Laufzeit")
-        _el(period, "Beginn", aware(case.submitted_at).date().isoformat())
+        _el(period, "Beginn", local_day(case.submitted_at).isoformat())
         if closed:
-            _el(period, "Ende", aware(case.updated_at).date().isoformat())
+            _el(period, "Ende", local_day(case.updated_at).isoformat())
         for event in events:
             entry = _el(vorgang, "HistorienProtokollInformation")
             _el(entry, "Akteur", event.actor)

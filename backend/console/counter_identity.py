@@ -27,6 +27,7 @@ from backend.columns import utcnow
 from backend.context import AppContext
 from backend.db import unit_of_work
 from backend.definitions.answers import din91379_problem
+from backend.definitions.constraints import local_today
 from backend.department.identity import ClerkIdentity
 from backend.domain.din91379 import DataType
 from backend.errors import InvalidInput, ServiceUnavailable
@@ -184,7 +185,7 @@ class WalkIn:
             if outside is not None and not any(p["field"] == key for p in problems):
                 problems.append(_problem(key, outside.de, outside.en))
         born = parse_birthdate(birthdate or "")
-        if born is None or born > date.today() or born.year < 1900:
+        if born is None or born > local_today() or born.year < 1900:
             problems.append(
                 _problem(
                     "birthdate",

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from backend.console.models import CaseFollowUp, ClerkAbsence
 from backend.context import AppContext
 from backend.db import unit_of_work
+from backend.definitions.constraints import local_today
 from backend.department.access import department_case
 from backend.department.identity import ClerkIdentity, Permission
 from backend.department.models import ConsoleClerk
@@ -38,7 +39,7 @@ failure to act (Untätigkeitsklage) is admissible; the console flags such cases.
 
 
 def today() -> date:
-    return date.today()
+    return local_today()
 
 
 def untaetigkeit_mark(now: date) -> date:

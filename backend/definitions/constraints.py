@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -35,6 +35,13 @@ GERMAN_ZONE = ZoneInfo("Europe/Berlin")
 def local_today() -> date:
     """The administrative day in Germany, which 'today' in a day bound means."""
     return datetime.now(GERMAN_ZONE).date()
+
+
+def local_day(moment: datetime) -> date:
+    """The German day of a stored moment: 23:30 UTC in winter is already the next day."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(GERMAN_ZONE).date()
 
 
 COORDINATE_RANGE: dict[str, tuple[int, int]] = {"latitude": (-90, 90), "longitude": (-180, 180)}

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from .constraints import local_today
+
 SLUG = re.compile(r"^[a-z][a-z0-9-]*$")
 
 
@@ -252,7 +254,7 @@ def scaffold_service(services_dir: Path, slug: str, *, today: date | None = None
     folder = services_dir / slug
     if folder.exists():
         raise ScaffoldError(f"{folder.as_posix()} already exists; choose another slug")
-    day = today or date.today()
+    day = today or local_today()
     title = _title(slug)
     replacements = {
         "__SLUG__": slug,

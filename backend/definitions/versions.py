@@ -16,20 +16,20 @@ alters a running case.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from backend.definitions.models import ServiceDefinition
 
+from .constraints import local_today
+
 DEFINITION_FILE = "service.yaml"
 VERSIONS_DIR = "versions"
-LOCAL_ZONE = ZoneInfo("Europe/Berlin")
 
 
 def today() -> date:
     """The administrative day in Germany: a version valid from a date applies from its midnight."""
-    return datetime.now(LOCAL_ZONE).date()
+    return local_today()
 
 
 def definition_files(folder: Path) -> list[Path]:

@@ -20,6 +20,7 @@ from backend.console.casefile_rows import CaseFile
 from backend.console.clerks import colleagues
 from backend.console.withdrawal import WithdrawalTerms
 from backend.context import AppContext
+from backend.definitions.constraints import local_day
 from backend.department.access import PURPOSES
 from backend.department.identity import ClerkIdentity
 from backend.department.models import ConsoleClerk
@@ -170,7 +171,8 @@ def build() -> APIRouter:
                     "follow_up": follow,
                     "follow_up_due": follow is not None and follow.due_on <= followup.today(),
                     "overdue": file.decided_at is None
-                    and file.submitted_at.date() <= followup.untaetigkeit_mark(followup.today()),
+                    and local_day(file.submitted_at)
+                    <= followup.untaetigkeit_mark(followup.today()),
                 }
                 row = session.get(Case, file.id)
                 extra["clock"] = clock_of(row, utcnow()) if row is not None else None

@@ -21,6 +21,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 
+from backend.definitions.constraints import local_today
 from tests.conftest import ROOT, Platform
 from tests.e2e.portal import answer, assert_accessible, login_as, wait_for_decision
 
@@ -184,7 +185,7 @@ SIMPLE: dict[str, Callable[[], ServiceJourney]] = {
             "hundename": "Luna",
             "rasse": "Andere, nicht gelistete Rasse",
             "rasse_bezeichnung": "Dackel",
-            "haltungsbeginn": _dmy(date.today() - timedelta(days=12)),
+            "haltungsbeginn": _dmy(local_today() - timedelta(days=12)),
             "weitere_hunde": "1",
         },
         submit="Hund anmelden",

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from backend.console.followup import untaetigkeit_mark
 from backend.console.models import CaseFollowUp
+from backend.definitions.constraints import local_today
 from backend.records.audit import verify_case_chain
 from backend.records.models import Case, CaseEvent
 from tests.conftest import Platform
@@ -55,7 +56,7 @@ def test_a_follow_up_brings_a_decided_case_back_on_its_day(platform: Platform) -
     _citizen, case_id = notified_case(platform, "jonas")
     clerk = Browser(platform, "clerk-buergeramt")
     assert case_id not in clerk.get("/console/worklist").text
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (local_today() + timedelta(days=1)).isoformat()
     for bad in ({"due_on": "31.02.2026", "note": "x"}, {"due_on": "2020-01-01", "note": "x"}):
         assert clerk.post(f"/console/cases/{case_id}/follow-up", bad).status_code == 422
     assert (
@@ -69,7 +70,7 @@ def test_a_follow_up_brings_a_decided_case_back_on_its_day(platform: Platform) -
         session.exec(
             update(CaseFollowUp)
             .where(col(CaseFollowUp.case_id) == case_id)
-            .values(due_on=date.today())
+            .values(due_on=local_today())
         )
         session.commit()
     due = clerk.get("/console/worklist?reason=follow_up&sort=due").text
@@ -114,7 +115,7 @@ def test_a_substitute_sees_the_absent_colleagues_cases(platform: Platform) -> No
     assert "Martin Hoffmann" in page
     sub = re.search(r'<option value="([^"]+)">Martin Hoffmann</option>', page)
     assert sub is not None
-    today = date.today().isoformat()
+    today = local_today().isoformat()
     bad = sabine.post(
         "/console/absence",
         {"starts_on": today, "ends_on": "2020-01-01", "substitute": sub.group(1)},
@@ -128,7 +129,7 @@ def test_a_substitute_sees_the_absent_colleagues_cases(platform: Platform) -> No
         "/console/absence",
         {
             "starts_on": today,
-            "ends_on": (date.today() + timedelta(days=14)).isoformat(),
+            "ends_on": (local_today() + timedelta(days=14)).isoformat(),
             "substitute": sub.group(1),
         },
     )

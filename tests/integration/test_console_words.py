@@ -5,11 +5,12 @@ no snake_case identifier, no UUID, no `clerk:` subject id and no service slug in
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from html.parser import HTMLParser
 
 from backend.cases import incidents
 from backend.context import build_context
+from backend.definitions.constraints import local_today
 from frontend.console import labels
 from tests.conftest import Platform
 from tests.integration.enginekit import (
@@ -133,7 +134,7 @@ def test_no_console_page_shows_a_raw_code_in_either_language(platform: Platform)
     pages += ["/console/worklist?reason=late", "/console/eakte"]
     pages += [f"/console/cases/{c}" for c in cases]
     writer = Browser(platform, "clerk-buergeramt")
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (local_today() + timedelta(days=1)).isoformat()
     writer.post(f"/console/cases/{cases[0]}/note", {"note": "Rückruf vereinbart."})
     writer.post(f"/console/cases/{cases[0]}/follow-up", {"due_on": tomorrow, "note": "Nachweis"})
     findings: dict[str, list[str]] = {}

@@ -22,6 +22,7 @@ import pypdf
 import zxingcpp
 from PIL import Image
 
+from backend.definitions.constraints import local_today
 from backend.definitions.loader import load_definition
 from backend.documents.render import iban_groups
 from backend.domain.levy import instalments
@@ -70,7 +71,7 @@ def test_the_parking_permit_is_one_page_for_the_windscreen_without_name_or_addre
     text = _text(permit)
     for printed in ("Bewohnerparkausweis", "K-KS 4711", "K-12", reference, "Ausweis-Nr."):
         assert printed in text, printed
-    today = date.today()
+    today = local_today()
     assert re.search(r"\d\d\.\d\d\.\d{4} bis \d\d\.\d\d\.\d{4}", text)
     assert f"{today.year + 1}" in text
     # Katrin Schulz, Lütticher Straße 9, 50674 Köln: nothing of it behind the windscreen.
@@ -100,7 +101,7 @@ def test_the_dog_tax_notice_carries_kassenzeichen_instalments_account_and_sepa_m
         ROOT / "services/hundesteuer-anmeldung/service.yaml", build_default_registry()
     )
     [levy] = definition.levies
-    start = date(date.today().year, 1, 10)
+    start = date(local_today().year, 1, 10)
     api = platform.api("jonas")
     case_id = submit(
         api,
@@ -123,7 +124,7 @@ def test_the_dog_tax_notice_carries_kassenzeichen_instalments_account_and_sepa_m
     assert f"IBAN {iban_groups(levy.payee.iban)}" in text and levy.payee.bic in text
     assert levy.payee.holder in text and "Stadt Köln" in text
     # Every instalment from February to December, with the amount the rules computed.
-    expected = instalments(Decimal("180"), start, date.today(), levy.due.dates)
+    expected = instalments(Decimal("180"), start, local_today(), levy.due.dates)
     assert sum(i.amount for i in expected) == Decimal("165.00")  # eleven months of 15 €
     for owed in expected:
         due = owed.due_on.strftime("%d.%m.%Y")
@@ -205,7 +206,7 @@ def test_the_melderegister_stand_is_the_records_last_change_everywhere_it_shows(
     assert sources, [f["id"] for f in application["fields"]]
     stands = {date.fromisoformat(s["as_of"][:10]) for s in sources.values()}
     [stand] = stands
-    assert born <= stand <= date.today(), (born, stand)
+    assert born <= stand <= local_today(), (born, stand)
     assert stand != date(2021, 8, 4)
     shown = stand.strftime("%d.%m.%Y")
 
@@ -247,7 +248,7 @@ def test_the_certificate_and_the_console_show_the_same_melderegister_stand(
     }
     assert len(stands) == 1, text[:1500]
     [stand] = stands
-    assert born <= stand <= date.today()
+    assert born <= stand <= local_today()
 
     clerk = httpx.Client(
         base_url=f"{platform.base_url}/api/v1/console",

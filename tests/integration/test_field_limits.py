@@ -3,12 +3,13 @@ Hundesteuerregister refused the write-back. The register's limit is now known at
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from sqlmodel import Session
 
+from backend.definitions.constraints import local_today
 from backend.records.models import Application
 from tests.conftest import Platform
 from tests.integration.enginekit import engine
@@ -28,7 +29,7 @@ def _answers(hundename: str) -> dict[str, Any]:
         "hundename": hundename,
         "rasse": "mischling",
         "rasse_bezeichnung": "Dackel-Mischling",
-        "haltungsbeginn": (date.today() - timedelta(days=3)).isoformat(),
+        "haltungsbeginn": (local_today() - timedelta(days=3)).isoformat(),
         "weitere_hunde": 0,
     }
 

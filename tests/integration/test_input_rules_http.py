@@ -5,10 +5,11 @@ and the API alike, with field-level errors in German and English."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from html import unescape
 from typing import Any
 
+from backend.definitions.constraints import local_today
 from tests.conftest import Platform
 from tests.integration.portalkit import Citizen, log_in, start
 
@@ -81,7 +82,7 @@ def test_the_portal_reads_dates_as_typed_and_refuses_dogs_that_cannot_be(
     assert "Hund gehalten seit: Den 31. Februar gibt es nicht." in _summary(impossible.text)
     assert 'value="31.02.2025"' in impossible.text  # what was typed stays in the field
 
-    next_year = f"1.3.{date.today().year + 1}"
+    next_year = f"1.3.{local_today().year + 1}"
     future = _topic(citizen, application, "hund", dog | {"haltungsbeginn": next_year})
     assert future.status_code == 422
     assert (
@@ -112,7 +113,7 @@ def test_the_api_gives_field_level_errors_in_both_languages_and_stores_nothing(
     url = f"/applications/{created['id']}"
     fields = {f["id"]: f for f in created["fields"]}
     assert (fields["weitere_hunde"]["minimum"], fields["weitere_hunde"]["maximum"]) == (0, 50)
-    assert fields["haltungsbeginn"]["not_after"] == date.today().isoformat()
+    assert fields["haltungsbeginn"]["not_after"] == local_today().isoformat()
 
     refused = api.patch(
         url, json={"answers": {"weitere_hunde": -1, "haltungsbeginn": "2025-02-31"}}
@@ -126,7 +127,7 @@ def test_the_api_gives_field_level_errors_in_both_languages_and_stores_nothing(
     stored = {f["id"]: f["value"] for f in api.get(url).json()["fields"]}
     assert stored["weitere_hunde"] is None and stored["haltungsbeginn"] is None
 
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (local_today() + timedelta(days=1)).isoformat()
     future = api.patch(url, json={"answers": {"haltungsbeginn": tomorrow}})
     assert future.status_code == 422
     assert future.json()["details"][0]["message"].startswith("The date cannot be in the future.")

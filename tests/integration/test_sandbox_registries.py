@@ -14,6 +14,7 @@ import httpx
 import pytest
 import yaml
 
+from backend.definitions.constraints import local_today
 from prefill.configuration import build_default_registry
 from prefill.connectors.base import ConnectorConfig
 from prefill.service import DataNeed, PrefillOutcome, prefill
@@ -246,7 +247,7 @@ def test_a_minor_has_his_mother_as_legal_representative(registries_url: str) -> 
     assert got["melderegister:gesetzliche_vertreter"] == [
         {"vornamen": "Petra", "familienname": "Lange"}
     ]
-    assert got["melderegister:geburtsdatum"] > date.today().replace(year=date.today().year - 18)
+    assert got["melderegister:geburtsdatum"] > local_today().replace(year=local_today().year - 18)
 
 
 def test_the_mover_has_a_new_address_and_a_car_registered_at_the_old_one(
@@ -257,7 +258,7 @@ def test_the_mover_has_a_new_address_and_a_car_registered_at_the_old_one(
     )
     assert got["melderegister:anschrift.strasse"] == "Brüsseler Straße"
     assert got["melderegister:fruehere_anschrift.strasse"] == "Bonner Straße"
-    assert (date.today() - got["melderegister:einzugsdatum"]).days < 62
+    assert (local_today() - got["melderegister:einzugsdatum"]).days < 62
     assert got["kfz-zulassungsregister:halteranschrift.strasse"] == "Bonner Straße"
     assert got["geodaten:bewohnerparkgebiet"] == "K-12"
 
@@ -329,7 +330,7 @@ def test_the_birth_feed_reports_a_new_birth_to_a_subscriber(registries_url: str)
             "kind": {
                 "vornamen": "Ella",
                 "familienname": "Schneider",
-                "geburtsdatum": date.today().isoformat(),
+                "geburtsdatum": local_today().isoformat(),
                 "geschlecht": "weiblich",
             },
             "eltern": [jonas],
@@ -363,7 +364,7 @@ def test_the_feed_pages_from_the_beginning(registries_url: str) -> None:
     assert [e["cursor"] for e in events] == ["1", "2", "3"]
     assert first.json()["cursor"] == "3"
     for event in events:
-        assert event["kind"]["geburtsdatum"] <= date.today().isoformat()
+        assert event["kind"]["geburtsdatum"] <= local_today().isoformat()
         assert event["eltern"]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import time
-from datetime import date
 from typing import Any
 
 import httpx
@@ -16,6 +15,7 @@ from pypdf import PdfReader
 from backend.cases.service_tests import run_service_tests_sync
 from backend.context import connectors_for
 from backend.definitions.catalogue import load_catalogue
+from backend.definitions.constraints import local_today
 from backend.settings import Settings
 from tests.conftest import ROOT, Platform
 
@@ -233,7 +233,7 @@ def test_a_birth_makes_the_start_page_offer_the_family_benefits(platform: Platfo
             "kind": {
                 "vornamen": "Emil",
                 "familienname": "Krause",
-                "geburtsdatum": str(date.today()),
+                "geburtsdatum": str(local_today()),
             },
             "eltern": [bernd.idnr],
         },

@@ -15,6 +15,7 @@ from backend.console.counter_identity import (
     name_tokens,
     parse_birthdate,
 )
+from backend.definitions.constraints import local_today
 from backend.errors import InvalidInput
 
 JONAS_IDNR = "47036892816"
@@ -72,7 +73,7 @@ def test_every_problem_in_the_form_is_named_at_once() -> None:
 
 def test_a_birthdate_in_the_future_is_refused() -> None:
     with pytest.raises(InvalidInput):
-        _walk_in(birthdate=f"01.01.{date.today().year + 1}")
+        _walk_in(birthdate=f"01.01.{local_today().year + 1}")
 
 
 def test_the_document_shown_is_kept_normalised() -> None:

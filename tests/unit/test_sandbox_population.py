@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from backend.definitions.constraints import local_today
 from sandbox.personas import PERSONAS, persona_by_id
 from sandbox.population import LazyPopulation, build_population
 from sandbox.population_data import FORBIDDEN_PLATE_LETTERS
@@ -114,7 +115,7 @@ def test_the_mix_is_plausible(population: Population) -> None:
 
 
 def test_the_edge_case_personas_are_what_the_docs_promise(population: Population) -> None:
-    today = date.today()
+    today = local_today()
 
     def person(persona_id: str) -> Person:
         persona = persona_by_id(persona_id)
