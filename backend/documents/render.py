@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import DataHandler, Request, url2pathname
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from babel.numbers import format_currency
@@ -27,13 +26,12 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from weasyprint import CSS, HTML
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
+from backend.definitions.constraints import local_day
 from backend.errors import KnopfdruckError
 
 SHARED_TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 SHARED_STYLESHEET = "notice.css"
 PDF_VARIANT = "pdf/a-3a"
-# Registries record instants (often in UTC); a German notice states the calendar day in Germany.
-LOCAL_ZONE = "Europe/Berlin"
 SERVICE_TEMPLATES = "templates"
 
 
@@ -54,13 +52,13 @@ class ResourceRefused(ValueError):
 
 
 def local_date(value: date | datetime | str) -> date:
-    """The German calendar day of a date, an instant or an ISO string, so every notice agrees."""
+    """The German day of a date, an instant (naive means UTC) or an ISO string: notices agree."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(ZoneInfo(LOCAL_ZONE))
-        return value.date()
+        # A naive instant is UTC, as every stored one is (SQLite drops the zone): after 23:00
+        # UTC in winter it is already the next day on a German notice.
+        return local_day(value)
     if isinstance(value, date):
         return value
     raise TypeError(f"expected a date, datetime or ISO date string, got {type(value).__name__}")
