@@ -33,6 +33,9 @@ class Payment(SQLModel, table=True):
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
     pay_url: str | None = Field(default=None, max_length=500)
+    kassenzeichen: str | None = Field(default=None, max_length=36, index=True)
+    """The cash office's reference the fee is booked under (the fee's booking scheme, or the
+    case reference); sent to the payment platform and written to the booking export."""
     created_at: datetime = stamped(nullable=False)
     remind_at: datetime = stamped(nullable=False)
     due_at: datetime = stamped(nullable=False)
