@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -220,7 +220,8 @@ def record_paid(
 
     Returns 'paid', 'already_paid', or 'late' (paid after we gave up: a refund task).
     """
-    when = aware(paid_at) if paid_at else utcnow()
+    # In UTC: SQLite keeps no offset, and a platform may report local time.
+    when = aware(paid_at).astimezone(UTC) if paid_at else utcnow()
     moved = session.execute(
         update(Payment)
         .where(col(Payment.id) == payment.id, col(Payment.status) == "open")

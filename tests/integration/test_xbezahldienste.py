@@ -3,14 +3,21 @@ describes, and a parking permit is paid through it end to end, booked under its 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import csv
+import io
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlmodel import Session, select
 
+from backend.columns import aware
+from backend.payments.booking_export import COLUMNS, GERMAN_TIME
 from backend.payments.models import Payment
 from backend.payments.provider import OrderItem, PaymentOrder, payment_secrets
 from backend.payments.xbezahldienste import VERSION, VERSION_HEADER, payment_request
@@ -23,9 +30,22 @@ from tests.integration.enginekit import (
     wait_for_status,
     wait_until,
 )
+from tests.livesrv import process_env
 from tests.xbezahldienste_spec import errors
 
 API = "/sandbox/xbezahldienste/api/v1"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "knopfdruck.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=process_env(**env),
+    )
 
 
 def _headers(platform: Platform) -> dict[str, str]:
@@ -85,7 +105,7 @@ def test_the_sandbox_platform_answers_in_the_schemas_of_the_standard(platform: P
 
 
 def test_a_parking_permit_is_paid_through_xbezahldienste_and_booked_under_its_kassenzeichen(
-    platform: Platform, monkeypatch: pytest.MonkeyPatch
+    platform: Platform, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # New fees go to the XBezahldienste platform; payments opened before keep their provider.
     monkeypatch.setattr(platform.settings, "payment_provider", "xbezahldienste")
@@ -142,3 +162,29 @@ def test_a_parking_permit_is_paid_through_xbezahldienste_and_booked_under_its_ka
     types = event_types(api, case_id)
     assert types.count("payment_received") == 1 and types.count("citizen_notified") == 1
     assert api.get(f"/cases/{case_id}/payment").json()["status"] == "paid"
+
+    # The cash office's export of the day books it under the Kassenzeichen, without a person.
+    with Session(engine(platform)) as session:
+        stored = session.exec(select(Payment).where(Payment.case_id == case_id)).one()
+    assert stored.paid_at is not None
+    day = aware(stored.paid_at).astimezone(GERMAN_TIME).date()
+    out = tmp_path / "buchungen.csv"
+    env = {"KNOPFDRUCK_DATABASE_URL": platform.settings.database_url}
+    done = _cli("payments", "booking-export", "--date", day.isoformat(), "--out", str(out), env=env)
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8")), delimiter=";"))
+    assert list(rows[0]) == list(COLUMNS)
+    (ours,) = [row for row in rows if row["aktenzeichen"] == reference]
+    assert ours["kassenzeichen"] == kassenzeichen and ours["buchungstag"] == day.isoformat()
+    assert (ours["haushaltsstelle"], ours["sachkonto"]) == ("12.2.01.1", "4321000")
+    assert ours["betrag"] == stored.amount and ours["waehrung"] == "EUR"
+    assert ours["dienst"] == "anwohnerparkausweis" and ours["zahlungsweg"] == "xbezahldienste"
+    assert ours["transaktion"] == stored.provider_ref
+    # The day before holds none of it; a malformed date is refused and writes nothing.
+    before = _cli("payments", "booking-export", "--date", (day - timedelta(days=1)).isoformat(),
+                  env=env)  # fmt: skip
+    assert before.returncode == 0 and reference not in before.stdout
+    bad = _cli("payments", "booking-export", "--date", "04.12.2026", "--out", str(out) + "x",
+               env=env)  # fmt: skip
+    assert bad.returncode == 2 and "no date" in bad.stderr
+    assert not (tmp_path / "buchungen.csvx").exists()
