@@ -1,4 +1,5 @@
-"""Payment commands: `knopfdruck payments booking-export` for the cash office."""
+"""Payment commands for the cash office: `knopfdruck payments booking-export` and
+`knopfdruck payments import-camt`."""
 
 from __future__ import annotations
 
@@ -43,6 +44,28 @@ def cmd_booking_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_import_camt(args: argparse.Namespace, settings: Settings) -> int:
+    """Match the transfers of a camt.053 statement to open fees; discrepancies go to the console."""
+    from backend.context import build_context
+    from backend.payments.camt import MAX_BYTES, StatementRefused, import_statement
+
+    path = Path(args.file)
+    if not path.is_file() or path.stat().st_size > MAX_BYTES:
+        print(f"{path}: no readable statement file (at most {MAX_BYTES} bytes)", file=sys.stderr)
+        return 1
+    ctx = build_context(settings)
+    try:
+        report = import_statement(ctx, path.read_bytes())
+    except StatementRefused as exc:
+        print(f"{path}: refused, nothing imported: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        ctx.close()
+    counts = ", ".join(f"{name} {count}" for name, count in sorted(report.results.items()))
+    print(f"{report.version}: {report.credits} credits; {counts or 'none'}")
+    return 0
+
+
 def register(sub: Any) -> None:
     """Hook the payment commands into the `knopfdruck` parser (called by cli.build_parser)."""
     payments = sub.add_parser("payments", help="fees and the cash office").add_subparsers(
@@ -54,3 +77,8 @@ def register(sub: Any) -> None:
     export.add_argument("--date", type=_day, required=True, help="German calendar day YYYY-MM-DD")
     export.add_argument("--out", default="", help="file to write (default: standard output)")
     export.set_defaults(func=cmd_booking_export)
+    camt = payments.add_parser(
+        "import-camt", help="match a camt.053 bank statement's transfers to open fees"
+    )
+    camt.add_argument("file", help="camt.053.001.02 or .08 XML file")
+    camt.set_defaults(func=cmd_import_camt)
