@@ -261,17 +261,25 @@ def import_statement(ctx: AppContext, data: bytes) -> ImportReport:
     return ImportReport(version, len(credits), results)
 
 
-def department_discrepancies(session: Session, department: str) -> list[PaymentBankCredit]:
-    """What a person must look at: the department's own, and the ones no case claims."""
-    return list(
-        session.exec(
-            select(PaymentBankCredit)
-            .where(
-                col(PaymentBankCredit.result).in_(DISCREPANCIES),
-                (col(PaymentBankCredit.department) == department)
-                | col(PaymentBankCredit.department).is_(None),
-            )
-            .order_by(col(PaymentBankCredit.imported_at).desc())
-            .limit(200)
-        ).all()
-    )
+@dataclass(frozen=True)
+class Discrepancy:
+    """A transfer a person must look at, with the case it names (if any)."""
+
+    credit: PaymentBankCredit
+    case_reference: str | None
+
+
+def department_discrepancies(session: Session, department: str) -> list[Discrepancy]:
+    """The department's own, and the ones no case claims (no department can be told)."""
+    rows = session.exec(
+        select(PaymentBankCredit, Case.reference)
+        .join(Case, col(Case.id) == col(PaymentBankCredit.case_id), isouter=True)
+        .where(
+            col(PaymentBankCredit.result).in_(DISCREPANCIES),
+            (col(PaymentBankCredit.department) == department)
+            | col(PaymentBankCredit.department).is_(None),
+        )
+        .order_by(col(PaymentBankCredit.imported_at).desc(), col(PaymentBankCredit.id).desc())
+        .limit(200)
+    ).all()
+    return [Discrepancy(credit, reference) for credit, reference in rows]

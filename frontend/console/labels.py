@@ -102,6 +102,15 @@ DONE = {
     "eakte_batch": N_("Die Übergabe an die E-Akte ist gelaufen; den Stand sehen Sie unten."),
 }
 
+CREDIT_RESULT = {
+    "unknown_kassenzeichen": N_("Kassenzeichen unbekannt"),
+    "amount_mismatch": N_("Betrag weicht ab"),
+    "duplicate": N_("Doppelt bezahlt"),
+    "late": N_("Nach Fristende bezahlt, Erstattung nötig"),
+    "paid": N_("Zugeordnet"),
+}
+"""Results of a bank-statement credit (backend/payments/camt.py)."""
+
 EAKTE_STATUS = {
     "pending": N_("Wird übergeben"),
     "acknowledged": N_("Von der E-Akte bestätigt"),

@@ -21,6 +21,7 @@ from tests.integration.enginekit import (
     wait_for_status,
     wait_until,
 )
+from tests.integration.test_console_isolation import Browser
 from tests.livesrv import process_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,3 +114,13 @@ def test_a_statement_pays_the_fee_once_and_keeps_what_does_not_fit(
     refused = _cli(platform, "import-camt", str(broken))
     assert refused.returncode == 1 and "nothing imported" in refused.stderr
     assert other_api.get(f"/cases/{other_id}").json()["status"] == "awaiting_payment"
+
+    # The department sees what concerns it, and what no case claims; never another's.
+    other_reference = other_api.get(f"/cases/{other_id}").json()["reference"]
+    own = Browser(platform, "clerk-buergeramt").get("/console/payments")
+    assert own.status_code == 200
+    assert "Betrag weicht ab" in own.text and other_reference in own.text
+    assert "Kassenzeichen unbekannt" in own.text and "6620-2099-ZZZZ-ZZZZ" in own.text
+    assert "Doppelt bezahlt" not in own.text and "nochmal" not in own.text
+    elsewhere = Browser(platform, "clerk-ordnungsamt").get("/console/payments")
+    assert "6620-2099-ZZZZ-ZZZZ" in elsewhere.text and other_reference not in elsewhere.text
