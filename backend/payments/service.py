@@ -272,6 +272,16 @@ def _late_payment(session: Session, payment: Payment, *, source: str) -> None:
         payload={"payment": payment.id, "amount": payment.amount, "source": source},
         idempotency_key="payment:late",
     )
+    _refund_task(
+        session,
+        case,
+        f"{payment.amount} {payment.currency} nach Ende des Verfahrens bezahlt",
+    )
+    log.warning("late payment for case %s; refund task created", case.id)
+
+
+def _refund_task(session: Session, case: Case, statement: str) -> None:
+    """The department's task to pay money back; one per case, as a case has one payment."""
     if (
         session.exec(
             select(CaseTask).where(CaseTask.case_id == case.id, CaseTask.key == "refund")
@@ -284,12 +294,40 @@ def _late_payment(session: Session, payment: Payment, *, source: str) -> None:
                 department=case.department,
                 kind="refund",
                 key="refund",
-                statement=f"{payment.amount} {payment.currency} nach Ende des Verfahrens bezahlt",
+                statement=statement,
                 legal_basis="Erstattung überzahlter Gebühren (vgl. § 21 BGebG)",
                 created_by="system",
             )
         )
-    log.warning("late payment for case %s; refund task created", case.id)
+
+
+def refund_after_new_decision(session: Session, case: Case, outcome: str) -> bool:
+    """A paid approval was replaced (Abhilfe after an objection, or a review) by a decision
+    that costs nothing: the fee is no longer owed and goes back, under its Kassenzeichen."""
+    payment = payment_of(session, case.id)
+    if outcome == "approved" or payment is None or payment.status != "paid":
+        return False
+    record_event(
+        session,
+        case.id,
+        "refund_requested",
+        actor="system",
+        reason="Gebühr nach neuer Entscheidung nicht mehr geschuldet; Erstattung nötig",
+        payload={
+            "payment": payment.id,
+            "amount": payment.amount,
+            "currency": payment.currency,
+            "kassenzeichen": payment.kassenzeichen,
+        },
+        idempotency_key="payment:refund",
+    )
+    _refund_task(
+        session,
+        case,
+        f"{payment.amount} {payment.currency} unter Kassenzeichen {payment.kassenzeichen} "
+        "erstatten: die Gebühr ist nach der neuen Entscheidung nicht mehr geschuldet",
+    )
+    return True
 
 
 def provider_state(ctx: AppContext, payment: Payment) -> ProviderPayment | None:

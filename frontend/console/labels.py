@@ -152,6 +152,7 @@ EVENT = {
     "payment_reminder_sent": N_("Zahlungserinnerung versandt"),
     "payment_received": N_("Zahlung eingegangen"),
     "late_payment_received": N_("Verspätete Zahlung eingegangen"),
+    "refund_requested": N_("Erstattung der Gebühr veranlasst"),
     "payment_expired": N_("Zahlungsfrist abgelaufen"),
     "registry_written": N_("Im Register eingetragen"),
     "handed_over": N_("An das Fachverfahren übermittelt"),
