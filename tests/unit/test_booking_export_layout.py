@@ -1,11 +1,16 @@
-"""The booking export's day is the German calendar day, and its cells are never formulas."""
+"""The booking export's day is the German calendar day, its cells are never formulas, and a
+fee's booking block is checked where it is written."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
+from backend.definitions import validate_tree
 from backend.payments.booking_export import COLUMNS, BookingLine, _day_bounds, booking_csv
+from prefill.configuration import build_default_registry
 
 
 def test_the_day_is_the_german_day_even_when_the_clocks_change() -> None:
@@ -38,3 +43,15 @@ def test_the_layout_is_semicolon_separated_with_a_header_and_no_formulas() -> No
         "gebuehr", "KD-2026-ABCD-EFGH", "anwohnerparkausweis", "xbezahldienste",
         "05315000:9b1d", "2026-12-04T11:00:00+00:00",
     ]  # fmt: skip
+
+
+def test_a_malformed_booking_block_is_named_with_file_and_line(tmp_path: Path) -> None:
+    source = Path(__file__).parents[2] / "services" / "anwohnerparkausweis"
+    shutil.copytree(source, tmp_path / "anwohnerparkausweis")
+    definition = tmp_path / "anwohnerparkausweis" / "service.yaml"
+    text = definition.read_text(encoding="utf-8")
+    line = text.splitlines().index('      sachkonto: "4321000"') + 1
+    definition.write_text(text.replace('"4321000"', '"43:21"'), encoding="utf-8")
+    problems = validate_tree(tmp_path, build_default_registry())
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{definition}:{line} fees[0].booking.sachkonto:")
