@@ -250,7 +250,9 @@ class Settings(BaseSettings):
     notice_deemed_delivery_days: int = Field(
         4, description="Days after sending on which a notice counts as announced (§ 41 VwVfG)."
     )
-    payment_provider: str = Field("sandbox", description="Payment provider for fees.")
+    payment_provider: str = Field(
+        "sandbox", description="Payment provider for new fees: sandbox or xbezahldienste."
+    )
     payment_base_url: str = Field(
         "", description="Payment provider API. Empty: the in-process sandbox provider."
     )
@@ -268,6 +270,21 @@ class Settings(BaseSettings):
     )
     payment_deadline_s: float = Field(
         14 * 86400.0, description="A fee not paid after this long cancels the application."
+    )
+    xbezahldienste_base_url: str = Field(
+        "",
+        description="Base URL of the XBezahldienste 1.2.0 payment platform (up to /api/v1). "
+        "Empty: the in-process sandbox platform.",
+    )
+    xbezahldienste_originator_id: str = Field(
+        "knopfdruck",
+        pattern=r"^[\w-]{1,36}$",
+        description="XBezahldienste originatorId: how the platform knows this online service.",
+    )
+    xbezahldienste_endpoint_id: str = Field(
+        "05315000",
+        pattern=r"^[\w-]{1,27}$",
+        description="XBezahldienste endPointId (e.g. the AGS) of a fee whose booking names none.",
     )
     payment_provider_retry_s: float = Field(
         60.0, description="Pause before opening a payment again while the provider is down."
@@ -379,6 +396,8 @@ class Settings(BaseSettings):
             self.handover_base_url = f"{base}/sandbox/fitconnect"
         if not self.payment_base_url:
             self.payment_base_url = f"{base}/sandbox/payments"
+        if not self.xbezahldienste_base_url:
+            self.xbezahldienste_base_url = f"{base}/sandbox/xbezahldienste/api/v1"
         return self
 
     @property

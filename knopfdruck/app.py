@@ -336,6 +336,18 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
             prefix="/sandbox/payments",
             include_in_schema=False,
         )
+        from sandbox.xbezahldienste import build_xbezahldienste_router
+
+        # The XBezahldienste payment platform (backend/payments/xbezahldienste.py) when
+        # KNOPFDRUCK_PAYMENT_PROVIDER=xbezahldienste and no other platform URL is set.
+        app.include_router(
+            build_xbezahldienste_router(
+                public_url=f"{settings.base_url}/sandbox/xbezahldienste",
+                api_key=payment_keys.api_key,
+            ),
+            prefix="/sandbox/xbezahldienste",
+            include_in_schema=False,
+        )
         from backend.api.handover_callbacks import CALLBACK_PATH
         from backend.handover.credentials import SANDBOX_PATH, sandbox_fitconnect
         from sandbox.fitconnect import build_fitconnect_router

@@ -317,6 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     from knopfdruck.cli_feedback import register as register_feedback
 
     register_feedback(sub)  # feedback list (issue 21)
+    from knopfdruck.cli_payments import register as register_payments
+
+    register_payments(sub)  # payments booking-export (issue 16)
     return parser
 
 

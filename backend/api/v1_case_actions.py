@@ -108,6 +108,8 @@ class PaymentOut(BaseModel):
     currency: str
     items: list[PaymentItemOut]
     pay_url: str | None
+    kassenzeichen: str | None = None
+    """The cash office's reference: the Verwendungszweck of a bank transfer."""
     due_at: datetime
     reminded_at: datetime | None
     paid_at: datetime | None
@@ -208,6 +210,7 @@ def payment(ctx: ContextDep, citizen: CitizenDep, case_id: IdPath) -> PaymentOut
         currency=found.currency,
         items=[PaymentItemOut(**item) for item in found.items],
         pay_url=found.pay_url if found.status == "open" else None,
+        kassenzeichen=found.kassenzeichen,
         due_at=aware(found.due_at),
         reminded_at=aware(found.reminded_at) if found.reminded_at else None,
         paid_at=aware(found.paid_at) if found.paid_at else None,

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import ContextDep
 from backend.errors import InvalidInput
+from backend.payments.service import confirm_return
 from backend.payments.webhooks import MAX_BODY, handle_webhook
 
 router = APIRouter(prefix="/api/v1/payments", tags=["payments"])
@@ -43,3 +45,18 @@ async def webhook(
         raise InvalidInput("Die Benachrichtigung ist zu groß. (Webhook body too large.)")
     result = await run_in_threadpool(handle_webhook, ctx, provider, dict(request.headers), body)
     return WebhookAck(event=result.event_id, result=result.result)
+
+
+@router.get(
+    "/return/{payment_id}",
+    response_class=RedirectResponse,
+    status_code=303,
+    responses={404: {"description": "Unknown payment"}},
+)
+async def payment_return(
+    ctx: ContextDep, payment_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+) -> RedirectResponse:
+    """Where a payment platform without webhooks (XBezahldienste) sends the citizen back: the
+    state is asked from the platform, never taken from the return, then the case is shown."""
+    case_id = await run_in_threadpool(confirm_return, ctx, payment_id)
+    return RedirectResponse(f"{ctx.settings.base_url}/cases/{case_id}", status_code=303)

@@ -85,7 +85,15 @@ def request_fee(
     else:
         # Cancelled when a clerk took the case over (one payment row per case): asked afresh.
         payment = earlier
-        for name in ("provider", "amount", "items", "created_at", "remind_at", "due_at"):
+        for name in (
+            "provider",
+            "amount",
+            "items",
+            "kassenzeichen",
+            "created_at",
+            "remind_at",
+            "due_at",
+        ):
             setattr(payment, name, getattr(fresh, name))
         payment.status, payment.provider_ref, payment.closed_at = "open", None, None
         payment.reminded_at = None
@@ -209,7 +217,7 @@ def expire_step(case_id: str) -> str:
     remote = None
     if payment.provider_ref is not None:
         try:
-            remote = build_provider(ctx.settings).cancel(payment.provider_ref)
+            remote = build_provider(ctx.settings, payment.provider).cancel(payment.provider_ref)
         except ProviderUnavailable as exc:
             # Expire anyway: money that still arrives is recorded as late and refunded.
             log.warning("payment of case %s: could not cancel at provider (%s)", case_id, exc)

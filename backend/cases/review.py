@@ -327,7 +327,7 @@ def withdraw(ctx: AppContext, identity: Identity, case_id: str, reason: str | No
             raise Conflict(_why_no_withdrawal(case, payment))
     if payment is not None and payment.status == "open" and payment.provider_ref:
         try:
-            build_provider(ctx.settings).cancel(payment.provider_ref)
+            build_provider(ctx.settings, payment.provider).cancel(payment.provider_ref)
         except ProviderUnavailable as exc:
             # Withdrawal is the citizen's right; money still arriving is refunded (late payment).
             log.warning("withdrawal of case %s: could not cancel payment (%s)", case_id, exc)

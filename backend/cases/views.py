@@ -296,6 +296,7 @@ TIMELINE_KINDS = frozenset(
         "payment_requested",
         "payment_received",
         "late_payment_received",
+        "refund_requested",
         "payment_expired",
         "citizen_notified",
         "question_asked",

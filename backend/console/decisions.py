@@ -38,7 +38,7 @@ from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
 from backend.notices.clerk import revoke_standing_notices
 from backend.notices.content import not_from_register
 from backend.notifications.messages import Bilingual, MessageText
-from backend.payments.service import fees_due
+from backend.payments.service import fees_due, refund_after_new_decision
 from backend.records.audit import record_event
 from backend.records.models import Case, CaseEvent, CaseTask
 
@@ -443,6 +443,8 @@ def execute_decision(
                 "withdrawal": withdrawal,
             },
         )
+        if replacing:
+            refund_after_new_decision(session, case, outcome)
         if actor.id is not None:
             record_finding(session, case, clerk_sub=actor.id, final_outcome=outcome, reason=reason)
         if replacing and actor.id is not None and not rounds and standing is not None:

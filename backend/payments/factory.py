@@ -5,17 +5,29 @@ from __future__ import annotations
 
 from backend.payments.provider import PaymentProvider, payment_secrets
 from backend.payments.sandbox import SandboxProvider
+from backend.payments.xbezahldienste import XBezahldiensteProvider
 from backend.settings import Settings
 
+PROVIDERS = frozenset({"sandbox", "xbezahldienste"})
 
-def build_provider(settings: Settings) -> PaymentProvider:
-    """The configured provider; an unknown name is a configuration error at first use."""
-    if settings.payment_provider == "sandbox":
-        keys = payment_secrets(settings)
+
+def build_provider(settings: Settings, name: str | None = None) -> PaymentProvider:
+    """The provider called ``name`` (a payment keeps the one it was opened at), by default the
+    configured one; an unknown name is a configuration error at first use."""
+    chosen = name or settings.payment_provider
+    keys = payment_secrets(settings)
+    if chosen == "sandbox":
         return SandboxProvider(
             base_url=settings.payment_base_url,
             api_key=keys.api_key,
             webhook_secret=keys.webhook_secret,
             tolerance_s=settings.payment_webhook_tolerance_s,
         )
-    raise ValueError(f"unknown payment provider {settings.payment_provider!r}")
+    if chosen == "xbezahldienste":
+        return XBezahldiensteProvider(
+            base_url=settings.xbezahldienste_base_url,
+            api_key=keys.api_key,
+            originator_id=settings.xbezahldienste_originator_id,
+            endpoint_id=settings.xbezahldienste_endpoint_id,
+        )
+    raise ValueError(f"unknown payment provider {chosen!r}")

@@ -33,6 +33,9 @@ class Payment(SQLModel, table=True):
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
     pay_url: str | None = Field(default=None, max_length=500)
+    kassenzeichen: str | None = Field(default=None, max_length=36, index=True)
+    """The cash office's reference the fee is booked under (the fee's booking scheme, or the
+    case reference); sent to the payment platform and written to the booking export."""
     created_at: datetime = stamped(nullable=False)
     remind_at: datetime = stamped(nullable=False)
     due_at: datetime = stamped(nullable=False)
@@ -57,3 +60,26 @@ class PaymentWebhookEvent(SQLModel, table=True):
     provider_ref: str | None = Field(default=None, max_length=64)
     result: str = Field(max_length=24)
     received_at: datetime = stamped(nullable=False)
+
+
+class PaymentBankCredit(SQLModel, table=True):
+    """Every credit of an imported camt.053 statement, once, with what it did to a payment."""
+
+    __tablename__ = "payment_bank_credits"
+    __table_args__ = (UniqueConstraint("entry_key", name="uq_payment_bank_credits_entry"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_key: str = Field(max_length=64)
+    """SHA-256 of account, bank reference (or statement id and position) and transfer index."""
+    statement_id: str = Field(max_length=35)
+    booked_on: str = Field(max_length=10)
+    amount: str = Field(max_length=24)
+    currency: str = Field(max_length=3)
+    remittance: str = Field(max_length=140)
+    kassenzeichen: str | None = Field(default=None, max_length=36)
+    payment_id: str | None = Field(default=None, max_length=32)
+    case_id: str | None = Field(default=None, max_length=32)
+    department: str | None = Field(default=None, max_length=64, index=True)
+    result: str = Field(max_length=24)
+    """paid · duplicate · amount_mismatch · unknown_kassenzeichen · late"""
+    imported_at: datetime = stamped(nullable=False)

@@ -18,6 +18,16 @@ ProviderStatus = Literal["open", "paid", "cancelled", "expired"]
 
 
 @dataclass(frozen=True)
+class OrderItem:
+    """One fee of the order, with where the cash office books it."""
+
+    id: str
+    label: str
+    amount: Decimal
+    booking: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class PaymentOrder:
     """What we ask the provider to collect; ``payment_id`` doubles as the idempotency key."""
 
@@ -28,6 +38,12 @@ class PaymentOrder:
     reference: str
     return_url: str
     webhook_url: str
+    kassenzeichen: str | None = None
+    items: tuple[OrderItem, ...] = ()
+    status_return_url: str = ""
+    """Where a provider without webhooks sends the citizen back: we then ask it for the state."""
+    endpoint_id: str | None = None
+    """The cash office's XBezahldienste endPointId, when the fee names one."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,11 +20,17 @@ from sqlmodel import Session, col, select
 from backend.columns import aware, utcnow
 from backend.context import AppContext
 from backend.db import unit_of_work
-from backend.definitions.models import ServiceDefinition
+from backend.definitions.models import FeeBooking, ServiceDefinition
 from backend.documents.render import date_de, local_date, money_de
+from backend.errors import NotFound
 from backend.payments.factory import build_provider
 from backend.payments.models import Payment
-from backend.payments.provider import PaymentOrder, ProviderPayment, ProviderUnavailable
+from backend.payments.provider import (
+    OrderItem,
+    PaymentOrder,
+    ProviderPayment,
+    ProviderUnavailable,
+)
 from backend.records.audit import record_event
 from backend.records.models import Case, CaseTask
 
@@ -44,6 +50,7 @@ class FeeItem:
     label_en: str
     amount: Decimal
     legal_reference: str
+    booking: FeeBooking | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +58,7 @@ class FeeItem:
             "label": {"de": self.label_de, "en": self.label_en},
             "amount": f"{self.amount:.2f}",
             "legal_reference": self.legal_reference,
+            **({"booking": self.booking.model_dump(exclude_none=True)} if self.booking else {}),
         }
 
 
@@ -65,9 +73,28 @@ def fees_due(definition: ServiceDefinition, decision: dict[str, Any]) -> list[Fe
             amount = Decimal(str(amounts[fee.id]))
             if amount > 0:
                 items.append(
-                    FeeItem(fee.id, fee.label.de, fee.label.en, amount, fee.legal_reference)
+                    FeeItem(
+                        fee.id,
+                        fee.label.de,
+                        fee.label.en,
+                        amount,
+                        fee.legal_reference,
+                        fee.booking,
+                    )
                 )
     return items
+
+
+def kassenzeichen_for(case_reference: str, items: list[FeeItem]) -> str:
+    """The Kassenzeichen: the first booked fee's prefix and the case reference, or the reference.
+
+    'KD-2026-ABCD-EFGH' with prefix '6620' gives '6620-2026-ABCD-EFGH': at most 27 characters,
+    so it fits the Verwendungszweck of a transfer (XBezahldienste ``purpose``) whole.
+    """
+    prefix = next((item.booking.kassenzeichen_prefix for item in items if item.booking), None)
+    if prefix is None:
+        return case_reference
+    return f"{prefix}-{case_reference.removeprefix('KD-')}"
 
 
 def new_payment(ctx: AppContext, case: Case, items: list[FeeItem]) -> Payment:
@@ -80,6 +107,7 @@ def new_payment(ctx: AppContext, case: Case, items: list[FeeItem]) -> Payment:
         amount=f"{sum((item.amount for item in items), Decimal('0')):.2f}",
         currency="EUR",
         items=[item.as_json() for item in items],
+        kassenzeichen=kassenzeichen_for(case.reference, items),
         created_at=now,
         remind_at=now + timedelta(seconds=settings.payment_reminder_after_s),
         due_at=now + timedelta(seconds=settings.payment_deadline_s),
@@ -118,10 +146,21 @@ def open_at_provider(ctx: AppContext, case_id: str) -> Payment:
             reference=case.reference,
             return_url=f"{ctx.settings.base_url}/cases/{case.id}",
             webhook_url=f"{ctx.settings.base_url}/api/v1/payments/webhooks/{payment.provider}",
+            kassenzeichen=payment.kassenzeichen,
+            items=tuple(_order_item(item) for item in payment.items),
+            status_return_url=f"{ctx.settings.base_url}/api/v1/payments/return/{payment.id}",
+            endpoint_id=next(
+                (
+                    item["booking"]["endpoint_id"]
+                    for item in payment.items
+                    if item.get("booking", {}).get("endpoint_id")
+                ),
+                None,
+            ),
         )
     # The HTTP call runs outside any transaction; a retry sends the same idempotency key.
     try:
-        created = build_provider(ctx.settings).create(order)
+        created = build_provider(ctx.settings, payment.provider).create(order)
     except ProviderUnavailable as exc:
         log.warning("payment of case %s could not be opened: %s", case_id, exc)
         _set_waiting(ctx, case_id, PROVIDER_DOWN)
@@ -142,6 +181,18 @@ def open_at_provider(ctx: AppContext, case_id: str) -> Payment:
         if created.status == "paid" and stored.status == "open":
             record_paid(ctx, session, stored, paid_at=created.paid_at, source="provider")
         return stored
+
+
+def _order_item(stored: dict[str, Any]) -> OrderItem:
+    booking = stored.get("booking") or {}
+    return OrderItem(
+        id=str(stored["id"]),
+        label=str(stored["label"]["de"]),
+        amount=Decimal(str(stored["amount"])),
+        booking={
+            key: str(booking[key]) for key in ("haushaltsstelle", "sachkonto") if key in booking
+        },
+    )
 
 
 PROVIDER_DOWN = "Zahlungsanbieter nicht erreichbar; die Zahlung wird erneut eingerichtet"
@@ -169,7 +220,8 @@ def record_paid(
 
     Returns 'paid', 'already_paid', or 'late' (paid after we gave up: a refund task).
     """
-    when = aware(paid_at) if paid_at else utcnow()
+    # In UTC: SQLite keeps no offset, and a platform may report local time.
+    when = aware(paid_at).astimezone(UTC) if paid_at else utcnow()
     moved = session.execute(
         update(Payment)
         .where(col(Payment.id) == payment.id, col(Payment.status) == "open")
@@ -220,6 +272,16 @@ def _late_payment(session: Session, payment: Payment, *, source: str) -> None:
         payload={"payment": payment.id, "amount": payment.amount, "source": source},
         idempotency_key="payment:late",
     )
+    _refund_task(
+        session,
+        case,
+        f"{payment.amount} {payment.currency} nach Ende des Verfahrens bezahlt",
+    )
+    log.warning("late payment for case %s; refund task created", case.id)
+
+
+def _refund_task(session: Session, case: Case, statement: str) -> None:
+    """The department's task to pay money back; one per case, as a case has one payment."""
     if (
         session.exec(
             select(CaseTask).where(CaseTask.case_id == case.id, CaseTask.key == "refund")
@@ -232,19 +294,47 @@ def _late_payment(session: Session, payment: Payment, *, source: str) -> None:
                 department=case.department,
                 kind="refund",
                 key="refund",
-                statement=f"{payment.amount} {payment.currency} nach Ende des Verfahrens bezahlt",
+                statement=statement,
                 legal_basis="Erstattung überzahlter Gebühren (vgl. § 21 BGebG)",
                 created_by="system",
             )
         )
-    log.warning("late payment for case %s; refund task created", case.id)
+
+
+def refund_after_new_decision(session: Session, case: Case, outcome: str) -> bool:
+    """A paid approval was replaced (Abhilfe after an objection, or a review) by a decision
+    that costs nothing: the fee is no longer owed and goes back, under its Kassenzeichen."""
+    payment = payment_of(session, case.id)
+    if outcome == "approved" or payment is None or payment.status != "paid":
+        return False
+    record_event(
+        session,
+        case.id,
+        "refund_requested",
+        actor="system",
+        reason="Gebühr nach neuer Entscheidung nicht mehr geschuldet; Erstattung nötig",
+        payload={
+            "payment": payment.id,
+            "amount": payment.amount,
+            "currency": payment.currency,
+            "kassenzeichen": payment.kassenzeichen,
+        },
+        idempotency_key="payment:refund",
+    )
+    _refund_task(
+        session,
+        case,
+        f"{payment.amount} {payment.currency} unter Kassenzeichen {payment.kassenzeichen} "
+        "erstatten: die Gebühr ist nach der neuen Entscheidung nicht mehr geschuldet",
+    )
+    return True
 
 
 def provider_state(ctx: AppContext, payment: Payment) -> ProviderPayment | None:
     """Ask the provider, for when a webhook did not arrive; None when it cannot say."""
     if payment.provider_ref is None:
         return None
-    return build_provider(ctx.settings).fetch(payment.provider_ref)
+    return build_provider(ctx.settings, payment.provider).fetch(payment.provider_ref)
 
 
 def close_payment(session: Session, payment: Payment, status: str) -> bool:
@@ -260,3 +350,30 @@ def close_payment(session: Session, payment: Payment, status: str) -> bool:
 
 def seconds_until(moment: datetime) -> float:
     return max(0.0, (aware(moment) - utcnow()).total_seconds())
+
+
+def confirm_return(ctx: AppContext, payment_id: str) -> str:
+    """The citizen is back from the payment platform: ask it (a return proves nothing), record
+    a payment it confirms, and name the case to show. Raises NotFound for an unknown payment."""
+    with Session(ctx.engine) as session:
+        payment = session.get(Payment, payment_id)
+        if payment is None:
+            raise NotFound("Diese Zahlung gibt es nicht. (No such payment.)")
+    if payment.status != "open" or payment.provider_ref is None:
+        return payment.case_id
+    try:
+        remote = provider_state(ctx, payment)
+    except ProviderUnavailable as exc:
+        # The waiting workflow asks again at the reminder and at the deadline.
+        log.warning("payment %s: state not available on return (%s)", payment.id, exc)
+        return payment.case_id
+    if remote is None or remote.status != "paid":
+        return payment.case_id
+    if remote.amount != Decimal(payment.amount) or remote.currency != payment.currency:
+        log.warning("payment %s: the platform reports another amount or currency", payment.id)
+        return payment.case_id
+    with unit_of_work(ctx.engine) as session:
+        fresh = session.get(Payment, payment_id)
+        assert fresh is not None
+        record_paid(ctx, session, fresh, paid_at=remote.paid_at, source="return")
+    return payment.case_id

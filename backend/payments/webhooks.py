@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 from backend.context import AppContext
 from backend.db import unit_of_work
 from backend.errors import NotFound
-from backend.payments.factory import build_provider
+from backend.payments.factory import PROVIDERS, build_provider
 from backend.payments.models import Payment, PaymentWebhookEvent
 from backend.payments.provider import WebhookEvent
 from backend.payments.service import record_paid
@@ -73,9 +73,9 @@ def handle_webhook(
     ctx: AppContext, provider_name: str, headers: Mapping[str, str], body: bytes
 ) -> WebhookResult:
     """Verify, deduplicate and apply one webhook; raises WebhookRejected or NotFound."""
-    provider = build_provider(ctx.settings)
-    if provider_name != provider.name:
+    if provider_name not in PROVIDERS:
         raise NotFound("Unbekannter Zahlungsanbieter. (Unknown payment provider.)")
+    provider = build_provider(ctx.settings, provider_name)
     event = provider.parse_webhook(headers, body, now=time.time())
     try:
         with unit_of_work(ctx.engine) as session:

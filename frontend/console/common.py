@@ -44,6 +44,7 @@ def nav_items() -> list[tuple[str, str]]:
         ("/console/absence", N_("Abwesenheit")),
         ("/console/settings", N_("Einstellungen")),
         ("/console/eakte", N_("E-Akte")),
+        ("/console/payments", N_("Zahlungsabgleich")),
     ]
     if has_page("impact"):
         items.append(("/console/impact", N_("Wirkungsanalyse")))

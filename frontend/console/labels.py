@@ -102,6 +102,15 @@ DONE = {
     "eakte_batch": N_("Die Übergabe an die E-Akte ist gelaufen; den Stand sehen Sie unten."),
 }
 
+CREDIT_RESULT = {
+    "unknown_kassenzeichen": N_("Kassenzeichen unbekannt"),
+    "amount_mismatch": N_("Betrag weicht ab"),
+    "duplicate": N_("Doppelt bezahlt"),
+    "late": N_("Nach Fristende bezahlt, Erstattung nötig"),
+    "paid": N_("Zugeordnet"),
+}
+"""Results of a bank-statement credit (backend/payments/camt.py)."""
+
 EAKTE_STATUS = {
     "pending": N_("Wird übergeben"),
     "acknowledged": N_("Von der E-Akte bestätigt"),
@@ -143,6 +152,7 @@ EVENT = {
     "payment_reminder_sent": N_("Zahlungserinnerung versandt"),
     "payment_received": N_("Zahlung eingegangen"),
     "late_payment_received": N_("Verspätete Zahlung eingegangen"),
+    "refund_requested": N_("Erstattung der Gebühr veranlasst"),
     "payment_expired": N_("Zahlungsfrist abgelaufen"),
     "registry_written": N_("Im Register eingetragen"),
     "handed_over": N_("An das Fachverfahren übermittelt"),

@@ -131,7 +131,7 @@ def test_no_console_page_shows_a_raw_code_in_either_language(platform: Platform)
     pages += ["/console/settings"]
     pages += ["/console/worklist?assignee=me", "/console/worklist?reason=follow_up&sort=due"]
     pages += [f"/console/worklist?reason={r}" for r in ("referred", "incident", "objection")]
-    pages += ["/console/worklist?reason=late", "/console/eakte"]
+    pages += ["/console/worklist?reason=late", "/console/eakte", "/console/payments"]
     pages += [f"/console/cases/{c}" for c in cases]
     writer = Browser(platform, "clerk-buergeramt")
     tomorrow = (local_today() + timedelta(days=1)).isoformat()

@@ -15,7 +15,15 @@ from backend.definitions.models.base import (
     yaml_path,
 )
 from backend.definitions.models.documents import Document, Outcome
-from backend.definitions.models.fees import Account, DueDates, Fee, Levy, LevyRate, iban_checksum_ok
+from backend.definitions.models.fees import (
+    Account,
+    DueDates,
+    Fee,
+    FeeBooking,
+    Levy,
+    LevyRate,
+    iban_checksum_ok,
+)
 from backend.definitions.models.fields import (
     DEFAULT_CHARSET,
     DEFAULT_MAX_LENGTH,
@@ -97,6 +105,7 @@ __all__ = [
     "DueDates",
     "EligibilityRule",
     "Fee",
+    "FeeBooking",
     "Field",
     "FieldType",
     "Handover",

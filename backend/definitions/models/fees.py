@@ -11,6 +11,34 @@ from pydantic import StringConstraints, field_validator
 from backend.definitions.models.base import CelSource, Identifier, Number, _Strict
 from backend.domain.language import LocalizedText, Text
 
+# XBezahldienste 1.2.0 PaymentItem.bookingData values: '^[\w\s\-,\.\u00C0-\u017F]+$', 1..250.
+_BOOKING_VALUE = r"^[\w\s\-,\.\u00C0-\u017F]{1,60}$"
+BookingValue = Annotated[str, StringConstraints(pattern=_BOOKING_VALUE)]
+
+
+class FeeBooking(_Strict):
+    """Where the cash office books the fee, so a payment is booked without a person."""
+
+    haushaltsstelle: BookingValue = pydantic.Field(
+        description="Haushaltsstelle (budget line) the fee is booked to, e.g. '1.122.01'."
+    )
+    sachkonto: BookingValue = pydantic.Field(
+        description="Sachkonto (general-ledger account) of the fee, e.g. '4311000'."
+    )
+    kassenzeichen_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{1,12}$")] = (
+        pydantic.Field(
+            description="Start of the Kassenzeichen: the payment's Kassenzeichen is this, a "
+            "hyphen and the case reference without 'KD-' (e.g. '5120-2026-ABCD-EFGH')."
+        )
+    )
+    endpoint_id: Annotated[str, StringConstraints(pattern=r"^[\w-]{1,27}$")] | None = (
+        pydantic.Field(
+            None,
+            description="XBezahldienste endPointId of the authority's cash office (e.g. its "
+            "AGS); empty: KNOPFDRUCK_XBEZAHLDIENSTE_ENDPOINT_ID.",
+        )
+    )
+
 
 class Fee(_Strict):
     """A fee due when the application is approved, computed into amounts under its id."""
@@ -21,6 +49,11 @@ class Fee(_Strict):
     )
     legal_reference: Text = pydantic.Field(description="Provision that sets the fee.")
     label: LocalizedText = pydantic.Field(description="What the fee is for, on notice and receipt.")
+    booking: FeeBooking | None = pydantic.Field(
+        None,
+        description="Booking data for the cash office (Haushaltsstelle, Sachkonto, "
+        "Kassenzeichen); sent with the payment and written to the daily booking export.",
+    )
 
     @field_validator("amount")
     @classmethod
