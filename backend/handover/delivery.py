@@ -19,10 +19,12 @@ from sqlmodel import Session, col, select
 from backend.columns import utcnow
 from backend.context import AppContext
 from backend.db import unit_of_work
+from backend.definitions.constraints import local_day
 from backend.definitions.models import ServiceDefinition
 from backend.domain.case_state import CaseStatus
 from backend.domain.handover_state import ANSWERED_OR_DELIVERED, HandoverEvent, Step, advance
 from backend.handover.credentials import ClientCredentials, sender_credentials
+from backend.handover.fitconnect import FACHDATEN_SCHEMA_URN, PaymentInformation, transaction_id
 from backend.handover.message import (
     Attachment,
     Submission,
@@ -32,6 +34,7 @@ from backend.handover.message import (
     encryption_key,
 )
 from backend.handover.models import Handover
+from backend.payments.models import Payment
 from backend.records.audit import record_event
 from backend.records.models import Case, Document
 from backend.uploads.models import Upload
@@ -122,14 +125,27 @@ def build_submission(ctx: AppContext, case_id: str, submission_id: str) -> Submi
         attachments = [
             Attachment(u.id, u.display_name, u.media_type, "attachment", u.content) for u in uploads
         ] + [Attachment(d.id, d.filename, d.media_type, "document", d.content) for d in documents]
+        paid = session.exec(
+            select(Payment).where(Payment.case_id == case_id, Payment.status == "paid")
+        ).first()
         return Submission(
             submission_id=submission_id,
             destination_id=_destination(definition),
             service_identifier=LEIKA_URN + definition.leika,
             service_name=definition.title.de,
             case_reference=case.reference,
+            application_date=local_day(case.submitted_at),
+            schema_uri=f"{FACHDATEN_SCHEMA_URN}{definition.id}:{case.service_version}",
             data=_application_data(case, definition),
             attachments=tuple(attachments),
+            payment=None
+            if paid is None
+            else PaymentInformation(
+                transaction_id=transaction_id(paid.provider_ref or paid.id),
+                transaction_reference=case.reference,
+                amount=paid.amount,
+                paid_at=paid.paid_at,
+            ),
         )
 
 

@@ -11,15 +11,23 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from jose import jwe
 from jose.exceptions import JOSEError
 
+from backend.handover.fitconnect import (
+    AnnouncedAttachment,
+    PaymentInformation,
+    build_metadata,
+    validate_metadata,
+    wire_id,
+)
+
 KEY_ALGORITHM = "RSA-OAEP-256"
 CONTENT_ENCRYPTION = "A256GCM"
 MIN_RSA_BITS = 2048
-METADATA_SCHEMA = "urn:knopfdruck:handover:metadata:1"
 DATA_MEDIA_TYPE = "application/json"
 
 
@@ -39,6 +47,11 @@ class Attachment:
     content: bytes = field(repr=False)
 
     @property
+    def wire_id(self) -> str:
+        """The id on the wire: FIT-Connect wants a UUID."""
+        return wire_id(self.attachment_id)
+
+    @property
     def sha512(self) -> str:
         return hashlib.sha512(self.content).hexdigest()
 
@@ -52,39 +65,33 @@ class Submission:
     service_identifier: str
     service_name: str
     case_reference: str
+    application_date: date
+    schema_uri: str
     data: bytes = field(repr=False)
     attachments: tuple[Attachment, ...] = ()
+    payment: PaymentInformation | None = None
 
     @property
     def data_sha512(self) -> str:
         return hashlib.sha512(self.data).hexdigest()
 
     def metadata(self) -> dict[str, Any]:
-        """Content structure with hashes, the service type and the case reference."""
-        return {
-            "$schema": METADATA_SCHEMA,
-            "contentStructure": {
-                "data": {
-                    "submissionSchema": {"mimeType": DATA_MEDIA_TYPE},
-                    "hash": {"type": "sha512", "content": self.data_sha512},
-                },
-                "attachments": [
-                    {
-                        "attachmentId": a.attachment_id,
-                        "filename": a.filename,
-                        "mimeType": a.media_type,
-                        "purpose": a.purpose,
-                        "hash": {"type": "sha512", "content": a.sha512},
-                    }
-                    for a in self.attachments
-                ],
-            },
-            "publicServiceType": {
-                "identifier": self.service_identifier,
-                "name": self.service_name,
-            },
-            "caseReference": self.case_reference,
-        }
+        """FIT-Connect metadata 1.0.0, validated against the published schema before use."""
+        metadata = build_metadata(
+            service_identifier=self.service_identifier,
+            service_name=self.service_name,
+            schema_uri=self.schema_uri,
+            data_sha512=self.data_sha512,
+            attachments=tuple(
+                AnnouncedAttachment(a.attachment_id, a.filename, a.media_type, a.purpose, a.sha512)
+                for a in self.attachments
+            ),
+            case_reference=self.case_reference,
+            application_date=self.application_date,
+            payment=self.payment,
+        )
+        validate_metadata(metadata)
+        return metadata
 
 
 def canonical_json(value: Any) -> bytes:
@@ -151,6 +158,6 @@ def encrypted_body(submission: Submission, key: dict[str, Any]) -> dict[str, Any
         "encryptedMetadata": encrypt(canonical_json(submission.metadata()), key, DATA_MEDIA_TYPE),
         "encryptedData": encrypt(submission.data, key, DATA_MEDIA_TYPE),
         "encryptedAttachments": {
-            a.attachment_id: encrypt(a.content, key, a.media_type) for a in submission.attachments
+            a.wire_id: encrypt(a.content, key, a.media_type) for a in submission.attachments
         },
     }
