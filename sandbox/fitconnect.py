@@ -23,13 +23,15 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from jose import jwe
@@ -47,9 +49,114 @@ DESTINATIONS: dict[str, str] = {
 }
 
 
+CA_BITS = 3072
+CA_FILE = "fitconnect-ca.pem"
+"""The sandbox's root certificate: the trust anchor a platform delivering here is given."""
+CA_KEY_FILE = "fitconnect-ca-key.pem"
+
+
 def key_file(key_dir: Path, destination: str) -> Path:
     """Where the destination's private key lives (tests read it to decrypt independently)."""
     return key_dir / f"fitconnect-{destination}.pem"
+
+
+def certificate_file(key_dir: Path, destination: str) -> Path:
+    """The destination key's certificate, issued by the sandbox CA."""
+    return key_dir / f"fitconnect-{destination}.crt"
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Knopfdruck Sandbox"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+class _Authority:
+    """The sandbox's own root CA, standing in for the Verwaltungs-PKI, made once per key_dir."""
+
+    def __init__(self, key_dir: Path) -> None:
+        key_path, cert_path = key_dir / CA_KEY_FILE, key_dir / CA_FILE
+        if not key_path.exists() or not cert_path.exists():
+            key_dir.mkdir(parents=True, exist_ok=True)
+            private = rsa.generate_private_key(public_exponent=65537, key_size=CA_BITS)
+            now = datetime.now(UTC)
+            cert = (
+                x509.CertificateBuilder()
+                .subject_name(_name("Knopfdruck Sandbox FIT-Connect CA"))
+                .issuer_name(_name("Knopfdruck Sandbox FIT-Connect CA"))
+                .public_key(private.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - timedelta(days=1))
+                .not_valid_after(now + timedelta(days=3650))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                .add_extension(
+                    x509.KeyUsage(
+                        digital_signature=False,
+                        content_commitment=False,
+                        key_encipherment=False,
+                        data_encipherment=False,
+                        key_agreement=False,
+                        key_cert_sign=True,
+                        crl_sign=True,
+                        encipher_only=False,
+                        decipher_only=False,
+                    ),
+                    critical=True,
+                )
+                .sign(private, hashes.SHA256())
+            )
+            _write_private(
+                key_path,
+                private.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                ),
+            )
+            cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        loaded = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        if not isinstance(loaded, rsa.RSAPrivateKey):
+            raise ValueError(f"{key_path} does not hold an RSA key")
+        self.private = loaded
+        self.certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
+
+    def issue(self, destination: str, public: rsa.RSAPublicKey) -> x509.Certificate:
+        """A certificate for a destination's encryption key (key encipherment only)."""
+        now = datetime.now(UTC)
+        return (
+            x509.CertificateBuilder()
+            .subject_name(_name(destination))
+            .issuer_name(self.certificate.subject)
+            .public_key(public)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=730))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=True,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .sign(self.private, hashes.SHA256())
+        )
 
 
 def _b64url(data: bytes) -> str:
@@ -74,9 +181,12 @@ class _Keys:
         self.key_dir = key_dir
         self._keys: dict[str, _DestinationKey] = {}
         self._lock = threading.Lock()
+        self._authority: _Authority | None = None
 
     def get(self, destination: str) -> _DestinationKey:
         with self._lock:
+            if self._authority is None:
+                self._authority = _Authority(self.key_dir)
             if destination not in self._keys:
                 self._keys[destination] = self._load_or_create(destination)
             return self._keys[destination]
@@ -91,9 +201,7 @@ class _Keys:
                 serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),
             )
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as file:
-                file.write(pem)
+            _write_private(path, pem)
         pem = path.read_bytes()
         loaded = serialization.load_pem_private_key(pem, password=None)
         if not isinstance(loaded, rsa.RSAPrivateKey):
@@ -103,6 +211,15 @@ class _Keys:
         # RFC 7638 thumbprint as key id, like the sandbox IdP.
         canonical = json.dumps({"e": e, "kty": "RSA", "n": n}, separators=(",", ":"))
         kid = _b64url(hashlib.sha256(canonical.encode()).digest())
+        assert self._authority is not None
+        cert_path = certificate_file(self.key_dir, destination)
+        certificate = (
+            x509.load_pem_x509_certificate(cert_path.read_bytes()) if cert_path.exists() else None
+        )
+        if certificate is None or certificate.public_key() != loaded.public_key():
+            certificate = self._authority.issue(destination, loaded.public_key())
+            cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        chain = [certificate, self._authority.certificate]
         jwk = {
             "kty": "RSA",
             "kid": kid,
@@ -111,6 +228,9 @@ class _Keys:
             "key_ops": ["wrapKey"],
             "n": n,
             "e": e,
+            "x5c": [
+                base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode() for c in chain
+            ],
         }
         return _DestinationKey(kid=kid, private_pem=pem, public_jwk=jwk)
 

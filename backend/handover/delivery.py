@@ -23,15 +23,18 @@ from backend.definitions.constraints import local_day
 from backend.definitions.models import ServiceDefinition
 from backend.domain.case_state import CaseStatus
 from backend.domain.handover_state import ANSWERED_OR_DELIVERED, HandoverEvent, Step, advance
-from backend.handover.credentials import ClientCredentials, sender_credentials
+from backend.handover.credentials import (
+    ClientCredentials,
+    sender_credentials,
+    trust_anchor_file,
+)
 from backend.handover.fitconnect import FACHDATEN_SCHEMA_URN, PaymentInformation, transaction_id
+from backend.handover.fitconnect_keys import UnusableKey, encryption_key, load_anchors
 from backend.handover.message import (
     Attachment,
     Submission,
-    UnusableKey,
     canonical_json,
     encrypted_body,
-    encryption_key,
 )
 from backend.handover.models import Handover
 from backend.payments.models import Payment
@@ -178,7 +181,8 @@ def _send(ctx: AppContext, submission: Submission) -> str:
             client.headers["Authorization"] = f"Bearer {token}"
             keys = client.get(f"{base}/keys")
             _check(keys, "key lookup")
-            key = encryption_key(keys.json())
+            anchors = trust_anchor_file(ctx.settings)
+            key = encryption_key(keys.json(), [] if anchors is None else load_anchors(anchors))
             response = client.post(f"{base}/submissions", json=encrypted_body(submission, key))
             _check(response, "submission")
     except httpx.TimeoutException:

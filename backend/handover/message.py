@@ -24,15 +24,10 @@ from backend.handover.fitconnect import (
     validate_metadata,
     wire_id,
 )
+from backend.handover.fitconnect_keys import KEY_ALGORITHM, UnusableKey
 
-KEY_ALGORITHM = "RSA-OAEP-256"
 CONTENT_ENCRYPTION = "A256GCM"
-MIN_RSA_BITS = 2048
 DATA_MEDIA_TYPE = "application/json"
-
-
-class UnusableKey(ValueError):
-    """The destination publishes no key we may encrypt to; nothing is sent."""
 
 
 @dataclass(frozen=True)
@@ -97,37 +92,6 @@ class Submission:
 def canonical_json(value: Any) -> bytes:
     """Deterministic bytes, so the same case always hashes the same."""
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
-
-
-def encryption_key(jwks: Any) -> dict[str, Any]:
-    """The destination's RSA key for RSA-OAEP-256 key wrapping; refuse anything weaker."""
-    keys = jwks.get("keys") if isinstance(jwks, dict) else None
-    if not isinstance(keys, list):
-        raise UnusableKey("the destination's JWKS has no 'keys' list")
-    for key in keys:
-        if not isinstance(key, dict) or key.get("kty") != "RSA":
-            continue
-        if key.get("alg") != KEY_ALGORITHM or not key.get("kid"):
-            continue
-        if key.get("use", "enc") != "enc" or "wrapKey" not in key.get("key_ops", ["wrapKey"]):
-            continue
-        try:
-            modulus = int.from_bytes(_b64url_decode(str(key["n"])), "big")
-        except (KeyError, ValueError):
-            continue
-        if modulus.bit_length() < MIN_RSA_BITS:
-            continue
-        return key
-    raise UnusableKey(
-        f"the destination publishes no {KEY_ALGORITHM} encryption key of at least "
-        f"{MIN_RSA_BITS} bits"
-    )
-
-
-def _b64url_decode(text: str) -> bytes:
-    import base64
-
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def encrypt(plaintext: bytes, key: dict[str, Any], media_type: str) -> str:

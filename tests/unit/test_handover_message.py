@@ -19,10 +19,8 @@ from backend.errors import Unauthorized
 from backend.handover.message import (
     Attachment,
     Submission,
-    UnusableKey,
     canonical_json,
     encrypted_body,
-    encryption_key,
 )
 from sandbox.fitconnect import Einreichung, check_submission, signed_callback
 
@@ -60,23 +58,6 @@ SUBMISSION = Submission(
         Attachment(RECEIPT_ID, "Quittung.pdf", "application/pdf", "document", b"%PDF receipt"),
     ),
 )
-
-
-def test_the_key_must_wrap_with_rsa_oaep_256_and_be_strong_enough(key: cjwk.JWK) -> None:
-    weak = cjwk.JWK.generate(kty="RSA", size=1024, kid="weak", alg="RSA-OAEP-256")
-    good = _public(key)
-    assert encryption_key({"keys": [_public(weak), good]}) == good
-    unusable: dict[str, Any]
-    for unusable in (
-        {"keys": [_public(key, alg="RSA1_5")]},
-        {"keys": [_public(key, use="sig")]},
-        {"keys": [_public(key, key_ops=["verify"])]},
-        {"keys": [_public(weak)]},
-        {"keys": []},
-        {"nothing": 1},
-    ):
-        with pytest.raises(UnusableKey):
-            encryption_key(unusable)
 
 
 def test_everything_is_a_separate_jwe_that_an_independent_library_decrypts(
