@@ -161,6 +161,18 @@ class Settings(BaseSettings):
         "when deliveries go to the sandbox in this process, else deliveries fail and go to a "
         "person.",
     )
+    handover_routing_url: str = Field(
+        "",
+        description="FIT-Connect Routing API (GET /v1/routes?leikaKey=&ars=) that names each "
+        "case's destination. Empty: the sandbox FIT-Connect's when deliveries go to the sandbox "
+        "in this process, else the destination in the service's handover block.",
+    )
+    handover_region_key: str = Field(
+        "053150000000",
+        pattern=r"^\d{12}$",
+        description="Amtlicher Regionalschlüssel (ARS) the Routing API is asked for, until "
+        "tenancy gives every authority its own (default: Köln).",
+    )
     handover_attempts: int = Field(
         8, description="Delivery attempts to a Fachverfahren before a person takes over."
     )

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import threading
 import time
@@ -32,7 +33,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from jose import jwe
 from jose.exceptions import JOSEError
@@ -53,6 +54,15 @@ CA_BITS = 3072
 CA_FILE = "fitconnect-ca.pem"
 """The sandbox's root certificate: the trust anchor a platform delivering here is given."""
 CA_KEY_FILE = "fitconnect-ca-key.pem"
+
+ROUTES: dict[tuple[str, str], str] = {
+    ("99000000000800", "053150000000"): "fv-ordnungsamt-koeln",
+    ("99034004000000", "053150000000"): "fv-tiefbauamt-koeln",
+}
+"""The sandbox's Routing API: (LeiKa key, ARS) to the responsible destination, as an
+authority would have registered its services and regions (Köln has ARS 053150000000)."""
+LEIKA_KEY = r"^99\d{12}$"
+REGION_KEY = r"^\d{12}$"
 
 
 def key_file(key_dir: Path, destination: str) -> Path:
@@ -402,6 +412,37 @@ def build_fitconnect_router(
 
     # A local dependency: string annotations (PEP 563) could not name it, a default can.
     authenticated = Depends(caller)
+
+    @router.get("/v1/routes")
+    async def routes(
+        request: Request,
+        leika_key: str | None = Query(None, alias="leikaKey", max_length=14),
+        ars: str | None = Query(None, max_length=12),
+    ) -> Any:
+        """Routing API: the destinations for a service (LeiKa) in a region (ARS); public."""
+        if leika_key is None or not re.match(LEIKA_KEY, leika_key):
+            return _fehler(400, "leikaKey_ungueltig")
+        if ars is None or not re.match(REGION_KEY, ars):
+            return _fehler(400, "ars_ungueltig")
+        found = ROUTES.get((leika_key, ars))
+        submission_url = str(request.url).split("/v1/routes", 1)[0]
+        routes = []
+        if found is not None:
+            key = await asyncio.to_thread(keys.get, found)
+            routes.append(
+                {
+                    "destinationId": found,
+                    "destinationName": DESTINATIONS[found],
+                    "destinationParameters": {
+                        "encryptionKid": key.kid,
+                        "metadataVersions": ["1.0.0"],
+                        "publicKeys": {"keys": [key.public_jwk]},
+                        "status": "active",
+                        "submissionUrl": submission_url,
+                    },
+                }
+            )
+        return {"count": len(routes), "offset": 0, "totalCount": len(routes), "routes": routes}
 
     @router.get("/destinations/{destination}")
     async def destination_info(destination: str, _client: str = authenticated) -> Any:

@@ -37,6 +37,7 @@ from backend.handover.message import (
     encrypted_body,
 )
 from backend.handover.models import Handover
+from backend.handover.routing import RoutingFailed, route_destination, routing_url
 from backend.payments.models import Payment
 from backend.records.audit import record_event
 from backend.records.models import Case, Document
@@ -114,7 +115,9 @@ def _application_data(case: Case, definition: ServiceDefinition) -> bytes:
     )
 
 
-def build_submission(ctx: AppContext, case_id: str, submission_id: str) -> Submission:
+def build_submission(
+    ctx: AppContext, case_id: str, submission_id: str, destination_id: str | None = None
+) -> Submission:
     """The plaintext submission: data, and the citizen's uploads and issued documents."""
     with Session(ctx.engine) as session:
         case = _load(session, case_id)
@@ -133,7 +136,7 @@ def build_submission(ctx: AppContext, case_id: str, submission_id: str) -> Submi
         ).first()
         return Submission(
             submission_id=submission_id,
-            destination_id=_destination(definition),
+            destination_id=destination_id or _destination(definition),
             service_identifier=LEIKA_URN + definition.leika,
             service_name=definition.title.de,
             case_reference=case.reference,
@@ -228,22 +231,48 @@ def deliver_submission(ctx: AppContext, case_id: str, *, refer: Referral) -> Han
     row = _handover_row(ctx, case_id, destination)
     if row.status in ANSWERED_OR_DELIVERED:
         return HandoverResult(row.submission_id, row.status)  # type: ignore[arg-type]
-    submission = build_submission(ctx, case_id, row.submission_id)
     attempts = max(1, ctx.settings.handover_attempts)
+    submission: Submission | None = None
     for attempt in range(1, attempts + 1):
         try:
+            if submission is None:
+                destination = _routed(ctx, case_id, row)
+                submission = build_submission(ctx, case_id, row.submission_id, destination)
             key_id = _send(ctx, submission)
         except _Failure as failure:
             log.warning("handover attempt %d failed: %s", attempt, failure.reason)
             if not failure.retryable or attempt == attempts:
-                return _give_up(
-                    ctx, case_id, submission.submission_id, failure.reason, attempt, refer
-                )
+                return _give_up(ctx, case_id, row.submission_id, failure.reason, attempt, refer)
             _note_failure(ctx, case_id, failure.reason, attempt, attempts)
             time.sleep(ctx.settings.handover_backoff_s * 2 ** (attempt - 1))
             continue
         return _delivered(ctx, case_id, submission, key_id, attempt)
     raise AssertionError("unreachable: the last attempt returns")
+
+
+def _routed(ctx: AppContext, case_id: str, row: Handover) -> str:
+    """The destination the Routing API names (when one is configured), kept on the row."""
+    base = routing_url(ctx.settings)
+    if base is None:
+        return row.destination_id
+    with Session(ctx.engine) as session:
+        case = _load(session, case_id)
+        leika = ctx.catalogue.get(case.service, case.service_version).leika
+    try:
+        with httpx.Client(
+            timeout=ctx.settings.registry_timeout_s, headers={"User-Agent": "Knopfdruck/0.1"}
+        ) as client:
+            destination = route_destination(client, base, leika, ctx.settings.handover_region_key)
+    except RoutingFailed as failed:
+        raise _Failure(failed.reason, retryable=failed.retryable) from None
+    if destination != row.destination_id:
+        with unit_of_work(ctx.engine) as session:
+            session.execute(
+                update(Handover)
+                .where(col(Handover.id) == row.id)
+                .values(destination_id=destination, updated_at=utcnow())
+            )
+    return destination
 
 
 def _note_failure(ctx: AppContext, case_id: str, reason: str, attempt: int, attempts: int) -> None:
