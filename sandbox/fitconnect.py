@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
@@ -139,8 +139,10 @@ class _Authority:
         self.private = loaded
         self.certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
 
-    def issue(self, destination: str, public: rsa.RSAPublicKey) -> x509.Certificate:
-        """A certificate for a destination's encryption key (key encipherment only)."""
+    def issue(
+        self, destination: str, public: rsa.RSAPublicKey, *, signing: bool = False
+    ) -> x509.Certificate:
+        """A certificate for an encryption key (key encipherment) or a signing key."""
         now = datetime.now(UTC)
         return (
             x509.CertificateBuilder()
@@ -153,9 +155,9 @@ class _Authority:
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=False,
+                    digital_signature=signing,
                     content_commitment=False,
-                    key_encipherment=True,
+                    key_encipherment=not signing,
                     data_encipherment=False,
                     key_agreement=False,
                     key_cert_sign=False,
@@ -192,6 +194,16 @@ class _Keys:
         self._keys: dict[str, _DestinationKey] = {}
         self._lock = threading.Lock()
         self._authority: _Authority | None = None
+        self._signer: _EventSigner | None = None
+
+    def signer(self) -> _EventSigner:
+        """The event log's signing key, certified by the same CA, made on first use."""
+        with self._lock:
+            if self._authority is None:
+                self._authority = _Authority(self.key_dir)
+            if self._signer is None:
+                self._signer = _EventSigner(self.key_dir, self._authority)
+            return self._signer
 
     def get(self, destination: str) -> _DestinationKey:
         with self._lock:
@@ -245,6 +257,92 @@ class _Keys:
         return _DestinationKey(kid=kid, private_pem=pem, public_jwk=jwk)
 
 
+SIGNING_KEY_FILE = "fitconnect-signing.pem"
+SET_TYPE = "secevent+jwt"
+SET_SCHEMA = "https://schema.fitko.de/fit-connect/set-payload/1.0.0/set-payload.schema.json"
+EVENTS = "https://schema.fitko.de/fit-connect/events/"
+
+
+def _pem_key(path: Path, bits: int) -> rsa.RSAPrivateKey:
+    """An RSA key persisted as PKCS#8 PEM (mode 0600), made on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        private = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+        _write_private(
+            path,
+            private.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ),
+        )
+    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(loaded, rsa.RSAPrivateKey):
+        raise ValueError(f"{path} does not hold an RSA key")
+    return loaded
+
+
+class _EventSigner:
+    """The Zustelldienst's PS512 key that signs the event log, published as JWKS."""
+
+    def __init__(self, key_dir: Path, authority: _Authority) -> None:
+        self.private = _pem_key(key_dir / SIGNING_KEY_FILE, KEY_BITS)
+        numbers = self.private.public_key().public_numbers()
+        n, e = _uint(numbers.n), _uint(numbers.e)
+        canonical = json.dumps({"e": e, "kty": "RSA", "n": n}, separators=(",", ":"))
+        self.kid = _b64url(hashlib.sha256(canonical.encode()).digest())
+        cert = authority.issue(
+            "FIT-Connect Zustelldienst (Sandbox)", self.private.public_key(), signing=True
+        )
+        self.jwk = {
+            "kty": "RSA",
+            "kid": self.kid,
+            "use": "sig",
+            "alg": "PS512",
+            "key_ops": ["verify"],
+            "n": n,
+            "e": e,
+            "x5c": [
+                base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode()
+                for c in (cert, authority.certificate)
+            ],
+        }
+
+    def token(self, claims: dict[str, Any]) -> str:
+        """A Security Event Token: compact JWS, PS512 (RSASSA-PSS, SHA-512, 64-byte salt)."""
+        header = {"typ": SET_TYPE, "alg": "PS512", "kid": self.kid}
+        signing_input = (
+            _b64url(json.dumps(header, separators=(",", ":")).encode())
+            + "."
+            + _b64url(json.dumps(claims, separators=(",", ":")).encode())
+        )
+        signature = self.private.sign(
+            signing_input.encode(),
+            padding.PSS(mgf=padding.MGF1(hashes.SHA512()), salt_length=64),
+            hashes.SHA512(),
+        )
+        return signing_input + "." + _b64url(signature)
+
+
+def _uuid(hex_id: str) -> str:
+    return str(uuid.UUID(hex=hex_id))
+
+
+def event_claims(
+    issuer: str, submission_id: str, case_id: str, event: str, detail: dict[str, Any]
+) -> dict[str, Any]:
+    """The claims of one event of a submission in its case's event log."""
+    return {
+        "$schema": SET_SCHEMA,
+        "jti": str(uuid.uuid4()),
+        "iss": issuer,
+        "iat": int(time.time()),
+        "sub": f"submission:{_uuid(submission_id)}",
+        "txn": f"case:{case_id}",
+        "events": {EVENTS + event: detail},
+    }
+
+
 class Dienst(BaseModel):
     """The public service the submission belongs to (LeiKa URN and name)."""
 
@@ -263,6 +361,12 @@ class Einreichung(BaseModel):
     encrypted_metadata: str = Field(alias="encryptedMetadata", min_length=1)
     encrypted_data: str = Field(alias="encryptedData", min_length=1)
     encrypted_attachments: dict[str, str] = Field(alias="encryptedAttachments")
+    case_id: str | None = Field(
+        None,
+        alias="caseId",
+        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+    )
+    """The FIT-Connect case (Vorgang) whose event log records this submission."""
 
 
 @dataclass
@@ -368,7 +472,21 @@ def build_fitconnect_router(
     keys = _Keys(key_dir)
     tokens = _Tokens()
     stored: dict[str, _Stored] = {}
+    event_log: dict[str, list[tuple[str, str]]] = {}
+    """caseId to (owner, SET) in the order written."""
     router = APIRouter(tags=["FIT-Connect (Sandbox)"])
+
+    async def log_event(
+        owner: str, submission: Einreichung, event: str, detail: dict[str, Any]
+    ) -> None:
+        """Append a signed event to the submission's case log, if it names a case."""
+        if submission.case_id is None:
+            return
+        signer = await asyncio.to_thread(keys.signer)
+        claims = event_claims(
+            submission.destination_id, submission.submission_id, submission.case_id, event, detail
+        )
+        event_log.setdefault(submission.case_id, []).append((owner, signer.token(claims)))
 
     def known(destination: str) -> JSONResponse | None:
         if destination not in DESTINATIONS:
@@ -412,6 +530,20 @@ def build_fitconnect_router(
 
     # A local dependency: string annotations (PEP 563) could not name it, a default can.
     authenticated = Depends(caller)
+
+    @router.get("/.well-known/jwks.json")
+    async def signing_keys() -> Any:
+        """The keys the event log is signed with (public, as the real Zustelldienst's)."""
+        signer = await asyncio.to_thread(keys.signer)
+        return {"keys": [signer.jwk]}
+
+    @router.get("/v1/cases/{case_id}/events")
+    async def case_events(case_id: str, client: str = authenticated) -> Any:
+        """A case's event log as Security Event Tokens; only the sender's own, else 404."""
+        own = [token for owner, token in event_log.get(case_id, []) if owner == client]
+        if not own:
+            return _fehler(404, "vorgang_unbekannt")
+        return {"eventLog": own}
 
     @router.get("/v1/routes")
     async def routes(
@@ -469,6 +601,12 @@ def build_fitconnect_router(
         """Check the submission as a Fachverfahren would, then tell the platform."""
         key = await asyncio.to_thread(keys.get, destination)
         problem = await asyncio.to_thread(check_submission, submission, key.private_pem)
+        owner = stored[submission.submission_id].owner
+        if problem:
+            detail = {"problems": [{"type": EVENTS + "problems/submission", "title": problem}]}
+            await log_event(owner, submission, "reject-submission", detail)
+        else:
+            await log_event(owner, submission, "accept-submission", {})
         payload = {
             "eventId": uuid.uuid4().hex,
             "submissionId": submission.submission_id,
@@ -515,6 +653,7 @@ def build_fitconnect_router(
         stored[submission.submission_id] = _Stored(
             owner=client, body=body, received_at=datetime.now(UTC)
         )
+        await log_event(client, submission, "submit-submission", {})
         background.add_task(report, destination, submission)
         return {"submissionId": submission.submission_id, "status": "submitted", "duplicate": False}
 

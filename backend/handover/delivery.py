@@ -28,7 +28,13 @@ from backend.handover.credentials import (
     sender_credentials,
     trust_anchor_file,
 )
-from backend.handover.fitconnect import FACHDATEN_SCHEMA_URN, PaymentInformation, transaction_id
+from backend.handover.fitconnect import (
+    FACHDATEN_SCHEMA_URN,
+    PaymentInformation,
+    transaction_id,
+    wire_id,
+)
+from backend.handover.fitconnect_events import EventLogInvalid, LogEvent, verify_event_log
 from backend.handover.fitconnect_keys import UnusableKey, encryption_key, load_anchors
 from backend.handover.message import (
     Attachment,
@@ -144,6 +150,7 @@ def build_submission(
             schema_uri=f"{FACHDATEN_SCHEMA_URN}{definition.id}:{case.service_version}",
             data=_application_data(case, definition),
             attachments=tuple(attachments),
+            case_id=case.id,
             payment=None
             if paid is None
             else PaymentInformation(
@@ -383,3 +390,34 @@ def _give_up(
         "handover",
     )
     return HandoverResult(submission_id, "failed", reason=reason, attempts=attempts)
+
+
+class EventLogUnavailable(Exception):
+    """The Zustelldienst could not be asked for the event log; nothing was concluded."""
+
+
+def read_event_log(ctx: AppContext, case_id: str) -> list[LogEvent]:
+    """The case's FIT-Connect event log, every Security Event Token verified (PS512, claims)."""
+    base = ctx.settings.handover_base_url.rstrip("/")
+    fit_case = wire_id(case_id)
+    anchors_file = trust_anchor_file(ctx.settings)
+    try:
+        with httpx.Client(
+            timeout=ctx.settings.registry_timeout_s, headers={"User-Agent": "Knopfdruck/0.1"}
+        ) as client:
+            keys = client.get(f"{base}/.well-known/jwks.json")
+            _check(keys, "signing key lookup")
+            token = _access_token(client, sender_credentials(ctx.settings))
+            client.headers["Authorization"] = f"Bearer {token}"
+            log = client.get(f"{base}/v1/cases/{fit_case}/events")
+            _check(log, "event log")
+    except _Failure as failure:
+        raise EventLogUnavailable(failure.reason) from None
+    except httpx.HTTPError as exc:
+        raise EventLogUnavailable(f"Zustelldienst unreachable ({type(exc).__name__})") from None
+    try:
+        body, jwks = log.json(), keys.json()
+    except ValueError:
+        raise EventLogInvalid("the Zustelldienst answered no JSON") from None
+    anchors = [] if anchors_file is None else load_anchors(anchors_file)
+    return verify_event_log(body, jwks, anchors, fit_case)

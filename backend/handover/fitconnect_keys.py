@@ -57,19 +57,30 @@ def _b64url_int(text: Any) -> int:
 
 
 def key_problem(
-    key: Any, anchors: list[x509.Certificate], now: datetime | None = None
+    key: Any,
+    anchors: list[x509.Certificate],
+    now: datetime | None = None,
+    *,
+    signing: bool = False,
 ) -> str | None:
-    """None when the key passes every check the specification requires, else the first failure."""
+    """None when the key passes every check the specification requires, else the first failure.
+
+    An encryption key wraps (RSA-OAEP-256, ``wrapKey``); a signing key verifies (PS512,
+    ``verify``); everything else is checked the same way.
+    """
+    alg, operation, use = (
+        ("PS512", "verify", "sig") if signing else (KEY_ALGORITHM, "wrapKey", "enc")
+    )
     if not isinstance(key, dict):
         return "not a JSON object"
     if key.get("kty") != "RSA":
         return "kty is not RSA"
-    if key.get("alg") != KEY_ALGORITHM:
-        return f"alg is not {KEY_ALGORITHM}"
-    if key.get("key_ops") != ["wrapKey"]:
-        return 'key_ops is not ["wrapKey"]'
-    if key.get("use", "enc") != "enc":
-        return "use is not enc"
+    if key.get("alg") != alg:
+        return f"alg is not {alg}"
+    if key.get("key_ops") != [operation]:
+        return f'key_ops is not ["{operation}"]'
+    if key.get("use", use) != use:
+        return f"use is not {use}"
     kid = key.get("kid")
     if not isinstance(kid, str) or not 8 <= len(kid) <= 64:
         return "kid missing or not 8 to 64 characters"

@@ -65,6 +65,8 @@ class Submission:
     data: bytes = field(repr=False)
     attachments: tuple[Attachment, ...] = ()
     payment: PaymentInformation | None = None
+    case_id: str | None = None
+    """Our case id: its UUID form is the FIT-Connect case whose event log records this."""
 
     @property
     def data_sha512(self) -> str:
@@ -112,7 +114,7 @@ def encrypt(plaintext: bytes, key: dict[str, Any], media_type: str) -> str:
 
 def encrypted_body(submission: Submission, key: dict[str, Any]) -> dict[str, Any]:
     """The request body of the submission endpoint: only ciphertext besides routing data."""
-    return {
+    body: dict[str, Any] = {
         "submissionId": submission.submission_id,
         "destinationId": submission.destination_id,
         "serviceType": {
@@ -125,3 +127,6 @@ def encrypted_body(submission: Submission, key: dict[str, Any]) -> dict[str, Any
             a.wire_id: encrypt(a.content, key, a.media_type) for a in submission.attachments
         },
     }
+    if submission.case_id is not None:
+        body["caseId"] = wire_id(submission.case_id)
+    return body

@@ -140,7 +140,9 @@ def test_a_submission_is_encrypted_to_the_destination_and_jwcrypto_can_read_it(
         "encryptedMetadata",
         "encryptedData",
         "encryptedAttachments",
+        "caseId",
     }
+    assert body["caseId"] == str(uuid.UUID(case_id))
     assert body["serviceType"]["identifier"] == "urn:de:fim:leika:leistung:99034004000000"
 
     pem = key_file(platform.settings.data_dir, DESTINATION).read_bytes()
