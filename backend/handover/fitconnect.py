@@ -135,7 +135,8 @@ def transaction_id(candidate: str) -> str:
 
 @lru_cache(maxsize=1)
 def _validator() -> Draft202012Validator:
-    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    # Decimals, not floats: multipleOf 0.01 on a float fails for amounts like 19.99.
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"), parse_float=Decimal)
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, format_checker=FormatChecker())
 
@@ -143,7 +144,9 @@ def _validator() -> Draft202012Validator:
 def metadata_problems(metadata: Any) -> list[str]:
     """Every violation of the official schema: where, and which rule, without the value."""
     problems = []
-    for error in sorted(_validator().iter_errors(metadata), key=lambda e: list(e.path)):
+    # Numbers as written on the wire, read as decimals (see _validator).
+    exact = json.loads(json.dumps(metadata, default=str), parse_float=Decimal)
+    for error in sorted(_validator().iter_errors(exact), key=lambda e: list(e.path)):
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"
         # The validator's name, never its message: that quotes the value (a filename, a name).
         problems.append(f"{where}: fails '{error.validator}'")

@@ -86,6 +86,15 @@ def test_a_paid_fee_travels_as_payment_information() -> None:
     assert official_metadata_errors(dataclasses.replace(SUBMISSION, payment=paid).metadata()) == []
 
 
+@pytest.mark.parametrize("amount", ["0.01", "0.29", "19.99", "4.35", "1234.57", "100"])
+def test_every_amount_in_cents_passes_multiple_of_one_cent(amount: str) -> None:
+    # As binary floats, 19.99 / 0.01 is not a whole number: the check must count in decimals.
+    paid = dataclasses.replace(PAID, amount=amount)
+    metadata = dataclasses.replace(SUBMISSION, payment=paid).metadata()
+    assert official_metadata_errors(metadata) == []
+    assert metadata["paymentInformation"]["grossAmount"] == float(amount)
+
+
 @pytest.mark.parametrize(
     ("change", "where"),
     [
