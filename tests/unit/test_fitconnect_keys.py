@@ -182,3 +182,14 @@ def test_the_platform_looks_for_the_sandbox_ca_where_the_sandbox_writes_it() -> 
     from backend.handover.credentials import SANDBOX_CA_FILE
 
     assert SANDBOX_CA_FILE == CA_FILE
+
+
+def test_a_signing_key_is_checked_for_verify_and_ps512_not_for_wrapping(pki: Pki) -> None:
+    signing = pki.jwk(alg="PS512", key_ops=["verify"])
+    assert key_problem(signing, [pki.root], NOW, signing=True) is None
+    assert key_problem(signing, [pki.root], NOW) == "alg is not RSA-OAEP-256"
+    assert key_problem(pki.jwk(), [pki.root], NOW, signing=True) == "alg is not PS512"
+    assert key_problem(pki.jwk(alg="PS512"), [pki.root], NOW, signing=True) == (
+        'key_ops is not ["verify"]'
+    )
+    assert key_problem({**signing, "use": "enc"}, [pki.root], NOW, signing=True) == "use is not sig"
