@@ -154,6 +154,25 @@ class Settings(BaseSettings):
     handover_client_secret: str = Field(
         "", description="OAuth2 client secret belonging to handover_client_id."
     )
+    handover_trust_anchors: str = Field(
+        "",
+        description="PEM file of the root certificates a destination's encryption key chain "
+        "(x5c) must end in, e.g. the Verwaltungs-PKI root. Empty: the sandbox FIT-Connect's own CA "
+        "when deliveries go to the sandbox in this process, else deliveries fail and go to a "
+        "person.",
+    )
+    handover_routing_url: str = Field(
+        "",
+        description="FIT-Connect Routing API (GET /v1/routes?leikaKey=&ars=) that names each "
+        "case's destination. Empty: the sandbox FIT-Connect's when deliveries go to the sandbox "
+        "in this process, else the destination in the service's handover block.",
+    )
+    handover_region_key: str = Field(
+        "053150000000",
+        pattern=r"^\d{12}$",
+        description="Amtlicher Regionalschlüssel (ARS) the Routing API is asked for, until "
+        "tenancy gives every authority its own (default: Köln).",
+    )
     handover_attempts: int = Field(
         8, description="Delivery attempts to a Fachverfahren before a person takes over."
     )

@@ -9,6 +9,7 @@ platform would accept for a real Fachverfahren.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from backend.payments.provider import local_secret
 from backend.settings import Settings
@@ -16,6 +17,8 @@ from backend.settings import Settings
 SANDBOX_PATH = "/sandbox/fitconnect"
 SANDBOX_CLIENT_SECRET_FILE = "sandbox-fitconnect-client-secret"
 SANDBOX_CALLBACK_SECRET_FILE = "sandbox-fitconnect-callback-secret"
+SANDBOX_CA_FILE = "fitconnect-ca.pem"
+"""Where the sandbox FIT-Connect (sandbox/fitconnect.py) keeps its root certificate."""
 
 
 @dataclass(frozen=True)
@@ -66,4 +69,13 @@ def sender_credentials(settings: Settings) -> ClientCredentials | None:
     if delivers_to_own_sandbox(settings):
         sandbox = sandbox_fitconnect(settings)
         return ClientCredentials(token_url(settings), sandbox.client_id, sandbox.client_secret)
+    return None
+
+
+def trust_anchor_file(settings: Settings) -> Path | None:
+    """The roots a destination's key chain must end in; None when none is configured."""
+    if settings.handover_trust_anchors:
+        return Path(settings.handover_trust_anchors)
+    if delivers_to_own_sandbox(settings):
+        return settings.data_dir / SANDBOX_CA_FILE
     return None

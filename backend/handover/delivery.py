@@ -19,19 +19,32 @@ from sqlmodel import Session, col, select
 from backend.columns import utcnow
 from backend.context import AppContext
 from backend.db import unit_of_work
+from backend.definitions.constraints import local_day
 from backend.definitions.models import ServiceDefinition
 from backend.domain.case_state import CaseStatus
 from backend.domain.handover_state import ANSWERED_OR_DELIVERED, HandoverEvent, Step, advance
-from backend.handover.credentials import ClientCredentials, sender_credentials
+from backend.handover.credentials import (
+    ClientCredentials,
+    sender_credentials,
+    trust_anchor_file,
+)
+from backend.handover.fitconnect import (
+    FACHDATEN_SCHEMA_URN,
+    PaymentInformation,
+    transaction_id,
+    wire_id,
+)
+from backend.handover.fitconnect_events import EventLogInvalid, LogEvent, verify_event_log
+from backend.handover.fitconnect_keys import UnusableKey, encryption_key, load_anchors
 from backend.handover.message import (
     Attachment,
     Submission,
-    UnusableKey,
     canonical_json,
     encrypted_body,
-    encryption_key,
 )
 from backend.handover.models import Handover
+from backend.handover.routing import RoutingFailed, route_destination, routing_url
+from backend.payments.models import Payment
 from backend.records.audit import record_event
 from backend.records.models import Case, Document
 from backend.uploads.models import Upload
@@ -108,7 +121,9 @@ def _application_data(case: Case, definition: ServiceDefinition) -> bytes:
     )
 
 
-def build_submission(ctx: AppContext, case_id: str, submission_id: str) -> Submission:
+def build_submission(
+    ctx: AppContext, case_id: str, submission_id: str, destination_id: str | None = None
+) -> Submission:
     """The plaintext submission: data, and the citizen's uploads and issued documents."""
     with Session(ctx.engine) as session:
         case = _load(session, case_id)
@@ -122,14 +137,28 @@ def build_submission(ctx: AppContext, case_id: str, submission_id: str) -> Submi
         attachments = [
             Attachment(u.id, u.display_name, u.media_type, "attachment", u.content) for u in uploads
         ] + [Attachment(d.id, d.filename, d.media_type, "document", d.content) for d in documents]
+        paid = session.exec(
+            select(Payment).where(Payment.case_id == case_id, Payment.status == "paid")
+        ).first()
         return Submission(
             submission_id=submission_id,
-            destination_id=_destination(definition),
+            destination_id=destination_id or _destination(definition),
             service_identifier=LEIKA_URN + definition.leika,
             service_name=definition.title.de,
             case_reference=case.reference,
+            application_date=local_day(case.submitted_at),
+            schema_uri=f"{FACHDATEN_SCHEMA_URN}{definition.id}:{case.service_version}",
             data=_application_data(case, definition),
             attachments=tuple(attachments),
+            case_id=case.id,
+            payment=None
+            if paid is None
+            else PaymentInformation(
+                transaction_id=transaction_id(paid.provider_ref or paid.id),
+                transaction_reference=case.reference,
+                amount=paid.amount,
+                paid_at=paid.paid_at,
+            ),
         )
 
 
@@ -162,7 +191,8 @@ def _send(ctx: AppContext, submission: Submission) -> str:
             client.headers["Authorization"] = f"Bearer {token}"
             keys = client.get(f"{base}/keys")
             _check(keys, "key lookup")
-            key = encryption_key(keys.json())
+            anchors = trust_anchor_file(ctx.settings)
+            key = encryption_key(keys.json(), [] if anchors is None else load_anchors(anchors))
             response = client.post(f"{base}/submissions", json=encrypted_body(submission, key))
             _check(response, "submission")
     except httpx.TimeoutException:
@@ -208,22 +238,48 @@ def deliver_submission(ctx: AppContext, case_id: str, *, refer: Referral) -> Han
     row = _handover_row(ctx, case_id, destination)
     if row.status in ANSWERED_OR_DELIVERED:
         return HandoverResult(row.submission_id, row.status)  # type: ignore[arg-type]
-    submission = build_submission(ctx, case_id, row.submission_id)
     attempts = max(1, ctx.settings.handover_attempts)
+    submission: Submission | None = None
     for attempt in range(1, attempts + 1):
         try:
+            if submission is None:
+                destination = _routed(ctx, case_id, row)
+                submission = build_submission(ctx, case_id, row.submission_id, destination)
             key_id = _send(ctx, submission)
         except _Failure as failure:
             log.warning("handover attempt %d failed: %s", attempt, failure.reason)
             if not failure.retryable or attempt == attempts:
-                return _give_up(
-                    ctx, case_id, submission.submission_id, failure.reason, attempt, refer
-                )
+                return _give_up(ctx, case_id, row.submission_id, failure.reason, attempt, refer)
             _note_failure(ctx, case_id, failure.reason, attempt, attempts)
             time.sleep(ctx.settings.handover_backoff_s * 2 ** (attempt - 1))
             continue
         return _delivered(ctx, case_id, submission, key_id, attempt)
     raise AssertionError("unreachable: the last attempt returns")
+
+
+def _routed(ctx: AppContext, case_id: str, row: Handover) -> str:
+    """The destination the Routing API names (when one is configured), kept on the row."""
+    base = routing_url(ctx.settings)
+    if base is None:
+        return row.destination_id
+    with Session(ctx.engine) as session:
+        case = _load(session, case_id)
+        leika = ctx.catalogue.get(case.service, case.service_version).leika
+    try:
+        with httpx.Client(
+            timeout=ctx.settings.registry_timeout_s, headers={"User-Agent": "Knopfdruck/0.1"}
+        ) as client:
+            destination = route_destination(client, base, leika, ctx.settings.handover_region_key)
+    except RoutingFailed as failed:
+        raise _Failure(failed.reason, retryable=failed.retryable) from None
+    if destination != row.destination_id:
+        with unit_of_work(ctx.engine) as session:
+            session.execute(
+                update(Handover)
+                .where(col(Handover.id) == row.id)
+                .values(destination_id=destination, updated_at=utcnow())
+            )
+    return destination
 
 
 def _note_failure(ctx: AppContext, case_id: str, reason: str, attempt: int, attempts: int) -> None:
@@ -334,3 +390,34 @@ def _give_up(
         "handover",
     )
     return HandoverResult(submission_id, "failed", reason=reason, attempts=attempts)
+
+
+class EventLogUnavailable(Exception):
+    """The Zustelldienst could not be asked for the event log; nothing was concluded."""
+
+
+def read_event_log(ctx: AppContext, case_id: str) -> list[LogEvent]:
+    """The case's FIT-Connect event log, every Security Event Token verified (PS512, claims)."""
+    base = ctx.settings.handover_base_url.rstrip("/")
+    fit_case = wire_id(case_id)
+    anchors_file = trust_anchor_file(ctx.settings)
+    try:
+        with httpx.Client(
+            timeout=ctx.settings.registry_timeout_s, headers={"User-Agent": "Knopfdruck/0.1"}
+        ) as client:
+            keys = client.get(f"{base}/.well-known/jwks.json")
+            _check(keys, "signing key lookup")
+            token = _access_token(client, sender_credentials(ctx.settings))
+            client.headers["Authorization"] = f"Bearer {token}"
+            log = client.get(f"{base}/v1/cases/{fit_case}/events")
+            _check(log, "event log")
+    except _Failure as failure:
+        raise EventLogUnavailable(failure.reason) from None
+    except httpx.HTTPError as exc:
+        raise EventLogUnavailable(f"Zustelldienst unreachable ({type(exc).__name__})") from None
+    try:
+        body, jwks = log.json(), keys.json()
+    except ValueError:
+        raise EventLogInvalid("the Zustelldienst answered no JSON") from None
+    anchors = [] if anchors_file is None else load_anchors(anchors_file)
+    return verify_event_log(body, jwks, anchors, fit_case)

@@ -11,20 +11,23 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from jose import jwe
 from jose.exceptions import JOSEError
 
-KEY_ALGORITHM = "RSA-OAEP-256"
+from backend.handover.fitconnect import (
+    AnnouncedAttachment,
+    PaymentInformation,
+    build_metadata,
+    validate_metadata,
+    wire_id,
+)
+from backend.handover.fitconnect_keys import KEY_ALGORITHM, UnusableKey
+
 CONTENT_ENCRYPTION = "A256GCM"
-MIN_RSA_BITS = 2048
-METADATA_SCHEMA = "urn:knopfdruck:handover:metadata:1"
 DATA_MEDIA_TYPE = "application/json"
-
-
-class UnusableKey(ValueError):
-    """The destination publishes no key we may encrypt to; nothing is sent."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,11 @@ class Attachment:
     purpose: str
     """'attachment' (the citizen's upload) or 'document' (issued by Knopfdruck)."""
     content: bytes = field(repr=False)
+
+    @property
+    def wire_id(self) -> str:
+        """The id on the wire: FIT-Connect wants a UUID."""
+        return wire_id(self.attachment_id)
 
     @property
     def sha512(self) -> str:
@@ -52,75 +60,40 @@ class Submission:
     service_identifier: str
     service_name: str
     case_reference: str
+    application_date: date
+    schema_uri: str
     data: bytes = field(repr=False)
     attachments: tuple[Attachment, ...] = ()
+    payment: PaymentInformation | None = None
+    case_id: str | None = None
+    """Our case id: its UUID form is the FIT-Connect case whose event log records this."""
 
     @property
     def data_sha512(self) -> str:
         return hashlib.sha512(self.data).hexdigest()
 
     def metadata(self) -> dict[str, Any]:
-        """Content structure with hashes, the service type and the case reference."""
-        return {
-            "$schema": METADATA_SCHEMA,
-            "contentStructure": {
-                "data": {
-                    "submissionSchema": {"mimeType": DATA_MEDIA_TYPE},
-                    "hash": {"type": "sha512", "content": self.data_sha512},
-                },
-                "attachments": [
-                    {
-                        "attachmentId": a.attachment_id,
-                        "filename": a.filename,
-                        "mimeType": a.media_type,
-                        "purpose": a.purpose,
-                        "hash": {"type": "sha512", "content": a.sha512},
-                    }
-                    for a in self.attachments
-                ],
-            },
-            "publicServiceType": {
-                "identifier": self.service_identifier,
-                "name": self.service_name,
-            },
-            "caseReference": self.case_reference,
-        }
+        """FIT-Connect metadata 1.0.0, validated against the published schema before use."""
+        metadata = build_metadata(
+            service_identifier=self.service_identifier,
+            service_name=self.service_name,
+            schema_uri=self.schema_uri,
+            data_sha512=self.data_sha512,
+            attachments=tuple(
+                AnnouncedAttachment(a.attachment_id, a.filename, a.media_type, a.purpose, a.sha512)
+                for a in self.attachments
+            ),
+            case_reference=self.case_reference,
+            application_date=self.application_date,
+            payment=self.payment,
+        )
+        validate_metadata(metadata)
+        return metadata
 
 
 def canonical_json(value: Any) -> bytes:
     """Deterministic bytes, so the same case always hashes the same."""
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
-
-
-def encryption_key(jwks: Any) -> dict[str, Any]:
-    """The destination's RSA key for RSA-OAEP-256 key wrapping; refuse anything weaker."""
-    keys = jwks.get("keys") if isinstance(jwks, dict) else None
-    if not isinstance(keys, list):
-        raise UnusableKey("the destination's JWKS has no 'keys' list")
-    for key in keys:
-        if not isinstance(key, dict) or key.get("kty") != "RSA":
-            continue
-        if key.get("alg") != KEY_ALGORITHM or not key.get("kid"):
-            continue
-        if key.get("use", "enc") != "enc" or "wrapKey" not in key.get("key_ops", ["wrapKey"]):
-            continue
-        try:
-            modulus = int.from_bytes(_b64url_decode(str(key["n"])), "big")
-        except (KeyError, ValueError):
-            continue
-        if modulus.bit_length() < MIN_RSA_BITS:
-            continue
-        return key
-    raise UnusableKey(
-        f"the destination publishes no {KEY_ALGORITHM} encryption key of at least "
-        f"{MIN_RSA_BITS} bits"
-    )
-
-
-def _b64url_decode(text: str) -> bytes:
-    import base64
-
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def encrypt(plaintext: bytes, key: dict[str, Any], media_type: str) -> str:
@@ -141,7 +114,7 @@ def encrypt(plaintext: bytes, key: dict[str, Any], media_type: str) -> str:
 
 def encrypted_body(submission: Submission, key: dict[str, Any]) -> dict[str, Any]:
     """The request body of the submission endpoint: only ciphertext besides routing data."""
-    return {
+    body: dict[str, Any] = {
         "submissionId": submission.submission_id,
         "destinationId": submission.destination_id,
         "serviceType": {
@@ -151,6 +124,9 @@ def encrypted_body(submission: Submission, key: dict[str, Any]) -> dict[str, Any
         "encryptedMetadata": encrypt(canonical_json(submission.metadata()), key, DATA_MEDIA_TYPE),
         "encryptedData": encrypt(submission.data, key, DATA_MEDIA_TYPE),
         "encryptedAttachments": {
-            a.attachment_id: encrypt(a.content, key, a.media_type) for a in submission.attachments
+            a.wire_id: encrypt(a.content, key, a.media_type) for a in submission.attachments
         },
     }
+    if submission.case_id is not None:
+        body["caseId"] = wire_id(submission.case_id)
+    return body

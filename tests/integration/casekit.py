@@ -27,7 +27,7 @@ from backend.context import AppContext, build_context
 from backend.crypto import keys_for
 from backend.db import normalise_url, unit_of_work
 from backend.domain.case_state import CaseStatus
-from backend.handover.credentials import sandbox_fitconnect
+from backend.handover.credentials import SANDBOX_CA_FILE, sandbox_fitconnect
 from backend.migrate import upgrade_database
 from backend.records.models import Case, CaseEvent
 from backend.rules.evaluate import decide
@@ -77,6 +77,8 @@ def context_for(
         "field_encryption_keys": ",".join(k.decode("ascii") for k in keys),
         "handover_client_id": fitconnect.client_id,
         "handover_client_secret": fitconnect.client_secret,
+        # The sandbox's CA is in the platform's data_dir, not in this context's.
+        "handover_trust_anchors": str(platform.settings.data_dir / SANDBOX_CA_FILE),
         "base_url": platform.base_url,
         "data_dir": data_dir,
         "database_url": database_url,

@@ -31,11 +31,13 @@ from backend.context import AppContext, build_context
 from backend.db import unit_of_work
 from backend.handover.credentials import sandbox_fitconnect
 from backend.handover.delivery import deliver_submission
+from backend.handover.fitconnect import METADATA_SCHEMA
 from backend.handover.models import Handover, HandoverCallback
 from backend.records.models import Case, CaseEvent, Document
 from backend.uploads.models import Upload
 from sandbox.fitconnect import key_file
 from tests.conftest import Platform
+from tests.fitconnect import official_metadata_errors
 from tests.integration.casekit import (
     context_for,
     identity,
@@ -138,7 +140,9 @@ def test_a_submission_is_encrypted_to_the_destination_and_jwcrypto_can_read_it(
         "encryptedMetadata",
         "encryptedData",
         "encryptedAttachments",
+        "caseId",
     }
+    assert body["caseId"] == str(uuid.UUID(case_id))
     assert body["serviceType"]["identifier"] == "urn:de:fim:leika:leistung:99034004000000"
 
     pem = key_file(platform.settings.data_dir, DESTINATION).read_bytes()
@@ -163,13 +167,23 @@ def test_a_submission_is_encrypted_to_the_destination_and_jwcrypto_can_read_it(
         handover = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
         uploads = session.exec(select(Upload).where(Upload.case_id == case_id)).all()
         documents = session.exec(select(Document).where(Document.case_id == case_id)).all()
-    assert metadata["caseReference"] == case.reference == fields["reference"]
+    assert official_metadata_errors(metadata) == []
+    assert metadata["$schema"] == METADATA_SCHEMA
+    assert (
+        metadata["additionalReferenceInfo"]["senderReference"]
+        == case.reference
+        == fields["reference"]
+    )
+    assert metadata["publicServiceType"]["identifier"] == body["serviceType"]["identifier"]
     assert fields["fields"]["nutzung"] == ANSWERS["nutzung"]
     assert fields["origin"]["familienname"] == "registry"
     assert handover.data_sha512 == hashlib.sha512(data).hexdigest()
 
     # Every attachment: announced with its hash, encrypted separately, content intact.
-    expected = {u.id: u.content for u in uploads} | {d.id: d.content for d in documents}
+    # On the wire every id is a UUID, as the metadata schema requires.
+    expected = {str(uuid.UUID(u.id)): u.content for u in uploads} | {
+        str(uuid.UUID(d.id)): d.content for d in documents
+    }
     assert {a["attachmentId"] for a in structure["attachments"]} == set(expected)
     assert set(body["encryptedAttachments"]) == set(expected)
     [plan] = [a for a in structure["attachments"] if a["filename"] == "Lageplan.pdf"]

@@ -95,6 +95,7 @@ def faulty_worker(
         KNOPFDRUCK_HANDOVER_BASE_URL=settings.handover_base_url,
         KNOPFDRUCK_HANDOVER_CLIENT_ID=settings.handover_client_id,
         KNOPFDRUCK_HANDOVER_CLIENT_SECRET=settings.handover_client_secret,
+        KNOPFDRUCK_HANDOVER_TRUST_ANCHORS=settings.handover_trust_anchors,
         # The platform's sandbox payment provider knows the platform's key, not ours.
         KNOPFDRUCK_PAYMENT_API_KEY=local_secret(platform.settings.data_dir, "payment-api-key"),
         KNOPFDRUCK_TEST_FAULT=stage,

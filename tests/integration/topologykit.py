@@ -26,6 +26,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from backend.db import normalise_url
+from backend.handover.credentials import SANDBOX_CA_FILE
 from tests.livesrv import free_port, process_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,6 +138,8 @@ class Topology:
             "KNOPFDRUCK_HANDOVER_CLIENT_ID": "knopfdruck-sandbox-sender",
             "KNOPFDRUCK_HANDOVER_CLIENT_SECRET": self.fitconnect_client_secret,
             "KNOPFDRUCK_HANDOVER_CALLBACK_SECRET": self.fitconnect_callback_secret,
+            # ... and to trust the CA that certifies the separate sandbox's destination keys.
+            "KNOPFDRUCK_HANDOVER_TRUST_ANCHORS": str(self.data_dir / SANDBOX_CA_FILE),
             "KNOPFDRUCK_WORKER_DEAD_AFTER_S": "5",
             # Shared 2-core machines stall a loaded sandbox for seconds; a prefill that times
             # out would leave the draft incomplete and fail the run for the wrong reason.
