@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -269,8 +270,10 @@ class Settings(BaseSettings):
     notice_deemed_delivery_days: int = Field(
         4, description="Days after sending on which a notice counts as announced (§ 41 VwVfG)."
     )
-    payment_provider: str = Field(
-        "sandbox", description="Payment provider for new fees: sandbox or xbezahldienste."
+    payment_provider: Literal["sandbox", "xbezahldienste"] = Field(
+        "sandbox",
+        description="Payment provider for new fees: sandbox or xbezahldienste. Another name "
+        "stops the start, not the first payment.",
     )
     payment_base_url: str = Field(
         "", description="Payment provider API. Empty: the in-process sandbox provider."
