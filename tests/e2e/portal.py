@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from tests.conftest import ROOT, Platform
@@ -155,7 +156,17 @@ def wait_for_decision(page: Page, *, refresh: bool = False, timeout_s: float = 3
 def assert_accessible(page: Page, name: str, artifacts: Path | None = None) -> None:
     """axe-core, from the npm registry, finds no WCAG 2.2 A/AA or best-practice violation."""
     assert AXE.exists(), f"{AXE} is missing: run `npm ci --no-audit --no-fund` (scripts/test does)"
-    page.add_script_tag(path=str(AXE))
+    # A click that navigates returns before the next page has a document: axe injected then
+    # finds no <head> (seen once in CI); wait for the page to load and inject again.
+    for attempt in range(3):
+        page.wait_for_load_state("load")
+        try:
+            page.add_script_tag(path=str(AXE))
+            break
+        except PlaywrightError:
+            if attempt == 2:
+                raise
+            page.wait_for_timeout(250)
     result = page.evaluate(
         """async (tags) => {
           const r = await axe.run(document, {runOnly: {type: 'tag', values: tags}});

@@ -103,8 +103,9 @@ def test_mailbox_review_and_objection(page: Page, platform: Platform, artifacts:
 
     # GDPR Art. 22(3): a person reviews the automated decision.
     page.get_by_role("link", name="Überprüfung durch einen Menschen verlangen").click()
-    assert_accessible(page, "action-review", artifacts)
     statement = page.get_by_label("Was soll geprüft werden? (freiwillig)")
+    expect(statement).to_be_visible()
+    assert_accessible(page, "action-review", artifacts)
     statement.fill("Bitte prüfen Sie die Anschrift.")
     page.get_by_role("button", name="Überprüfung verlangen").click()
     expect(page.locator(".notice")).to_contain_text("Überprüfung durch einen Menschen verlangt")
