@@ -24,6 +24,7 @@ from lxml import etree
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from backend import xmlsafe
 from backend.context import AppContext
 from backend.db import unit_of_work
 from backend.errors import InvalidInput
@@ -66,21 +67,9 @@ class ImportReport:
     results: dict[str, int]
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-
-
 @lru_cache(maxsize=2)
 def _schema(version: str) -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(XSD_DIR / f"{version}.xsd"), _parser()))
+    return xmlsafe.load_schema(str(XSD_DIR / f"{version}.xsd"))
 
 
 def read_statement(data: bytes) -> tuple[str, list[Credit]]:
@@ -88,11 +77,12 @@ def read_statement(data: bytes) -> tuple[str, list[Credit]]:
     if len(data) > MAX_BYTES:
         raise StatementRefused("Der Kontoauszug ist zu groß. (Statement too large.)")
     if re.search(rb"<!DOCTYPE", data, re.IGNORECASE):
+        # Refused before parsing, with the bank's term in the message; xmlsafe would refuse too.
         raise StatementRefused("Eine DOCTYPE-Angabe ist nicht erlaubt. (No DOCTYPE allowed.)")
     try:
-        root = etree.fromstring(data, _parser())
-    except etree.XMLSyntaxError as exc:
-        raise StatementRefused(f"Kein lesbares XML. (Not well-formed XML: {exc.msg})") from None
+        root = xmlsafe.parse(data, max_bytes=MAX_BYTES)
+    except xmlsafe.UnsafeXml as exc:
+        raise StatementRefused(f"Kein lesbares XML. ({exc})") from None
     namespace = etree.QName(root).namespace or ""
     version = namespace.removeprefix(_NS)
     if version not in VERSIONS or etree.QName(root).localname != "Document":
@@ -177,9 +167,11 @@ def _credits(root: etree._Element, ns: dict[str, str], version: str) -> list[Cre
 
 def _candidates(remittance: str) -> list[str]:
     """Case references a Verwendungszweck may name, in whatever spacing the bank kept."""
-    compact = re.sub(r"[^A-Z0-9]", "", remittance.upper())
     return sorted(
-        {f"KD-{m.group(1)}-{m.group(2)[:4]}-{m.group(2)[4:]}" for m in _REFERENCE.finditer(compact)}
+        {
+            f"KD-{m.group(1)}-{m.group(2)[:4]}-{m.group(2)[4:]}"
+            for m in _REFERENCE.finditer(_compact(remittance))
+        }
     )
 
 
