@@ -11,7 +11,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 import pyphen
 from babel.dates import format_date, format_datetime
@@ -21,11 +20,12 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from backend.cases.display import display_value
+from backend.definitions.constraints import GERMAN_ZONE
 from backend.login.sessions import safe_login_return
 from frontend.i18n import LANGUAGES, pick_language, translations
 
 TEMPLATES = Path(__file__).parent / "templates"
-BERLIN = ZoneInfo("Europe/Berlin")
+BERLIN = GERMAN_ZONE
 LANG_COOKIE = "kd_lang"
 LOCALES = {"de": "de_DE", "en": "en_GB"}
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 from sqlmodel import Session
@@ -22,6 +21,7 @@ from backend.cases.queries import list_cases, my_data_accesses
 from backend.cases.views import OptionView, Text
 from backend.columns import aware
 from backend.context import AppContext
+from backend.definitions.constraints import GERMAN_ZONE
 from backend.definitions.models import ServiceDefinition
 
 
@@ -47,7 +47,7 @@ class AccessEntry(BaseModel):
 
 CASE_FILE_READ = "Fallakte"
 """Registry id of a clerk's case-file read (backend.department.access.CASE_FILE)."""
-BERLIN = ZoneInfo("Europe/Berlin")
+BERLIN = GERMAN_ZONE
 
 
 def _group_key(row: Any) -> tuple[str, str, str, str, str, date] | None:

@@ -7,7 +7,6 @@ from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from sqlmodel import Session, select
@@ -19,6 +18,7 @@ from backend.cases.queries import get_case
 from backend.cases.uploads import StoredFile, application_uploads
 from backend.columns import aware
 from backend.context import AppContext
+from backend.definitions.constraints import GERMAN_ZONE
 from backend.documents.render import (
     SERVICE_TEMPLATES,
     SHARED_TEMPLATES_DIR,
@@ -32,7 +32,7 @@ from backend.records.models import Case, CaseTask, Document
 
 RECEIPT_TEMPLATE = f"{SERVICE_TEMPLATES}/receipt.html"
 STATEMENT_TEMPLATE = f"{SERVICE_TEMPLATES}/statement_receipt.html"
-BERLIN = ZoneInfo("Europe/Berlin")
+BERLIN = GERMAN_ZONE
 log = logging.getLogger("knopfdruck.receipts")
 
 

@@ -13,7 +13,6 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
@@ -24,6 +23,7 @@ from backend.console.models import CaseAssignment
 from backend.console.worklist import WorklistFilter, work_clauses
 from backend.context import AppContext
 from backend.db import unit_of_work
+from backend.definitions.constraints import GERMAN_ZONE
 from backend.department.identity import ClerkIdentity
 from backend.department.models import ConsoleClerk
 from backend.errors import InvalidInput
@@ -35,7 +35,7 @@ log = logging.getLogger("knopfdruck.workmail")
 
 CHOICES = ("off", "daily", "immediate")
 DAILY_AT = time(7, 0)
-LOCAL = ZoneInfo("Europe/Berlin")
+LOCAL = GERMAN_ZONE
 IMMEDIATE_EVERY = timedelta(minutes=15)
 
 

@@ -21,7 +21,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
+
+from backend.domain.provenance import GERMAN_TIME
 
 DAY_BOUND_SYNTAX = "today, today+N<d|w|m|y>, today-N<d|w|m|y> or a date YYYY-MM-DD"
 _RELATIVE = re.compile(r"^today(?:([+-])([0-9]{1,5})([dwmy]))?$")
@@ -29,7 +30,8 @@ _MOST_OFFSET = {"d": 36_600, "w": 5_300, "m": 1_200, "y": 100}
 """The largest offset per unit: a century, so a bound never leaves the calendar."""
 
 MAX_PATTERN_LENGTH = 200
-GERMAN_ZONE = ZoneInfo("Europe/Berlin")
+GERMAN_ZONE = GERMAN_TIME
+"""The authority's time zone: its calendar day is the day of every date rule and notice."""
 
 
 def local_today() -> date:

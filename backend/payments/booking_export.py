@@ -9,15 +9,15 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
 from backend.columns import aware
+from backend.definitions.constraints import GERMAN_ZONE
 from backend.payments.models import Payment
 from backend.records.models import Case
 
-GERMAN_TIME = ZoneInfo("Europe/Berlin")
+GERMAN_TIME = GERMAN_ZONE
 COLUMNS = (
     "kassenzeichen",
     "buchungstag",

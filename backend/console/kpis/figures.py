@@ -8,12 +8,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from backend.columns import aware
 from backend.console.qa import OverturnRate
+from backend.definitions.constraints import GERMAN_ZONE
 
-BERLIN = ZoneInfo("Europe/Berlin")
+BERLIN = GERMAN_ZONE
 DEFAULT_SLA_DAYS = 14
 """Processing target for a case that a person decides, in calendar days from submission."""
 COURT_DAYS = 90
