@@ -10,6 +10,9 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+PaymentProviderName = Literal["sandbox", "xbezahldienste"]
+"""The payment providers that exist; settings refuse any other name at start-up."""
+
 
 class Settings(BaseSettings):
     """Every knob of a Knopfdruck process. Defaults: the embedded setup, the sandbox off."""
@@ -270,7 +273,7 @@ class Settings(BaseSettings):
     notice_deemed_delivery_days: int = Field(
         4, description="Days after sending on which a notice counts as announced (§ 41 VwVfG)."
     )
-    payment_provider: Literal["sandbox", "xbezahldienste"] = Field(
+    payment_provider: PaymentProviderName = Field(
         "sandbox",
         description="Payment provider for new fees: sandbox or xbezahldienste. Another name "
         "stops the start, not the first payment.",

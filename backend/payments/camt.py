@@ -261,16 +261,20 @@ class Discrepancy:
     case_reference: str | None
 
 
-def department_discrepancies(session: Session, department: str) -> list[Discrepancy]:
-    """The department's own, and the ones no case claims (no department can be told)."""
+def department_discrepancies(
+    session: Session, department: str, *, unclaimed: bool
+) -> list[Discrepancy]:
+    """The department's own; with ``unclaimed`` also those no case claims (need-to-know)."""
+    # A transfer no case claims belongs to no department, and its Verwendungszweck may name a
+    # person: only those who lead a department see it (the console passes that in), not every
+    # clerk of every department.
+    mine = col(PaymentBankCredit.department) == department
+    if unclaimed:
+        mine = mine | col(PaymentBankCredit.department).is_(None)
     rows = session.exec(
         select(PaymentBankCredit, Case.reference)
         .join(Case, col(Case.id) == col(PaymentBankCredit.case_id), isouter=True)
-        .where(
-            col(PaymentBankCredit.result).in_(DISCREPANCIES),
-            (col(PaymentBankCredit.department) == department)
-            | col(PaymentBankCredit.department).is_(None),
-        )
+        .where(col(PaymentBankCredit.result).in_(DISCREPANCIES), mine)
         .order_by(col(PaymentBankCredit.imported_at).desc(), col(PaymentBankCredit.id).desc())
         .limit(200)
     ).all()

@@ -3,17 +3,18 @@ so neither imports the other (issue 18)."""
 
 from __future__ import annotations
 
+from typing import get_args
+
 from backend.payments.provider import PaymentProvider, payment_secrets
 from backend.payments.sandbox import SandboxProvider
 from backend.payments.xbezahldienste import XBezahldiensteProvider
-from backend.settings import Settings
+from backend.settings import PaymentProviderName, Settings
 
-PROVIDERS = frozenset({"sandbox", "xbezahldienste"})
+PROVIDERS = frozenset(get_args(PaymentProviderName))
 
 
 def build_provider(settings: Settings, name: str | None = None) -> PaymentProvider:
-    """The provider called ``name`` (a payment keeps the one it was opened at), by default the
-    configured one; an unknown name is a configuration error at first use."""
+    """The provider a payment was opened at (default: configured), so a switch strands none."""
     chosen = name or settings.payment_provider
     keys = payment_secrets(settings)
     if chosen == "sandbox":

@@ -374,6 +374,7 @@ def confirm_return(ctx: AppContext, payment_id: str) -> str:
         return payment.case_id
     with unit_of_work(ctx.engine) as session:
         fresh = session.get(Payment, payment_id)
-        assert fresh is not None
+        if fresh is None:  # deleted by retention meanwhile: nothing left to mark paid
+            return payment.case_id
         record_paid(ctx, session, fresh, paid_at=remote.paid_at, source="return")
     return payment.case_id

@@ -24,11 +24,18 @@ def build() -> APIRouter:
         clerk.require(Permission.VIEW)
         ctx = ctx_of(request)
 
+        # Those who may assign others' work lead the department: they also see what no case claims.
+        unclaimed = clerk.can(Permission.ASSIGN_OTHERS)
+
         def load() -> list[Discrepancy]:
             with Session(ctx.engine) as session:
-                return department_discrepancies(session, clerk.department)
+                return department_discrepancies(session, clerk.department, unclaimed=unclaimed)
 
         rows = await run_in_threadpool(load)
-        return render(request, "console/payments.html", {"rows": rows, "labels": labels})
+        return render(
+            request,
+            "console/payments.html",
+            {"rows": rows, "labels": labels, "unclaimed": unclaimed},
+        )
 
     return router

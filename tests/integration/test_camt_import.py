@@ -115,12 +115,15 @@ def test_a_statement_pays_the_fee_once_and_keeps_what_does_not_fit(
     assert refused.returncode == 1 and "nothing imported" in refused.stderr
     assert other_api.get(f"/cases/{other_id}").json()["status"] == "awaiting_payment"
 
-    # The department sees what concerns it, and what no case claims; never another's.
+    # A clerk sees the department's own; its head also what no case claims; nobody another's.
     other_reference = other_api.get(f"/cases/{other_id}").json()["reference"]
     own = Browser(platform, "clerk-buergeramt").get("/console/payments")
     assert own.status_code == 200
     assert "Betrag weicht ab" in own.text and other_reference in own.text
-    assert "Kassenzeichen unbekannt" in own.text and "6620-2099-ZZZZ-ZZZZ" in own.text
     assert "Doppelt bezahlt" not in own.text and "nochmal" not in own.text
+    assert "6620-2099-ZZZZ-ZZZZ" not in own.text and "sieht die Leitung" in own.text
+    head = Browser(platform, "supervisor-buergeramt").get("/console/payments")
+    assert "Kassenzeichen unbekannt" in head.text and "6620-2099-ZZZZ-ZZZZ" in head.text
+    assert other_reference in head.text and "sieht die Leitung" not in head.text
     elsewhere = Browser(platform, "clerk-ordnungsamt").get("/console/payments")
-    assert "6620-2099-ZZZZ-ZZZZ" in elsewhere.text and other_reference not in elsewhere.text
+    assert "6620-2099-ZZZZ-ZZZZ" not in elsewhere.text and other_reference not in elsewhere.text
