@@ -5,18 +5,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from backend.settings import Settings
-
-
-def _day(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is no date YYYY-MM-DD") from None
+from knopfdruck.cli_args import iso_day
 
 
 def cmd_booking_export(args: argparse.Namespace, settings: Settings) -> int:
@@ -74,7 +67,9 @@ def register(sub: Any) -> None:
     export = payments.add_parser(
         "booking-export", help="CSV of the fees paid on one day, for the cash office"
     )
-    export.add_argument("--date", type=_day, required=True, help="German calendar day YYYY-MM-DD")
+    export.add_argument(
+        "--date", type=iso_day, required=True, help="German calendar day YYYY-MM-DD"
+    )
     export.add_argument("--out", default="", help="file to write (default: standard output)")
     export.set_defaults(func=cmd_booking_export)
     camt = payments.add_parser(

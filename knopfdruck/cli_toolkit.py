@@ -18,6 +18,7 @@ from typing import Any
 
 from backend.definitions.constraints import local_today
 from backend.settings import Settings
+from knopfdruck.cli_args import iso_day
 
 REFERENCE_FILE = Path("docs/integrators-reference.md")
 
@@ -193,7 +194,7 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
             return _fail(exc.message)
         if args.version and definition.version != args.version:
             return _fail(f"service '{args.slug}' has no version '{args.version}'")
-        reference_date = date.fromisoformat(args.date) if args.date else local_today()
+        reference_date = args.date or local_today()
         try:
             answers = _parse_answers(args.answer, definition)
         except ValueError as exc:
@@ -270,7 +271,17 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
                     folder = ctx.catalogue.folder(definition.id).resolve()
                     pdf = ctx.renderer.render(folder, document.template, context)
                 except RenderError as exc:
-                    return _fail(f"{definition.id}: document '{document.id}': {exc.message}", 1)
+                    if outcome == decision.outcome:
+                        return _fail(f"{definition.id}: document '{document.id}': {exc.message}", 1)
+                    # Another outcome than the data reach lacks what only that outcome computes
+                    # (an approval's amounts after a referral): say so, render the rest.
+                    print(
+                        f"note: '{document.id}' for '{outcome}' not rendered: the rules decide "
+                        f"'{decision.outcome}' for this data ({exc.message}); "
+                        "--answer FIELD=VALUE reaches other outcomes",
+                        file=sys.stderr,
+                    )
+                    continue
                 target = out_dir / f"{document.id}-{outcome}-{persona.id}.pdf"
                 target.write_bytes(pdf)
                 written.append(target)
@@ -298,7 +309,9 @@ def register(services: Any) -> None:
     preview.add_argument("slug")
     preview.add_argument("--persona", required=True, help="sandbox persona id, e.g. erika")
     preview.add_argument("--answer", action="append", default=[], metavar="FIELD=VALUE")
-    preview.add_argument("--date", default="", help="reference date (default: today)")
+    preview.add_argument(
+        "--date", type=iso_day, default=None, help="reference date (default: today)"
+    )
     preview.add_argument("--version", default="", help="a version other than today's")
     preview.add_argument(
         "--outcome",

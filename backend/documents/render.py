@@ -47,6 +47,17 @@ class RenderError(KnopfdruckError):
         self.line = line
 
 
+class MissingValue(ValueError):
+    """A notice would print 'None' where a value belongs: it is not issued like that."""
+
+
+def _refuse_none(value: Any) -> Any:
+    """Every printed value passes here: a None must never reach a notice as the word 'None'."""
+    if value is None:
+        raise MissingValue("prints a value that is missing (None); guard it with {% if %}")
+    return value
+
+
 class ResourceRefused(ValueError):
     """A template asked for a resource outside its templates; refused so nothing leaks in or out."""
 
@@ -204,6 +215,7 @@ class NoticeRenderer:
                 loader=loader,
                 autoescape=True,
                 undefined=StrictUndefined,
+                finalize=_refuse_none,
                 trim_blocks=True,
                 lstrip_blocks=True,
             )

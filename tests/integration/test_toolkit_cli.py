@@ -68,6 +68,12 @@ def test_preview_and_import_errors_are_clear(tmp_path: Path) -> None:
     )
     assert unknown.returncode == 2
     assert "unknown persona 'niemand' (sandbox personas: erika" in unknown.stderr
+    no_day = run(
+        "services", "preview", "kindergeld", "--persona", "erika", "--date", "gestern",
+        data_dir=tmp_path,
+    )  # fmt: skip
+    assert no_day.returncode == 2 and "'gestern' is no date YYYY-MM-DD" in no_day.stderr
+    assert "Traceback" not in no_day.stderr
     missing = run("services", "preview", "gibtsnicht", "--persona", "erika", data_dir=tmp_path)
     assert missing.returncode == 2
     assert "Unknown service 'gibtsnicht'" in missing.stderr
@@ -76,6 +82,21 @@ def test_preview_and_import_errors_are_clear(tmp_path: Path) -> None:
     broken = run("services", "import-fim", str(bad), data_dir=tmp_path)
     assert broken.returncode == 2
     assert "malformed XML" in broken.stderr and "Traceback" not in broken.stderr
+
+
+def test_preview_renders_what_the_data_reach_and_names_what_it_cannot(tmp_path: Path) -> None:
+    # Erika's Kindergeld is referred, so the approval's amount is never computed: the approved
+    # notice cannot be shown for her data; the rejection can, and the preview says why not.
+    out = tmp_path / "preview"
+    result = run(
+        "services", "preview", "kindergeld", "--persona", "erika", "-o", str(out),
+        data_dir=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "the rules decide 'referred'" in result.stdout
+    assert [p.name for p in out.iterdir()] == ["bescheid-rejected-erika.pdf"]
+    assert "note: 'bescheid' for 'approved' not rendered" in result.stderr
+    assert "--answer FIELD=VALUE" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_import_fim_writes_a_skeleton_that_validate_explains(tmp_path: Path) -> None:

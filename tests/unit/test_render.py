@@ -362,6 +362,19 @@ def test_syntax_error_names_template_and_line(tmp_path: Path) -> None:
     assert caught.value.line == 2
 
 
+def test_a_none_is_never_printed_as_the_word_none(tmp_path: Path) -> None:
+    # A legal notice saying "Kennzeichen None" must not be issued; a guarded value is fine.
+    slug = _write_service(tmp_path, "nones", "n.html", "<p>Kennzeichen\n{{ fields.k }}</p>")
+    context = notice_context()
+    context["fields"] = {"k": None}
+    with pytest.raises(RenderError, match=r"'n\.html', line 2 .*missing \(None\)"):
+        NoticeRenderer(tmp_path).render(slug, "n.html", context)
+    guarded = _write_service(
+        tmp_path, "guarded", "n.html", "<p>{% if fields.k %}{{ fields.k }}{% endif %}</p>"
+    )
+    assert NoticeRenderer(tmp_path).render(guarded, "n.html", context).startswith(b"%PDF")
+
+
 def test_notice_carries_section_35a_statement_only_when_automated(tmp_path: Path) -> None:
     slug = _write_service(tmp_path, "bescheid", "n.html", "<p>Ihr Antrag wird bewilligt.</p>")
     renderer = NoticeRenderer(tmp_path)
