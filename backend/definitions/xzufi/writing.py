@@ -30,6 +30,7 @@ from backend.definitions.xzufi.codes import (
     TextModule,
 )
 from backend.definitions.xzufi.schema import check
+from backend.settings import Settings
 
 
 class XzufiIncomplete(ValueError):
@@ -48,6 +49,15 @@ class Publisher:
     authority_name: str
     region_key: str
     """Amtlicher Regionalschlüssel (12 digits) of the area the authority is competent for."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Publisher:
+        """The portal URL, default authority and ARS (until tenancy gives each its own)."""
+        return cls(
+            base_url=settings.base_url,
+            authority_name=settings.authority_name,
+            region_key=settings.handover_region_key,
+        )
 
 
 def _q(tag: str) -> str:
