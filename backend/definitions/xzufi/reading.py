@@ -43,6 +43,14 @@ def _clean(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
+def _code(parent: Any, tag: str) -> str:
+    """An XÖV code value; its ``code`` child is unqualified, but some writers qualify it."""
+    element = parent.find(_tag(tag))
+    if element is None:
+        return ""
+    return _clean(element.findtext("code") or element.findtext(_tag("code")))
+
+
 def parse_leistung(data: bytes, source: str = "input") -> XzufiLeistung:
     """The first Leistung of an XZuFi 2.2 document (a message or a bare leistung element)."""
     if len(data) > MAX_BYTES:
@@ -57,10 +65,10 @@ def parse_leistung(data: bytes, source: str = "input") -> XzufiLeistung:
     if leistung is None:
         raise XzufiImportError(f"{source}: the document contains no leistung")
     ident = _clean(leistung.findtext(_tag("id")))
-    leika = _clean(leistung.findtext(f"{_tag('referenzLeiKa')}/code"))
+    leika = _code(leistung, "referenzLeiKa")
     result = XzufiLeistung(id=ident, leika=leika)
     for module in leistung.iter(_tag("modulText")):
-        code = _clean(module.findtext(f"{_tag('leikaTextmodul')}/code"))
+        code = _code(module, "leikaTextmodul")
         for content in module.iter(_tag("inhalt")):
             lang = content.get("languageCode", "de")
             text = "\n".join(
