@@ -64,3 +64,38 @@ def test_the_cli_refuses_bad_input_in_one_line(tmp_path: Path) -> None:
     assert refused.stderr.count("\n") == 1
     wrong = _run("catalogue", "export", "--format", "xdomea", data_dir=tmp_path)
     assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+
+
+def test_an_incomplete_service_is_a_503_that_names_it_never_a_500(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from backend.definitions.catalogue import Catalogue
+    from backend.definitions.loader import LoadedDefinition
+    from backend.settings import Settings
+    from knopfdruck.app import create_app
+
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        services_dir=ROOT / "services",
+        worker_in_process=False,
+        _env_file=None,
+    )
+    app = create_app(settings)
+    ctx = app.state.ctx
+    try:
+        good = ctx.catalogue.get("kindergeld")
+        # A definition the loader would refuse, as one edited in place might look.
+        broken = ctx.catalogue.get("meldebescheinigung").model_copy(update={"leika": "123"})
+        ctx.catalogue = Catalogue(
+            [
+                LoadedDefinition(good, ROOT / "services/kindergeld/service.yaml"),
+                LoadedDefinition(broken, ROOT / "services/meldebescheinigung/service.yaml"),
+            ]
+        )
+        # No lifespan: the route needs no database, so none is migrated here.
+        client = TestClient(app, raise_server_exceptions=False)
+        response = client.get("/api/v1/catalogue.xzufi.xml")
+        assert response.status_code == 503
+        assert "meldebescheinigung" in response.text and "LeiKa" in response.text
+    finally:
+        ctx.close()

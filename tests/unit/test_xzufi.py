@@ -135,6 +135,26 @@ def test_a_wrong_language_or_a_dangling_reference_is_caught(catalogue: Catalogue
     assert problems(root)
 
 
+def test_several_documents_and_multi_line_texts_pass(catalogue: Catalogue) -> None:
+    definition = catalogue.get("maengelmelder")
+    upload = next(f for f in definition.fields if f.type == "file")
+    second = upload.model_copy(update={"id": "skizze", "required": True})
+    longer = definition.model_copy(update={"fields": [*definition.fields, second]})
+    root = parse(catalogue_message([longer], PUBLISHER))
+    documents = root.xpath(
+        "//x:modulText[x:leikaTextmodul/code='08']/x:inhalt[@languageCode='de']/text()",
+        namespaces=X,
+    )
+    assert len(documents) == 1 and documents[0].count("\n") == 1
+    assert "(Pflicht)" in documents[0]
+
+
+def test_a_blank_text_is_caught(catalogue: Catalogue) -> None:
+    root = _message(catalogue)
+    root.find(".//x:inhalt", X).text = " \n "
+    assert problems(root)
+
+
 def test_a_service_without_leika_is_refused_before_anything_is_written(
     catalogue: Catalogue,
 ) -> None:
