@@ -25,6 +25,7 @@ from backend.definitions.xzufi import (
     parse_leistung,
     problems,
 )
+from backend.domain.remedy import remedy_for
 from backend.settings import Settings
 from backend.xmlsafe import parse
 from tests.conftest import ROOT
@@ -67,6 +68,11 @@ def test_every_shipped_service_exports_and_passes_our_xsd(catalogue: Catalogue, 
     )
     assert authority == [definition.authority or PUBLISHER.authority_name]
     assert len(leistung.findall("x:modulKosten/x:kosten", X)) == len(definition.fees)
+    remedy = leistung.xpath("x:modulText[x:leikaTextmodul/code='25']/x:inhalt", namespaces=X)
+    if definition.procedure and remedy_for(definition.procedure).kind != "none":
+        assert {r.get("languageCode") for r in remedy} == {"de", "en"}
+    else:
+        assert remedy == []
     uploads = [f for f in definition.fields if f.type == "file"]
     documents = leistung.xpath("x:modulText[x:leikaTextmodul/code='08']", namespaces=X)
     assert len(documents) == (1 if uploads else 0)

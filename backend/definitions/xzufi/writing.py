@@ -30,6 +30,7 @@ from backend.definitions.xzufi.codes import (
     TextModule,
 )
 from backend.definitions.xzufi.schema import check
+from backend.domain.remedy import remedy_for
 from backend.settings import Settings
 
 
@@ -140,6 +141,11 @@ def _leistung(
         modules.append((TextModule.ERFORDERLICHE_UNTERLAGEN, documents))
     authority = definition.authority or publisher.authority_name
     modules.append((TextModule.ZUSTAENDIGE_STELLE, {"de": authority}))
+    if definition.procedure is not None:
+        remedy = remedy_for(definition.procedure)
+        if remedy.kind != "none":
+            texts = {lang: "\n".join(remedy.text(lang)) for lang in LANGUAGES}
+            modules.append((TextModule.RECHTSBEHELF, texts))
     for position, (module, texts) in enumerate(modules, start=1):
         text = _sub(leistung, "modulText")
         _code(text, "leikaTextmodul", module.value, TEXT_MODULE_LIST_URI)
