@@ -55,7 +55,7 @@ def cmd_import_xzufi(args: argparse.Namespace, settings: Settings) -> int:
     from backend.definitions.xzufi import XzufiImportError, import_xzufi
 
     try:
-        slug, text = import_xzufi(Path(args.file), slug=args.slug or None)
+        slug, text = import_xzufi(Path(args.file), slug=args.slug or None, leistung=args.leistung)
     except XzufiImportError as exc:
         return _fail(str(exc))
     if args.stdout:
@@ -88,6 +88,7 @@ def register(sub: Any, services: Any) -> None:
     )
     xzufi.add_argument("file", help="the XZuFi XML file")
     xzufi.add_argument("--slug", default="", help="service slug (default: from the Leistung id)")
+    xzufi.add_argument("--leistung", default="", help="id of the Leistung (default: the first)")
     xzufi.add_argument("--services", default="", help="services folder (default: settings)")
     xzufi.add_argument("--stdout", action="store_true", help="print instead of writing")
     xzufi.add_argument("--force", action="store_true", help="overwrite an existing service.yaml")

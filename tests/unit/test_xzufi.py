@@ -197,6 +197,16 @@ def test_export_then_import_keeps_titles_and_legal_basis(
             assert "# Kosten: " in text
 
 
+def test_import_picks_the_leistung_asked_for(catalogue: Catalogue, tmp_path: Path) -> None:
+    file = tmp_path / "katalog.xml"
+    file.write_bytes(catalogue_message(catalogue.all(), PUBLISHER))
+    slug, text = import_xzufi(file, leistung="kindergeld")
+    assert slug == "kindergeld"
+    assert yaml.safe_load(text)["title"]["de"] == catalogue.get("kindergeld").title.de
+    with pytest.raises(XzufiImportError, match="no leistung with id gibt-es-nicht"):
+        import_xzufi(file, leistung="gibt-es-nicht")
+
+
 def test_import_takes_a_slug_and_reads_a_bare_leistung(tmp_path: Path) -> None:
     file = tmp_path / "leistung.xml"
     file.write_text(

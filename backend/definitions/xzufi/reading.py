@@ -51,8 +51,9 @@ def _code(parent: Any, tag: str) -> str:
     return _clean(element.findtext("code") or element.findtext(_tag("code")))
 
 
-def parse_leistung(data: bytes, source: str = "input") -> XzufiLeistung:
-    """The first Leistung of an XZuFi 2.2 document (a message or a bare leistung element)."""
+def parse_leistung(data: bytes, source: str = "input", *, wanted: str = "") -> XzufiLeistung:
+    """One Leistung of an XZuFi 2.2 document (a message or a bare leistung element): the one
+    with the id ``wanted``, else the first."""
     if len(data) > MAX_BYTES:
         raise XzufiImportError(f"{source}: file larger than {MAX_BYTES} bytes")
     try:
@@ -61,9 +62,14 @@ def parse_leistung(data: bytes, source: str = "input") -> XzufiLeistung:
         raise XzufiImportError(f"{source}: refused: {exc}") from None
     if not isinstance(root.tag, str) or not root.tag.startswith(f"{{{NS}}}"):
         raise XzufiImportError(f"{source}: not an XZuFi 2.2 document (namespace {NS})")
-    leistung: Any = root if root.tag == _tag("leistung") else root.find(f".//{_tag('leistung')}")
-    if leistung is None:
+    found: list[Any] = [root] if root.tag == _tag("leistung") else list(root.iter(_tag("leistung")))
+    if wanted:
+        found = [one for one in found if _clean(one.findtext(_tag("id"))) == wanted]
+        if not found:
+            raise XzufiImportError(f"{source}: the document contains no leistung with id {wanted}")
+    if not found:
         raise XzufiImportError(f"{source}: the document contains no leistung")
+    leistung = found[0]
     ident = _clean(leistung.findtext(_tag("id")))
     leika = _code(leistung, "referenzLeiKa")
     result = XzufiLeistung(id=ident, leika=leika)
@@ -155,16 +161,14 @@ def to_definition_yaml(
 
 
 def import_xzufi(
-    file: Path, *, slug: str | None = None, today: date | None = None
+    file: Path, *, slug: str | None = None, leistung: str = "", today: date | None = None
 ) -> tuple[str, str]:
-    """Read one XZuFi file; return the service slug and the skeleton's YAML."""
+    """Read one Leistung of an XZuFi file; return the service slug and the skeleton's YAML."""
     try:
         data = file.read_bytes()
     except OSError as exc:
         raise XzufiImportError(f"{file.as_posix()}: cannot read the file: {exc.strerror}") from None
-    leistung = parse_leistung(data, file.as_posix())
-    title = leistung.text(TextModule.LEISTUNGSBEZEICHNUNG) or leistung.text(
-        TextModule.LEISTUNGSNAME
-    )
-    service = slug or slug_for(leistung.id or title)
-    return service, to_definition_yaml(leistung, slug=service, source=file.as_posix(), today=today)
+    read = parse_leistung(data, file.as_posix(), wanted=leistung)
+    title = read.text(TextModule.LEISTUNGSBEZEICHNUNG) or read.text(TextModule.LEISTUNGSNAME)
+    service = slug or slug_for(read.id or title)
+    return service, to_definition_yaml(read, slug=service, source=file.as_posix(), today=today)
