@@ -287,11 +287,13 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
     app.include_router(handover_callbacks_router)
     from backend.api.notice_keys import router as notice_keys_router
     from backend.api.v1_case_actions import router as case_actions_router
+    from backend.api.v1_catalogue_xzufi import router as catalogue_xzufi_router
     from backend.api.v1_mailbox import router as mailbox_router
     from backend.api.v1_payments import router as payments_router
     from frontend.verify import build_verify_router
 
     app.include_router(case_actions_router)
+    app.include_router(catalogue_xzufi_router)
     app.include_router(mailbox_router)
     app.include_router(payments_router)
     app.include_router(notice_keys_router)

@@ -320,6 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
     from knopfdruck.cli_payments import register as register_payments
 
     register_payments(sub)  # payments booking-export (issue 16)
+    from knopfdruck.cli_catalogue import register as register_catalogue
+
+    register_catalogue(sub, services)  # catalogue export, services import-xzufi (issue 16)
     return parser
 
 
