@@ -24,7 +24,7 @@ from sandbox.fitconnect import build_fitconnect_router
 from tests.conftest import Platform
 from tests.livesrv import TEST_SETTINGS, free_port, serve_in_thread
 
-DESTINATION = "fv-tiefbauamt-koeln"
+DESTINATION = "d7c1a5e2-4b3f-4e8a-9c6d-0f1e2a3b4c51"
 SUBMISSIONS = f"/destinations/{DESTINATION}/submissions"
 
 
