@@ -54,28 +54,38 @@ OPERATIONS = {
 }
 
 
-def exchange_errors(exchange: dict[str, Any]) -> list[str]:
-    """Request and answer of one Submission API call, checked against the OpenAPI."""
-    [template] = [
-        t
-        for (m, p), t in OPERATIONS.items()
-        if m == exchange["method"] and p.match(exchange["path"])
-    ]
-    operation = submission_api()["paths"][template][exchange["method"].lower()]
+def _operation(exchange: dict[str, Any]) -> dict[str, Any]:
+    method, path = exchange["method"], exchange["path"]
+    [template] = [t for (m, p), t in OPERATIONS.items() if m == method and p.match(path)]
+    operation: dict[str, Any] = submission_api()["paths"][template][method.lower()]
+    return operation
+
+
+def request_errors(exchange: dict[str, Any]) -> list[str]:
+    """The request of one Submission API call (from the sandbox's journal) against the spec."""
     content_type = exchange["contentType"].split(";")[0].strip()
-    request = operation["requestBody"]["content"].get(content_type)
+    request = _operation(exchange)["requestBody"]["content"].get(content_type)
     if request is None:
-        return [f"request content type {content_type} not in the spec"]
-    errors = openapi_errors(request["schema"], exchange["body"])
-    answer = operation["responses"].get(str(exchange["status"]))
+        return [f"request content type {content_type!r} is not in the spec"]
+    return openapi_errors(request["schema"], exchange["body"])
+
+
+def response_errors(exchange: dict[str, Any]) -> list[str]:
+    """The answer to one Submission API call: a status, content type and body of the spec."""
+    answer = _operation(exchange)["responses"].get(str(exchange["status"]))
     if answer is None:
-        return [*errors, f"status {exchange['status']} not in the spec"]
+        return [f"status {exchange['status']} is not in the spec"]
     if "content" not in answer:
-        return errors if exchange["response"] is None else [*errors, "a body where none is"]
+        return [] if exchange["response"] is None else ["a body where the spec has none"]
     response_type = exchange["responseType"].split(";")[0].strip()
     if response_type not in answer["content"]:
-        return [*errors, f"response content type {response_type} not in the spec"]
-    return errors + openapi_errors(answer["content"][response_type]["schema"], exchange["response"])
+        return [f"response content type {response_type!r} is not in the spec"]
+    return openapi_errors(answer["content"][response_type]["schema"], exchange["response"])
+
+
+def exchange_errors(exchange: dict[str, Any]) -> list[str]:
+    """Request and answer of one call, both checked against the OpenAPI."""
+    return request_errors(exchange) + response_errors(exchange)
 
 
 def sent_submission(client: Any, submission_id: str) -> dict[str, Any]:
