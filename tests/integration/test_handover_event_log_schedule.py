@@ -144,7 +144,7 @@ def test_a_tampered_event_log_is_refused_and_goes_to_a_person_once(
             handover_token_url=f"{platform.settings.handover_base_url}/token",
         )
         try:
-                    deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 20
             while True:  # until the sandbox has logged its answer (the log is not empty)
                 result = reconcile_handovers(reader, older_than_s=0)
                 if result.refused or time.monotonic() > deadline:
