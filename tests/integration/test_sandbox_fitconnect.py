@@ -264,3 +264,30 @@ def test_the_sandbox_routes_are_absent_when_the_sandbox_is_off(platform: Platfor
     assert listing.status_code == 404
     # Nor does the platform trust the sandbox's secret when it is off.
     assert callback_secret(settings) != sandbox_fitconnect(settings).callback_secret
+
+
+def test_with_callbacks_dropped_the_answer_is_only_in_the_event_log(platform: Platform) -> None:
+    app = FastAPI()
+    app.include_router(
+        build_fitconnect_router(
+            platform.settings.data_dir,
+            f"http://127.0.0.1:{free_port()}/nobody-listens",
+            clients={"amt-a": "a" * 32},
+            callback_secret="c" * 32,
+            drop_callbacks=True,
+        ),
+        prefix="/fit",
+    )
+    with TestClient(app, base_url="http://sandbox") as client:
+        token = client.post(
+            "/fit/token", data={"grant_type": "client_credentials"}, auth=("amt-a", "a" * 32)
+        ).json()["access_token"]
+        a = {"Authorization": f"Bearer {token}"}
+        mine = _announce(client, prefix="/fit", **a)
+        assert client.put(f"/fit/v1/submissions/{mine}", json=GARBAGE, headers=a).status_code == 202
+        case_id = client.get(f"/fit/v1/submissions/{mine}", headers=a).json()["caseId"]
+        deadline = time.monotonic() + 20
+        while len(client.get(f"/fit/v1/cases/{case_id}/events", headers=a).json()["eventLog"]) < 2:
+            assert time.monotonic() < deadline, "the answer never reached the event log"
+            time.sleep(0.1)
+        assert client.get(f"/fit/v1/submissions/{mine}", headers=a).json()["callbacks"] == []
