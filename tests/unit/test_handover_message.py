@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -19,10 +20,13 @@ from backend.errors import Unauthorized
 from backend.handover.message import (
     Attachment,
     Submission,
+    SubmissionIncomplete,
+    announcement,
     canonical_json,
+    check_complete,
     encrypted_body,
 )
-from sandbox.fitconnect import check_submission, signed_callback
+from sandbox.fitconnect import TOKEN_LIFETIME_S, _Tokens, check_submission, signed_callback
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +177,32 @@ def test_the_sandbox_signs_the_way_the_platform_verifies() -> None:
     verify_signature(
         SECRET, headers["callback-authentication"], headers["callback-timestamp"], body
     )
+
+
+def test_a_sandbox_token_expires_like_a_real_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens = _Tokens()
+    token = tokens.issue("amt-a")
+    assert tokens.client(token) == "amt-a"
+    assert tokens.client("made-up") is None
+    issued_at = time.monotonic()
+    monkeypatch.setattr(time, "monotonic", lambda: issued_at + TOKEN_LIFETIME_S + 1)
+    assert tokens.client(token) is None
+
+
+def test_the_announcement_and_our_completeness_check(key: cjwk.JWK) -> None:
+    announced = announcement(SUBMISSION)
+    body = encrypted_body(SUBMISSION, _public(key))
+    metadata = SUBMISSION.metadata()
+    assert announced["announcedAttachments"] == [U1, D1]
+    assert set(announced) == {"destinationId", "announcedAttachments", "serviceType"}
+    assert "caseId" in announcement(dataclasses.replace(SUBMISSION, case_id=uuid.uuid4().hex))
+    check_complete(announced, body, metadata)
+    for broken in (
+        {**announced, "announcedAttachments": [U1]},
+        {**announced, "announcedAttachments": [U1, D1, D1]},
+    ):
+        with pytest.raises(SubmissionIncomplete):
+            check_complete(broken, body, metadata)
+    lost = {**body, "encryptedAttachments": {U1: body["encryptedAttachments"][U1]}}
+    with pytest.raises(SubmissionIncomplete):
+        check_complete(announced, lost, metadata)
