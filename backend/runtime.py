@@ -17,6 +17,7 @@ from dbos import DBOS
 import backend.cases.payment_wait
 import backend.cases.schedules
 import backend.cases.writeback  # noqa: F401
+from backend.cases.handover_log import event_log_schedule
 from backend.cases.processing import register_engine_queues
 from backend.cases.worker import WorkerPresence
 from backend.console.directory import directory_schedule
@@ -104,7 +105,8 @@ def launch_worker(ctx: AppContext, *, concurrency: int) -> None:
     _schedules[-1].start()
     _schedules.append(directory_schedule(ctx))  # the staff directory (SCIM), if there is one
     _schedules.append(work_mail_schedule(ctx))  # clerks' mails about new work, if chosen
-    for schedule in _schedules[-2:]:
+    _schedules.append(event_log_schedule(ctx))  # lost handover callbacks, from the event log
+    for schedule in _schedules[-3:]:
         schedule.start()
 
 

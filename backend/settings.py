@@ -136,7 +136,9 @@ class Settings(BaseSettings):
         0.5, description="Wait before the second attempt; doubles after each failure."
     )
     handover_base_url: str = Field(
-        "", description="FIT-Connect-style submission API. Empty: the in-process sandbox."
+        "",
+        description="Root of the FIT-Connect Submission API (the part before /v1), which also "
+        "serves the event log and its keys. Empty: the in-process sandbox.",
     )
     handover_callback_secret: str = Field(
         "",

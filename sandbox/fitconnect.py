@@ -29,24 +29,29 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
-from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi.responses import JSONResponse, Response
 from jose import jwe
 from jose.exceptions import JOSEError
-from pydantic import BaseModel, ConfigDict, Field
 
 KEY_ALGORITHM = "RSA-OAEP-256"
 TOKEN_LIFETIME_S = 1800
 # FIT-Connect requires 4096-bit keys for its destinations.
 KEY_BITS = 4096
 DESTINATIONS: dict[str, str] = {
-    "fv-tiefbauamt-koeln": "Sondernutzungen, Amt für Straßen und Verkehr Köln (Sandbox)",
-    "fv-ordnungsamt-koeln": "Gewerbe und Veranstaltungen, Ordnungsamt Köln (Sandbox)",
-    "fv-bauaufsicht-koeln": "Bauanträge, Bauaufsicht Köln (Sandbox)",
+    "d7c1a5e2-4b3f-4e8a-9c6d-0f1e2a3b4c51": (
+        "Sondernutzungen, Amt für Straßen und Verkehr Köln (Sandbox)"
+    ),
+    "e2b8f4c6-1a7d-4f3e-8b5c-9d0a1c2e3f62": (
+        "Gewerbe und Veranstaltungen, Ordnungsamt Köln (Sandbox)"
+    ),
+    "f9a3d7b1-5c2e-4d8f-a6b4-3e1c0d2f4a73": "Bauanträge, Bauaufsicht Köln (Sandbox)",
 }
 
 
@@ -56,8 +61,8 @@ CA_FILE = "fitconnect-ca.pem"
 CA_KEY_FILE = "fitconnect-ca-key.pem"
 
 ROUTES: dict[tuple[str, str], str] = {
-    ("99000000000800", "053150000000"): "fv-ordnungsamt-koeln",
-    ("99034004000000", "053150000000"): "fv-tiefbauamt-koeln",
+    ("99000000000800", "053150000000"): "e2b8f4c6-1a7d-4f3e-8b5c-9d0a1c2e3f62",
+    ("99034004000000", "053150000000"): "d7c1a5e2-4b3f-4e8a-9c6d-0f1e2a3b4c51",
 }
 """The sandbox's Routing API: (LeiKa key, ARS) to the responsible destination, as an
 authority would have registered its services and regions (Köln has ARS 053150000000)."""
@@ -343,49 +348,78 @@ def event_claims(
     }
 
 
-class Dienst(BaseModel):
-    """The public service the submission belongs to (LeiKa URN and name)."""
+OPENAPI_FILE = Path(__file__).parent / "standards" / "fitconnect-submission-api.yaml"
+"""The Submission API OpenAPI 1.1.3 (unchanged copy): every request body is checked against it."""
+PROBLEMS = "https://schema.fitko.de/fit-connect/submission-api/problems/"
+JOSE = "application/jose"
 
-    identifier: str = Field(min_length=1, max_length=200)
-    name: str = Field(min_length=1, max_length=300)
 
+class _Schemas:
+    """Validators for the OpenAPI's component schemas, loaded once."""
 
-class Einreichung(BaseModel):
-    """A submission as it arrives: routing data in clear, everything else encrypted."""
+    def __init__(self) -> None:
+        self._components: dict[str, Any] | None = None
+        self._lock = threading.Lock()
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    submission_id: str = Field(alias="submissionId", pattern=r"^[0-9a-f]{32}$")
-    destination_id: str = Field(alias="destinationId", min_length=1, max_length=64)
-    service_type: Dienst = Field(alias="serviceType")
-    encrypted_metadata: str = Field(alias="encryptedMetadata", min_length=1)
-    encrypted_data: str = Field(alias="encryptedData", min_length=1)
-    encrypted_attachments: dict[str, str] = Field(alias="encryptedAttachments")
-    case_id: str | None = Field(
-        None,
-        alias="caseId",
-        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
-    )
-    """The FIT-Connect case (Vorgang) whose event log records this submission."""
+    def errors(self, component: str, instance: Any) -> list[str]:
+        """Where the instance breaks the component schema: paths and rules, never values."""
+        with self._lock:
+            if self._components is None:
+                self._components = yaml.safe_load(OPENAPI_FILE.read_text())["components"]
+        schema = {"$ref": f"#/components/schemas/{component}", "components": self._components}
+        validator = jsonschema.Draft202012Validator(
+            schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+        )
+        return sorted(
+            f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.validator}"
+            for e in validator.iter_errors(instance)
+        )
 
 
 @dataclass
 class _Stored:
     owner: str
-    body: dict[str, Any]
+    destination_id: str
+    case_id: str
+    service_type: dict[str, Any]
+    announced: list[str]
     received_at: datetime
+    attachments: dict[str, str] = field(default_factory=dict)
+    submit: dict[str, Any] | None = None
     callbacks: list[dict[str, Any]] = field(default_factory=list)
+
+    def reduced(self, submission_id: str) -> dict[str, Any]:
+        """The submission as ``SubmissionReduced``: no ciphertext of metadata or data."""
+        return {
+            "destinationId": self.destination_id,
+            "submissionId": submission_id,
+            "caseId": self.case_id,
+            "attachments": sorted(self.attachments),
+            "serviceType": self.service_type,
+        }
+
+
+def _problem(status_code: int, kind: str, title: str, detail: str | None = None) -> JSONResponse:
+    """An RFC 7807 problem, as the Submission API answers every error."""
+    content: dict[str, Any] = {"type": PROBLEMS + kind, "title": title, "status": status_code}
+    if detail:
+        content["detail"] = detail
+    return JSONResponse(
+        status_code=status_code, content=content, media_type="application/problem+json"
+    )
 
 
 def _fehler(status_code: int, code: str, **details: Any) -> JSONResponse:
-    return JSONResponse(status_code=status_code, content={"fehler": code, **details})
+    return _problem(status_code, code, code.replace("_", " "), **details)
 
 
-def check_submission(submission: Einreichung, private_pem: bytes) -> str | None:
+def check_submission(
+    metadata_jwe: str, data_jwe: str | None, attachments: dict[str, str], private_pem: bytes
+) -> str | None:
     """Decrypt everything and compare every hash; None when intact, else why not."""
     try:
-        metadata = json.loads(jwe.decrypt(submission.encrypted_metadata, private_pem))
-        data = jwe.decrypt(submission.encrypted_data, private_pem)
+        metadata = json.loads(jwe.decrypt(metadata_jwe, private_pem))
+        data = jwe.decrypt(data_jwe, private_pem) if data_jwe else b""
     except (JOSEError, ValueError):
         return "metadata or data cannot be decrypted"
     structure = metadata.get("contentStructure", {})
@@ -396,9 +430,9 @@ def check_submission(submission: Einreichung, private_pem: bytes) -> str | None:
     ):
         return "hash of the data does not match the metadata"
     announced = {a.get("attachmentId"): a for a in structure.get("attachments", [])}
-    if set(announced) != set(submission.encrypted_attachments):
+    if set(announced) != set(attachments):
         return "attachments do not match the metadata"
-    for attachment_id, token in submission.encrypted_attachments.items():
+    for attachment_id, token in attachments.items():
         try:
             content = jwe.decrypt(token, private_pem)
         except (JOSEError, ValueError):
@@ -460,38 +494,40 @@ def _client_from_form(form: Any, request: Request) -> tuple[str, str]:
 
 
 def build_fitconnect_router(
-    key_dir: Path, callback_url: str, *, clients: dict[str, str], callback_secret: str
+    key_dir: Path,
+    callback_url: str,
+    *,
+    clients: dict[str, str],
+    callback_secret: str,
+    drop_callbacks: bool = False,
 ) -> APIRouter:
-    """A fresh destination service with its own submissions; keys persist in key_dir.
+    """A fresh Zustellpunkt with its own submissions; keys persist in key_dir.
 
     ``clients`` maps each accepted client id to its secret; ``callback_secret`` is the sandbox's
-    own, which the platform trusts only when it is configured to.
+    own, which the platform trusts only when it is configured to. ``drop_callbacks`` (tests)
+    writes the answer to the event log only, as when a callback is lost on the way.
     """
     if not clients or not all(clients.values()) or not callback_secret:
         raise ValueError("the sandbox FIT-Connect needs client credentials and a callback secret")
     keys = _Keys(key_dir)
     tokens = _Tokens()
+    schemas = _Schemas()
     stored: dict[str, _Stored] = {}
     event_log: dict[str, list[tuple[str, str]]] = {}
     """caseId to (owner, SET) in the order written."""
+    journal: dict[str, list[dict[str, Any]]] = {}
+    """Per client: every Submission API request and answer, so tests can check both."""
     router = APIRouter(tags=["FIT-Connect (Sandbox)"])
 
     async def log_event(
-        owner: str, submission: Einreichung, event: str, detail: dict[str, Any]
+        owner: str, submission_id: str, record: _Stored, event: str, detail: dict[str, Any]
     ) -> None:
-        """Append a signed event to the submission's case log, if it names a case."""
-        if submission.case_id is None:
-            return
+        """Append a signed event to the submission's case log."""
         signer = await asyncio.to_thread(keys.signer)
         claims = event_claims(
-            submission.destination_id, submission.submission_id, submission.case_id, event, detail
+            record.destination_id, uuid.UUID(submission_id).hex, record.case_id, event, detail
         )
-        event_log.setdefault(submission.case_id, []).append((owner, signer.token(claims)))
-
-    def known(destination: str) -> JSONResponse | None:
-        if destination not in DESTINATIONS:
-            return _fehler(404, "zustellpunkt_unbekannt")
-        return None
+        event_log.setdefault(record.case_id, []).append((owner, signer.token(claims)))
 
     @router.post("/token")
     async def token(request: Request) -> Any:
@@ -516,20 +552,49 @@ def build_fitconnect_router(
             headers={"Cache-Control": "no-store"},
         )
 
-    def caller(request: Request) -> str:
-        """The client behind the bearer token; 401 before anything is looked up or listed."""
+    def caller(request: Request) -> str | None:
+        """The client behind the bearer token; None when it is missing, unknown or expired."""
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        client = tokens.client(value.strip()) if scheme.lower() == "bearer" else None
-        if client is None:
-            raise HTTPException(
-                401,
-                "nicht_angemeldet",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            )
-        return client
+        return tokens.client(value.strip()) if scheme.lower() == "bearer" else None
 
-    # A local dependency: string annotations (PEP 563) could not name it, a default can.
-    authenticated = Depends(caller)
+    def unauthorized() -> JSONResponse:
+        response = _problem(401, "unauthorized", "Unauthorized", "no valid bearer token")
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return response
+
+    def noted(client: str, request: Request, body: Any, response: JSONResponse | Response) -> Any:
+        """Keep the exchange in the client's journal, then answer."""
+        answer: Any = None
+        if response.body:
+            text = bytes(response.body).decode()
+            answer = json.loads(text) if "json" in (response.media_type or "") else text
+        journal.setdefault(client, []).append(
+            {
+                "method": request.method,
+                "path": request.url.path.split("/v1/", 1)[-1],
+                "contentType": request.headers.get("content-type", ""),
+                "body": body,
+                "status": response.status_code,
+                "responseType": response.headers.get("content-type", ""),
+                "response": answer,
+            }
+        )
+        return response
+
+    async def json_body(request: Request, component: str) -> tuple[Any, JSONResponse | None]:
+        """The request's JSON, checked against the OpenAPI component; else the problem."""
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            return None, _problem(415, "unsupported-media-type", "Unsupported Media Type")
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return None, _problem(400, "bad-request", "Bad Request", "body is not JSON")
+        errors = schemas.errors(component, body)
+        if errors:
+            return body, _problem(
+                422, "schema-violation", "Unprocessable Entity", "; ".join(errors)[:500]
+            )
+        return body, None
 
     @router.get("/.well-known/jwks.json")
     async def signing_keys() -> Any:
@@ -538,11 +603,13 @@ def build_fitconnect_router(
         return {"keys": [signer.jwk]}
 
     @router.get("/v1/cases/{case_id}/events")
-    async def case_events(case_id: str, client: str = authenticated) -> Any:
+    async def case_events(case_id: str, request: Request) -> Any:
         """A case's event log as Security Event Tokens; only the sender's own, else 404."""
+        if (client := caller(request)) is None:
+            return unauthorized()
         own = [token for owner, token in event_log.get(case_id, []) if owner == client]
         if not own:
-            return _fehler(404, "vorgang_unbekannt")
+            return _problem(404, "not-found", "Not Found", "case not found")
         return {"eventLog": own}
 
     @router.get("/v1/routes")
@@ -553,9 +620,9 @@ def build_fitconnect_router(
     ) -> Any:
         """Routing API: the destinations for a service (LeiKa) in a region (ARS); public."""
         if leika_key is None or not re.match(LEIKA_KEY, leika_key):
-            return _fehler(400, "leikaKey_ungueltig")
+            return _problem(400, "bad-request", "Bad Request", "leikaKey invalid")
         if ars is None or not re.match(REGION_KEY, ars):
-            return _fehler(400, "ars_ungueltig")
+            return _problem(400, "bad-request", "Bad Request", "ars invalid")
         found = ROUTES.get((leika_key, ars))
         submission_url = str(request.url).split("/v1/routes", 1)[0]
         routes = []
@@ -576,44 +643,64 @@ def build_fitconnect_router(
             )
         return {"count": len(routes), "offset": 0, "totalCount": len(routes), "routes": routes}
 
-    @router.get("/destinations/{destination}")
-    async def destination_info(destination: str, _client: str = authenticated) -> Any:
-        """The destination's name and its current encryption key id."""
-        if (missing := known(destination)) is not None:
-            return missing
+    @router.get("/v1/destinations/{destination}")
+    async def destination_info(destination: str, request: Request) -> Any:
+        """The destination as ``PublicDestination``: its services and current encryption key."""
+        if caller(request) is None:
+            return unauthorized()
+        if destination not in DESTINATIONS:
+            return _problem(404, "not-found", "Not Found", "destination not found")
         key = await asyncio.to_thread(keys.get, destination)
+        services = [
+            {"identifier": f"urn:de:fim:leika:leistung:{leika}", "regions": [f"DE{ars}"]}
+            for (leika, ars), found in ROUTES.items()
+            if found == destination
+        ] or [{"identifier": "urn:de:fim:leika:leistung:99000000000000", "regions": ["DE05"]}]
         return {
             "destinationId": destination,
-            "name": DESTINATIONS[destination],
-            "status": "active",
             "encryptionKid": key.kid,
+            "metadataVersions": ["1.0.0"],
+            "services": services,
+            "status": "active",
         }
 
-    @router.get("/destinations/{destination}/keys")
-    async def jwks(destination: str, _client: str = authenticated) -> Any:
-        """The public key senders encrypt to (RSA-OAEP-256)."""
-        if (missing := known(destination)) is not None:
-            return missing
+    @router.get("/v1/destinations/{destination}/keys/{key_id}")
+    async def public_key(destination: str, key_id: str, request: Request) -> Any:
+        """One public key of the destination (``JWK``), the one senders encrypt to."""
+        if caller(request) is None:
+            return unauthorized()
+        if destination not in DESTINATIONS:
+            return _problem(404, "not-found", "Not Found", "destination not found")
         key = await asyncio.to_thread(keys.get, destination)
-        return {"keys": [key.public_jwk]}
+        if key_id != key.kid:
+            return _problem(404, "not-found", "Not Found", "key not found")
+        return key.public_jwk
 
-    async def report(destination: str, submission: Einreichung) -> None:
-        """Check the submission as a Fachverfahren would, then tell the platform."""
-        key = await asyncio.to_thread(keys.get, destination)
-        problem = await asyncio.to_thread(check_submission, submission, key.private_pem)
-        owner = stored[submission.submission_id].owner
+    async def report(submission_id: str) -> None:
+        """Check the submission as a Fachverfahren would, log the answer, tell the platform."""
+        record = stored[submission_id]
+        assert record.submit is not None
+        key = await asyncio.to_thread(keys.get, record.destination_id)
+        problem = await asyncio.to_thread(
+            check_submission,
+            record.submit["encryptedMetadata"],
+            record.submit.get("encryptedData"),
+            record.attachments,
+            key.private_pem,
+        )
         if problem:
             detail = {"problems": [{"type": EVENTS + "problems/submission", "title": problem}]}
-            await log_event(owner, submission, "reject-submission", detail)
+            await log_event(record.owner, submission_id, record, "reject-submission", detail)
         else:
-            await log_event(owner, submission, "accept-submission", {})
+            await log_event(record.owner, submission_id, record, "accept-submission", {})
+        if drop_callbacks:
+            return
         payload = {
             "eventId": uuid.uuid4().hex,
-            "submissionId": submission.submission_id,
+            "submissionId": uuid.UUID(submission_id).hex,
             "status": "rejected" if problem else "accepted",
             "reason": problem,
         }
-        record = stored[submission.submission_id]
         async with httpx.AsyncClient(timeout=10) as client:
             for attempt in range(3):
                 body, headers = signed_callback(callback_secret, payload)
@@ -626,58 +713,150 @@ def build_fitconnect_router(
                     record.callbacks.append({**payload, "error": type(exc).__name__})
                 await asyncio.sleep(0.2 * 2**attempt)
 
-    @router.post("/destinations/{destination}/submissions", status_code=201)
-    async def submit(
-        destination: str,
-        submission: Einreichung,
-        background: BackgroundTasks,
-        client: str = authenticated,
-    ) -> Any:
-        """Store an encrypted submission once; a repeated one is acknowledged, not stored.
+    def own(client: str, submission_id: str) -> tuple[str, _Stored] | None:
+        """The caller's own submission by id (any UUID spelling); nobody sees another's."""
+        try:
+            canonical = str(uuid.UUID(submission_id))
+        except ValueError:
+            return None
+        found = stored.get(canonical)
+        return None if found is None or found.owner != client else (canonical, found)
 
-        A submission id another client used is refused like a changed submission: nobody can
-        make the destination answer about someone else's submission.
-        """
-        if (missing := known(destination)) is not None:
-            return missing
-        if submission.destination_id != destination:
-            return _fehler(422, "zustellpunkt_passt_nicht")
-        body = submission.model_dump(by_alias=True)
-        existing = stored.get(submission.submission_id)
-        if existing is not None:
-            if existing.owner != client or existing.body != body:
-                return _fehler(409, "einreichung_abweichend")
-            return JSONResponse(
-                {"submissionId": submission.submission_id, "status": "submitted", "duplicate": True}
+    @router.post("/v1/submissions")
+    async def create_submission(request: Request) -> Any:
+        """Announce a submission (``CreateSubmission``): 201 with the id the sender uses next."""
+        if (client := caller(request)) is None:
+            return unauthorized()
+        body, problem = await json_body(request, "CreateSubmission")
+        if problem is not None:
+            return noted(client, request, body, problem)
+        if body["destinationId"] not in DESTINATIONS:
+            return noted(
+                client, request, body, _problem(404, "not-found", "Not Found", "no destination")
             )
-        stored[submission.submission_id] = _Stored(
-            owner=client, body=body, received_at=datetime.now(UTC)
+        submission_id = str(uuid.uuid4())
+        case_id = body.get("caseId") or str(uuid.uuid4())
+        stored[submission_id] = _Stored(
+            owner=client,
+            destination_id=body["destinationId"],
+            case_id=str(uuid.UUID(case_id)),
+            service_type=body["serviceType"],
+            announced=[str(uuid.UUID(a)) for a in body["announcedAttachments"]],
+            received_at=datetime.now(UTC),
         )
-        await log_event(client, submission, "submit-submission", {})
-        background.add_task(report, destination, submission)
-        return {"submissionId": submission.submission_id, "status": "submitted", "duplicate": False}
+        created = {
+            "destinationId": body["destinationId"],
+            "submissionId": submission_id,
+            "caseId": stored[submission_id].case_id,
+        }
+        return noted(client, request, body, JSONResponse(created, status_code=201))
 
-    @router.get("/destinations/{destination}/submissions", include_in_schema=False)
-    async def submissions(destination: str, client: str = authenticated) -> Any:
-        """Lets a sender count what arrived of its own submissions, never anyone else's."""
+    @router.put("/v1/submissions/{submission_id}/attachments/{attachment_id}")
+    async def add_attachment(submission_id: str, attachment_id: str, request: Request) -> Any:
+        """Upload one announced attachment as compact JWE; a repeated upload overwrites it."""
+        if (client := caller(request)) is None:
+            return unauthorized()
+        content_type = request.headers.get("content-type", "").split(";")[0].strip()
+        text = (await request.body()).decode("utf-8", "replace")
+        if content_type != JOSE:
+            answer = _problem(415, "unsupported-media-type", "Unsupported Media Type")
+            return noted(client, request, text, answer)
+        if schemas.errors("CreateAttachment", text) or text.count(".") != 4:
+            answer = _problem(400, "bad-request", "Bad Request", "not a compact JWE")
+            return noted(client, request, text, answer)
+        found = own(client, submission_id)
+        if found is None:
+            answer = _problem(404, "not-found", "Not Found", "submission not found")
+            return noted(client, request, text, answer)
+        record = found[1]
+        try:
+            attachment = str(uuid.UUID(attachment_id))
+        except ValueError:
+            attachment = attachment_id
+        if record.submit is not None or attachment not in record.announced:
+            detail = "submission already sent" if record.submit else "attachment not announced"
+            answer = _problem(422, "unprocessable", "Unprocessable Entity", detail)
+            return noted(client, request, text, answer)
+        record.attachments[attachment] = text
+        return noted(client, request, text, Response(status_code=204))
+
+    @router.put("/v1/submissions/{submission_id}")
+    async def submit_submission(
+        submission_id: str, request: Request, background: BackgroundTasks
+    ) -> Any:
+        """Send the announced submission (``SubmitSubmission``): 202, then the Fachverfahren's
+        answer as an event (and a signed callback)."""
+        if (client := caller(request)) is None:
+            return unauthorized()
+        body, problem = await json_body(request, "SubmitSubmission")
+        if problem is not None:
+            return noted(client, request, body, problem)
+        found = own(client, submission_id)
+        if found is None:
+            answer = _problem(404, "not-found", "Not Found", "submission not found")
+            return noted(client, request, body, answer)
+        canonical, record = found
+        if record.submit is not None:
+            answer = _problem(422, "unprocessable", "Unprocessable Entity", "already submitted")
+            return noted(client, request, body, answer)
+        missing = [a for a in record.announced if a not in record.attachments]
+        if missing:
+            detail = f"{len(missing)} announced attachment(s) not uploaded"
+            answer = _problem(422, "missing-attachments", "Unprocessable Entity", detail)
+            return noted(client, request, body, answer)
+        record.submit = body
+        await log_event(client, canonical, record, "submit-submission", {})
+        background.add_task(report, canonical)
+        return noted(
+            client, request, body, JSONResponse(record.reduced(canonical), status_code=202)
+        )
+
+    @router.get("/v1/submissions/{submission_id}/attachments/{attachment_id}")
+    async def get_attachment(submission_id: str, attachment_id: str, request: Request) -> Any:
+        """An attachment's JWE as it arrived (the receiving side's view; here the sender's own)."""
+        if (client := caller(request)) is None:
+            return unauthorized()
+        found = own(client, submission_id)
+        try:
+            attachment = str(uuid.UUID(attachment_id))
+        except ValueError:
+            attachment = attachment_id
+        if found is None or attachment not in found[1].attachments:
+            return _problem(404, "not-found", "Not Found", "attachment not found")
+        return Response(found[1].attachments[attachment], media_type=JOSE)
+
+    @router.get("/v1/submissions/{submission_id}")
+    async def get_submission(submission_id: str, request: Request) -> Any:
+        """A sent submission as ``Submission`` (the sender's own), plus its callbacks."""
+        if (client := caller(request)) is None:
+            return unauthorized()
+        found = own(client, submission_id)
+        if found is None or found[1].submit is None:
+            return _problem(404, "not-found", "Not Found", "submission not found")
+        canonical, record = found
         return {
-            "submissions": [
-                sid
-                for sid, s in stored.items()
-                if s.owner == client and s.body["destinationId"] == destination
-            ]
+            **record.reduced(canonical),
+            **(record.submit or {}),
+            "callbacks": record.callbacks,
         }
 
-    @router.get("/destinations/{destination}/submissions/{submission_id}", include_in_schema=False)
-    async def submission(destination: str, submission_id: str, client: str = authenticated) -> Any:
-        """Lets a sender fetch its ciphertext as it arrived, and the callbacks sent about it."""
-        found = stored.get(submission_id)
-        if found is None or found.owner != client or found.body["destinationId"] != destination:
-            return _fehler(404, "einreichung_unbekannt")
-        return {
-            "submission": found.body,
-            "receivedAt": found.received_at.isoformat(),
-            "callbacks": found.callbacks,
-        }
+    @router.get("/v1/submissions")
+    async def list_submissions(request: Request) -> Any:
+        """The caller's sent submissions (``SubmissionsForPickup``), never anyone else's."""
+        if (client := caller(request)) is None:
+            return unauthorized()
+        mine = [
+            {"destinationId": r.destination_id, "submissionId": sid, "caseId": r.case_id}
+            for sid, r in stored.items()
+            if r.owner == client and r.submit is not None
+        ]
+        return {"count": len(mine), "offset": 0, "totalCount": len(mine), "submissions": mine}
+
+    @router.get("/journal", include_in_schema=False)
+    async def exchanges(request: Request) -> Any:
+        """The caller's own Submission API requests and answers, for checks against the spec."""
+        if (client := caller(request)) is None:
+            return unauthorized()
+        return {"exchanges": journal.get(client, [])}
 
     return router

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 import httpx
@@ -37,9 +38,12 @@ from backend.handover.fitconnect import (
 from backend.handover.fitconnect_events import EventLogInvalid, LogEvent, verify_event_log
 from backend.handover.fitconnect_keys import UnusableKey, encryption_key, load_anchors
 from backend.handover.message import (
+    JOSE,
     Attachment,
     Submission,
+    announcement,
     canonical_json,
+    check_complete,
     encrypted_body,
 )
 from backend.handover.models import Handover
@@ -181,33 +185,107 @@ def _access_token(client: httpx.Client, credentials: ClientCredentials | None) -
     return token
 
 
-def _send(ctx: AppContext, submission: Submission) -> str:
-    """Fetch a token and the destination's key, encrypt, and post; the key id used is returned."""
-    base = f"{ctx.settings.handover_base_url.rstrip('/')}/destinations/{submission.destination_id}"
+def _send(ctx: AppContext, submission: Submission, case_id: str) -> tuple[str, str]:
+    """Token, key, our own checks, then announce, upload and submit as the Submission API wants.
+
+    Returns the key id used and the submission id the Zustelldienst assigned. Everything is
+    encrypted and checked before the first request that changes anything is made.
+    """
+    api = f"{ctx.settings.handover_base_url.rstrip('/')}/v1"
+    destination = f"{api}/destinations/{submission.destination_id}"
     timeout = ctx.settings.registry_timeout_s
     try:
+        metadata = submission.metadata()
         with httpx.Client(timeout=timeout, headers={"User-Agent": "Knopfdruck/0.1"}) as client:
             token = _access_token(client, sender_credentials(ctx.settings))
             client.headers["Authorization"] = f"Bearer {token}"
-            keys = client.get(f"{base}/keys")
-            _check(keys, "key lookup")
+            about = client.get(destination)
+            _check(about, "destination lookup")
+            kid = about.json().get("encryptionKid")
+            if not isinstance(kid, str) or not kid or "/" in kid:
+                raise _Failure("destination names no encryption key", retryable=False)
+            public = client.get(f"{destination}/keys/{kid}")
+            _check(public, "key lookup")
             anchors = trust_anchor_file(ctx.settings)
-            key = encryption_key(keys.json(), [] if anchors is None else load_anchors(anchors))
-            response = client.post(f"{base}/submissions", json=encrypted_body(submission, key))
-            _check(response, "submission")
+            jwks = {"keys": [public.json()]}
+            key = encryption_key(jwks, [] if anchors is None else load_anchors(anchors))
+            body = encrypted_body(submission, key)
+            announced = announcement(submission)
+            check_complete(announced, body, metadata)
+            submission_id, resumed = _announce(ctx, client, api, case_id, announced)
+            if resumed and _already_submitted(ctx, case_id, submission_id):
+                return str(key["kid"]), submission_id
+            on_wire = wire_id(submission_id)
+            for attachment_id, token in body["encryptedAttachments"].items():
+                uploaded = client.put(
+                    f"{api}/submissions/{on_wire}/attachments/{attachment_id}",
+                    content=token.encode(),
+                    headers={"Content-Type": JOSE},
+                )
+                _check(uploaded, "attachment upload")
+            sent = client.put(
+                f"{api}/submissions/{on_wire}",
+                json={
+                    "encryptedMetadata": body["encryptedMetadata"],
+                    "encryptedData": body["encryptedData"],
+                },
+            )
+            _check(sent, "submission")
     except httpx.TimeoutException:
         raise _Failure("Fachverfahren timed out", retryable=True) from None
     except (httpx.NetworkError, httpx.RemoteProtocolError):
         raise _Failure("Fachverfahren unreachable", retryable=True) from None
     except (UnusableKey, ValueError) as exc:
         raise _Failure(str(exc), retryable=False) from None
-    return str(key["kid"])
+    return str(key["kid"]), submission_id
+
+
+def _announce(
+    ctx: AppContext, client: httpx.Client, api: str, case_id: str, body: dict[str, Any]
+) -> tuple[str, bool]:
+    """The submission's id at the Zustelldienst: announced once, stored before any upload.
+
+    A retry (or a recovered workflow) finds the id on the row and announces nothing again; the
+    flag says whether the submission was announced by an earlier attempt.
+    """
+    with Session(ctx.engine) as session:
+        row = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
+        if row.announced_at is not None:
+            return row.submission_id, True
+    created = client.post(f"{api}/submissions", json=body)
+    if created.status_code != 201:
+        _check(created, "announcement")
+        raise _Failure(f"announcement answered HTTP {created.status_code}", retryable=False)
+    try:
+        submission_id = uuid.UUID(str(created.json()["submissionId"])).hex
+    except (KeyError, ValueError, TypeError):
+        raise _Failure("announcement answered no submission id", retryable=False) from None
+    with unit_of_work(ctx.engine) as session:
+        stored = session.execute(
+            update(Handover)
+            .where(col(Handover.case_id) == case_id, col(Handover.announced_at).is_(None))
+            .values(submission_id=submission_id, announced_at=utcnow(), updated_at=utcnow())
+        )
+        if stored.rowcount != 1:  # type: ignore[attr-defined]
+            # Another attempt announced meanwhile: its submission is the one, ours stays empty.
+            row = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
+            return row.submission_id, True
+    return submission_id, False
+
+
+def _already_submitted(ctx: AppContext, case_id: str, submission_id: str) -> bool:
+    """Whether the verified event log shows this submission sent (a crash after the submit)."""
+    try:
+        events = read_event_log(ctx, case_id)
+    except (EventLogUnavailable, EventLogInvalid):
+        return False
+    return any(e.event == "submitted" and e.submission_id == submission_id for e in events)
 
 
 def _check(response: httpx.Response, what: str) -> None:
     if response.status_code >= 500 or response.status_code == 429:
         raise _Failure(f"{what} failed (HTTP {response.status_code})", retryable=True)
-    if response.status_code not in (200, 201):
+    if response.status_code not in (200, 201, 202, 204):
         raise _Failure(f"{what} refused (HTTP {response.status_code})", retryable=False)
 
 
@@ -245,7 +323,8 @@ def deliver_submission(ctx: AppContext, case_id: str, *, refer: Referral) -> Han
             if submission is None:
                 destination = _routed(ctx, case_id, row)
                 submission = build_submission(ctx, case_id, row.submission_id, destination)
-            key_id = _send(ctx, submission)
+            key_id, submission_id = _send(ctx, submission, case_id)
+            submission = replace(submission, submission_id=submission_id)
         except _Failure as failure:
             log.warning("handover attempt %d failed: %s", attempt, failure.reason)
             if not failure.retryable or attempt == attempts:

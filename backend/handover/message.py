@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -28,6 +29,8 @@ from backend.handover.fitconnect_keys import KEY_ALGORITHM, UnusableKey
 
 CONTENT_ENCRYPTION = "A256GCM"
 DATA_MEDIA_TYPE = "application/json"
+JOSE = "application/jose"
+"""Content type of an attachment upload: the compact JWE as it is."""
 
 
 @dataclass(frozen=True)
@@ -130,3 +133,34 @@ def encrypted_body(submission: Submission, key: dict[str, Any]) -> dict[str, Any
     if submission.case_id is not None:
         body["caseId"] = wire_id(submission.case_id)
     return body
+
+
+class SubmissionIncomplete(ValueError):
+    """The requests would not make a complete submission; nothing may be sent."""
+
+
+def announcement(submission: Submission) -> dict[str, Any]:
+    """The body of ``POST /v1/submissions`` (``CreateSubmission``): routing data, no content."""
+    body: dict[str, Any] = {
+        "destinationId": submission.destination_id,
+        "announcedAttachments": [a.wire_id for a in submission.attachments],
+        "serviceType": {
+            "name": submission.service_name,
+            "identifier": submission.service_identifier,
+        },
+    }
+    if submission.case_id is not None:
+        body["caseId"] = wire_id(submission.case_id)
+    return body
+
+
+def check_complete(announced: dict[str, Any], encrypted: dict[str, Any], metadata: Any) -> None:
+    """Announced, uploaded and described attachments are one and the same set, ids UUIDs."""
+    said = list(announced["announcedAttachments"])
+    uploaded = set(encrypted["encryptedAttachments"])
+    described = {a.get("attachmentId") for a in metadata["contentStructure"].get("attachments", [])}
+    if len(set(said)) != len(said) or set(said) != uploaded or uploaded != described:
+        raise SubmissionIncomplete("announced, uploaded and described attachments differ")
+    for attachment_id in said:
+        if str(uuid.UUID(attachment_id)) != attachment_id:
+            raise SubmissionIncomplete("an attachment id is not a UUID")

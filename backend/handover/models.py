@@ -19,7 +19,8 @@ class Handover(SQLModel, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     case_id: str = Field(foreign_key="cases.id", unique=True, max_length=32)
     submission_id: str = Field(default_factory=new_id, unique=True, max_length=32)
-    """Chosen before the first attempt, so a retried delivery is the same submission."""
+    """A placeholder until the Submission API assigns the id at announcement (``announced_at``);
+    from then on the Zustelldienst's id (32 hex digits), so a retry never announces twice."""
     destination_id: str = Field(max_length=64)
     status: str = Field(default="pending", max_length=16)
     """pending → delivered → accepted | rejected; failed while delivery keeps failing."""
@@ -31,6 +32,8 @@ class Handover(SQLModel, table=True):
     """Id, filename, media type and SHA-512 of every attachment, never the content."""
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = stamped(nullable=False)
+    announced_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    """When ``POST /v1/submissions`` created the submission whose id ``submission_id`` holds."""
     delivered_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     updated_at: datetime = stamped(nullable=False)
 

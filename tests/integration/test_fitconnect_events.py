@@ -83,7 +83,7 @@ def test_the_platform_reads_the_event_log_and_verifies_every_token(
         ("submitted", submission_id),
         ("accepted", submission_id),
     ]
-    assert all(e.issuer == "fv-tiefbauamt-koeln" for e in events)
+    assert all(e.issuer == "d7c1a5e2-4b3f-4e8a-9c6d-0f1e2a3b4c51" for e in events)
 
     # An independent JOSE library verifies the same tokens with the published key.
     tokens, jwks = _raw(platform, case_id)

@@ -30,11 +30,13 @@ def test_the_routing_api_answers_by_leika_and_region(platform: Platform) -> None
         found = client.get(f"{base}/v1/routes", params={"leikaKey": LEIKA, "ars": KOELN})
         assert found.status_code == 200
         [route] = found.json()["routes"]
-        assert route["destinationId"] == "fv-tiefbauamt-koeln"
+        assert route["destinationId"] == "d7c1a5e2-4b3f-4e8a-9c6d-0f1e2a3b4c51"
         parameters = route["destinationParameters"]
         assert parameters["submissionUrl"] == base
         assert parameters["encryptionKid"] == parameters["publicKeys"]["keys"][0]["kid"]
-        assert route_destination(client, base, LEIKA, KOELN) == "fv-tiefbauamt-koeln"
+        assert (
+            route_destination(client, base, LEIKA, KOELN) == "d7c1a5e2-4b3f-4e8a-9c6d-0f1e2a3b4c51"
+        )
         elsewhere = client.get(f"{base}/v1/routes", params={"leikaKey": LEIKA, "ars": "0" * 12})
         assert elsewhere.json() == {"count": 0, "offset": 0, "totalCount": 0, "routes": []}
         for params in ({"leikaKey": LEIKA}, {"leikaKey": "123", "ars": KOELN}, {"ars": KOELN}):
@@ -82,12 +84,14 @@ def test_the_routed_destination_is_the_one_delivered_to(
             [case_id] = submit_cases(ctx, SERVICE, [ANSWERS])
             # The service's own block names another destination: the route wins.
             with Session(ctx.engine) as session:
-                session.add(Handover(case_id=case_id, destination_id="fv-bauaufsicht-koeln"))
+                session.add(
+                    Handover(case_id=case_id, destination_id="f9a3d7b1-5c2e-4d8f-a6b4-3e1c0d2f4a73")
+                )
                 session.commit()
             result = deliver_submission(ctx, case_id, refer=refer_or_note)
             assert result.status in ("delivered", "accepted"), result
             with Session(ctx.engine) as session:
                 handover = session.exec(select(Handover).where(Handover.case_id == case_id)).one()
-            assert handover.destination_id == "fv-tiefbauamt-koeln"
+            assert handover.destination_id == "d7c1a5e2-4b3f-4e8a-9c6d-0f1e2a3b4c51"
         finally:
             ctx.close()

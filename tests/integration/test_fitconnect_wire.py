@@ -23,7 +23,7 @@ from backend.handover.models import Handover
 from backend.uploads.models import Upload
 from sandbox.fitconnect import key_file
 from tests.conftest import Platform
-from tests.fitconnect import official_metadata_errors
+from tests.fitconnect import official_metadata_errors, sent_submission
 from tests.integration.casekit import identity, settle, submit_cases
 
 
@@ -82,13 +82,8 @@ def _stored_body(platform: Platform, destination: str, submission_id: str) -> di
             "client_secret": sandbox.client_secret,
         },
     ).json()["access_token"]
-    response = httpx.get(
-        f"{base}/destinations/{destination}/submissions/{submission_id}",
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    response.raise_for_status()
-    body: dict[str, Any] = response.json()["submission"]
-    return body
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as client:
+        return sent_submission(client, submission_id)
 
 
 @pytest.mark.parametrize("service", sorted(CASES))

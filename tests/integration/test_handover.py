@@ -37,7 +37,7 @@ from backend.records.models import Case, CaseEvent, Document
 from backend.uploads.models import Upload
 from sandbox.fitconnect import key_file
 from tests.conftest import Platform
-from tests.fitconnect import official_metadata_errors
+from tests.fitconnect import exchange_errors, official_metadata_errors, sent_submission
 from tests.integration.casekit import (
     context_for,
     identity,
@@ -48,7 +48,7 @@ from tests.integration.casekit import (
 from tests.livesrv import free_port
 
 SERVICE = "sondernutzung-extern"
-DESTINATION = "fv-tiefbauamt-koeln"
+DESTINATION = "d7c1a5e2-4b3f-4e8a-9c6d-0f1e2a3b4c51"
 ANSWERS = {"nutzung": "Umzugswagen vor dem Haus, 8 m", "beginn": "2026-05-02"}
 PLAN = b"%PDF-1.7\n% Lageplan (test attachment)\n" + bytes(range(256)) * 40
 
@@ -107,10 +107,7 @@ def _sandbox(platform: Platform) -> httpx.Client:
 
 def _stored(platform: Platform, submission_id: str) -> dict[str, Any]:
     with _sandbox(platform) as sandbox:
-        response = sandbox.get(f"/destinations/{DESTINATION}/submissions/{submission_id}")
-    response.raise_for_status()
-    body: dict[str, Any] = response.json()
-    return body
+        return sent_submission(sandbox, submission_id)
 
 
 def _decrypt(token: str, key: cjwk.JWK) -> tuple[bytes, dict[str, Any]]:
@@ -130,19 +127,17 @@ def test_a_submission_is_encrypted_to_the_destination_and_jwcrypto_can_read_it(
     assert again.submission_id == result.submission_id
 
     with _sandbox(platform) as sandbox:
-        listed = sandbox.get(f"/destinations/{DESTINATION}/submissions").json()["submissions"]
-    assert listed.count(result.submission_id) == 1
-    body = _stored(platform, result.submission_id)["submission"]
-    assert set(body) == {
-        "submissionId",
-        "destinationId",
-        "serviceType",
-        "encryptedMetadata",
-        "encryptedData",
-        "encryptedAttachments",
-        "caseId",
-    }
+        listed = sandbox.get("/v1/submissions").json()["submissions"]
+        exchanges = sandbox.get("/journal").json()["exchanges"]
+    wire = str(uuid.UUID(result.submission_id))
+    assert [s["submissionId"] for s in listed].count(wire) == 1
+    body = _stored(platform, result.submission_id)
+    assert {"encryptedMetadata", "encryptedData", "caseId", "serviceType"} <= set(body)
     assert body["caseId"] == str(uuid.UUID(case_id))
+    # Announce, every attachment, submit: each request and answer as the OpenAPI defines them.
+    ours = [e for e in exchanges if wire in e["path"] or e["path"] == "submissions"]
+    assert [e["status"] for e in ours if wire in e["path"]][-1] == 202
+    assert all(exchange_errors(e) == [] for e in ours), [exchange_errors(e) for e in ours]
     assert body["serviceType"]["identifier"] == "urn:de:fim:leika:leistung:99034004000000"
 
     pem = key_file(platform.settings.data_dir, DESTINATION).read_bytes()
@@ -150,8 +145,8 @@ def test_a_submission_is_encrypted_to_the_destination_and_jwcrypto_can_read_it(
     metadata_bytes, header = _decrypt(body["encryptedMetadata"], key)
     assert header["alg"] == "RSA-OAEP-256" and header["enc"] == "A256GCM"
     with _sandbox(platform) as sandbox:
-        jwks = sandbox.get(f"/destinations/{DESTINATION}/keys").json()
-    assert header["kid"] == jwks["keys"][0]["kid"]
+        about = sandbox.get(f"/v1/destinations/{DESTINATION}").json()
+    assert header["kid"] == about["encryptionKid"]
     metadata = json.loads(metadata_bytes)
     data, _ = _decrypt(body["encryptedData"], key)
 

@@ -166,13 +166,13 @@ def test_the_refusal_says_which_key_failed_which_check(pki: Pki) -> None:
 
 
 def test_the_sandbox_publishes_keys_that_pass_with_its_ca_as_the_anchor(tmp_path: Path) -> None:
-    published = _Keys(tmp_path).get("fv-tiefbauamt-koeln").public_jwk
+    published = _Keys(tmp_path).get("d7c1a5e2-4b3f-4e8a-9c6d-0f1e2a3b4c51").public_jwk
     anchors = load_anchors(tmp_path / CA_FILE)
     assert key_problem(published, anchors) is None
     assert json.loads(json.dumps(published))["key_ops"] == ["wrapKey"]
     # Another sandbox's CA is not trusted.
     other = _Keys(tmp_path / "other")
-    other.get("fv-tiefbauamt-koeln")
+    other.get("d7c1a5e2-4b3f-4e8a-9c6d-0f1e2a3b4c51")
     assert key_problem(published, load_anchors(tmp_path / "other" / CA_FILE)) == (
         "the x5c chain does not end in a trusted certificate"
     )

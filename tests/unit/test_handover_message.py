@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -19,10 +20,13 @@ from backend.errors import Unauthorized
 from backend.handover.message import (
     Attachment,
     Submission,
+    SubmissionIncomplete,
+    announcement,
     canonical_json,
+    check_complete,
     encrypted_body,
 )
-from sandbox.fitconnect import Einreichung, check_submission, signed_callback
+from sandbox.fitconnect import TOKEN_LIFETIME_S, _Tokens, check_submission, signed_callback
 
 
 @pytest.fixture(scope="module")
@@ -101,34 +105,32 @@ def test_everything_is_a_separate_jwe_that_an_independent_library_decrypts(
     ]
 
 
+def _checked(body: dict[str, Any], pem: bytes) -> str | None:
+    return check_submission(
+        body["encryptedMetadata"], body["encryptedData"], body["encryptedAttachments"], pem
+    )
+
+
 def test_the_destination_detects_swapped_or_missing_parts(key: cjwk.JWK) -> None:
     body = encrypted_body(SUBMISSION, _public(key))
-    assert check_submission(Einreichung.model_validate(body), _pem(key)) is None
+    assert _checked(body, _pem(key)) is None
 
     swapped = dict(body)
     swapped["encryptedAttachments"] = {
         U1: body["encryptedAttachments"][D1],
         D1: body["encryptedAttachments"][U1],
     }
-    assert check_submission(Einreichung.model_validate(swapped), _pem(key)) == (
-        f"hash of attachment {U1} does not match the metadata"
-    )
+    assert _checked(swapped, _pem(key)) == (f"hash of attachment {U1} does not match the metadata")
     other = encrypted_body(
         Submission(**{**SUBMISSION.__dict__, "data": b'{"fields":{}}'}), _public(key)
     )
     mixed = {**body, "encryptedData": other["encryptedData"]}
-    assert check_submission(Einreichung.model_validate(mixed), _pem(key)) == (
-        "hash of the data does not match the metadata"
-    )
+    assert _checked(mixed, _pem(key)) == ("hash of the data does not match the metadata")
     missing = {**body, "encryptedAttachments": {U1: body["encryptedAttachments"][U1]}}
-    assert check_submission(Einreichung.model_validate(missing), _pem(key)) == (
-        "attachments do not match the metadata"
-    )
+    assert _checked(missing, _pem(key)) == ("attachments do not match the metadata")
     stranger = cjwk.JWK.generate(kty="RSA", size=2048)
     wrong_key = stranger.export_to_pem(private_key=True, password=None)
-    assert check_submission(Einreichung.model_validate(body), wrong_key) == (
-        "metadata or data cannot be decrypted"
-    )
+    assert _checked(body, wrong_key) == ("metadata or data cannot be decrypted")
     # The key file format the sandbox writes is what jwcrypto reads back.
     assert serialization.load_pem_private_key(_pem(key), password=None) is not None
 
@@ -175,3 +177,32 @@ def test_the_sandbox_signs_the_way_the_platform_verifies() -> None:
     verify_signature(
         SECRET, headers["callback-authentication"], headers["callback-timestamp"], body
     )
+
+
+def test_a_sandbox_token_expires_like_a_real_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens = _Tokens()
+    token = tokens.issue("amt-a")
+    assert tokens.client(token) == "amt-a"
+    assert tokens.client("made-up") is None
+    issued_at = time.monotonic()
+    monkeypatch.setattr(time, "monotonic", lambda: issued_at + TOKEN_LIFETIME_S + 1)
+    assert tokens.client(token) is None
+
+
+def test_the_announcement_and_our_completeness_check(key: cjwk.JWK) -> None:
+    announced = announcement(SUBMISSION)
+    body = encrypted_body(SUBMISSION, _public(key))
+    metadata = SUBMISSION.metadata()
+    assert announced["announcedAttachments"] == [U1, D1]
+    assert set(announced) == {"destinationId", "announcedAttachments", "serviceType"}
+    assert "caseId" in announcement(dataclasses.replace(SUBMISSION, case_id=uuid.uuid4().hex))
+    check_complete(announced, body, metadata)
+    for broken in (
+        {**announced, "announcedAttachments": [U1]},
+        {**announced, "announcedAttachments": [U1, D1, D1]},
+    ):
+        with pytest.raises(SubmissionIncomplete):
+            check_complete(broken, body, metadata)
+    lost = {**body, "encryptedAttachments": {U1: body["encryptedAttachments"][U1]}}
+    with pytest.raises(SubmissionIncomplete):
+        check_complete(announced, lost, metadata)

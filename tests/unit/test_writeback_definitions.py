@@ -99,7 +99,7 @@ def test_the_test_services_with_writeback_and_handover_are_valid(
     external = load_definition(FIXTURE_SERVICES / "sondernutzung-extern", connectors)
     assert external.processing == "external"
     assert external.handover is not None
-    assert external.handover.destination == "fv-tiefbauamt-koeln"
+    assert external.handover.destination == "d7c1a5e2-4b3f-4e8a-9c6d-0f1e2a3b4c51"
 
 
 def test_a_valid_writeback_has_no_problems(tmp_path: Path, connectors: ConnectorRegistry) -> None:
@@ -164,7 +164,7 @@ def test_a_writeback_cannot_follow_a_referral(
     [
         ("processing: external\n", "30 processing: processing: external needs a handover"),
         (
-            "handover: { destination: fv-tiefbauamt-koeln }\n",
+            "handover: { destination: d7c1a5e2-4b3f-4e8a-9c6d-0f1e2a3b4c51 }\n",
             "30 handover: a handover is only used with processing: external",
         ),
         (

@@ -1,0 +1,121 @@
+"""Recovering a lost callback from the case's FIT-Connect event log, on a schedule.
+
+A handover delivered some minutes ago that still has no accept or reject has its event log read
+and every Security Event Token verified; an accept or reject found there is applied exactly as
+the signed callback would be (``record_callback``, keyed by the token's ``jti``, so a replay
+changes nothing). A log that fails verification goes to a person once and is not read again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import or_, update
+from sqlmodel import Session, col, select
+
+from backend.cases.handover_callbacks import StatusCallback, record_callback
+from backend.cases.lifecycle import refer_or_note
+from backend.columns import utcnow
+from backend.context import AppContext
+from backend.db import unit_of_work
+from backend.errors import Conflict, NotFound
+from backend.handover.delivery import EventLogUnavailable, read_event_log
+from backend.handover.fitconnect_events import EventLogInvalid
+from backend.handover.models import Handover
+from backend.periodic import Periodic
+
+log = logging.getLogger("knopfdruck.handover")
+
+EVENT_LOG_AFTER_S = 180
+"""How long a delivered handover waits for its callback before the event log is read."""
+EVENT_LOG_INTERVAL_S = 60
+LOG_REFUSED = "Ereignisprotokoll abgelehnt"
+"""Prefix of ``last_error`` once a log failed verification: that handover is not read again."""
+BATCH = 50
+
+
+@dataclass
+class Reconciled:
+    """What one run did: answers applied, logs refused, logs that could not be read."""
+
+    applied: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    unavailable: list[str] = field(default_factory=list)
+
+
+def reconcile_handovers(ctx: AppContext, *, older_than_s: float = EVENT_LOG_AFTER_S) -> Reconciled:
+    """Read the event log of every handover still waiting for an answer, and apply what it says."""
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    with Session(ctx.engine) as session:
+        waiting = session.exec(
+            select(Handover)
+            .where(
+                col(Handover.status) == "delivered",
+                col(Handover.announced_at).is_not(None),
+                col(Handover.delivered_at) <= cutoff,
+                or_(
+                    col(Handover.last_error).is_(None),
+                    ~col(Handover.last_error).startswith(LOG_REFUSED),
+                ),
+            )
+            .order_by(col(Handover.delivered_at))
+            .limit(BATCH)
+        ).all()
+    result = Reconciled()
+    for handover in waiting:
+        try:
+            events = read_event_log(ctx, handover.case_id)
+        except EventLogUnavailable:
+            result.unavailable.append(handover.case_id)  # asked again on the next run
+            continue
+        except EventLogInvalid as refused:
+            _surface(ctx, handover, str(refused))
+            result.refused.append(handover.case_id)
+            continue
+        for event in events:
+            if event.submission_id != handover.submission_id or event.event == "submitted":
+                continue
+            callback = StatusCallback.model_validate(
+                {
+                    "eventId": event.event_id,
+                    "submissionId": handover.submission_id,
+                    "status": event.event,
+                    "reason": "; ".join(event.problems)[:500] or None,
+                }
+            )
+            try:
+                outcome = record_callback(ctx, callback, event.issued_at)
+            except (Conflict, NotFound):
+                continue
+            if outcome.status == "recorded":
+                result.applied.append(handover.case_id)
+    return result
+
+
+def _surface(ctx: AppContext, handover: Handover, reason: str) -> None:
+    """A log that must not be believed: a person looks at the case; this log is read no more."""
+    with unit_of_work(ctx.engine) as session:
+        session.execute(
+            update(Handover)
+            .where(col(Handover.id) == handover.id)
+            .values(last_error=f"{LOG_REFUSED}: {reason}"[:500], updated_at=utcnow())
+        )
+    log.warning("event log of a handover failed verification; the case goes to a person")
+    refer_or_note(
+        ctx,
+        handover.case_id,
+        f"{LOG_REFUSED}: {reason}"[:500],
+        {
+            "referral_reasons": ["handover_event_log_invalid"],
+            "submission_id": handover.submission_id,
+        },
+        f"Sachbearbeitung: Ereignisprotokoll des Zustelldienstes ungültig ({reason})"[:200],
+        f"handover-event-log:{handover.submission_id}",
+    )
+
+
+def event_log_schedule(ctx: AppContext) -> Periodic:
+    """The worker's schedule that recovers lost callbacks from the event log."""
+    return Periodic("handover-event-log", EVENT_LOG_INTERVAL_S, lambda: reconcile_handovers(ctx))
