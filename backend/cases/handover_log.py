@@ -60,11 +60,14 @@ def reconcile_handovers(ctx: AppContext, *, older_than_s: float = EVENT_LOG_AFTE
                     ~col(Handover.last_error).startswith(LOG_REFUSED),
                 ),
             )
-            .order_by(col(Handover.delivered_at))
+            # Least recently looked at first: a batch of long-silent destinations must not
+            # starve the newer handovers behind them (a read with no answer touches updated_at).
+            .order_by(col(Handover.updated_at), col(Handover.id))
             .limit(BATCH)
         ).all()
     result = Reconciled()
     for handover in waiting:
+        _looked_at(ctx, handover)
         try:
             events = read_event_log(ctx, handover.case_id)
         except EventLogUnavailable:
@@ -92,6 +95,16 @@ def reconcile_handovers(ctx: AppContext, *, older_than_s: float = EVENT_LOG_AFTE
             if outcome.status == "recorded":
                 result.applied.append(handover.case_id)
     return result
+
+
+def _looked_at(ctx: AppContext, handover: Handover) -> None:
+    """Move this handover to the back of the queue of logs to read."""
+    with unit_of_work(ctx.engine) as session:
+        session.execute(
+            update(Handover)
+            .where(col(Handover.id) == handover.id, col(Handover.status) == "delivered")
+            .values(updated_at=utcnow())
+        )
 
 
 def _surface(ctx: AppContext, handover: Handover, reason: str) -> None:
