@@ -16,6 +16,7 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
+from backend.cases.xdomea_check import SUCCESS, parse_acknowledgement
 from backend.columns import aware
 from backend.payments.booking_export import COLUMNS, GERMAN_TIME
 from backend.payments.models import Payment
@@ -188,3 +189,23 @@ def test_a_parking_permit_is_paid_through_xbezahldienste_and_booked_under_its_ka
                env=env)  # fmt: skip
     assert bad.returncode == 2 and "no date" in bad.stderr
     assert not (tmp_path / "buchungen.csvx").exists()
+
+    # The end of the line (issue 16): the same paid case goes to the E-Akte as xdomea 3.0.0,
+    # and the sandbox E-Akte checks it against the official schema and files it.
+    package = tmp_path / "akte.zip"
+    exported = _cli("export-case", case_id, "--format", "xdomea", "-o", str(package), env=env)
+    assert exported.returncode == 0, exported.stderr
+    filed = httpx.post(
+        f"{platform.base_url}/sandbox/eakte/messages",
+        content=package.read_bytes(),
+        headers={"Content-Type": "application/zip"},
+        timeout=60,
+    )
+    assert filed.status_code == 200, filed.text
+    acknowledgement = parse_acknowledgement(filed.content)
+    assert acknowledgement.filed and acknowledgement.codes == [SUCCESS]
+    at_eakte = httpx.get(
+        f"{platform.base_url}/sandbox/eakte/messages/{acknowledgement.process_id}", timeout=30
+    ).json()
+    assert at_eakte["reference"] == reference and at_eakte["case_id"] == case_id
+    assert any(name.endswith(".pdf") for name in at_eakte["documents"])
