@@ -4,7 +4,8 @@ Like the real service it serves only authenticated clients: a sender gets a bear
 ``/token`` with the OAuth2 client credentials grant, and sees only its own submissions. It
 publishes an RSA encryption key per destination (JWKS), stores submissions idempotently by
 submission id, decrypts them with its private key, checks every SHA-512 in the metadata, and
-reports ``accepted`` or ``rejected`` to the platform's callback URL, signed with HMAC-SHA512
+tells the platform's callback URL that the case's event log has news (the API's ``new-events``
+callback; the accept or reject itself is in the signed log), signed with HMAC-SHA512
 over ``<timestamp>.<body>`` with the sandbox's own callback secret (never the platform's).
 Private keys are PEM files in the key directory, so a test can decrypt what the platform sent
 with an independent JOSE library.
@@ -443,6 +444,10 @@ def check_submission(
     return None
 
 
+NEW_EVENTS_CALLBACK = "https://schema.fitko.de/fit-connect/submission-api/callbacks/new-events"
+"""The type of the Submission API's callback to a sender: new events in a case's log."""
+
+
 def signed_callback(
     secret: str, payload: dict[str, Any], now: float | None = None
 ) -> tuple[bytes, dict[str, str]]:
@@ -695,22 +700,32 @@ def build_fitconnect_router(
             await log_event(record.owner, submission_id, record, "accept-submission", {})
         if drop_callbacks:
             return
+        # The Submission API's callback (components/callbacks/NewEvents): it says only that the
+        # case's event log has news; the answer itself is read from the signed log.
         payload = {
-            "eventId": uuid.uuid4().hex,
-            "submissionId": uuid.UUID(submission_id).hex,
-            "status": "rejected" if problem else "accepted",
-            "reason": problem,
+            "type": NEW_EVENTS_CALLBACK,
+            "submissions": [
+                {
+                    "destinationId": record.destination_id,
+                    "submissionId": submission_id,
+                    "caseId": record.case_id,
+                }
+            ],
         }
+        # Kept in the sandbox's own record only, for tests: which answer this callback announced.
+        note = {"eventId": uuid.uuid4().hex, "status": "rejected" if problem else "accepted"}
         async with httpx.AsyncClient(timeout=10) as client:
             for attempt in range(3):
                 body, headers = signed_callback(callback_secret, payload)
                 try:
                     response = await client.post(callback_url, content=body, headers=headers)
-                    record.callbacks.append({**payload, "http_status": response.status_code})
+                    record.callbacks.append(
+                        {**payload, **note, "http_status": response.status_code}
+                    )
                     if response.status_code < 500:
                         return
                 except httpx.HTTPError as exc:
-                    record.callbacks.append({**payload, "error": type(exc).__name__})
+                    record.callbacks.append({**payload, **note, "error": type(exc).__name__})
                 await asyncio.sleep(0.2 * 2**attempt)
 
     def own(client: str, submission_id: str) -> tuple[str, _Stored] | None:

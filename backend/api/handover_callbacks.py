@@ -17,6 +17,7 @@ from backend.cases.handover_callbacks import (
     record_callback,
     verify_signature,
 )
+from backend.cases.handover_log import NEW_EVENTS, NewEventsCallback, reconcile_submissions
 from backend.errors import InvalidInput
 
 router = APIRouter(prefix="/api/handover", tags=["handover"])
@@ -28,9 +29,21 @@ class CallbackReceipt(BaseModel):
 
     status: Literal["recorded", "duplicate", "ignored"]
     reason: str | None = None
-    """Why an ignored callback changed nothing: out_of_order, already_final or not_allowed."""
+    """Why an ignored callback changed nothing: out_of_order, already_final, not_allowed, or
+    no_new_answer (a new-events callback whose logs held no answer for a waiting handover)."""
     handover_status: str | None = None
     """The handover's status that made an ignored callback change nothing."""
+
+
+def _malformed(exc: ValidationError) -> InvalidInput:
+    """A 422 naming the fields, never their values."""
+    return InvalidInput(
+        "Die Rückmeldung ist ungültig. (Malformed callback.)",
+        details=[
+            {"field": ".".join(map(str, e["loc"])) or "body", "message": e["msg"]}
+            for e in exc.errors(include_url=False)
+        ],
+    )
 
 
 @router.post(
@@ -56,19 +69,25 @@ async def status_callback(
     signature: Annotated[str | None, Header(alias=SIGNATURE_HEADER)] = None,
     timestamp: Annotated[str | None, Header(alias=TIMESTAMP_HEADER)] = None,
 ) -> CallbackReceipt:
-    """A Fachverfahren accepted or rejected a submission; verified before it is even parsed."""
+    """A Zustelldienst's news or a Fachverfahren's answer; verified before it is even parsed."""
     body = await request.body()
     verify_signature(callback_secret(ctx.settings), signature, timestamp, body)
+    if NEW_EVENTS.encode() in body:
+        # The Submission API's own callback: read the named cases' signed logs now.
+        try:
+            news = NewEventsCallback.model_validate_json(body)
+        except ValidationError as exc:
+            raise _malformed(exc) from None
+        if not news.named():
+            raise InvalidInput("Die Rückmeldung nennt keine Einreichung. (No submission named.)")
+        done = await run_in_threadpool(reconcile_submissions, ctx, news.named())
+        if done.applied:
+            return CallbackReceipt(status="recorded")
+        return CallbackReceipt(status="ignored", reason="no_new_answer")
     try:
         callback = StatusCallback.model_validate_json(body)
     except ValidationError as exc:
-        raise InvalidInput(
-            "Die Rückmeldung ist ungültig. (Malformed callback.)",
-            details=[
-                {"field": ".".join(map(str, e["loc"])) or "body", "message": e["msg"]}
-                for e in exc.errors(include_url=False)
-            ],
-        ) from None
+        raise _malformed(exc) from None
     assert timestamp is not None  # verify_signature refused a callback without one
     outcome = await run_in_threadpool(record_callback, ctx, callback, int(timestamp))
     return CallbackReceipt(

@@ -1,4 +1,8 @@
-"""Recovering a lost callback from the case's FIT-Connect event log, on a schedule.
+"""A handover's answer taken from the case's FIT-Connect event log: on the API's callback, and
+on a schedule for a callback that was lost.
+
+The Submission API's callback to a sender (``new-events``) carries no answer, only the news
+that a case's log changed; both triggers therefore read and verify the same signed log.
 
 A handover delivered some minutes ago that still has no accept or reject has its event log read
 and every Security Event Token verified; an accept or reject found there is applied exactly as
@@ -9,9 +13,12 @@ changes nothing). A log that fails verification goes to a person once and is not
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
@@ -36,6 +43,36 @@ LOG_REFUSED = "Ereignisprotokoll abgelehnt"
 BATCH = 50
 
 
+NEW_EVENTS = "https://schema.fitko.de/fit-connect/submission-api/callbacks/new-events"
+
+
+class SubmissionNews(BaseModel):
+    """One submission whose case log has new events (OpenAPI SubmissionForNewEvents)."""
+
+    destination_id: uuid.UUID = Field(alias="destinationId")
+    submission_id: uuid.UUID = Field(alias="submissionId")
+    case_id: uuid.UUID = Field(alias="caseId")
+
+
+class NewEventsCallback(BaseModel):
+    """The Submission API's callback to a sender: only a nudge; the answer is in the signed log."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["https://schema.fitko.de/fit-connect/submission-api/callbacks/new-events"]
+    submissions: list[SubmissionNews] = Field(default_factory=list, max_length=BATCH)
+    submission_ids: list[uuid.UUID] = Field(
+        default_factory=list, alias="submissionIds", max_length=BATCH
+    )
+    """Deprecated in the API, still accepted."""
+
+    def named(self) -> list[str]:
+        """Every submission the callback names, in our spelling (32 hex digits)."""
+        return sorted(
+            {s.submission_id.hex for s in self.submissions} | {s.hex for s in self.submission_ids}
+        )
+
+
 @dataclass
 class Reconciled:
     """What one run did: answers applied, logs refused, logs that could not be read."""
@@ -45,26 +82,45 @@ class Reconciled:
     unavailable: list[str] = field(default_factory=list)
 
 
+def _waiting() -> Any:
+    """Handovers delivered and still without an answer whose log may be read."""
+    return select(Handover).where(
+        col(Handover.status) == "delivered",
+        col(Handover.announced_at).is_not(None),
+        or_(
+            col(Handover.last_error).is_(None),
+            ~col(Handover.last_error).startswith(LOG_REFUSED),
+        ),
+    )
+
+
 def reconcile_handovers(ctx: AppContext, *, older_than_s: float = EVENT_LOG_AFTER_S) -> Reconciled:
     """Read the event log of every handover still waiting for an answer, and apply what it says."""
     cutoff = utcnow() - timedelta(seconds=older_than_s)
     with Session(ctx.engine) as session:
         waiting = session.exec(
-            select(Handover)
-            .where(
-                col(Handover.status) == "delivered",
-                col(Handover.announced_at).is_not(None),
-                col(Handover.delivered_at) <= cutoff,
-                or_(
-                    col(Handover.last_error).is_(None),
-                    ~col(Handover.last_error).startswith(LOG_REFUSED),
-                ),
-            )
+            _waiting()
+            .where(col(Handover.delivered_at) <= cutoff)
             # Least recently looked at first: a batch of long-silent destinations must not
             # starve the newer handovers behind them (a read with no answer touches updated_at).
             .order_by(col(Handover.updated_at), col(Handover.id))
             .limit(BATCH)
         ).all()
+    return _reconcile(ctx, list(waiting))
+
+
+def reconcile_submissions(ctx: AppContext, submission_ids: list[str]) -> Reconciled:
+    """The Submission API's new-events callback named these submissions: read their logs now."""
+    wanted = sorted(set(submission_ids))[:BATCH]
+    with Session(ctx.engine) as session:
+        waiting = session.exec(
+            _waiting().where(col(Handover.submission_id).in_(wanted)).order_by(col(Handover.id))
+        ).all()
+    return _reconcile(ctx, list(waiting))
+
+
+def _reconcile(ctx: AppContext, waiting: list[Handover]) -> Reconciled:
+    """Read, verify and apply the event log of each handover; one code path for both triggers."""
     result = Reconciled()
     for handover in waiting:
         _looked_at(ctx, handover)

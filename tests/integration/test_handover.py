@@ -37,7 +37,13 @@ from backend.records.models import Case, CaseEvent, Document
 from backend.uploads.models import Upload
 from sandbox.fitconnect import key_file
 from tests.conftest import Platform
-from tests.fitconnect import exchange_errors, official_metadata_errors, sent_submission
+from tests.fitconnect import (
+    exchange_errors,
+    official_metadata_errors,
+    openapi_errors,
+    sent_submission,
+    submission_api,
+)
 from tests.integration.casekit import (
     context_for,
     identity,
@@ -215,6 +221,22 @@ def test_the_destination_confirms_by_signed_callback(
     assert events.count("handover_accepted") == 1
     [callback] = _stored(platform, result.submission_id)["callbacks"]
     assert callback["status"] == "accepted" and callback["http_status"] == 200
+    # On the wire it was the Submission API's own callback: news of the log, no answer in it.
+    wire = {key: callback[key] for key in ("type", "submissions")}
+    schema = submission_api()["components"]["schemas"]["CallbackNewEvents"]
+    assert openapi_errors(schema, wire) == []
+    assert wire["submissions"][0]["submissionId"] == str(uuid.UUID(result.submission_id))
+    assert "status" not in json.dumps(wire)
+    # The same news again (a retry, or a replay within the window) changes nothing.
+    again = _post_callback(platform, wire)
+    assert again.status_code == 200 and again.json() == {
+        "status": "ignored",
+        "reason": "no_new_answer",
+    }
+    forged = _post_callback(platform, wire, secret="x" * 64)
+    assert forged.status_code == 401
+    nobody = {"type": wire["type"], "submissions": []}
+    assert _post_callback(platform, nobody).status_code == 422
 
 
 def _post_callback(
