@@ -114,7 +114,18 @@ def reconcile_submissions(ctx: AppContext, submission_ids: list[str]) -> Reconci
     wanted = sorted(set(submission_ids))[:BATCH]
     with Session(ctx.engine) as session:
         waiting = session.exec(
-            _waiting().where(col(Handover.submission_id).in_(wanted)).order_by(col(Handover.id))
+            # Not only "delivered": the destination may answer before the sender has recorded
+            # its own delivery (still pending), or after it gave up (failed); the answer counts.
+            select(Handover)
+            .where(
+                col(Handover.submission_id).in_(wanted),
+                col(Handover.status).in_(("pending", "delivered", "failed")),
+                or_(
+                    col(Handover.last_error).is_(None),
+                    ~col(Handover.last_error).startswith(LOG_REFUSED),
+                ),
+            )
+            .order_by(col(Handover.id))
         ).all()
     return _reconcile(ctx, list(waiting))
 
