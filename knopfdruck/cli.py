@@ -11,6 +11,7 @@ from pathlib import Path
 
 from backend.errors import DefinitionError
 from backend.settings import Settings, get_settings
+from knopfdruck.cli_args import fail as _fail
 from knopfdruck.proxies import UVICORN_OPTIONS
 from prefill.configuration import RegistryConfigError
 from prefill.connectors.registry import ConnectorRegistry
@@ -25,11 +26,6 @@ def _exit_now(code: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
-
-
-def _fail(message: str, code: int = 2) -> int:
-    print(f"knopfdruck: {message}", file=sys.stderr)
-    return code
 
 
 def _connectors(settings: Settings) -> ConnectorRegistry:

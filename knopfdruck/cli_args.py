@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import date
 
 
@@ -12,3 +13,9 @@ def iso_day(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is no date YYYY-MM-DD") from None
+
+
+def fail(message: str, code: int = 2) -> int:
+    """One line on stderr and an exit code: how every command reports bad input."""
+    print(f"knopfdruck: {message}", file=sys.stderr)
+    return code

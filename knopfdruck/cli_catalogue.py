@@ -9,11 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from backend.settings import Settings
-
-
-def _fail(message: str, code: int = 2) -> int:
-    print(f"knopfdruck: {message}", file=sys.stderr)
-    return code
+from knopfdruck.cli_args import fail as _fail
+from knopfdruck.cli_toolkit import write_skeleton
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
@@ -51,26 +48,13 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_import_xzufi(args: argparse.Namespace, settings: Settings) -> int:
     """A new service's skeleton from an XZuFi Leistung, like import-fim."""
-    from backend.definitions.loader import DEFINITION_FILE
     from backend.definitions.xzufi import XzufiImportError, import_xzufi
 
     try:
         slug, text = import_xzufi(Path(args.file), slug=args.slug or None, leistung=args.leistung)
     except XzufiImportError as exc:
         return _fail(str(exc))
-    if args.stdout:
-        sys.stdout.write(text)
-        return 0
-    services_dir = Path(args.services) if args.services else settings.services_dir
-    target = services_dir / slug / DEFINITION_FILE
-    if target.exists() and not args.force:
-        return _fail(f"{target.as_posix()} already exists; use --force to overwrite or --slug")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
-    todos = sum(1 for line in text.splitlines() if "TODO" in line)
-    print(f"wrote {target.as_posix()} ({todos} line(s) with TODO to fill in)")
-    print(f"next: knopfdruck services validate {target.parent.as_posix()}")
-    return 0
+    return write_skeleton(args, settings, slug, text)
 
 
 def register(sub: Any, services: Any) -> None:

@@ -18,14 +18,10 @@ from typing import Any
 
 from backend.definitions.constraints import local_today
 from backend.settings import Settings
+from knopfdruck.cli_args import fail as _fail
 from knopfdruck.cli_args import iso_day
 
 REFERENCE_FILE = Path("docs/integrators-reference.md")
-
-
-def _fail(message: str, code: int = 2) -> int:
-    print(f"knopfdruck: {message}", file=sys.stderr)
-    return code
 
 
 def cmd_new(args: argparse.Namespace, settings: Settings) -> int:
@@ -48,7 +44,6 @@ def cmd_new(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_import_fim(args: argparse.Namespace, settings: Settings) -> int:
     from backend.context import connectors_for
     from backend.definitions.fim import FimImportError, import_fim
-    from backend.definitions.loader import DEFINITION_FILE
 
     try:
         slug, text = import_fim(
@@ -56,6 +51,14 @@ def cmd_import_fim(args: argparse.Namespace, settings: Settings) -> int:
         )
     except FimImportError as exc:
         return _fail(str(exc))
+    return write_skeleton(args, settings, slug, text)
+
+
+def write_skeleton(args: argparse.Namespace, settings: Settings, slug: str, text: str) -> int:
+    """Print or store an imported skeleton (import-fim, import-xzufi), never over another."""
+    from backend.definitions.loader import DEFINITION_FILE
+    from backend.definitions.skeleton_text import todo_lines
+
     if args.stdout:
         sys.stdout.write(text)
         return 0
@@ -65,8 +68,7 @@ def cmd_import_fim(args: argparse.Namespace, settings: Settings) -> int:
         return _fail(f"{target.as_posix()} already exists; use --force to overwrite or --slug")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
-    todos = sum(1 for line in text.splitlines() if '"TODO' in line)
-    print(f"wrote {target.as_posix()} ({todos} line(s) with TODO to fill in)")
+    print(f"wrote {target.as_posix()} ({todo_lines(text)} line(s) with TODO to fill in)")
     print(f"next: knopfdruck services validate {target.parent.as_posix()}")
     return 0
 

@@ -9,8 +9,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jsonschema_rs
 import yaml
+
+from backend.handover.credentials import sandbox_fitconnect
+from backend.settings import Settings
 
 STANDARDS = Path(__file__).parent / "fixtures" / "standards" / "fit-connect"
 
@@ -102,3 +106,21 @@ def sent_submission(client: Any, submission_id: str) -> dict[str, Any]:
         attachments[attachment_id] = got.text
     body["encryptedAttachments"] = attachments
     return body
+
+
+def sender_client(settings: Settings) -> httpx.Client:
+    """A client of the sandbox FIT-Connect logged in as the platform's sender."""
+    sandbox = sandbox_fitconnect(settings)
+    base = settings.handover_base_url
+    token = httpx.post(
+        f"{base}/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": sandbox.client_id,
+            "client_secret": sandbox.client_secret,
+        },
+    )
+    token.raise_for_status()
+    return httpx.Client(
+        base_url=base, headers={"Authorization": f"Bearer {token.json()['access_token']}"}
+    )

@@ -185,3 +185,15 @@ def settle(ctx: AppContext, case_id: str, *, until_event: str = "", timeout_s: f
                 return
         time.sleep(0.05)
     raise AssertionError(f"the workflow of case {case_id} did not settle in {timeout_s} s")
+
+
+def processing_case(ctx: AppContext, service: str, answers: dict[str, Any]) -> str:
+    """A submitted case put where the workflow hands over: status processing, no worker ran."""
+    [case_id] = submit_cases(ctx, service, [answers])
+    with Session(ctx.engine) as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        case.status = "processing"
+        session.add(case)
+        session.commit()
+    return case_id

@@ -18,13 +18,13 @@ from jwcrypto import jws as cjws
 from sqlmodel import Session, select
 
 from backend.context import AppContext, build_context
-from backend.handover.credentials import SANDBOX_CA_FILE, sandbox_fitconnect
+from backend.handover.credentials import SANDBOX_CA_FILE
 from backend.handover.delivery import read_event_log
 from backend.handover.fitconnect_events import EventLogInvalid, verify_event, verify_event_log
 from backend.handover.fitconnect_keys import load_anchors
 from backend.handover.models import Handover
 from tests.conftest import Platform
-from tests.fitconnect import STANDARDS
+from tests.fitconnect import STANDARDS, sender_client
 from tests.integration.casekit import identity, settle, submit_cases
 
 SERVICE = "sondernutzung-extern"
@@ -54,22 +54,10 @@ def answered(platform: Platform, platform_ctx: AppContext) -> tuple[str, str]:
 
 
 def _raw(platform: Platform, case_id: str) -> tuple[list[str], dict[str, Any]]:
-    base = platform.settings.handover_base_url
-    sandbox = sandbox_fitconnect(platform.settings)
-    token = httpx.post(
-        f"{base}/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": sandbox.client_id,
-            "client_secret": sandbox.client_secret,
-        },
-    ).json()["access_token"]
-    log = httpx.get(
-        f"{base}/v1/cases/{uuid.UUID(case_id)}/events",
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    log.raise_for_status()
-    jwks = httpx.get(f"{base}/.well-known/jwks.json").json()
+    with sender_client(platform.settings) as client:
+        log = client.get(f"/v1/cases/{uuid.UUID(case_id)}/events")
+        log.raise_for_status()
+        jwks = client.get("/.well-known/jwks.json").json()
     tokens: list[str] = log.json()["eventLog"]
     return tokens, jwks
 

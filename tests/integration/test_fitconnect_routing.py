@@ -14,7 +14,7 @@ from backend.handover.models import Handover
 from backend.handover.routing import RoutingFailed, route_destination
 from backend.records.models import Case
 from tests.conftest import Platform
-from tests.integration.casekit import context_for, own_database, submit_cases
+from tests.integration.casekit import context_for, own_database, processing_case, submit_cases
 from tests.livesrv import free_port
 
 SERVICE = "sondernutzung-extern"
@@ -56,13 +56,7 @@ def test_a_region_without_a_route_sends_the_case_to_a_person_and_nothing_is_sent
     with own_database(database_url, tmp_path, "routing") as url:
         ctx = context_for(platform, url, tmp_path, handover_region_key="051110000000")
         try:
-            [case_id] = submit_cases(ctx, SERVICE, [ANSWERS])
-            with Session(ctx.engine) as session:
-                case = session.get(Case, case_id)
-                assert case is not None
-                case.status = "processing"
-                session.add(case)
-                session.commit()
+            case_id = processing_case(ctx, SERVICE, ANSWERS)
             result = deliver_submission(ctx, case_id, refer=refer_or_note)
             assert result.status == "failed" and result.attempts == 1
             assert result.reason == f"no destination for LeiKa {LEIKA} in region 051110000000"

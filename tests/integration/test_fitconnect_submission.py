@@ -13,7 +13,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from backend.cases.lifecycle import refer_or_note
-from backend.handover.credentials import sandbox_fitconnect, sender_credentials
+from backend.handover.credentials import sender_credentials
 from backend.handover.delivery import (
     _access_token,
     _announce,
@@ -25,7 +25,7 @@ from backend.handover.message import announcement
 from backend.handover.models import Handover
 from backend.records.models import Case, Document
 from tests.conftest import Platform
-from tests.fitconnect import exchange_errors
+from tests.fitconnect import exchange_errors, sender_client
 from tests.integration.casekit import context_for, own_database, submit_cases
 
 SERVICE = "sondernutzung-extern"
@@ -35,17 +35,8 @@ ANSWERS = {"nutzung": "Umzugswagen vor dem Haus, 8 m", "beginn": "2026-05-02"}
 
 def _journal(platform: Platform) -> list[dict[str, Any]]:
     """Every Submission API exchange of the platform's sender, as the sandbox recorded it."""
-    sandbox = sandbox_fitconnect(platform.settings)
-    base = platform.settings.handover_base_url
-    token = httpx.post(
-        f"{base}/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": sandbox.client_id,
-            "client_secret": sandbox.client_secret,
-        },
-    ).json()["access_token"]
-    journal = httpx.get(f"{base}/journal", headers={"Authorization": f"Bearer {token}"})
+    with sender_client(platform.settings) as client:
+        journal = client.get("/journal")
     journal.raise_for_status()
     exchanges: list[dict[str, Any]] = journal.json()["exchanges"]
     return exchanges

@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from jwcrypto import jwe as cjwe
 from jwcrypto import jwk as cjwk
@@ -18,12 +17,11 @@ from sqlmodel import Session, select
 
 from backend.cases.uploads import attach_upload
 from backend.context import AppContext, build_context
-from backend.handover.credentials import sandbox_fitconnect
 from backend.handover.models import Handover
 from backend.uploads.models import Upload
 from sandbox.fitconnect import key_file
 from tests.conftest import Platform
-from tests.fitconnect import official_metadata_errors, sent_submission
+from tests.fitconnect import official_metadata_errors, sender_client, sent_submission
 from tests.integration.casekit import identity, settle, submit_cases
 
 
@@ -72,17 +70,7 @@ def test_the_handover_services_are_the_ones_checked_here(platform_ctx: AppContex
 
 
 def _stored_body(platform: Platform, destination: str, submission_id: str) -> dict[str, Any]:
-    sandbox = sandbox_fitconnect(platform.settings)
-    base = platform.settings.handover_base_url
-    token = httpx.post(
-        f"{base}/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": sandbox.client_id,
-            "client_secret": sandbox.client_secret,
-        },
-    ).json()["access_token"]
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as client:
+    with sender_client(platform.settings) as client:
         return sent_submission(client, submission_id)
 
 

@@ -29,7 +29,6 @@ from backend.cases.handover_callbacks import (
 from backend.cases.lifecycle import refer_or_note
 from backend.context import AppContext, build_context
 from backend.db import unit_of_work
-from backend.handover.credentials import sandbox_fitconnect
 from backend.handover.delivery import deliver_submission
 from backend.handover.fitconnect import METADATA_SCHEMA
 from backend.handover.models import Handover, HandoverCallback
@@ -41,6 +40,7 @@ from tests.fitconnect import (
     exchange_errors,
     official_metadata_errors,
     openapi_errors,
+    sender_client,
     sent_submission,
     submission_api,
 )
@@ -48,6 +48,7 @@ from tests.integration.casekit import (
     context_for,
     identity,
     own_database,
+    processing_case,
     settle,
     submit_cases,
 )
@@ -95,20 +96,7 @@ def _submitted_case(platform: Platform, ctx: AppContext) -> str:
 
 def _sandbox(platform: Platform) -> httpx.Client:
     """A client of the sandbox FIT-Connect logged in as the platform's sender."""
-    sandbox = sandbox_fitconnect(platform.settings)
-    base = platform.settings.handover_base_url
-    token = httpx.post(
-        f"{base}/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": sandbox.client_id,
-            "client_secret": sandbox.client_secret,
-        },
-    )
-    token.raise_for_status()
-    return httpx.Client(
-        base_url=base, headers={"Authorization": f"Bearer {token.json()['access_token']}"}
-    )
+    return sender_client(platform.settings)
 
 
 def _stored(platform: Platform, submission_id: str) -> dict[str, Any]:
@@ -340,13 +328,7 @@ def test_an_unreachable_fachverfahren_is_retried_then_the_case_goes_to_a_person(
             handover_backoff_s=0.05,
         )
         try:
-            [case_id] = submit_cases(ctx, SERVICE, [ANSWERS])
-            with Session(ctx.engine) as session:
-                case = session.get(Case, case_id)
-                assert case is not None
-                case.status = "processing"
-                session.add(case)
-                session.commit()
+            case_id = processing_case(ctx, SERVICE, ANSWERS)
 
             result = deliver_submission(ctx, case_id, refer=refer_or_note)
 

@@ -20,7 +20,7 @@ from backend.handover.delivery import deliver_submission
 from backend.handover.models import Handover, HandoverCallback
 from backend.records.models import Case, CaseEvent
 from tests.conftest import Platform
-from tests.integration.casekit import context_for, own_database, submit_cases
+from tests.integration.casekit import context_for, own_database, processing_case
 from tests.livesrv import free_port, serve_in_thread
 
 SERVICE = "sondernutzung-extern"
@@ -33,13 +33,7 @@ def _delivered(ctx: Any) -> str:
     The sandbox calls back the platform it belongs to, which knows nothing of this database's
     submissions: for this database the callback is lost, as on a network that drops it.
     """
-    [case_id] = submit_cases(ctx, SERVICE, [ANSWERS])
-    with Session(ctx.engine) as session:
-        case = session.get(Case, case_id)
-        assert case is not None
-        case.status = "processing"
-        session.add(case)
-        session.commit()
+    case_id = processing_case(ctx, SERVICE, ANSWERS)
     result = deliver_submission(ctx, case_id, refer=refer_or_note)
     assert result.status == "delivered", result
     return case_id

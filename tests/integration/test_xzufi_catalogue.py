@@ -3,14 +3,12 @@ our XSD (the official XSD is not at hand; docs/standards/xzufi.md)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from backend.definitions.xzufi import NS, problems
 from backend.xmlsafe import parse
 from tests.conftest import ROOT, Platform
+from tests.integration.test_toolkit_cli import run as _run
 
 
 def test_the_api_serves_the_catalogue_as_valid_xzufi(platform: Platform) -> None:
@@ -25,17 +23,6 @@ def test_the_api_serves_the_catalogue_as_valid_xzufi(platform: Platform) -> None
     assert sorted(ids) == sorted(service["id"] for service in services)
     uris = root.xpath("//x:onlinedienst/x:link/x:uri/text()", namespaces={"x": NS})
     assert f"{platform.base_url}/services/meldebescheinigung" in uris
-
-
-def _run(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "knopfdruck.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=ROOT,
-        env={**os.environ, "KNOPFDRUCK_DATA_DIR": str(data_dir)},
-    )
 
 
 def test_the_cli_writes_a_valid_file_and_imports_it_back(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -11,6 +10,8 @@ from datetime import date
 
 from backend.definitions.fim.reading import FimField, FimGroup
 from backend.definitions.models import DEFAULT_MAX_LENGTH, MAX_LENGTH_CEILING, TEXT_TYPES
+from backend.definitions.skeleton_text import quoted as _q
+from backend.definitions.skeleton_text import todo as _todo
 from prefill.connectors.registry import ConnectorRegistry, UnknownConnector
 
 # Words CEL reserves (backend.definitions.models.base): an id like these gets a trailing underscore.
@@ -86,15 +87,6 @@ def identifier(text: str) -> str:
 def slug_for(text: str) -> str:
     """A service slug from a schema name."""
     return identifier(text).replace("_", "-")[:63].strip("-") or "fim-import"
-
-
-def _q(text: str) -> str:
-    """A YAML scalar: JSON strings are valid YAML double-quoted scalars."""
-    return json.dumps(text, ensure_ascii=False)
-
-
-def _todo(what: str) -> str:
-    return _q(f"TODO: {what}")
 
 
 def _cardinality(minimum: int, maximum: int | None) -> str:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from backend.definitions.fim.mapping import _q, _todo, _Writer, identifier, slug_for
+from backend.definitions.fim.mapping import _Writer, identifier, slug_for
 from backend.definitions.fim.reading import FimDocument, FimGroup, FimImportError, parse_fim
+from backend.definitions.skeleton_text import DECISION_TAIL
+from backend.definitions.skeleton_text import quoted as _q
+from backend.definitions.skeleton_text import todo as _todo
 from prefill.connectors.registry import ConnectorRegistry
 
 from ..constraints import local_today
@@ -100,15 +103,7 @@ def to_definition_yaml(
     out += ["fields:", *body]
     out += [
         "# Rules, fees and documents: FIM does not describe decisions; add them here.",
-        "rules: []",
-        "automation:",
-        "  # No legal_basis: every case is decided by a person. Add one (§ 35a VwVfG) only where",
-        "  # the law allows a fully automated decision.",
-        "  referral_triggers: [disputed_data, remark, registry_failure, rule_referred]",
-        "retention:",
-        f"  days: {_todo('days the case data is kept after closing')}",
-        f"  legal_basis: {_todo('legal basis of the retention period')}",
-        "",
+        *DECISION_TAIL,
     ]
     return "\n".join(out)
 

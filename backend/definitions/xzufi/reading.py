@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from backend.definitions.constraints import local_today
-from backend.definitions.fim.mapping import _q, _todo, slug_for
+from backend.definitions.fim.mapping import slug_for
+from backend.definitions.skeleton_text import DECISION_TAIL
+from backend.definitions.skeleton_text import quoted as _q
+from backend.definitions.skeleton_text import todo as _todo
 from backend.definitions.xzufi.codes import NS, TextModule
 from backend.xmlsafe import UnsafeXml, parse
 
@@ -147,15 +150,7 @@ def to_definition_yaml(
         "trust_level: substanziell   # niedrig | substanziell | hoch",
         "legal_basis: " + (_q(legal) if legal else _todo("legal basis")),
         "fields: []   # TODO: the application's fields (XZuFi does not describe them)",
-        "rules: []",
-        "automation:",
-        "  # No legal_basis: every case is decided by a person. Add one (§ 35a VwVfG) only where",
-        "  # the law allows a fully automated decision.",
-        "  referral_triggers: [disputed_data, remark, registry_failure, rule_referred]",
-        "retention:",
-        f"  days: {_todo('days the case data is kept after closing')}",
-        f"  legal_basis: {_todo('legal basis of the retention period')}",
-        "",
+        *DECISION_TAIL,
     ]
     return "\n".join(out)
 
