@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.conftest import ROOT, Platform
 
@@ -79,6 +79,15 @@ def login_as(page: Page, platform: Platform, persona: str, start: str = "/") -> 
     page.get_by_label(persona).check()
     page.get_by_role("button", name="Anmelden").click()
     expect(page.get_by_role("button", name=re.compile("Abmelden|Sign out"))).to_be_visible()
+
+
+def press_and_wait(page: Page, button: Locator) -> None:
+    """Press a form's button and wait until the next page has loaded.
+
+    A click only waits for the navigation to start; code that reads the page without
+    auto-waiting (`.all()`, `.count()`, `inner_text()`) could otherwise see the old page."""
+    with page.expect_navigation(wait_until="load"):
+        button.click()
 
 
 def answer(page: Page, field_id: str, value: str) -> None:

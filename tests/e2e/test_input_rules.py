@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import Platform
-from tests.e2e.portal import answer, assert_accessible, login_as
+from tests.e2e.portal import answer, assert_accessible, login_as, press_and_wait
 
 TEXTS = {
     "de": {
@@ -84,7 +84,7 @@ def test_input_rules_in_the_browser(
     _start(page, platform, "maengelmelder", text)
     page.get_by_role("link", name=text["where"], exact=True).click()
     continue_button = page.get_by_role("button", name=text["continue"], exact=True)
-    continue_button.click()
+    press_and_wait(page, continue_button)
     assert any(message.endswith(text["place"]) for message in _errors(page)), _errors(page)
     expect(page).to_have_title(re.compile("^(Fehler|Error): "))
     if javascript:  # axe itself runs as a script
@@ -93,11 +93,11 @@ def test_input_rules_in_the_browser(
     # A longitude of 999 is refused with the city's range and why; what was typed stays.
     page.get_by_label(text["latitude"]).fill("50.9413")
     page.get_by_label(text["longitude"]).fill("999")
-    continue_button.click()
+    press_and_wait(page, continue_button)
     assert text["far"] in _errors(page), _errors(page)
     expect(page.get_by_label(text["longitude"])).to_have_value("999")
     page.get_by_label(text["longitude"]).fill("6.9583")
-    continue_button.click()
+    press_and_wait(page, continue_button)
     expect(page.locator(".task", has_text=text["where"])).to_contain_text(text["done"])
 
     # Dates: 31 February is named as impossible; 1.3.25 is the first of March 2025.
@@ -108,12 +108,12 @@ def test_input_rules_in_the_browser(
     answer(page, "rasse", text["breed"])
     answer(page, "rasse_bezeichnung", "Labrador")
     page.get_by_label(text["since"]).fill("31.02.2025")
-    continue_button.click()
+    press_and_wait(page, continue_button)
     assert _errors(page) == [text["february"]]
     if javascript:
         assert_accessible(page, f"{name}-date", artifacts)
     page.get_by_label(text["since"]).fill("1.3.25")
-    continue_button.click()
+    press_and_wait(page, continue_button)
     expect(page.locator(".task", has_text=text["dog"])).to_contain_text(text["done"])
     dog_task.click()
     expect(page.get_by_label(text["since"])).to_have_value("01.03.2025")

@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 from pypdf import PdfReader
 
 from tests.conftest import Platform
-from tests.e2e.portal import FIXTURES, login_as, wait_for_decision
+from tests.e2e.portal import FIXTURES, login_as, press_and_wait, wait_for_decision
 
 PERSONA = "Katrin Schulz"
 
@@ -61,7 +61,7 @@ def test_lastenrad_without_javascript(
     expect(page.locator(".task-list")).to_be_visible()
     look("01-tasklist")
     _task(page, "Ihr Lastenrad")
-    page.get_by_role("button", name="Weiter", exact=True).click()
+    press_and_wait(page, page.get_by_role("button", name="Weiter", exact=True))
     assert _errors(page) == [
         "Bitte geben Sie „Antrieb“ an.",
         "Bitte geben Sie „Nutzen Sie das Rad für Ihr Gewerbe?“ an.",
@@ -79,7 +79,7 @@ def test_lastenrad_without_javascript(
     page.get_by_label("Kaufpreis in Euro").fill("dreitausend")
     page.get_by_label("Kaufdatum").fill("31.02.2026")
     page.get_by_label("Rechnung").set_input_files(str(FIXTURES / "rechnung-gefaelscht.pdf"))
-    page.get_by_role("button", name="Weiter", exact=True).click()
+    press_and_wait(page, page.get_by_role("button", name="Weiter", exact=True))
     errors = _errors(page)
     assert "Die Datei für „Rechnung“ muss ein PDF, JPG oder PNG sein." in errors
     assert "Kaufdatum: Den 31. Februar gibt es nicht." in errors

@@ -18,7 +18,13 @@ from playwright.sync_api import Page, expect
 
 from sandbox.personas import persona_by_id
 from tests.conftest import Platform
-from tests.e2e.portal import answer, assert_accessible, login_as, wait_for_decision
+from tests.e2e.portal import (
+    answer,
+    assert_accessible,
+    login_as,
+    press_and_wait,
+    wait_for_decision,
+)
 
 IBAN = "DE02 1203 0000 0000 2020 51"
 
@@ -68,9 +74,12 @@ def test_parent_confirms_the_offered_kindergeld(
     expect(held).to_contain_text(f"{mia.given_name} {mia.family_name}, {born}")
     _shot(page, artifacts, "02-held")
     assert_accessible(page, "proactive-held")
-    page.get_by_role("button", name="Weiter", exact=True).click()
+    press_and_wait(page, page.get_by_role("button", name="Weiter", exact=True))
 
     # Only what no register knows: whether the other parent claims, and the account.
+    # Wait for the question page itself: `.all()` does not wait, and under load it read the
+    # previous page's DOM right after the click (CI, stop 28: an empty set).
+    expect(page.get_by_role("heading", level=1)).to_have_text("Bezug des Kindergeldes")
     asked = {
         (c.get_attribute("name") or "").removeprefix("answer__")
         for c in page.locator("main [name^='answer__']").all()

@@ -23,7 +23,13 @@ from pypdf import PdfReader
 
 from backend.definitions.constraints import local_today
 from tests.conftest import ROOT, Platform
-from tests.e2e.portal import answer, assert_accessible, login_as, wait_for_decision
+from tests.e2e.portal import (
+    answer,
+    assert_accessible,
+    login_as,
+    press_and_wait,
+    wait_for_decision,
+)
 
 CHECK_HEADING = "Prüfen Sie Ihre Angaben"
 HELD_HEADING = "Diese Angaben liegen der Verwaltung schon vor"
@@ -83,7 +89,7 @@ def _start(page: Page, platform: Platform, walk: Walk, journey: ServiceJourney) 
     page.locator(".catalogue").get_by_role("link", name=journey.title, exact=True).first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text(journey.title)
     walk.look("service")
-    page.get_by_role("button", name="Antrag starten").click()
+    press_and_wait(page, page.get_by_role("button", name="Antrag starten"))
 
 
 def _complete(page: Page, walk: Walk, journey: ServiceJourney) -> None:
@@ -102,7 +108,7 @@ def _complete(page: Page, walk: Walk, journey: ServiceJourney) -> None:
             open_tasks = page.locator(".task").filter(has_not_text=re.compile("Erledigt"))
             link = open_tasks.locator("a.task-name").first
             assert link.count(), "the task list has nothing left to do"
-            link.click()
+            press_and_wait(page, link)
             continue
         if heading == HELD_HEADING:
             held_seen = True
@@ -131,7 +137,7 @@ def _complete(page: Page, walk: Walk, journey: ServiceJourney) -> None:
             if page.locator(f"#in-{field_id}").count():
                 answer(page, field_id, journey.answers[field_id])
                 unanswered.discard(field_id)
-        page.get_by_role("button", name="Weiter", exact=True).click()
+        press_and_wait(page, page.get_by_role("button", name="Weiter", exact=True))
     else:
         raise AssertionError("the application never reached the check page")
     assert held_seen, "the held data was never shown for confirmation"
