@@ -76,7 +76,7 @@ def _legal_page_warnings(path: Path, settings: Settings) -> list[str]:
 def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
     from backend.definitions.loader import definition_json_schema
 
-    text = json.dumps(definition_json_schema(), indent=2, ensure_ascii=False)
+    text = json.dumps(definition_json_schema(_connectors(settings)), indent=2, ensure_ascii=False)
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")
     else:

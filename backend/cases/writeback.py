@@ -44,6 +44,7 @@ from backend.domain.provenance import value_sources
 from backend.engine import REGISTRY_WRITE_QUEUE, WRITEBACK_WORKFLOW, worker_context
 from backend.records.audit import record_event
 from backend.records.models import Case, CaseEvent
+from backend.rules.evaluate import typed_fields
 from prefill.connectors.base import CancelRequest, WritableConnector, WriteRequest, WriteResult
 
 log = logging.getLogger("knopfdruck.writeback")
@@ -111,7 +112,7 @@ def build_record(spec: Writeback, definition: ServiceDefinition, case: Case) -> 
     amounts: dict[str, Any] = {k: float(v) for k, v in (decision.get("amounts") or {}).items()}
     amounts.update(decision.get("categories") or {})
     variables = {
-        "fields": _cel_value(dict(case.data.get("values") or {})),
+        "fields": _cel_value(typed_fields(definition, case.data.get("values") or {})),
         "params": _cel_value(definition.parameters_on(case.reference_date)),
         "amounts": amounts,
         "reference_date": case.reference_date.isoformat(),

@@ -6,6 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from backend.definitions.cel_types import (
+    Declarations,
+    Expected,
+    declarations,
+    type_problem,
+)
 from backend.definitions.limits import length_problems
 from backend.definitions.lint import reason_problems, template_problems
 from backend.definitions.models import (
@@ -40,7 +46,7 @@ def _semantic_problems(
         else:
             for message in template_problems(folder, document.template, definition):
                 yield ("documents", index, "template"), message
-    yield from _expression_problems(definition)
+    yield from _expression_problems(definition, connectors)
     yield from _writeback_problems(definition, connectors)
     yield from length_problems(definition, connectors)
     yield from register_fact_problems(definition)
@@ -65,10 +71,18 @@ def _source_problems(
                 f"unknown connector '{source.connector}' (registered: {registered})",
             )
             continue
-        if source.attribute not in connector.available_attributes():
+        spec = connector.available_attributes().get(source.attribute)
+        if spec is None:
             yield (
                 ("fields", index, "source", "attribute"),
                 f"unknown attribute '{source.attribute}' of connector '{connector.id}'",
+            )
+        elif entry.type not in FIELD_TYPES_FOR_ATTRIBUTE[spec.type]:
+            fitting = ", ".join(sorted(FIELD_TYPES_FOR_ATTRIBUTE[spec.type]))
+            yield (
+                ("fields", index, "type"),
+                f"type '{entry.type}' cannot hold attribute '{source.attribute}' of connector "
+                f"'{connector.id}', which is {spec.type} (use one of: {fitting})",
             )
         needed = connector.min_trust_level
         if (
@@ -91,27 +105,47 @@ def _source_problems(
         yield ("fields", index, "source", "connector"), message
 
 
-def _expression_problems(definition: ServiceDefinition) -> Iterator[tuple[Location, str]]:
-    """Every CEL expression compiles and reads only what exists before it is evaluated."""
+# Which field types can show a register attribute without losing or mis-typing it: the rules
+# read a field by its own type (cel_types), so a string field on an integer attribute would
+# compare text with numbers. A list or record is shown to the citizen as text.
+FIELD_TYPES_FOR_ATTRIBUTE: dict[str, frozenset[str]] = {
+    "string": frozenset({"string", "text", "choice", "iban", "email"}),
+    "date": frozenset({"date"}),
+    "integer": frozenset({"integer", "decimal"}),
+    "decimal": frozenset({"decimal"}),
+    "boolean": frozenset({"boolean"}),
+    "list": frozenset({"string", "text"}),
+    "object": frozenset({"string", "text"}),
+}
+
+
+def _expression_problems(
+    definition: ServiceDefinition, connectors: ConnectorRegistry
+) -> Iterator[tuple[Location, str]]:
+    """Every CEL expression compiles, reads only what exists before it, and type-checks."""
     scope: dict[str, set[str]] = {
         "fields": {field.id for field in definition.fields},
         "params": set(definition.parameters),
         "amounts": set(),
     }
+    typed = declarations(definition, connectors)
     for index, rule in enumerate(definition.rules):
         if isinstance(rule, EligibilityRule):
-            yield from _check_expression(rule.condition, ("rules", index, "condition"), scope)
+            at: Location = ("rules", index, "condition")
+            yield from _check_expression(rule.condition, at, scope, typed=typed, expected="bool")
         elif isinstance(rule, CalculationRule):
-            yield from _check_expression(rule.expression, ("rules", index, "expression"), scope)
+            at = ("rules", index, "expression")
+            yield from _check_expression(rule.expression, at, scope, typed=typed, expected="number")
         elif isinstance(rule, DecisionTableRule):
             for row_index, row in enumerate(rule.rows):
                 at = ("rules", index, "rows", row_index, "when")
-                yield from _check_expression(row.when, at, scope)
+                yield from _check_expression(row.when, at, scope, typed=typed, expected="bool")
         if not isinstance(rule, EligibilityRule):
             scope["amounts"].add(rule.output)
     for index, fee in enumerate(definition.fees):
         if isinstance(fee.amount, str):
-            yield from _check_expression(fee.amount, ("fees", index, "amount"), scope)
+            at = ("fees", index, "amount")
+            yield from _check_expression(fee.amount, at, scope, typed=typed, expected="number")
         scope["amounts"].add(fee.id)
 
 
@@ -133,6 +167,7 @@ def _writeback_problems(
         }
         | {fee.id for fee in definition.fees},
     }
+    typed = declarations(definition, connectors, extra=[("reference", "string")])
     for index, entry in enumerate(definition.writeback):
         at: Location = ("writeback", index)
         try:
@@ -154,7 +189,12 @@ def _writeback_problems(
                 )
         for key, source in entry.record.items():
             yield from _check_expression(
-                source, (*at, "record", key), scope, extra_names=WRITEBACK_NAMES
+                source,
+                (*at, "record", key),
+                scope,
+                extra_names=WRITEBACK_NAMES,
+                typed=typed,
+                expected="any",
             )
 
 
@@ -171,8 +211,11 @@ def _check_expression(
     scope: dict[str, set[str]],
     *,
     extra_names: frozenset[str] = frozenset(),
+    typed: Declarations,
+    expected: Expected,
 ) -> Iterator[tuple[Location, str]]:
-    """Compile one expression and check every name it reads against the scope at its position."""
+    """Compile one expression, check every name it reads against the scope at its position,
+    then its types: a rule that cannot run must fail here, not on a citizen's case."""
     try:
         program = compile_expression(source)
     except CelSyntaxError as exc:
@@ -186,5 +229,12 @@ def _check_expression(
     for name in found.unknown_names:
         if name not in extra_names:
             yield at, f"unknown name '{name}' (in scope: {in_scope})"
+    unknown_members = [name for root, name in found.members if name not in scope[root]]
+    unknown_names = [name for name in found.unknown_names if name not in extra_names]
     for name in found.unknown_functions:
         yield at, f"unknown function '{name}'"
+    if unknown_members or unknown_names or found.unknown_functions:
+        return  # named above; the type checker would only say it again in its own words
+    problem = type_problem(typed, source, expected)
+    if problem is not None:
+        yield at, problem

@@ -13,17 +13,21 @@ Rules are written in CEL (Common Expression Language). In scope are four names:
 
 CEL never converts between int and double by itself: write ``double(fields.kinder) * 1.5``.
 
-Besides CEL's standard functions there is ``age_on(birthdate, on)``: the completed years of
-life on day ``on`` (both ISO date strings), e.g. ``age_on(fields.geburtsdatum, reference_date)
->= 18``.
+Besides CEL's standard functions there are date helpers on ISO date strings (the German
+calendar day; a case's ``reference_date`` is the day in Europe/Berlin, so no time zone enters a
+rule): ``age_on(birthdate, on)`` (completed years), ``days_between(from, to)`` (``to`` minus
+``from`` in days), ``add_days(day, n)``, ``add_months(day, n)`` (to the month's last day when
+the day does not exist there, like § 188 Abs. 3 BGB), ``start_of_month(day)`` and
+``end_of_month(day)``. `docs/integrators.md` shows each with an example the tests run.
 """
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import cel
@@ -73,7 +77,58 @@ def age_on(birthdate: str, on: str) -> int:
     return years
 
 
-FUNCTIONS: dict[str, Callable[..., Any]] = {"age_on": age_on}
+def _day(value: Any, function: str) -> date:
+    """An ISO date string as a date; anything else fails with the function's name."""
+    if not isinstance(value, str):
+        raise TypeError(f"{function} expects an ISO date string ('YYYY-MM-DD')")
+    return date.fromisoformat(value)
+
+
+def _whole(value: Any, function: str) -> int:
+    """A count of days or months; a double or string would hide a unit mistake."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{function} expects a whole number (int) as its second argument")
+    return value
+
+
+def days_between(start: str, end: str) -> int:
+    """Calendar days from one day to another, so 'at least 7 days ahead' is one comparison."""
+    return (_day(end, "days_between") - _day(start, "days_between")).days
+
+
+def add_days(day: str, days: int) -> str:
+    """The day a number of calendar days later (earlier when negative), as an ISO string."""
+    return (_day(day, "add_days") + timedelta(days=_whole(days, "add_days"))).isoformat()
+
+
+def add_months(day: str, months: int) -> str:
+    """The same day some months later; a day the month lacks becomes its last (§ 188 Abs. 3 BGB)."""
+    start = _day(day, "add_months")
+    index = start.year * 12 + start.month - 1 + _whole(months, "add_months")
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(start.day, last)).isoformat()
+
+
+def start_of_month(day: str) -> str:
+    """The first day of the day's month, for rules about calendar months."""
+    return _day(day, "start_of_month").replace(day=1).isoformat()
+
+
+def end_of_month(day: str) -> str:
+    """The last day of the day's month, e.g. a permit valid to the end of the month."""
+    start = _day(day, "end_of_month")
+    return start.replace(day=calendar.monthrange(start.year, start.month)[1]).isoformat()
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "age_on": age_on,
+    "days_between": days_between,
+    "add_days": add_days,
+    "add_months": add_months,
+    "start_of_month": start_of_month,
+    "end_of_month": end_of_month,
+}
 KNOWN_FUNCTIONS = _NATIVE_FUNCTIONS | FUNCTIONS.keys()
 
 
@@ -119,6 +174,22 @@ def comprehension_nesting(source: str) -> int:
         elif kind == "punct" and text == ")" and open_parens:
             open_parens.pop()
     return deepest
+
+
+def literal_division_by_zero(source: str) -> str | None:
+    """`x / 0` or `x % 0` with a literal zero fails on every case; say so before it runs."""
+    tokens = list(_tokens(source))
+    for index, (kind, text) in enumerate(tokens[:-1]):
+        following = tokens[index + 1]
+        if kind == "punct" and text in "/%" and following[0] == "number":
+            number = following[1].rstrip("uU")
+            try:
+                is_zero = float(int(number, 16) if number[:2].lower() == "0x" else number) == 0
+            except ValueError:
+                continue
+            if is_zero:
+                return f"division by zero: '{text} {following[1]}' fails for every case"
+    return None
 
 
 def _first_syntax_problem(text: str) -> str:

@@ -115,6 +115,33 @@ def _to_cel(value: Any) -> Any:
     raise TypeError(f"a {type(value).__name__} cannot be used in a rule")
 
 
+def typed_fields(definition: ServiceDefinition, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Values as the rules' declarations type them (`backend/definitions/cel_types.py`).
+
+    A decimal answer is stored as its exact string ('12.50'), so that no cent is lost in JSON;
+    the rules read it as a double, as `validate` checks them. Before this, `fields.miete > 0.0`
+    passed `validate` and failed on every case with "No such overload" (issue 15).
+    """
+    kinds = {field.id: field.type for field in definition.fields}
+    typed = dict(fields)
+    for name, value in fields.items():
+        if kinds.get(name) == "decimal" and isinstance(value, str | int | Decimal):
+            typed[name] = _number_of(value, Decimal)
+        elif kinds.get(name) == "integer" and isinstance(value, str):
+            typed[name] = _number_of(value, int)
+    return typed
+
+
+def _number_of(value: str | int | Decimal, kind: type[Decimal] | type[int]) -> Any:
+    """A stored number in its type; a value that is not one stays as it is and fails visibly."""
+    if isinstance(value, bool):
+        return value
+    try:
+        return kind(value)
+    except (ArithmeticError, ValueError):
+        return value
+
+
 def _to_decimal(value: Any, what: str) -> Decimal:
     """A CEL number as an exact Decimal; a double goes through its shortest repr, so 2.675
     stays 2.675 and rounds as a person would round it."""
@@ -166,7 +193,7 @@ class _Evaluation:
         self.definition = definition
         self.reference_date = reference_date
         self.programs = _compiled(definition.id, definition.version, _sources(definition))
-        self.fields = _to_cel(dict(fields))
+        self.fields = _to_cel(typed_fields(definition, fields))
         self.inputs = dict(fields)
         self.params = {
             name: _to_cel(value) for name, value in definition.parameters_on(reference_date).items()

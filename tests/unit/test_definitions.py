@@ -23,6 +23,7 @@ from backend.errors import DefinitionError, NotFound
 from prefill.configuration import build_default_registry
 from prefill.connectors.base import (
     AttributeSpec,
+    AttributeType,
     Connector,
     ConnectorConfig,
     NeedResult,
@@ -43,10 +44,14 @@ class _RecordedRegistry(Connector):
     title: ClassVar[str] = "Recorded"
     identifier: ClassVar[str] = "idnr"
     record: ClassVar[dict[str, Any]] = {}
+    types: ClassVar[dict[str, AttributeType]] = {}
 
     @classmethod
     def available_attributes(cls) -> dict[str, AttributeSpec]:
-        return {name: AttributeSpec(name=name, type="string") for name in cls.record}
+        return {
+            name: AttributeSpec(name=name, type=cls.types.get(name, "string"))
+            for name in cls.record
+        }
 
     async def fetch(
         self, client: httpx.AsyncClient, config: ConnectorConfig, query: RegistryQuery
@@ -73,12 +78,14 @@ class _Melderegister(_RecordedRegistry):
         "anschrift.ort": "Köln",
         "einzugsdatum": "2001-04-01",
     }
+    types: ClassVar[dict[str, AttributeType]] = {"geburtsdatum": "date", "einzugsdatum": "date"}
 
 
 class _Steuerregister(_RecordedRegistry):
     id: ClassVar[str] = "steuerregister"
     min_trust_level: ClassVar[TrustLevel] = "hoch"
     record: ClassVar[dict[str, Any]] = {"einkommen": "23000.00"}
+    types: ClassVar[dict[str, AttributeType]] = {"einkommen": "decimal"}
 
 
 @pytest.fixture
@@ -405,3 +412,22 @@ def test_json_schema_documents_every_key() -> None:
     undocumented = [name for name, prop in properties if not prop.get("description")]
     assert undocumented == []
     json.dumps(schema)
+
+
+def test_json_schema_lists_connectors_and_their_attributes() -> None:
+    """Editors complete `source.attribute` from the schema (issue 15 item 6)."""
+    import jsonschema
+
+    schema = definition_json_schema(build_default_registry())
+    sources = jsonschema.Draft202012Validator(schema["$defs"]["DataSource"])
+    need = {"purpose": "Anschrift", "legal_basis": "§ 18 BMG"}
+    assert "melderegister" in schema["$defs"]["DataSource"]["properties"]["connector"]["enum"]
+    right = {**need, "connector": "melderegister", "attribute": "anschrift.plz"}
+    assert list(sources.iter_errors(right)) == []
+    wrong = {**need, "connector": "melderegister", "attribute": "nettoeinkommen.monate"}
+    assert [e.validator for e in sources.iter_errors(wrong)] == ["enum"]
+    unknown = {**need, "connector": "schufa", "attribute": "score"}
+    assert [e.validator for e in sources.iter_errors(unknown)] == ["enum"]
+    writes = jsonschema.Draft202012Validator(schema["$defs"]["Writeback"])
+    bad_operation = {"connector": "parkausweisregister", "operation": "loeschen"}
+    assert "enum" in [e.validator for e in writes.iter_errors(bad_operation)]

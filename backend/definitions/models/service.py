@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pydantic
 from pydantic import StrictInt, StringConstraints, model_validator
@@ -33,6 +33,9 @@ from backend.definitions.models.rules import (
 from backend.domain.language import LocalizedText, Text
 from backend.domain.remedy import Procedure
 from prefill.connectors.base import TrustLevel
+
+if TYPE_CHECKING:
+    from prefill.connectors.registry import ConnectorRegistry
 
 FORMAT_VERSION = 1
 
@@ -482,11 +485,40 @@ class ServiceDefinition(_Strict):
         return values
 
 
-def definition_json_schema() -> dict[str, Any]:
-    """The JSON Schema of service.yaml, for editors and the integrator documentation."""
+def definition_json_schema(connectors: ConnectorRegistry | None = None) -> dict[str, Any]:
+    """The JSON Schema of service.yaml, for editors and the integrator documentation.
+
+    Given the connectors, it lists them and each one's attributes and write operations as
+    enums, so an editor completes `source.attribute` instead of leaving it to `validate`.
+    """
     schema = ServiceDefinition.model_json_schema()
+    if connectors is not None:
+        _connector_enums(schema["$defs"], connectors)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"Knopfdruck service definition v{FORMAT_VERSION}",
         **{key: value for key, value in schema.items() if key != "title"},
     }
+
+
+def _connector_enums(definitions: dict[str, Any], connectors: ConnectorRegistry) -> None:
+    """Connector ids as an enum, and per connector (if/then) its attributes or operations."""
+    readers = {name: sorted(connectors.get(name).available_attributes()) for name in connectors}
+    writers = {
+        name: list(getattr(connectors.get(name), "write_operations", ()))
+        for name in connectors
+        if getattr(connectors.get(name), "write_operations", ())
+    }
+    for definition, member, choices in (
+        ("DataSource", "attribute", readers),
+        ("Writeback", "operation", writers),
+    ):
+        properties = definitions[definition]["properties"]
+        properties["connector"]["enum"] = sorted(choices)
+        definitions[definition]["allOf"] = [
+            {
+                "if": {"properties": {"connector": {"const": name}}, "required": ["connector"]},
+                "then": {"properties": {member: {"enum": values}}},
+            }
+            for name, values in sorted(choices.items())
+        ]
