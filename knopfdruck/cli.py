@@ -37,7 +37,7 @@ def _connectors(settings: Settings) -> ConnectorRegistry:
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     from backend.definitions.loader import check_tree
 
-    path = Path(args.path) if args.path else settings.services_dir
+    path = Path(args.path or args.services or settings.services_dir)
     if not path.exists():
         return _fail(f"{path}: no such file or directory")
     problems, warnings = check_tree(path, _connectors(settings))
@@ -283,7 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate = services.add_parser(
         "validate", help="check definitions; every error with file and line"
     )
-    validate.add_argument("path", nargs="?", default="")
+    validate.add_argument(
+        "path", nargs="?", default="", help="one service folder or a tree (default: --services)"
+    )
+    validate.add_argument("--services", default="", help="services folder (default: settings)")
     validate.set_defaults(func=cmd_validate)
     schema = services.add_parser("schema", help="print the JSON Schema of service.yaml")
     schema.add_argument("--output", "-o", default="")

@@ -34,9 +34,11 @@ def cmd_new(args: argparse.Namespace, settings: Settings) -> int:
         return _fail(str(exc))
     for file in scaffold.files:
         print(f"created {file.as_posix()}")
+    # The next steps must work as printed, also for a folder other than the configured one.
+    folder = f" --services {services_dir.as_posix()}" if args.services else ""
     print(
         f"next: knopfdruck services validate {scaffold.folder.as_posix()}   "
-        f"and   knopfdruck services test {args.slug}"
+        f"and   knopfdruck services test {args.slug}{folder}"
     )
     return 0
 
@@ -263,7 +265,13 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
                     submitted_at=datetime.now(UTC),
                 )
                 context = template_context(
-                    ctx, case, definition, document, reference_date, None, automated=True
+                    ctx.settings.authority_name,
+                    case,
+                    definition,
+                    document,
+                    reference_date,
+                    None,
+                    automated=True,
                 )
                 link = verification_url(ctx)
                 context.update(

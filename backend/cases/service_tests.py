@@ -6,6 +6,8 @@ A service folder holds ``tests/*.yaml``, each with a list under ``cases:``::
       - name: Katrin, ein Fahrzeug im Bewohnerparkgebiet
         persona: katrin                 # a sandbox persona (docs/personas.md)
         reference_date: 2026-03-01      # optional; default: the day the test runs
+        version: "2.0.0"                # optional: test this version, e.g. one valid from
+                                        # next year (default: the version valid today)
         answers: {kennzeichen: K-KS 4711}
         disputes: {strasse: Ich bin umgezogen.}   # optional: "this is wrong"
         remark: Bitte rufen Sie mich an.          # optional
@@ -33,9 +35,9 @@ exactly as the worker's decide step does. Nothing touches a database.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -50,7 +52,7 @@ from backend.definitions.answers import allowed_answers, coerce
 from backend.definitions.catalogue import Catalogue
 from backend.definitions.constraints import local_today
 from backend.definitions.models import ServiceDefinition
-from backend.records.models import Application
+from backend.records.models import Application, Case
 from prefill.configuration import registry_configs
 from prefill.connectors.base import TRUST_ORDER
 from prefill.connectors.registry import ConnectorRegistry
@@ -62,7 +64,9 @@ from sandbox.registries.app import build_registries_app
 OUTCOMES = ("approved", "rejected", "referred", "handed_over", "incomplete", "forbidden")
 PREFILL_STATES = ("ok", "empty", "failed")
 _SANDBOX_URL = "http://sandbox-registries.test"
-_CASE_KEYS = {"name", "persona", "reference_date", "answers", "disputes", "remark", "expect"}
+_CASE_KEYS = {
+    "name", "persona", "reference_date", "version", "answers", "disputes", "remark", "expect"
+}  # fmt: skip
 _EXPECT_KEYS = {
     "outcome", "amounts", "categories", "referral_reasons", "prefill", "missing", "invalid"
 }  # fmt: skip
@@ -99,6 +103,9 @@ class ServiceTestCase:
     reference_date: date | None
     expect: Expectation
     file: Path
+    line: int = 0
+    """Line of the case in its file, so a failure points at it."""
+    version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,8 +140,8 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
     return {str(k): v for k, v in value.items()}
 
 
-def _parse_case(service: str, raw: Any, file: Path, index: int) -> ServiceTestCase:
-    where = f"{file}: cases[{index}]"
+def _parse_case(service: str, raw: Any, file: Path, index: int, line: int = 0) -> ServiceTestCase:
+    where = f"{file}:{line}: cases[{index}]" if line else f"{file}: cases[{index}]"
     if not isinstance(raw, dict):
         raise CaseFileError(f"{where}: expected a mapping with name, persona and expect")
     unknown = set(raw) - _CASE_KEYS
@@ -144,7 +151,7 @@ def _parse_case(service: str, raw: Any, file: Path, index: int) -> ServiceTestCa
     persona = raw.get("persona")
     if not isinstance(name, str) or not name.strip():
         raise CaseFileError(f"{where}.name: every case needs a name")
-    where = f"{file}: case '{name}'"
+    where = f"{file}:{line}: case '{name}'" if line else f"{file}: case '{name}'"
     if not isinstance(persona, str) or persona_by_id(persona) is None:
         raise CaseFileError(f"{where}.persona: unknown persona {persona!r} (see docs/personas.md)")
     day = raw.get("reference_date")
@@ -171,6 +178,9 @@ def _parse_case(service: str, raw: Any, file: Path, index: int) -> ServiceTestCa
             raise CaseFileError(f"{where}.expect.prefill.{key}: one of ok, empty, failed")
     missing = expect.get("missing")
     remark = raw.get("remark")
+    version = raw.get("version")
+    if version is not None and not isinstance(version, str | int | float):
+        raise CaseFileError(f'{where}.version: expected a version string, e.g. "2.0.0"')
     return ServiceTestCase(
         service=service,
         name=name,
@@ -192,23 +202,63 @@ def _parse_case(service: str, raw: Any, file: Path, index: int) -> ServiceTestCa
             invalid=tuple(str(i) for i in expect.get("invalid") or ()),
         ),
         file=file,
+        line=line,
+        version=str(version) if version is not None else None,
     )
 
 
 def load_cases(service: str, folder: Path) -> list[ServiceTestCase]:
-    """Every case in a service folder's tests/*.yaml, in file and list order."""
+    """Every case in a service folder's tests/*.yaml, in file and list order; the first
+    broken file or case raises CaseFileError."""
+    cases, broken = read_cases(service, folder)
+    if broken:
+        raise CaseFileError(broken[0].message)
+    return cases
+
+
+@dataclass(frozen=True)
+class BrokenCase:
+    """A test file or case that cannot be read, with where it is and what to fix."""
+
+    file: Path
+    line: int
+    message: str
+
+
+def read_cases(service: str, folder: Path) -> tuple[list[ServiceTestCase], list[BrokenCase]]:
+    """Every case that parses, and each file or case that does not: one broken case must not
+    keep the others from running."""
     cases: list[ServiceTestCase] = []
+    broken: list[BrokenCase] = []
     for file in sorted((folder / "tests").glob("*.yaml")):
         try:
-            document = yaml.safe_load(file.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise CaseFileError(f"{file}: invalid YAML: {exc}") from None
+            text = file.read_text(encoding="utf-8")
+            document = yaml.safe_load(text)
+            lines = _case_lines(text)
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            broken.append(BrokenCase(file, 0, f"{file}: invalid YAML: {exc}"))
+            continue
         if not isinstance(document, dict) or not isinstance(document.get("cases"), list):
-            raise CaseFileError(f"{file}: expected a top-level 'cases:' list")
-        cases += [
-            _parse_case(service, raw, file, index) for index, raw in enumerate(document["cases"])
-        ]
-    return cases
+            broken.append(BrokenCase(file, 0, f"{file}: expected a top-level 'cases:' list"))
+            continue
+        for index, raw in enumerate(document["cases"]):
+            line = lines[index] if index < len(lines) else 0
+            try:
+                cases.append(_parse_case(service, raw, file, index, line))
+            except CaseFileError as exc:
+                broken.append(BrokenCase(file, line, str(exc)))
+    return cases, broken
+
+
+def _case_lines(text: str) -> list[int]:
+    """The line each entry of the top-level `cases:` list starts on."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    for key, value in root.value:
+        if key.value == "cases" and isinstance(value, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in value.value]
+    return []
 
 
 class SandboxPrefill:
@@ -232,10 +282,19 @@ def _fmt(value: object) -> str:
     return "-" if value is None else str(value)
 
 
+DocumentCheck = Callable[[ServiceDefinition, Path, Case], list[str]]
+"""Renders a decided case's documents and returns what failed (notices.issue.render_problems)."""
+
+
 async def run_case(
-    definition: ServiceDefinition, case: ServiceTestCase, sandbox: SandboxPrefill
+    definition: ServiceDefinition,
+    case: ServiceTestCase,
+    sandbox: SandboxPrefill,
+    check_documents: DocumentCheck | None = None,
+    folder: Path | None = None,
 ) -> CaseResult:
-    """Prefill for the persona, apply the answers, decide, and compare with the expectation."""
+    """Prefill for the persona, apply the answers, decide, and compare with the expectation;
+    with a document check, also render the documents the decision issues."""
     persona = persona_by_id(case.persona)
     assert persona is not None  # checked when the case was loaded
     expect = case.expect
@@ -284,6 +343,8 @@ async def run_case(
             else:
                 application.answers[fid] = {"name": raw}
         else:
+            if isinstance(raw, date):
+                raw = raw.isoformat()  # unquoted in YAML; the portal receives the same text
             allowed = allowed_answers(by_id[fid], application.prefill)
             # Date bounds count from the case's reference date, as from the day of entry.
             value, problem = coerce(by_id[fid], raw, allowed, today=case.reference_date)
@@ -313,13 +374,28 @@ async def run_case(
     # The QA sample picks a share of cases at random (by case id hash); a test case describes
     # what rules and policy decide, so it is decided outside the sample unless it names it.
     sampled = "qa_sample" in (expect.referral_reasons or ())
+    record = intake_record(application)
     decision = decide_case(
-        definition,
-        intake_record(application),
-        f"test:{case.service}:{case.name}",
-        day,
-        qa_sample=sampled,
+        definition, record, f"test:{case.service}:{case.name}", day, qa_sample=sampled
     )
+    if check_documents is not None and folder is not None:
+        decided = Case(
+            reference="TEST",
+            application_id="integrator-test",
+            service=definition.id,
+            service_version=definition.version,
+            department=definition.department,
+            citizen_sub=persona.sub,
+            reference_date=day,
+            data={
+                **record,
+                "addressee": {"name": f"{persona.given_name} {persona.family_name}"},
+            },
+            decision=decision.to_json(),
+            outcome=decision.outcome,
+            submitted_at=datetime.now(UTC),
+        )
+        diffs += check_documents(definition, folder, decided)
     for name, amount in expect.amounts.items():
         got_amount = decision.amounts.get(name)
         if got_amount is None or got_amount != amount:
@@ -347,26 +423,58 @@ async def run_case(
 
 
 async def run_service_tests(
-    catalogue: Catalogue, connectors: ConnectorRegistry, services: Iterable[str]
+    catalogue: Catalogue,
+    connectors: ConnectorRegistry,
+    services: Iterable[str],
+    check_documents: DocumentCheck | None = None,
 ) -> list[CaseResult]:
     """Run every case of the named services against one fresh sandbox."""
     sandbox = SandboxPrefill(connectors)
     results: list[CaseResult] = []
     try:
         for slug in services:
-            definition = catalogue.get(slug)
-            for case in load_cases(slug, catalogue.folder(slug)):
-                results.append(await run_case(definition, case, sandbox))
+            folder = catalogue.folder(slug)
+            cases, broken = read_cases(slug, folder)
+            results += [_broken_result(slug, problem) for problem in broken]
+            versions = {d.version: d for d in catalogue.versions(slug)}
+            for case in cases:
+                if case.version is not None and case.version not in versions:
+                    known = ", ".join(versions)
+                    problem = f"version: {slug} has no version {case.version!r} (versions: {known})"
+                    results.append(CaseResult(case, "invalid", [problem]))
+                    continue
+                definition = versions[case.version] if case.version else catalogue.get(slug)
+                results.append(await run_case(definition, case, sandbox, check_documents, folder))
     finally:
         await sandbox.aclose()
     return results
 
 
+def _broken_result(service: str, broken: BrokenCase) -> CaseResult:
+    """A case (or file) that could not be read, as a failed result that names the problem."""
+    case = ServiceTestCase(
+        service=service,
+        name="(unreadable)",
+        persona="",
+        answers={},
+        disputes={},
+        remark=None,
+        reference_date=None,
+        expect=Expectation(outcome="-"),
+        file=broken.file,
+        line=broken.line,
+    )
+    return CaseResult(case, "invalid", [broken.message])
+
+
 def run_service_tests_sync(
-    catalogue: Catalogue, connectors: ConnectorRegistry, services: Iterable[str]
+    catalogue: Catalogue,
+    connectors: ConnectorRegistry,
+    services: Iterable[str],
+    check_documents: DocumentCheck | None = None,
 ) -> list[CaseResult]:
     """The CLI's entry: one event loop for the whole run."""
-    return asyncio.run(run_service_tests(catalogue, connectors, list(services)))
+    return asyncio.run(run_service_tests(catalogue, connectors, list(services), check_documents))
 
 
 def summary_counts(results: Iterable[CaseResult]) -> Mapping[str, int]:

@@ -145,6 +145,7 @@ def _trace(session: Session, case: Any) -> Trace | None:
                     de=(r.get("text") or {}).get("de", ""), en=(r.get("text") or {}).get("en", "")
                 ),
                 stated=any(r is s for s in stated),
+                detail=r.get("detail"),
             )
             for r in stored.get("reasons") or []
         ],

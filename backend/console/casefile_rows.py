@@ -56,6 +56,8 @@ class ReasonRow(BaseModel):
     effect: str
     text: Text
     stated: bool = False
+    detail: str | None = None
+    """Why the rule could not be evaluated (rule errors only), for the clerk."""
     """Whether the citizen reads it (notice, portal): it carried the outcome (stated_reasons)."""
 
 

@@ -7,6 +7,8 @@ checks return plain messages that the loader places at a file, line and path.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import yaml
@@ -29,6 +31,29 @@ Location = tuple[str | int, ...]
 SERVICE_TEMPLATES = "templates"
 SHARED_TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "documents" / "templates"
 _MAPPING_METHODS = frozenset({"get", "items", "keys", "values"})
+# What the renderer gives every template besides Jinja's own filters and globals: the filters
+# of backend/documents/render.py and the names of backend/notices/content.py:template_context
+# (plus the verification link the issuing step adds). Listed here, not imported, because
+# definitions sit below documents and notices; tests/unit/test_template_checks.py keeps both
+# lists equal to what the renderer really provides.
+RENDERER_FILTERS = frozenset({"date_de", "date_iso", "money_de", "iban_groups"})
+TEMPLATE_NAMES = frozenset(
+    {
+        "authority", "remedy", "reference", "issued_on", "title", "addressee", "automated",
+        "official", "fields", "provenance", "source", "decision", "outcome", "decision_kind",
+        "service_title", "legal_basis", "submitted_on", "reasons", "amounts", "categories",
+        "fees", "levies", "payment", "qr_data_url", "verification_link", "verification_url",
+    }
+)  # fmt: skip
+# The Python type a field's value has in a template (notices.content._typed_fields), so that
+# `fields.name.vorname` on a string is found here, not by StrictUndefined on a paid case.
+_FIELD_VALUE_TYPES: dict[str, type] = {
+    "string": str, "text": str, "choice": str, "iban": str, "email": str,
+    "date": date, "integer": int, "decimal": Decimal, "boolean": bool,
+}  # fmt: skip
+
+_JINJA_GLOBALS = frozenset(ImmutableSandboxedEnvironment().globals)
+_IMPLICIT_NAMES = frozenset({"loop", "caller", "varargs", "kwargs", "self", "super"})
 
 TODO_MARKER = "TODO"
 """A value starting with this is a gap left for the integrator (scaffold, FIM import)."""
@@ -76,7 +101,9 @@ def template_problems(folder: Path, template: str, definition: ServiceDefinition
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters.update(dict.fromkeys(RENDERER_FILTERS, str))
     fields = {field.id for field in definition.fields}
+    kinds: dict[str, str] = {f.id: f.type for f in definition.fields if f.source is None}
     amounts = {
         rule.output for rule in definition.rules if not isinstance(rule, EligibilityRule)
     } | {fee.id for fee in definition.fees}
@@ -115,7 +142,56 @@ def template_problems(folder: Path, template: str, definition: ServiceDefinition
                 problems.append(
                     f"{where}:{line}: unknown {root[:-1]} '{member}' ({root}: {listed})"
                 )
+        problems += [f"{where}:{line}: {message}" for line, message in _name_problems(tree)]
+        problems += [
+            f"{where}:{line}: {message}" for line, message in _value_attribute_problems(tree, kinds)
+        ]
+        try:
+            environment.compile(tree, name=name)
+        except TemplateSyntaxError as exc:  # unknown filters and tests are found when compiling
+            problems.append(f"{where}:{exc.lineno}: {exc.message}")
     return problems
+
+
+def _name_problems(tree: nodes.Template) -> Iterator[tuple[int, str]]:
+    """Every top-level name the template reads that the renderer does not give it."""
+    # Jinja's own meta.find_undeclared_variables misses names set or imported at the top of
+    # a child template and read in its blocks; any definition anywhere in the file counts here.
+    defined = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    defined |= {macro.name for macro in tree.find_all(nodes.Macro)}
+    defined |= {i.target for i in tree.find_all(nodes.Import)}
+    for imported in tree.find_all(nodes.FromImport):
+        defined |= {n[1] if isinstance(n, tuple) else n for n in imported.names}
+    read = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"}
+    undeclared = read - defined - TEMPLATE_NAMES - _JINJA_GLOBALS - _IMPLICIT_NAMES
+    for name in sorted(undeclared):
+        line = next(n.lineno for n in tree.find_all(nodes.Name) if n.name == name)
+        yield (
+            line,
+            f"unknown name '{name}': a template reads fields.<id>, amounts.<id> and "
+            + ("the notice's own names (docs/integrators.md, 'The notice')"),
+        )
+
+
+def _value_attribute_problems(
+    tree: nodes.Template, kinds: dict[str, str]
+) -> Iterator[tuple[int, str]]:
+    """`fields.x.y` where x is a plain value that has no attribute y (a string has no 'strasse')."""
+    for attribute in tree.find_all(nodes.Getattr):
+        inner = attribute.node
+        if not (
+            isinstance(inner, nodes.Getattr)
+            and isinstance(inner.node, nodes.Name)
+            and inner.node.name == "fields"
+        ):
+            continue
+        value_type = _FIELD_VALUE_TYPES.get(kinds.get(inner.attr, ""))
+        if value_type is not None and not hasattr(value_type, attribute.attr):
+            yield (
+                attribute.lineno,
+                f"field '{inner.attr}' is a {kinds[inner.attr]} value; it has no attribute "
+                f"'{attribute.attr}'",
+            )
 
 
 def _referenced(tree: nodes.Template) -> list[str]:

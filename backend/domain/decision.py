@@ -64,6 +64,9 @@ class Reason(BaseModel):
     legal_reference: str
     outcome_effect: OutcomeEffect
     text: LocalizedText
+    detail: str | None = None
+    """Why a rule could not be evaluated, in the rule language's terms: for the clerk's case
+    file only; the citizen's text says in plain words that a person checks the application."""
 
 
 class Decision(BaseModel):

@@ -160,7 +160,14 @@ def _issue_one(
     )
     token = signer.sign(claims)
     context = template_context(
-        ctx, case, definition, doc, issued_on, payment, automated=False, official=official
+        ctx.settings.authority_name,
+        case,
+        definition,
+        doc,
+        issued_on,
+        payment,
+        automated=False,
+        official=official,
     )
     context.update(shown or {})
     link = verification_url(ctx, token)

@@ -206,7 +206,7 @@ def printed_content(
 
 
 def template_context(
-    ctx: AppContext,
+    default_authority: str,
     case: Case,
     definition: ServiceDefinition,
     doc: DocumentDefinition,
@@ -217,7 +217,7 @@ def template_context(
     official: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Everything the shared layouts (base.html, bescheid_layout.html) and a service's own
-    template may use."""
+    template may use; the platform's authority name stands where the service names none."""
     values = dict(case.data.get("values") or {})
     typed = _typed_fields(definition, values)
     sources = value_sources(case.data or {})
@@ -237,7 +237,7 @@ def template_context(
         f"{typed.get('plz') or ''} {typed.get('ort') or ''}".strip(),
     ]
     return {
-        "authority": definition.authority or ctx.settings.authority_name,
+        "authority": definition.authority or default_authority,
         # The Rechtsbehelfsbelehrung comes from the service's regime and authority, never from
         # platform settings: a Kindergeld notice names the Familienkasse, not the city hall.
         "remedy": remedy_for(definition.procedure).printed() if definition.procedure else None,

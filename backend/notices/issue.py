@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -19,8 +20,9 @@ from sqlmodel import Session, col, select
 from backend.columns import utcnow
 from backend.context import AppContext
 from backend.db import unit_of_work
+from backend.definitions.models import ServiceDefinition
 from backend.department.models import ConsoleClerk
-from backend.documents.render import local_date
+from backend.documents.render import NoticeRenderer, RenderError, local_date
 from backend.notices.claims import NoticeClaims, content_sha256
 from backend.notices.content import check_certifiable, printed_content, template_context
 from backend.notices.models import IssuedNotice
@@ -29,6 +31,7 @@ from backend.notices.signing import publish_key, signer_for
 from backend.payments.models import Payment
 from backend.records.audit import record_event
 from backend.records.models import Case, CaseEvent, Document
+from backend.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +101,14 @@ def issue_documents(ctx: AppContext, case_id: str, *, automated: bool) -> list[s
         )
         token = signer.sign(claims)
         context = template_context(
-            ctx, case, definition, doc, issued_on, payment, automated=automated, official=official
+            ctx.settings.authority_name,
+            case,
+            definition,
+            doc,
+            issued_on,
+            payment,
+            automated=automated,
+            official=official,
         )
         context.update(verification_context(ctx, token))
         pdf = ctx.renderer.render(folder, doc.template, context)
@@ -117,6 +127,36 @@ def issue_documents(ctx: AppContext, case_id: str, *, automated: bool) -> list[s
             )
             publish_key(session, signer)
     return issued
+
+
+def render_problems(
+    settings: Settings,
+    renderer: NoticeRenderer,
+    definition: ServiceDefinition,
+    folder: Path,
+    case: Case,
+) -> list[str]:
+    """Render each document of the case's outcome once, as the worker would, storing nothing.
+
+    The integrator tests call this for every test case, so a template that fails on real data
+    (an undefined value, a filter on the wrong type) fails `services test`, not a paid case.
+    Needs no database: a service tree with an invalid definition can still be tested.
+    """
+    problems: list[str] = []
+    link = f"{settings.base_url}/verify"
+    for doc in definition.documents:
+        if case.outcome not in doc.on:
+            continue
+        context = template_context(
+            settings.authority_name, case, definition, doc, case.reference_date, None,
+            automated=True,
+        )  # fmt: skip
+        context.update(qr_data_url=qr_data_url(link), verification_link=link, verification_url=link)
+        try:
+            renderer.render_html(folder, doc.template, context)
+        except RenderError as exc:
+            problems.append(f"document {doc.id}: {exc.message}")
+    return problems
 
 
 def verification_context(ctx: AppContext, token: str) -> dict[str, str]:

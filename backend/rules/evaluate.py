@@ -287,11 +287,20 @@ class _Evaluation:
         return result
 
     def _reason(
-        self, rule_id: str, legal_reference: str, effect: OutcomeEffect, text: LocalizedText
+        self,
+        rule_id: str,
+        legal_reference: str,
+        effect: OutcomeEffect,
+        text: LocalizedText,
+        detail: str | None = None,
     ) -> None:
         self.reasons.append(
             Reason(
-                rule_id=rule_id, legal_reference=legal_reference, outcome_effect=effect, text=text
+                rule_id=rule_id,
+                legal_reference=legal_reference,
+                outcome_effect=effect,
+                text=text,
+                detail=detail,
             )
         )
 
@@ -357,13 +366,15 @@ class _Evaluation:
         )
 
     def _error(self, rule_id: str, legal_reference: str, problem: str) -> None:
+        # The citizen may read this reason: plain words in their language, no CEL message
+        # (issue 15 saw "No such overload" in a German reason). The clerk sees the detail.
         text = LocalizedText(
-            de=f"Die Regel „{rule_id}“ konnte nicht ausgewertet werden ({problem}); "
-            "eine Sachbearbeiterin oder ein Sachbearbeiter prüft den Antrag.",
-            en=f"Rule '{rule_id}' could not be evaluated ({problem}); a clerk will check "
-            "the application.",
+            de=f"Die Regel „{rule_id}“ konnte für Ihren Antrag nicht automatisch ausgewertet "
+            "werden; eine Sachbearbeiterin oder ein Sachbearbeiter prüft den Antrag.",
+            en=f"Rule '{rule_id}' could not be evaluated automatically for your application; "
+            "a clerk will check the application.",
         )
-        self._reason(rule_id, legal_reference, "refer", text)
+        self._reason(rule_id, legal_reference, "refer", text, detail=problem)
         self._refer(RULE_ERROR)
         self.halted = True
 

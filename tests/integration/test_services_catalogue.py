@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import time
 from typing import Any
@@ -16,6 +17,8 @@ from backend.cases.service_tests import run_service_tests_sync
 from backend.context import connectors_for
 from backend.definitions.catalogue import load_catalogue
 from backend.definitions.constraints import local_today
+from backend.documents import NoticeRenderer
+from backend.notices.issue import render_problems
 from backend.settings import Settings
 from tests.conftest import ROOT, Platform
 
@@ -35,7 +38,9 @@ def test_every_integrator_case_passes_against_the_real_engine() -> None:
     settings = Settings(services_dir=ROOT / "services")
     connectors = connectors_for(settings)
     catalogue = load_catalogue(ROOT / "services", connectors)
-    results = run_service_tests_sync(catalogue, connectors, SERVICES)
+    # Each case also renders the documents its decision issues (issue 15 item 3).
+    check = functools.partial(render_problems, settings, NoticeRenderer(ROOT / "services"))
+    results = run_service_tests_sync(catalogue, connectors, SERVICES, check)
     failures = [
         f"{r.case.service} :: {r.case.name}\n  " + "\n  ".join(r.differences)
         for r in results

@@ -37,7 +37,7 @@ def test_new_then_validate_then_test_then_preview(tmp_path: Path) -> None:
     assert "created" in created.stdout
     validated = run("services", "validate", str(services), data_dir=tmp_path)
     assert validated.returncode == 0, validated.stderr
-    tested = run("services", "test", "--path", str(services), data_dir=tmp_path)
+    tested = run("services", "test", "--services", str(services), data_dir=tmp_path)
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "0 failed" in tested.stdout
 
@@ -168,3 +168,22 @@ def test_healthz_says_nothing_about_definitions_without_dev_mode(tmp_path: Path)
     assert app.state.definition_reloader is None
     assert TestClient(app).get("/healthz").json() == {"status": "ok"}
     app.state.ctx.close()
+
+
+def test_an_invalid_service_does_not_keep_the_others_from_being_tested(tmp_path: Path) -> None:
+    services = tmp_path / "services"
+    for slug in ("sondernutzung", "zweite"):
+        created = run("services", "new", slug, "--services", str(services), data_dir=tmp_path)
+        assert created.returncode == 0, created.stderr
+        assert f"services test {slug} --services {services.as_posix()}" in created.stdout
+    broken = services / "zweite" / "service.yaml"
+    broken.write_text(
+        broken.read_text(encoding="utf-8").replace("fields.exemplare >", "fields.exmplare >", 1),
+        encoding="utf-8",
+    )
+    tested = run("services", "test", "--services", str(services), data_dir=tmp_path)
+    assert tested.returncode == 1
+    assert "unknown field 'exmplare'" in tested.stderr
+    assert "SKIP  zweite: not tested, its definition is invalid" in tested.stdout
+    assert ", 0 failed, " in tested.stdout
+    assert "in 1 service(s), 1 invalid service(s) not tested" in tested.stdout

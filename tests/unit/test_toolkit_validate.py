@@ -128,8 +128,31 @@ def test_todo_values_are_unfinished_with_file_line_and_path(
             "template 'teil.html' (used by templates/bescheid.html) not found in {folder}"
             "/templates or the shared templates",
         ),
+        (
+            "{% extends 'bescheid_layout.html' %}\n{% block details %}\n"
+            "{{ amounts.betrag | geld }}\n{% endblock %}",
+            "templates/bescheid.html:3: No filter named 'geld'.",
+        ),
+        (
+            "<p>{{ fields.name }}</p>\n<p>{{ gebuehr }}</p>",
+            "templates/bescheid.html:2: unknown name 'gebuehr': a template reads fields.<id>, "
+            "amounts.<id> and the notice's own names (docs/integrators.md, 'The notice')",
+        ),
+        (
+            "<p>{{ fields.name.vorname }}</p>",
+            "templates/bescheid.html:1: field 'name' is a string value; it has no attribute "
+            "'vorname'",
+        ),
     ],
-    ids=["unknown-field", "unknown-amount", "syntax", "missing-include"],
+    ids=[
+        "unknown-field",
+        "unknown-amount",
+        "syntax",
+        "missing-include",
+        "unknown-filter",
+        "unknown-name",
+        "attribute-on-a-string",
+    ],
 )
 def test_template_problems_point_at_the_document_and_the_template_line(
     template: str, problem: str, tmp_path: Path, connectors: ConnectorRegistry
@@ -140,6 +163,21 @@ def test_template_problems_point_at_the_document_and_the_template_line(
     assert validate_tree(tmp_path, connectors) == [
         f"{file.as_posix()}:23 documents[0].template: {problem.format(folder=folder)}"
     ]
+
+
+def test_names_set_imported_or_given_by_the_renderer_are_known(
+    tmp_path: Path, connectors: ConnectorRegistry
+) -> None:
+    _write(tmp_path / "probe" / "service.yaml")
+    _template(
+        tmp_path / "probe",
+        '{% extends "bescheid_layout.html" %}\n{% from "_teil.html" import zeile %}\n'
+        "{% block details %}{% set n = fields.anzahl + 1 %}{% for r in reasons %}"
+        "{{ loop.index }} {{ zeile(r.text) }}{% endfor %}{{ n }} {{ fields.name.upper() }} "
+        "{{ issued_on | date_de }} {{ reference }} {{ range(3) | list }}{% endblock %}\n",
+    )
+    _template(tmp_path / "probe", "{% macro zeile(t) %}{{ t }}{% endmacro %}", name="_teil.html")
+    assert validate_tree(tmp_path, connectors) == []
 
 
 def test_included_service_templates_are_checked_too(
