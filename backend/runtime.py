@@ -20,6 +20,7 @@ import backend.cases.writeback  # noqa: F401
 from backend.cases.handover_log import event_log_schedule
 from backend.cases.processing import register_engine_queues
 from backend.cases.worker import WorkerPresence
+from backend.console.designer import CatalogueFollower
 from backend.console.directory import directory_schedule
 from backend.console.workmail import work_mail_schedule
 from backend.context import AppContext
@@ -123,11 +124,21 @@ def shutdown_worker() -> None:
 def serve_until_signalled(ctx: AppContext, *, concurrency: int, banner: str = "") -> None:
     """Run a worker until SIGINT or SIGTERM, so the CLI and test worker processes stop alike."""
     launch_worker(ctx, concurrency=concurrency)
+    # A version published in the designer reaches this worker without a restart.
+    follower = CatalogueFollower(
+        ctx.engine,
+        ctx.settings.services_dir,
+        ctx.connectors,
+        lambda catalogue: setattr(ctx, "catalogue", catalogue),
+        interval_s=ctx.settings.definitions_poll_s,
+    )
+    follower.start()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     if banner:
         print(banner, flush=True)
     stop.wait()
+    follower.stop()
     shutdown_worker()
     ctx.close()

@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     dev_reload_interval_s: float = Field(
         1.0, description="How often dev mode looks for changed definition files."
     )
+    definitions_poll_s: float = Field(
+        2.0,
+        gt=0,
+        le=300,
+        description="How often every web process and worker looks for a service version "
+        "published in the designer (one indexed query) and then reloads the services folder, "
+        "without a restart. With several machines the services folder must be shared storage.",
+    )
     qa_sampling: bool = Field(
         True,
         description="Refer the random share of automated decisions each service declares "

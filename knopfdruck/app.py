@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.admission import install_admission
 from backend.api.v1 import router as api_router
+from backend.console.designer import CatalogueFollower
 from backend.context import AppContext, build_context
 from backend.definitions.catalogue import Catalogue
 from backend.definitions.reload import DefinitionReloader
@@ -182,10 +183,29 @@ def _definition_reloader(settings: Settings, context: AppContext) -> DefinitionR
     )
 
 
+def _catalogue_follower(settings: Settings, context: AppContext) -> CatalogueFollower | None:
+    """Follow the designer's publications (backend/console/designer.py); dev mode's file
+    watcher already reloads on every change, so it needs no second one."""
+    if settings.dev_reload:
+        return None
+
+    def apply(catalogue: Catalogue) -> None:
+        context.catalogue = catalogue
+
+    return CatalogueFollower(
+        context.engine,
+        settings.services_dir,
+        context.connectors,
+        apply,
+        interval_s=settings.definitions_poll_s,
+    )
+
+
 def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
     """The whole platform for one process; tests pass their own settings."""
     context = ctx or build_context(settings)
     reloader = _definition_reloader(settings, context)
+    follower = _catalogue_follower(settings, context)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -197,6 +217,8 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
         )
         if reloader is not None:
             reloader.start()
+        if follower is not None:
+            follower.start()
         if settings.worker_in_process:
             from backend.runtime import launch_worker, shutdown_worker
 
@@ -209,6 +231,8 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
                 await run_in_threadpool(shutdown_worker)
             if reloader is not None:
                 reloader.stop()
+            if follower is not None:
+                follower.stop()
             await context.http.aclose()
             context.close()
 

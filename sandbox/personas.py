@@ -400,6 +400,16 @@ PERSONAS: tuple[Persona, ...] = (
         roles=("clerk", "supervisor"),
     ),
     Persona(
+        id="designer-buergeramt",
+        given_name="Julia",
+        family_name="Weber",
+        trust_level="substanziell",
+        sub="b1e2a3d4-0000-4000-8000-0000000000b3",
+        description="Business designer in the Bürgeramt: drafts its services, decides no cases.",
+        department="buergeramt",
+        roles=("designer",),
+    ),
+    Persona(
         id="clerk-ordnungsamt",
         given_name="Deniz",
         family_name="Yılmaz",

@@ -30,7 +30,7 @@ from backend.definitions.catalogue import Catalogue
 from backend.definitions.loader import DEFINITION_FILE, load_definition
 from backend.definitions.models import EligibilityRule, ServiceDefinition
 from backend.definitions.versions import definition_files
-from backend.department.identity import ClerkIdentity
+from backend.department.identity import ClerkIdentity, Permission
 from backend.domain.decision import Decision
 from backend.errors import DefinitionError, Forbidden, InvalidInput, NotFound
 from backend.records.models import Case
@@ -213,7 +213,8 @@ def _check_draft(
     if live.department != clerk.department:
         # Another department's service does not exist for this clerk.
         raise NotFound("Diesen Dienst gibt es nicht. (Unknown service.)")
-    if not clerk.is_supervisor:
+    if not (clerk.is_supervisor or clerk.can(Permission.DESIGN)):
+        # A designer weighs their own draft in the designer; the page itself is the head's.
         raise Forbidden(
             "Die Wirkungsanalyse ist der Leitung vorbehalten. (Impact analysis is for supervisors.)"
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from backend.columns import new_id, optional_time, stamped, utcnow
@@ -178,3 +178,58 @@ DASHBOARD_INDEXES = (
 
 
 """Indexes the dashboard needs with 100,000 cases (benchmarks/console_queries.py)."""
+
+
+class ServiceDraft(SQLModel, table=True):
+    """A new version of a service (or a new service) as a department's designer writes it.
+
+    The YAML text is the draft's truth, as the published file will be. Its life: draft →
+    in_review → published, or back to returned with the reviewer's comment. A published row
+    is never changed again and is the record of who wrote, who approved and from when the
+    version applies (issue 15, part 2).
+    """
+
+    __tablename__ = "service_drafts"
+    __table_args__ = (Index("ix_service_drafts_department_status", "department", "status"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    service: str = Field(max_length=64)
+    department: str = Field(max_length=64)
+    new_service: bool = Field(default=False)
+    base_version: str | None = Field(default=None, max_length=32)
+    """The version the draft started from; None for a new service."""
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    tests_text: str = Field(sa_column=Column(Text, nullable=False))
+    """The service's integrator test cases (tests/cases.yaml) as they will be published."""
+    status: str = Field(default="draft", max_length=16)
+    """draft · in_review · returned · published · discarded"""
+    author: str = Field(max_length=128)
+    author_name: str = Field(max_length=200)
+    created_at: datetime = stamped(nullable=False)
+    updated_at: datetime = stamped(nullable=False)
+    checks: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    """The last check of exactly this text: validate problems, test results, impact."""
+    checked_sha: str | None = Field(default=None, max_length=64)
+    submitted_at: datetime | None = optional_time()
+    reviewer: str | None = Field(default=None, max_length=128)
+    reviewer_name: str | None = Field(default=None, max_length=200)
+    review_comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    reviewed_at: datetime | None = optional_time()
+    valid_from: date | None = None
+    published_version: str | None = Field(default=None, max_length=32)
+    published_at: datetime | None = optional_time()
+
+
+class CatalogueRevision(SQLModel, table=True):
+    """One publication of a service version; every web process and worker follows the newest
+    id and reloads the services folder when it changes, without a restart."""
+
+    __tablename__ = "catalogue_revisions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    service: str = Field(max_length=64)
+    version: str = Field(max_length=32)
+    draft_id: str = Field(max_length=32)
+    department: str = Field(max_length=64)
+    published_by: str = Field(max_length=128)
+    published_at: datetime = stamped(nullable=False)

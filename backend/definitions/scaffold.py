@@ -246,34 +246,41 @@ cases:
 
 def scaffold_service(services_dir: Path, slug: str, *, today: date | None = None) -> Scaffold:
     """Write services/<slug>/ with definition, notice template and seven test cases."""
-    if not SLUG.match(slug) or len(slug) > 63:
-        raise ScaffoldError(
-            f"'{slug}' is not a valid slug: lower-case letters, digits and '-', "
-            "starting with a letter (e.g. 'sondernutzung')"
-        )
+    contents = scaffold_files(slug, today=today)
     folder = services_dir / slug
     if folder.exists():
         raise ScaffoldError(f"{folder.as_posix()} already exists; choose another slug")
-    day = today or local_today()
-    title = _title(slug)
-    replacements = {
-        "__SLUG__": slug,
-        "__TITLE__": title,
-        "__TODAY__": day.isoformat(),
-        "__YEAR__": str(day.year),
-        "__NEXT_YEAR__": str(day.year + 1),
-    }
-    contents: dict[str, str] = {
-        "service.yaml": SERVICE_YAML,
-        "templates/bescheid.html": NOTICE_TEMPLATE,
-    }
-    contents["tests/cases.yaml"] = TEST_CASES
     written: list[Path] = []
     for relative, text in contents.items():
-        for key, value in replacements.items():
-            text = text.replace(key, value)
         path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return Scaffold(folder=folder, files=written)
+
+
+def scaffold_files(slug: str, *, today: date | None = None) -> dict[str, str]:
+    """The scaffold's files by relative path, for `services new` and the designer's new service."""
+    if not SLUG.match(slug) or len(slug) > 63:
+        raise ScaffoldError(
+            f"'{slug}' is not a valid slug: lower-case letters, digits and '-', "
+            "starting with a letter (e.g. 'sondernutzung')"
+        )
+    day = today or local_today()
+    replacements = {
+        "__SLUG__": slug,
+        "__TITLE__": _title(slug),
+        "__TODAY__": day.isoformat(),
+        "__YEAR__": str(day.year),
+        "__NEXT_YEAR__": str(day.year + 1),
+    }
+    contents = {
+        "service.yaml": SERVICE_YAML,
+        "templates/bescheid.html": NOTICE_TEMPLATE,
+        "tests/cases.yaml": TEST_CASES,
+    }
+    for relative, text in contents.items():
+        for key, value in replacements.items():
+            text = text.replace(key, value)
+        contents[relative] = text
+    return contents

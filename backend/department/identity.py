@@ -21,6 +21,10 @@ class Permission(StrEnum):
     SECOND_APPROVAL = "second_approval"
     """Four-eyes: confirm a colleague's overturn of an automated decision."""
     SWITCH_AUTOMATION = "switch_automation"
+    DESIGN = "design"
+    """Write drafts of the department's services in the designer (issue 15, part 2)."""
+    PUBLISH_DEFINITIONS = "publish_definitions"
+    """Approve a colleague's draft and publish it: four eyes, never the author."""
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
@@ -33,8 +37,13 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.CANCEL,
             Permission.SECOND_APPROVAL,
             Permission.SWITCH_AUTOMATION,
+            Permission.DESIGN,
+            Permission.PUBLISH_DEFINITIONS,
         }
     ),
+    # The department's "business designer": changes texts, parameters and rules of its
+    # services as drafts; a supervisor approves and publishes them. Decides no cases.
+    "designer": frozenset({Permission.VIEW, Permission.DESIGN}),
     # An administrator runs the service technically (switches, assignments) but decides no
     # cases: an administrative act is signed by a Sachbearbeiter/in of the department.
     "admin": frozenset({Permission.VIEW, Permission.ASSIGN_OTHERS, Permission.SWITCH_AUTOMATION}),

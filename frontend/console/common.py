@@ -23,7 +23,7 @@ from frontend.rendering import N_
 from frontend.rendering import render as render_page
 from frontend.web import LoginRequired, SessionExpired, checked_form, ctx_of, current, texts
 
-OPTIONAL_PAGES = ("dashboard", "impact", "assisted")
+OPTIONAL_PAGES = ("dashboard", "impact", "assisted", "designer")
 """Console page modules other areas contribute (frontend/console/<name>.py with build())."""
 
 
@@ -32,7 +32,7 @@ def has_page(name: str) -> bool:
     return find_spec(f"frontend.console.{name}") is not None
 
 
-def nav_items() -> list[tuple[str, str]]:
+def nav_items(clerk: ClerkIdentity | None = None) -> list[tuple[str, str]]:
     """(href, German label) of the console's main menu; a link is current when the page's
     path is its href or lies below it (the dashboard only on /console/ itself)."""
     items = [
@@ -50,6 +50,10 @@ def nav_items() -> list[tuple[str, str]]:
         items.append(("/console/impact", N_("Wirkungsanalyse")))
     if has_page("assisted"):
         items.append(("/console/assisted", N_("Antrag am Schalter")))
+    if has_page("designer") and (
+        clerk is None or clerk.can(Permission.DESIGN) or clerk.can(Permission.PUBLISH_DEFINITIONS)
+    ):
+        items.append(("/console/designer", N_("Dienst-Designer")))
     return items
 
 
@@ -96,7 +100,7 @@ def render(
         template,
         status_code=status_code,
         clerk=clerk,
-        console_nav=nav_items(),
+        console_nav=nav_items(clerk),
         labels_department=labels.DEPARTMENT,
         search_q=request.query_params.get("q", "")[:200]
         if request.url.path == "/console/search"

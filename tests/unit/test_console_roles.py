@@ -25,6 +25,10 @@ def test_role_matrix() -> None:
     assert not admin.can(Permission.WORK_CASES) and not admin.can(Permission.SECOND_APPROVAL)
     with pytest.raises(Forbidden):
         admin.require(Permission.WORK_CASES)
+    # A designer drafts services and decides no case; approving is a supervisor's.
+    designer = _clerk("designer")
+    assert designer.can(Permission.DESIGN) and not designer.can(Permission.PUBLISH_DEFINITIONS)
+    assert not designer.can(Permission.WORK_CASES)
 
 
 def test_citizens_and_roleless_accounts_are_refused() -> None:

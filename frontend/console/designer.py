@@ -1,0 +1,368 @@
+"""The service designer's pages: services and versions, drafts with forms and a code view,
+checks on every save, review by a second person, publication (backend/console/designer.py).
+Plain forms, no JavaScript needed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any, TypeVar
+
+import yaml
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from backend.console import designer
+from backend.console.models import ServiceDraft
+from backend.definitions.constraints import local_today
+from backend.department.identity import ClerkIdentity, Permission
+from backend.errors import InvalidInput, KnopfdruckError
+from frontend.console.common import render, require_clerk
+from frontend.pages_application import parse_date
+from frontend.rendering import N_, localized_message
+from frontend.web import checked_form, ctx_of, texts
+
+MAX_POST_BYTES = designer.MAX_TEXT_BYTES * 2 + 64 * 1024
+"""The code view posts the definition and the test cases together."""
+T = TypeVar("T")
+DRAFT_STATES = {
+    "draft": N_("Entwurf"),
+    "in_review": N_("Wartet auf Freigabe"),
+    "returned": N_("Zurückgegeben"),
+    "published": N_("Veröffentlicht"),
+    "discarded": N_("Verworfen"),
+}
+DONE = {
+    "saved": N_("Gespeichert und geprüft."),
+    "checked": N_("Erneut geprüft."),
+    "submitted": N_("Zur Freigabe gegeben."),
+    "returned": N_("An die Verfasserin oder den Verfasser zurückgegeben."),
+    "published": N_("Veröffentlicht: die Fassung gilt ab dem genannten Tag, ohne Neustart."),
+    "discarded": N_("Verworfen."),
+}
+CHANGES = {"added": N_("neu"), "removed": N_("entfernt"), "changed": N_("geändert")}
+
+
+def _env(request: Request) -> designer.CheckSettings:
+    ctx = ctx_of(request)
+    return designer.CheckSettings(ctx.settings, ctx.catalogue, ctx.connectors)
+
+
+def _may_see(clerk: ClerkIdentity) -> None:
+    """Designers write drafts; supervisors review them; nobody else has business here."""
+    if not (clerk.can(Permission.DESIGN) or clerk.can(Permission.PUBLISH_DEFINITIONS)):
+        designer.require(clerk, Permission.DESIGN)
+
+
+async def _in_session(request: Request, work: Callable[[Session], T]) -> T:
+    def run() -> T:
+        with Session(ctx_of(request).engine) as session:
+            return work(session)
+
+    return await run_in_threadpool(run)
+
+
+def _errors(exc: KnopfdruckError) -> list[dict[str, str]]:
+    """The problems of a refused step, each as a line of the error summary."""
+    details = [
+        {
+            "field": str(d.get("field", "definition")),
+            "href": "#checks",
+            "message_de": str(d.get("message", "")),
+            "message": str(d.get("message", "")),
+        }
+        for d in getattr(exc, "details", None) or []
+    ]
+    head = {
+        "field": "definition",
+        "href": "#checks",
+        "message_de": localized_message(exc.message, "de"),
+        "message": localized_message(exc.message, "en"),
+    }
+    return [head, *details]
+
+
+def _draft_page(
+    request: Request,
+    clerk: ClerkIdentity,
+    draft: ServiceDraft,
+    *,
+    errors: list[dict[str, str]] | None = None,
+    status_code: int = 200,
+) -> Response:
+    ctx = ctx_of(request)
+    base_text = ""
+    if draft.base_version and draft.service in ctx.catalogue:
+        try:
+            base_text = designer.version_text(ctx.catalogue, draft.service, draft.base_version)
+        except KnopfdruckError:
+            base_text = ""
+    rows = designer.version_diff(base_text, draft.text) if base_text else []
+    return render(
+        request,
+        "console/designer_draft.html",
+        {
+            "draft": draft,
+            "values": designer.editable_values(draft.text),
+            "parameters": _parameter_names(draft.text),
+            "diff_rows": rows,
+            "text_diff": designer.text_diff(
+                base_text, draft.text, f"Version {draft.base_version}", "Entwurf"
+            )
+            if base_text
+            else "",
+            "current": designer.checks_current(draft),
+            "is_author": draft.author == clerk.sub,
+            "can_design": clerk.can(Permission.DESIGN),
+            "can_review": clerk.can(Permission.PUBLISH_DEFINITIONS) and draft.author != clerk.sub,
+            "today": local_today().isoformat(),
+            "errors": errors or [],
+            "done": request.query_params.get("done")
+            if request.query_params.get("done") in DONE
+            else None,
+            "done_messages": DONE,
+            "draft_states": DRAFT_STATES,
+            "change_labels": CHANGES,
+        },
+        status_code=status_code,
+    )
+
+
+def _parameter_names(text: str) -> list[str]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return []
+    params = data.get("parameters") if isinstance(data, dict) else None
+    return sorted(params) if isinstance(params, dict) else []
+
+
+def build() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/console/designer")
+    async def designer_home(request: Request) -> Response:
+        """The department's services with every version, and its drafts."""
+        clerk = await require_clerk(request)
+        _may_see(clerk)
+        ctx = ctx_of(request)
+        services = designer.department_services(ctx.catalogue, clerk)
+        drafts = await _in_session(request, lambda s: designer.drafts_of(s, clerk))
+        return render(
+            request,
+            "console/designer.html",
+            {
+                "services": services,
+                "versions": {d.id: ctx.catalogue.versions(d.id) for d in services},
+                "drafts": drafts,
+                "can_design": clerk.can(Permission.DESIGN),
+                "draft_states": DRAFT_STATES,
+            },
+        )
+
+    @router.post("/console/designer/drafts")
+    async def designer_new(request: Request) -> Response:
+        """A draft of a service (from the version in force or an older one) or a new service."""
+        clerk = await require_clerk(request)
+        form = texts(await checked_form(request, request.state.portal_session))
+        ctx = ctx_of(request)
+        slug = form.get("new_service", "").strip()
+
+        def create(session: Session) -> ServiceDraft:
+            if slug:
+                return designer.new_service_draft(session, clerk, ctx.catalogue, slug)
+            draft = designer.start_draft(
+                session,
+                clerk,
+                ctx.catalogue,
+                form.get("service", ""),
+                form.get("from_version") or None,
+            )
+            return designer.check_draft(session, clerk, _env(request), draft)
+
+        draft = await _in_session(request, create)
+        if slug:
+            await _in_session(
+                request,
+                lambda s: designer.check_draft(
+                    s, clerk, _env(request), designer.get_draft(s, clerk, draft.id)
+                ),
+            )
+        return RedirectResponse(f"/console/designer/drafts/{draft.id}", status_code=303)
+
+    @router.get("/console/designer/drafts/{draft_id}")
+    async def designer_draft(request: Request, draft_id: str) -> Response:
+        clerk = await require_clerk(request)
+        _may_see(clerk)
+        draft = await _in_session(request, lambda s: designer.get_draft(s, clerk, draft_id))
+        return _draft_page(request, clerk, draft)
+
+    async def _step(
+        request: Request,
+        draft_id: str,
+        action: Callable[[Session, ClerkIdentity, ServiceDraft, dict[str, str]], Any],
+        *,
+        max_bytes: int | None = None,
+        done: str = "saved",
+    ) -> Response:
+        """One form post on a draft: run it, then show the draft again (303 or the errors)."""
+        clerk = await require_clerk(request)
+        _may_see(clerk)
+        form = texts(
+            await checked_form(
+                request, request.state.portal_session, max_bytes=max_bytes or 64 * 1024
+            )
+        )
+
+        def run(session: Session) -> ServiceDraft:
+            draft = designer.get_draft(session, clerk, draft_id)
+            action(session, clerk, draft, form)
+            return designer.get_draft(session, clerk, draft_id)
+
+        try:
+            await _in_session(request, run)
+        except KnopfdruckError as exc:
+            if exc.status_code >= 500 or exc.status_code in (401, 403, 404):
+                raise
+            draft = await _in_session(request, lambda s: designer.get_draft(s, clerk, draft_id))
+            return _draft_page(request, clerk, draft, errors=_errors(exc), status_code=422)
+        return RedirectResponse(
+            f"/console/designer/drafts/{draft_id}?done={done}#checks", status_code=303
+        )
+
+    @router.post("/console/designer/drafts/{draft_id}/values")
+    async def designer_values(request: Request, draft_id: str) -> Response:
+        """Save the form's values into the text, then check the draft."""
+
+        def action(s: Session, c: ClerkIdentity, d: ServiceDraft, form: dict[str, str]) -> None:
+            text = d.text
+            for value in designer.editable_values(d.text):
+                posted = form.get(value.key)
+                if posted is not None and posted != value.value:
+                    text = designer.edit_value(text, value.path, posted, literal=value.literal)
+            designer.save_draft(s, c, d, text=text)
+            designer.check_draft(s, c, _env(request), d)
+
+        return await _step(request, draft_id, action)
+
+    @router.post("/console/designer/drafts/{draft_id}/parameter")
+    async def designer_parameter(request: Request, draft_id: str) -> Response:
+        """Add a dated value to a parameter (e.g. next year's fee), then check."""
+
+        def action(s: Session, c: ClerkIdentity, d: ServiceDraft, form: dict[str, str]) -> None:
+            parsed = parse_date(form.get("valid_from", ""))
+            if not parsed:
+                raise InvalidInput(
+                    "Bitte ein Datum wie 01.01.2027 angeben. (Enter a date like 01/01/2027.)",
+                    details=[{"field": "valid_from", "message": "not a date"}],
+                )
+            text = designer.add_parameter_value(
+                d.text,
+                form.get("parameter", ""),
+                date.fromisoformat(parsed),
+                form.get("value", ""),
+                form.get("legal_reference", ""),
+            )
+            designer.save_draft(s, c, d, text=text)
+            designer.check_draft(s, c, _env(request), d)
+
+        return await _step(request, draft_id, action)
+
+    @router.post("/console/designer/drafts/{draft_id}/code")
+    async def designer_code(request: Request, draft_id: str) -> Response:
+        """The code view: the whole YAML of the definition and of its test cases."""
+
+        def action(s: Session, c: ClerkIdentity, d: ServiceDraft, form: dict[str, str]) -> None:
+            designer.save_draft(
+                s, c, d, text=form.get("definition", d.text), tests_text=form.get("tests")
+            )
+            designer.check_draft(s, c, _env(request), d)
+
+        return await _step(request, draft_id, action, max_bytes=MAX_POST_BYTES)
+
+    @router.post("/console/designer/drafts/{draft_id}/check")
+    async def designer_check(request: Request, draft_id: str) -> Response:
+        """Check again, e.g. after the department's cases or the other services changed."""
+
+        def action(s: Session, c: ClerkIdentity, d: ServiceDraft, form: dict[str, str]) -> None:
+            designer.check_draft(s, c, _env(request), d)
+
+        return await _step(request, draft_id, action, done="checked")
+
+    @router.post("/console/designer/drafts/{draft_id}/submit")
+    async def designer_submit(request: Request, draft_id: str) -> Response:
+        def action(s: Session, c: ClerkIdentity, d: ServiceDraft, form: dict[str, str]) -> None:
+            designer.submit(s, c, d)
+
+        return await _step(request, draft_id, action, done="submitted")
+
+    @router.post("/console/designer/drafts/{draft_id}/return")
+    async def designer_return(request: Request, draft_id: str) -> Response:
+        def action(s: Session, c: ClerkIdentity, d: ServiceDraft, form: dict[str, str]) -> None:
+            designer.return_draft(s, c, d, form.get("comment", ""))
+
+        return await _step(request, draft_id, action, done="returned")
+
+    @router.post("/console/designer/drafts/{draft_id}/discard")
+    async def designer_discard(request: Request, draft_id: str) -> Response:
+        def action(s: Session, c: ClerkIdentity, d: ServiceDraft, form: dict[str, str]) -> None:
+            designer.discard(s, c, d)
+
+        return await _step(request, draft_id, action, done="discarded")
+
+    @router.post("/console/designer/drafts/{draft_id}/publish")
+    async def designer_publish(request: Request, draft_id: str) -> Response:
+        """Approve and publish (four eyes); this process takes the new catalogue at once."""
+        ctx = ctx_of(request)
+
+        def action(s: Session, c: ClerkIdentity, d: ServiceDraft, form: dict[str, str]) -> None:
+            raw = form.get("valid_from", "").strip()
+            parsed = parse_date(raw) if raw else local_today().isoformat()
+            if not parsed:
+                raise InvalidInput(
+                    "Bitte ein Datum wie 01.01.2027 angeben. (Enter a date like 01/01/2027.)",
+                    details=[{"field": "valid_from", "message": "not a date"}],
+                )
+            ctx.catalogue = designer.publish(
+                s, c, _env(request), d, date.fromisoformat(parsed), form.get("comment", "")
+            )
+
+        return await _step(request, draft_id, action, done="published")
+
+    @router.get("/console/designer/services/{service}/diff")
+    async def designer_diff(request: Request, service: str) -> Response:
+        """What changed between any two versions of a service."""
+        clerk = await require_clerk(request)
+        _may_see(clerk)
+        ctx = ctx_of(request)
+        if (
+            service not in ctx.catalogue
+            or ctx.catalogue.get(service).department != clerk.department
+        ):
+            raise InvalidInput("Diesen Dienst gibt es nicht. (Unknown service.)")
+        versions = [d.version for d in ctx.catalogue.versions(service)]
+        before = request.query_params.get("from") or (
+            versions[-2] if len(versions) > 1 else versions[0]
+        )
+        after = request.query_params.get("to") or versions[-1]
+        if before not in versions or after not in versions:
+            before, after = versions[0], versions[-1]
+        old = designer.version_text(ctx.catalogue, service, before)
+        new = designer.version_text(ctx.catalogue, service, after)
+        return render(
+            request,
+            "console/designer_diff.html",
+            {
+                "service": ctx.catalogue.get(service),
+                "versions": versions,
+                "before": before,
+                "after": after,
+                "rows": designer.version_diff(old, new),
+                "text_diff": designer.text_diff(old, new, f"Version {before}", f"Version {after}"),
+                "change_labels": CHANGES,
+            },
+        )
+
+    return router
