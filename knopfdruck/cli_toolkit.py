@@ -9,9 +9,8 @@ for the integrator from test personas only (issue 14, item 7).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -89,25 +88,6 @@ def cmd_reference(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _sample_answer(field: Any, reference_date: date) -> Any:
-    """A plausible answer for a question no registry fills, so every template branch renders."""
-    samples: dict[str, Any] = {
-        "string": "Beispiel",
-        "text": "Beispieltext",
-        "integer": 1,
-        "decimal": Decimal("1.00"),
-        "boolean": True,
-        "date": reference_date,
-        "iban": "DE02120300000000202051",
-        "email": "vorschau@example.de",
-    }
-    if field.type == "choice":
-        # A choice among held records (options_from) has no fixed options; with no record
-        # held there is nothing to choose, as in the portal.
-        return field.options[0].value if field.options else None
-    return samples.get(field.type)
-
-
 def _parse_answers(pairs: list[str], definition: Any) -> dict[str, Any]:
     """--answer id=value, typed by the field, so previews can show any branch of a template."""
     fields = {field.id: field for field in definition.fields}
@@ -134,54 +114,10 @@ def _parse_answers(pairs: list[str], definition: Any) -> dict[str, Any]:
     return answers
 
 
-async def _persona_values(
-    connectors: Any, definition: Any, persona: Any
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Prefill from a fresh in-process sandbox, exactly as `services test` and a citizen do."""
-    from backend.cases.applications import data_needs
-    from backend.cases.service_tests import SandboxPrefill
-    from prefill.service import prefill
-
-    needs = data_needs(definition)
-    if not needs:
-        return {}, {}
-    claims = {"sub": persona.sub}
-    if persona.idnr:
-        claims["idnr"] = persona.idnr
-    sandbox = SandboxPrefill(connectors)
-    try:
-        outcome = await prefill(
-            needs,
-            identity_claims=claims,
-            service=definition.id,
-            application_id=None,
-            actor="integrator-preview",
-            registry=connectors,
-            configs=sandbox.configs,
-            client=sandbox.client,
-            declared={(n.connector, n.attribute) for n in needs},
-        )
-    finally:
-        await sandbox.aclose()
-    values: dict[str, Any] = {}
-    provenance: dict[str, Any] = {}
-    for key, result in outcome.results.items():
-        if result.status == "ok":
-            values[key] = result.value
-            if result.provenance is not None:
-                provenance[key] = result.provenance.model_dump(mode="json")
-    return values, provenance
-
-
 def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.cases.preview import RenderError, preview_case, render_preview
     from backend.context import build_context
-    from backend.documents.render import RenderError
     from backend.errors import NotFound
-    from backend.notices.content import template_context
-    from backend.notices.issue import verification_url
-    from backend.notices.qr import qr_data_url
-    from backend.records.models import Case
-    from backend.rules.evaluate import decide
     from sandbox.personas import PERSONAS, persona_by_id
 
     persona = persona_by_id(args.persona)
@@ -203,22 +139,8 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
             answers = _parse_answers(args.answer, definition)
         except ValueError as exc:
             return _fail(str(exc))
-        held, provenance = asyncio.run(_persona_values(ctx.connectors, definition, persona))
-        values: dict[str, Any] = dict(held)
-        for field in definition.fields:
-            if field.id in answers:
-                values[field.id] = answers[field.id]
-            # An optional held value the register did not deliver is not asked in the portal
-            # either (issue 20), so the preview invents none.
-            elif (
-                field.id not in values
-                and field.type != "file"
-                and (field.source is None or field.required)
-            ):
-                sample = _sample_answer(field, reference_date)
-                if sample is not None:
-                    values[field.id] = sample
-        decision = decide(definition, values, reference_date)
+        preview = preview_case(ctx.connectors, definition, persona, answers, reference_date)
+        decision = preview.decision
         outcomes = (
             [args.outcome]
             if args.outcome
@@ -228,58 +150,20 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
             Path(args.output) if args.output else settings.data_dir / "preview" / definition.id
         )
         out_dir.mkdir(parents=True, exist_ok=True)
-        stored = {
-            key: (
-                value.isoformat()
-                if isinstance(value, date)
-                else str(value)
-                if isinstance(value, Decimal)
-                else value
-            )
-            for key, value in values.items()
-        }
         written: list[Path] = []
         print(
             f"{definition.rule_version}, persona {persona.id}, reference date "
             f"{reference_date.isoformat()}: the rules decide '{decision.outcome}'"
         )
+        folder = ctx.catalogue.folder(definition.id)
         for outcome in outcomes:
             for document in definition.documents:
                 if outcome not in document.on:
                     continue
-                case = Case(
-                    reference="VORSCHAU",
-                    application_id="vorschau",
-                    service=definition.id,
-                    service_version=definition.version,
-                    department=definition.department,
-                    citizen_sub=persona.sub,
-                    reference_date=reference_date,
-                    data={
-                        "values": stored,
-                        "provenance": provenance,
-                        "addressee": {"name": f"{persona.given_name} {persona.family_name}"},
-                    },
-                    decision=decision.to_json(),
-                    outcome=outcome,
-                    submitted_at=datetime.now(UTC),
-                )
-                context = template_context(
-                    ctx.settings.authority_name,
-                    case,
-                    definition,
-                    document,
-                    reference_date,
-                    None,
-                    automated=True,
-                )
-                link = verification_url(ctx)
-                context.update(
-                    qr_data_url=qr_data_url(link), verification_link=link, verification_url=link
-                )
                 try:
-                    folder = ctx.catalogue.folder(definition.id).resolve()
-                    pdf = ctx.renderer.render(folder, document.template, context)
+                    pdf = render_preview(
+                        ctx.settings, ctx.renderer, folder, preview, document.id, outcome
+                    )
                 except RenderError as exc:
                     if outcome == decision.outcome:
                         return _fail(f"{definition.id}: document '{document.id}': {exc.message}", 1)

@@ -57,7 +57,7 @@ from prefill.configuration import registry_configs
 from prefill.connectors.base import TRUST_ORDER
 from prefill.connectors.registry import ConnectorRegistry
 from prefill.service import prefill
-from sandbox.personas import persona_by_id
+from sandbox.personas import Persona, persona_by_id
 from sandbox.population import LazyPopulation
 from sandbox.registries.app import build_registries_app
 
@@ -282,6 +282,32 @@ def _fmt(value: object) -> str:
     return "-" if value is None else str(value)
 
 
+def unsaved_case(
+    definition: ServiceDefinition,
+    persona: Persona,
+    reference: str,
+    data: dict[str, Any],
+    decision: dict[str, Any],
+    outcome: str,
+    day: date,
+) -> Case:
+    """A case as the worker would hold it, never stored: for rendering a test's or a
+    preview's documents with the persona as addressee."""
+    return Case(
+        reference=reference,
+        application_id=reference.lower(),
+        service=definition.id,
+        service_version=definition.version,
+        department=definition.department,
+        citizen_sub=persona.sub,
+        reference_date=day,
+        data={**data, "addressee": {"name": f"{persona.given_name} {persona.family_name}"}},
+        decision=decision,
+        outcome=outcome,
+        submitted_at=datetime.now(UTC),
+    )
+
+
 DocumentCheck = Callable[[ServiceDefinition, Path, Case], list[str]]
 """Renders a decided case's documents and returns what failed (notices.issue.render_problems)."""
 
@@ -379,21 +405,8 @@ async def run_case(
         definition, record, f"test:{case.service}:{case.name}", day, qa_sample=sampled
     )
     if check_documents is not None and folder is not None:
-        decided = Case(
-            reference="TEST",
-            application_id="integrator-test",
-            service=definition.id,
-            service_version=definition.version,
-            department=definition.department,
-            citizen_sub=persona.sub,
-            reference_date=day,
-            data={
-                **record,
-                "addressee": {"name": f"{persona.given_name} {persona.family_name}"},
-            },
-            decision=decision.to_json(),
-            outcome=decision.outcome,
-            submitted_at=datetime.now(UTC),
+        decided = unsaved_case(
+            definition, persona, "TEST", record, decision.to_json(), decision.outcome, day
         )
         diffs += check_documents(definition, folder, decided)
     for name, amount in expect.amounts.items():

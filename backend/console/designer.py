@@ -36,6 +36,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -45,6 +46,7 @@ import yaml
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
+from backend.cases.preview import RenderError, preview_case, render_preview
 from backend.cases.service_tests import (
     SandboxPrefill,
     read_cases,
@@ -55,8 +57,12 @@ from backend.console import impact
 from backend.console.models import CatalogueRevision, ServiceDraft
 from backend.definitions.catalogue import Catalogue
 from backend.definitions.constraints import local_today
+from backend.definitions.fim.mapping import slug_for
+from backend.definitions.fim.reading import FimImportError, parse_fim
+from backend.definitions.fim.skeleton import to_definition_yaml
 from backend.definitions.loader import DEFINITION_FILE, load_tree
 from backend.definitions.models import ServiceDefinition
+from backend.definitions.reload import Poller
 from backend.definitions.scaffold import ScaffoldError, scaffold_files
 from backend.definitions.versions import VERSIONS_DIR, definition_files
 from backend.department.identity import ClerkIdentity, Permission
@@ -65,6 +71,7 @@ from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
 from backend.notices.issue import render_problems
 from backend.settings import Settings
 from prefill.connectors.registry import ConnectorRegistry
+from sandbox.personas import persona_by_id
 
 _log = logging.getLogger(__name__)
 
@@ -80,17 +87,8 @@ _TOP_LEVEL = re.compile(r"^(?P<key>[a-z_]+):(?P<rest>.*)$", re.MULTILINE)
 # Text of definitions: read, edit in place, compare
 
 
-def version_text(catalogue: Catalogue, service: str, version: str) -> str:
-    """The file text of one version of a service, as the designer starts a draft from it."""
-    for file in definition_files(catalogue.folder(service)):
-        text = file.read_text(encoding="utf-8")
-        try:
-            head = yaml.safe_load(text)
-        except yaml.YAMLError:
-            continue
-        if isinstance(head, dict) and str(head.get("version")) == version:
-            return text
-    raise NotFound(f"Version {version} wurde nicht gefunden. (Version {version} not found.)")
+version_text = impact.version_text
+"""The file text of one version of a service, as the designer starts a draft from it."""
 
 
 def set_top_level(text: str, key: str, value: str | None, *, after: str | None = None) -> str:
@@ -485,6 +483,50 @@ def new_service_draft(
     return draft
 
 
+def fim_service_draft(
+    session: Session,
+    clerk: ClerkIdentity,
+    catalogue: Catalogue,
+    connectors: ConnectorRegistry,
+    data: bytes,
+    filename: str,
+    slug: str = "",
+) -> ServiceDraft:
+    """A draft of a new service from a FIM XDatenfelder schema (as `services import-fim`): its
+    fields and texts, with TODO markers where FIM says nothing; validate refuses it until they
+    are filled in, so it cannot be submitted half done."""
+    require(clerk, Permission.DESIGN)
+    if len(data) > MAX_TEXT_BYTES * 8:
+        raise InvalidInput("Die FIM-Datei ist zu groß. (The FIM file is too large.)")
+    try:
+        document = parse_fim(data, filename or "fim.xml")
+        service = slug or slug_for(document.root.name or document.root.label)
+        text = to_definition_yaml(
+            document, slug=service, source=filename or "fim.xml", connectors=connectors
+        )
+    except FimImportError as exc:
+        raise InvalidInput(f"{exc} (FIM import failed.)") from None
+    if service in catalogue:
+        raise InvalidInput(f"„{service}“ gibt es schon. (Service '{service}' exists.)")
+    draft = ServiceDraft(
+        service=service,
+        department=clerk.department,
+        new_service=True,
+        text=set_top_level(
+            set_top_level(text, "department", clerk.department),
+            "valid_from",
+            local_today().isoformat(),
+        ),
+        tests_text="cases: []\n",
+        author=clerk.sub,
+        author_name=clerk.name,
+    )
+    session.add(draft)
+    session.commit()
+    session.refresh(draft)
+    return draft
+
+
 def _sha(draft: ServiceDraft) -> str:
     return hashlib.sha256((draft.text + "\0" + draft.tests_text).encode("utf-8")).hexdigest()
 
@@ -619,15 +661,53 @@ class CheckSettings:
     connectors: ConnectorRegistry
 
 
+@dataclass(frozen=True)
+class Built:
+    """A draft built into a temporary services folder as publishing would build it."""
+
+    root: Path
+    folder: Path
+    problems: list[str]
+    """Refusals of publishing or of the loader, with paths relative to the folder's root."""
+    catalogue: Catalogue | None
+    drafted: ServiceDefinition | None
+
+
+@contextmanager
+def built(env: CheckSettings, draft: ServiceDraft, valid_from: date) -> Iterator[Built]:
+    """The service's live folder plus the draft, materialized and loaded in a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="kd-designer-") as tmp:
+        root = Path(tmp) / "services"
+        folder = root / draft.service
+        live_folder = env.settings.services_dir / draft.service
+        if live_folder.is_dir():
+            shutil.copytree(live_folder, folder)
+        try:
+            materialize(folder, draft, valid_from)
+        except (InvalidInput, Conflict) as exc:
+            yield Built(root, folder, [exc.message], None, None)
+            return
+        loaded, problems = load_tree(root, env.connectors)
+        if problems:
+            shown = [p.replace(root.as_posix() + "/", "") for p in problems]
+            yield Built(root, folder, shown, None, None)
+            return
+        version = str((yaml.safe_load(draft.text) or {}).get("version"))
+        drafted = next(
+            e.definition
+            for e in loaded
+            if e.definition.id == draft.service and e.definition.version == version
+        )
+        yield Built(root, folder, [], Catalogue(loaded), drafted)
+
+
 def check_draft(
     session: Session, clerk: ClerkIdentity, env: CheckSettings, draft: ServiceDraft
 ) -> ServiceDraft:
     """Validate, test and weigh the draft exactly as it would be published, and store the result.
 
     Nothing outside a temporary folder is written except the draft's own check record."""
-    services_dir = env.settings.services_dir
-    today = local_today()
-    valid_from = _effective_from(draft.text, today)
+    valid_from = _effective_from(draft.text, local_today())
     result: dict[str, Any] = {
         "checked_at": utcnow().isoformat(),
         "valid_from": valid_from.isoformat(),
@@ -635,29 +715,12 @@ def check_draft(
         "tests": [],
         "impact": None,
     }
-    with tempfile.TemporaryDirectory(prefix="kd-designer-") as tmp:
-        root = Path(tmp) / "services"
-        folder = root / draft.service
-        live_folder = services_dir / draft.service
-        if live_folder.is_dir():
-            shutil.copytree(live_folder, folder)
-        try:
-            materialize(folder, draft, valid_from)
-        except (InvalidInput, Conflict) as exc:
-            result["problems"] = [exc.message]
-        if not result["problems"]:
-            loaded, problems = load_tree(root, env.connectors)
-            result["problems"] = [p.replace(root.as_posix() + "/", "") for p in problems]
-            if not problems:
-                result["tests"] = _run_tests(env, Catalogue(loaded), root, draft.service)
-                version = str((yaml.safe_load(draft.text) or {}).get("version"))
-                drafted = next(
-                    e.definition
-                    for e in loaded
-                    if e.definition.id == draft.service and e.definition.version == version
-                )
-                if not draft.new_service and drafted.processing != "external":
-                    result["impact"] = _impact(session, clerk, env, draft.service, drafted)
+    with built(env, draft, valid_from) as build:
+        result["problems"] = build.problems
+        if build.catalogue is not None and build.drafted is not None:
+            result["tests"] = _run_tests(env, build.catalogue, build.root, draft.service)
+            if not draft.new_service and build.drafted.processing != "external":
+                result["impact"] = _impact(session, clerk, env, draft.service, build.drafted)
     result["ok"] = not result["problems"] and all(t["passed"] for t in result["tests"])
     draft.checks = result
     draft.checked_sha = _sha(draft)
@@ -883,6 +946,66 @@ def discard(session: Session, clerk: ClerkIdentity, draft: ServiceDraft) -> None
     session.commit()
 
 
+def preview_pdf(
+    clerk: ClerkIdentity,
+    env: CheckSettings,
+    draft: ServiceDraft,
+    persona_id: str,
+    outcome: str,
+) -> tuple[bytes, str]:
+    """The draft's first document for an outcome, rendered for a sandbox persona as it would
+    be issued after publication (stamped VORSCHAU); returns the PDF and a file name."""
+    if not (clerk.can(Permission.DESIGN) or clerk.can(Permission.PUBLISH_DEFINITIONS)):
+        require(clerk, Permission.DESIGN)
+    persona = persona_by_id(persona_id)
+    if persona is None or persona.is_clerk:
+        raise InvalidInput("Bitte eine Testperson wählen. (Choose a test persona.)")
+    valid_from = _effective_from(draft.text, local_today())
+    with built(env, draft, valid_from) as build:
+        drafted = build.drafted
+        if drafted is None:
+            raise InvalidInput(
+                "Eine Vorschau gibt es erst für eine gültige Definition. "
+                "(A preview needs a valid definition.)",
+                details=[{"field": "definition", "message": p} for p in build.problems],
+            )
+        documents = [d for d in drafted.documents if outcome in d.on]
+        if not documents:
+            raise InvalidInput(
+                f"Für „{outcome}“ gibt der Dienst kein Schriftstück aus. "
+                f"(The service issues no document for '{outcome}'.)"
+            )
+        case = preview_case(env.connectors, drafted, persona, {}, valid_from)
+        try:
+            pdf = render_preview(
+                env.settings,
+                NoticeRenderer(build.root.resolve()),
+                build.folder,
+                case,
+                documents[0].id,
+                outcome,
+            )
+        except RenderError as exc:
+            raise InvalidInput(
+                f"Das Schriftstück lässt sich nicht erstellen: {exc.message} "
+                "(The document cannot be rendered.)"
+            ) from None
+    return pdf, f"{drafted.id}-{documents[0].id}-{outcome}-{persona.id}-vorschau.pdf"
+
+
+def draft_outcomes(text: str) -> list[str]:
+    """The outcomes the draft issues documents for, for the preview's choice."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return []
+    found: set[str] = set()
+    for document in (data.get("documents") or []) if isinstance(data, dict) else []:
+        if isinstance(document, dict):
+            found |= {str(o) for o in document.get("on") or []}
+    return sorted(found)
+
+
 # ---------------------------------------------------------------------------------------------
 # Every process follows publications
 
@@ -893,8 +1016,10 @@ def latest_revision(engine: Engine) -> int:
         return int(session.exec(select(func.max(CatalogueRevision.id))).one() or 0)
 
 
-class CatalogueFollower:
+class CatalogueFollower(Poller):
     """Reloads the services folder in this process whenever a publication is recorded."""
+
+    name = "catalogue-follower"
 
     def __init__(
         self,
@@ -905,15 +1030,13 @@ class CatalogueFollower:
         *,
         interval_s: float,
     ) -> None:
+        super().__init__(interval_s)
         self.engine = engine
         self.services_dir = services_dir
         self.connectors = connectors
         self.apply = apply
-        self.interval_s = interval_s
         self.seen: int | None = None
         """The newest publication this process has loaded; None until first read."""
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def check(self) -> bool:
         """Reload if a new publication was recorded; True when a catalogue was applied."""
@@ -927,8 +1050,10 @@ class CatalogueFollower:
         if problems:
             # Published files are validated before the revision is written, so this means the
             # folder was changed by hand (or is not shared between machines): keep serving.
-            _log.error("published definitions do not load here; keeping the catalogue:\n%s",
-                       "\n".join(problems))  # fmt: skip
+            _log.error(
+                "published definitions do not load here; keeping the catalogue:\n%s",
+                "\n".join(problems),
+            )
             return False
         self.apply(Catalogue(loaded))
         self.seen = newest
@@ -941,30 +1066,4 @@ class CatalogueFollower:
             self.check()
         except Exception:  # e.g. a database not migrated yet: the poll reads it later
             _log.exception("catalogue follower: no publication record yet")
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._run, name="catalogue-follower", daemon=True
-            )
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.check()
-            except Exception:  # a database hiccup must not end following for good
-                _log.exception("catalogue follower check failed")
-
-
-def history(session: Session, service: str) -> Iterator[CatalogueRevision]:
-    """Every publication of a service, newest first."""
-    yield from session.exec(
-        select(CatalogueRevision)
-        .where(CatalogueRevision.service == service)
-        .order_by(col(CatalogueRevision.id).desc())
-    ).all()
+        super().start()

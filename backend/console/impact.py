@@ -86,14 +86,18 @@ def load_draft(
 
 def live_definition_text(catalogue: Catalogue, service: str) -> str:
     """The file text of the version in force, as the starting point of a draft."""
-    live = catalogue.get(service)
+    return version_text(catalogue, service, catalogue.get(service).version)
+
+
+def version_text(catalogue: Catalogue, service: str, version: str) -> str:
+    """The file text of one version of a service (the designer starts drafts from any)."""
     for file in definition_files(catalogue.folder(service)):
         text = file.read_text(encoding="utf-8")
         try:
             head = yaml.safe_load(text)
         except yaml.YAMLError:
             continue
-        if isinstance(head, dict) and str(head.get("version")) == live.version:
+        if isinstance(head, dict) and str(head.get("version")) == version:
             return text
     raise NotFound("Die Definition dieses Dienstes wurde nicht gefunden. (Definition not found.)")
 

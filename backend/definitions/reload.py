@@ -59,8 +59,46 @@ class ReloadStatus:
         }
 
 
-class DefinitionReloader:
+class Poller:
+    """A daemon thread that calls ``check()`` every ``interval_s`` until ``stop()``; shared by
+    dev mode's file watcher and the designer's catalogue follower (backend/console)."""
+
+    name = "poller"
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def check(self) -> bool:
+        """One look; True when something was applied."""
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Poll in a daemon thread until stop()."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.check()
+            except Exception:  # a bug or a database hiccup must not end the polling silently
+                _log.exception("%s check failed", self.name)
+
+
+class DefinitionReloader(Poller):
     """Watches the services folder and hands each new valid catalogue to ``apply``."""
+
+    name = "definition-reload"
 
     def __init__(
         self,
@@ -70,14 +108,12 @@ class DefinitionReloader:
         *,
         interval_s: float = 1.0,
     ) -> None:
+        super().__init__(interval_s)
         self.services_dir = services_dir
         self.connectors = connectors
         self.apply = apply
-        self.interval_s = interval_s
         self.status = ReloadStatus()
         self._seen = snapshot(services_dir)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def check(self) -> bool:
         """Reload if any file changed; True when a new catalogue was applied."""
@@ -108,23 +144,3 @@ class DefinitionReloader:
             ", ".join(f"{d.id}@{d.version}" for d in catalogue.all()),
         )
         return True
-
-    def start(self) -> None:
-        """Poll in a daemon thread until stop()."""
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="definition-reload", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.check()
-            except Exception:  # a bug here must not end dev mode silently
-                _log.exception("definition reload failed")

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from backend.console import designer
 from backend.console.models import ServiceDraft
@@ -23,6 +24,7 @@ from frontend.console.common import render, require_clerk
 from frontend.pages_application import parse_date
 from frontend.rendering import N_, localized_message
 from frontend.web import checked_form, ctx_of, texts
+from sandbox.personas import PERSONAS
 
 MAX_POST_BYTES = designer.MAX_TEXT_BYTES * 2 + 64 * 1024
 """The code view posts the definition and the test cases together."""
@@ -41,6 +43,11 @@ DONE = {
     "returned": N_("An die Verfasserin oder den Verfasser zurückgegeben."),
     "published": N_("Veröffentlicht: die Fassung gilt ab dem genannten Tag, ohne Neustart."),
     "discarded": N_("Verworfen."),
+}
+OUTCOMES = {
+    "approved": N_("Bewilligung"),
+    "rejected": N_("Ablehnung"),
+    "referred": N_("An die Sachbearbeitung"),
 }
 CHANGES = {"added": N_("neu"), "removed": N_("entfernt"), "changed": N_("geändert")}
 
@@ -118,6 +125,9 @@ def _draft_page(
             "can_design": clerk.can(Permission.DESIGN),
             "can_review": clerk.can(Permission.PUBLISH_DEFINITIONS) and draft.author != clerk.sub,
             "today": local_today().isoformat(),
+            "personas": [p for p in PERSONAS if not p.is_clerk],
+            "outcomes": designer.draft_outcomes(draft.text),
+            "outcome_labels": OUTCOMES,
             "errors": errors or [],
             "done": request.query_params.get("done")
             if request.query_params.get("done") in DONE
@@ -190,6 +200,32 @@ def build() -> APIRouter:
                     s, clerk, _env(request), designer.get_draft(s, clerk, draft.id)
                 ),
             )
+        return RedirectResponse(f"/console/designer/drafts/{draft.id}", status_code=303)
+
+    @router.post("/console/designer/drafts/fim")
+    async def designer_new_from_fim(request: Request) -> Response:
+        """A new service from a FIM XDatenfelder schema; its TODOs keep it red until filled."""
+        clerk = await require_clerk(request)
+        form = await checked_form(
+            request,
+            request.state.portal_session,
+            max_bytes=designer.MAX_TEXT_BYTES * 8 + 16 * 1024,
+            max_files=1,
+        )
+        upload = form.get("fim")
+        if not isinstance(upload, UploadFile) or not (upload.filename or upload.size):
+            raise InvalidInput("Bitte eine FIM-Datei wählen. (Choose a FIM file.)")
+        data = await upload.read(designer.MAX_TEXT_BYTES * 8 + 1)
+        slug = str(form.get("slug") or "").strip()
+        ctx = ctx_of(request)
+
+        def create(session: Session) -> ServiceDraft:
+            draft = designer.fim_service_draft(
+                session, clerk, ctx.catalogue, ctx.connectors, data, upload.filename or "", slug
+            )
+            return designer.check_draft(session, clerk, _env(request), draft)
+
+        draft = await _in_session(request, create)
         return RedirectResponse(f"/console/designer/drafts/{draft.id}", status_code=303)
 
     @router.get("/console/designer/drafts/{draft_id}")
@@ -330,6 +366,30 @@ def build() -> APIRouter:
             )
 
         return await _step(request, draft_id, action, done="published")
+
+    @router.get("/console/designer/drafts/{draft_id}/preview")
+    async def designer_preview(request: Request, draft_id: str) -> Response:
+        """The draft's notice for a test persona as a PDF, as it would be issued."""
+        clerk = await require_clerk(request)
+        _may_see(clerk)
+        persona = request.query_params.get("persona", "")[:64]
+        outcome = request.query_params.get("outcome", "")[:16]
+        env = _env(request)
+
+        def run(session: Session) -> tuple[bytes, str]:
+            draft = designer.get_draft(session, clerk, draft_id)
+            return designer.preview_pdf(clerk, env, draft, persona, outcome)
+
+        try:
+            pdf, name = await _in_session(request, run)
+        except InvalidInput as exc:
+            draft = await _in_session(request, lambda s: designer.get_draft(s, clerk, draft_id))
+            return _draft_page(request, clerk, draft, errors=_errors(exc), status_code=422)
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{name}"'},
+        )
 
     @router.get("/console/designer/services/{service}/diff")
     async def designer_diff(request: Request, service: str) -> Response:

@@ -6,12 +6,14 @@ changes nothing for the other browser tests (which share the session's platform)
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
+from pypdf import PdfReader
 from sqlalchemy.engine import make_url
 
 from backend.crypto import configured_key_ring
@@ -112,6 +114,16 @@ def test_a_new_service_from_nothing_to_a_citizen_s_application(
     assert_accessible(page, "designer-draft", artifacts)
     page.screenshot(path=str(artifacts / "designer-draft.png"), full_page=True)
 
+    # The notice as Erika would receive it after publication (the GET form opens the PDF).
+    draft_path = page.url.split("?")[0].removeprefix(platform.base_url)
+    pdf = page.request.get(
+        f"{platform.base_url}{draft_path}/preview?persona=erika&outcome=approved"
+    )
+    assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
+    (artifacts / "designer-preview.pdf").write_bytes(pdf.body())
+    text = PdfReader(io.BytesIO(pdf.body())).pages[0].extract_text()
+    assert "Erika Mustermann" in text and "VORSCHAU" in text
+
     # A broken rule in the code view is refused with its line; the draft stays red.
     code = page.locator("#definition")
     text = code.input_value()
@@ -156,6 +168,28 @@ def test_a_new_service_from_nothing_to_a_citizen_s_application(
     reference = submit(page, journey)
     assert reference
     page.screenshot(path=str(artifacts / "designer-citizen-submitted.png"), full_page=True)
+
+
+def test_a_service_from_a_fim_schema_shows_what_is_still_to_do(
+    page: Page, own_platform: Platform, artifacts: Path
+) -> None:
+    console_login(page, own_platform, "Julia Weber", "/console/designer")
+    page.get_by_label("FIM-Datenschema (XDatenfelder 2.0 oder 3.0)").set_input_files(
+        str(
+            Path(__file__).resolve().parents[1]
+            / "fixtures"
+            / "fim"
+            / "S00000121_blaue_karte_xdf2.xml"
+        )
+    )
+    page.get_by_label("Kurzname (freiwillig)").fill("blaue-karte")
+    press_and_wait(page, page.get_by_role("button", name="Aus FIM anlegen"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("blaue-karte")
+    checks = page.locator("#checks")
+    expect(checks).to_contain_text("Nicht bestanden")
+    expect(checks).to_contain_text("unfinished: TODO")
+    assert_accessible(page, "designer-fim-draft", artifacts)
+    page.screenshot(path=str(artifacts / "designer-fim-draft.png"), full_page=False)
 
 
 def test_designer_pages_in_english_pass_axe(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pypdf import PdfReader
 from sqlmodel import Session, select
 
 from backend.console import designer
@@ -116,6 +118,18 @@ def test_a_draft_goes_live_after_a_second_person_approves(world: World) -> None:
         designer.save_draft(world.session, JULIA, checked, text="id: x\n")
 
 
+def test_a_draft_s_notice_is_previewed_for_a_test_persona(world: World) -> None:
+    draft = designer.start_draft(world.session, JULIA, world.env.catalogue, SERVICE)
+    pdf, name = designer.preview_pdf(JULIA, world.env, draft, "erika", "approved")
+    assert pdf.startswith(b"%PDF") and name.endswith("-approved-erika-vorschau.pdf")
+    page = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+    assert "Erika" in page and "Mustermann" in page and "VORSCHAU" in page
+    with pytest.raises(InvalidInput, match="Testperson"):
+        designer.preview_pdf(JULIA, world.env, draft, "clerk-buergeramt", "approved")
+    with pytest.raises(InvalidInput, match="kein Schriftstück"):
+        designer.preview_pdf(JULIA, world.env, draft, "erika", "rejected")
+
+
 def test_rolling_back_is_publishing_the_older_version_again(world: World) -> None:
     first = designer.start_draft(world.session, JULIA, world.env.catalogue, SERVICE)
     designer.check_draft(world.session, JULIA, world.env, first)
@@ -184,3 +198,20 @@ def test_a_new_service_starts_from_the_scaffold_and_is_published_with_its_folder
         "templates/bescheid.html",
         "tests/cases.yaml",
     }
+
+
+def test_a_new_service_from_fim_stays_red_until_its_todos_are_filled(world: World) -> None:
+    data = (ROOT / "tests" / "fixtures" / "fim" / "S00000121_blaue_karte_xdf2.xml").read_bytes()
+    draft = designer.fim_service_draft(
+        world.session, JULIA, world.env.catalogue, world.env.connectors, data, "blaue.xml"
+    )
+    assert draft.new_service and yaml.safe_load(draft.text)["department"] == "buergeramt"
+    checked = designer.check_draft(world.session, JULIA, world.env, draft)
+    assert not checked.checks["ok"]
+    assert any("unfinished: TODO" in p for p in checked.checks["problems"])
+    with pytest.raises(InvalidInput, match="geprüfter Entwurf"):
+        designer.submit(world.session, JULIA, checked)
+    with pytest.raises(InvalidInput, match="FIM import failed"):
+        designer.fim_service_draft(
+            world.session, JULIA, world.env.catalogue, world.env.connectors, b"<x/>", "x.xml"
+        )
