@@ -440,10 +440,7 @@ def start_draft(
         author=clerk.sub,
         author_name=clerk.name,
     )
-    session.add(draft)
-    session.commit()
-    session.refresh(draft)
-    return draft
+    return _stored(session, draft)
 
 
 def new_service_draft(
@@ -477,10 +474,7 @@ def new_service_draft(
         author=clerk.sub,
         author_name=clerk.name,
     )
-    session.add(draft)
-    session.commit()
-    session.refresh(draft)
-    return draft
+    return _stored(session, draft)
 
 
 def fim_service_draft(
@@ -521,6 +515,11 @@ def fim_service_draft(
         author=clerk.sub,
         author_name=clerk.name,
     )
+    return _stored(session, draft)
+
+
+def _stored(session: Session, draft: ServiceDraft) -> ServiceDraft:
+    """Commit one change of a draft and read it back."""
     session.add(draft)
     session.commit()
     session.refresh(draft)
@@ -563,10 +562,7 @@ def save_draft(
         _limit(tests_text, "Die Testfälle")
         draft.tests_text = tests_text.replace("\r\n", "\n")
     draft.updated_at = utcnow()
-    session.add(draft)
-    session.commit()
-    session.refresh(draft)
-    return draft
+    return _stored(session, draft)
 
 
 def _effective_from(text: str, today: date) -> date:
@@ -724,10 +720,7 @@ def check_draft(
     result["ok"] = not result["problems"] and all(t["passed"] for t in result["tests"])
     draft.checks = result
     draft.checked_sha = _sha(draft)
-    session.add(draft)
-    session.commit()
-    session.refresh(draft)
-    return draft
+    return _stored(session, draft)
 
 
 def _run_tests(
@@ -824,10 +817,7 @@ def submit(session: Session, clerk: ClerkIdentity, draft: ServiceDraft) -> Servi
     draft.status = "in_review"
     draft.submitted_at = utcnow()
     draft.review_comment = None
-    session.add(draft)
-    session.commit()
-    session.refresh(draft)
-    return draft
+    return _stored(session, draft)
 
 
 def _reviewer(clerk: ClerkIdentity, draft: ServiceDraft) -> None:
@@ -855,10 +845,7 @@ def return_draft(
     draft.review_comment = comment.strip()[:2000]
     draft.reviewer, draft.reviewer_name = clerk.sub, clerk.name
     draft.reviewed_at = utcnow()
-    session.add(draft)
-    session.commit()
-    session.refresh(draft)
-    return draft
+    return _stored(session, draft)
 
 
 _publish_lock = threading.Lock()
