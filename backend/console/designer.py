@@ -65,6 +65,7 @@ from backend.definitions.models import ServiceDefinition
 from backend.definitions.reload import Poller
 from backend.definitions.scaffold import ScaffoldError, scaffold_files
 from backend.definitions.versions import VERSIONS_DIR, definition_files
+from backend.definitions.yaml_lines import load_yaml
 from backend.department.identity import ClerkIdentity, Permission
 from backend.documents import NoticeRenderer
 from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -212,7 +213,7 @@ def editable_values(text: str) -> list[EditableValue]:
     """The values a business designer changes most: texts (de/en), parameters, rules and
     their reasons, fee labels. Everything else is edited in the code view."""
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError:
         return []
     if not isinstance(data, dict):
@@ -300,8 +301,8 @@ def _shown(value: Any) -> str:
 
 def version_diff(before_text: str, after_text: str) -> list[DiffRow]:
     """Fields, rules, parameters, fees, documents and texts that differ between two versions."""
-    before = yaml.safe_load(before_text) or {}
-    after = yaml.safe_load(after_text) or {}
+    before = load_yaml(before_text) or {}
+    after = load_yaml(after_text) or {}
     rows: list[DiffRow] = []
     for key in _SCALARS:
         if before.get(key) != after.get(key):
@@ -627,7 +628,7 @@ def _latest(files: list[Path]) -> tuple[Path | None, date | None]:
     best: tuple[Path | None, date | None] = (None, None)
     for file in files:
         try:
-            head = yaml.safe_load(file.read_text(encoding="utf-8"))
+            head = load_yaml(file.read_text(encoding="utf-8"))
         except yaml.YAMLError:
             continue
         if not isinstance(head, dict):
@@ -688,7 +689,7 @@ def built(env: CheckSettings, draft: ServiceDraft, valid_from: date) -> Iterator
             shown = [p.replace(root.as_posix() + "/", "") for p in problems]
             yield Built(root, folder, shown, None, None)
             return
-        version = str((yaml.safe_load(draft.text) or {}).get("version"))
+        version = str((load_yaml(draft.text) or {}).get("version"))
         drafted = next(
             e.definition
             for e in loaded
@@ -891,7 +892,7 @@ def publish(
                 details=[{"field": "definition", "message": p} for p in problems],
             )
         catalogue = Catalogue(loaded)
-        version = str((yaml.safe_load(draft.text) or {}).get("version"))
+        version = str((load_yaml(draft.text) or {}).get("version"))
         now = utcnow()
         draft.status = "published"
         draft.valid_from = valid_from
@@ -983,7 +984,7 @@ def preview_pdf(
 def draft_outcomes(text: str) -> list[str]:
     """The outcomes the draft issues documents for, for the preview's choice."""
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError:
         return []
     found: set[str] = set()

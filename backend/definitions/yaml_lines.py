@@ -210,3 +210,9 @@ def _merge(messages: list[str]) -> str:
     if specific:
         return "; ".join(specific)
     return "Input should be " + " or ".join(m.removeprefix("Input should be ") for m in unique)
+
+
+def load_yaml(text: str) -> Any:
+    """A definition's YAML as the loader reads it (YAML 1.2 booleans: ``on:`` stays a key), for
+    tools that look into definition text without loading it (the designer, the guide's tests)."""
+    return yaml.load(text, Loader=_DefinitionYamlLoader)

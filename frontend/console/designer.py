@@ -18,6 +18,7 @@ from starlette.datastructures import UploadFile
 from backend.console import designer
 from backend.console.models import ServiceDraft
 from backend.definitions.constraints import local_today
+from backend.definitions.yaml_lines import load_yaml
 from backend.department.identity import ClerkIdentity, Permission
 from backend.errors import InvalidInput, KnopfdruckError
 from frontend.console.common import render, require_clerk
@@ -142,7 +143,7 @@ def _draft_page(
 
 def _parameter_names(text: str) -> list[str]:
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError:
         return []
     params = data.get("parameters") if isinstance(data, dict) else None
