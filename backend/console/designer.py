@@ -577,11 +577,24 @@ def materialize(
     folder: Path, draft: ServiceDraft, valid_from: date
 ) -> list[tuple[Path, str | None]]:
     """Write the draft into a service folder as publishing does; returns (file, previous text
-    or None if new) for every file written, so a refused publication can be undone.
+    or None if new) for every file written, so a refused publication can be undone. A write
+    that fails half-way undoes the files already written before it raises.
 
     An existing service gets ``versions/<valid_from>.yaml`` and its latest version ends the
     day before; a new service gets its folder with the scaffold's template."""
     written: list[tuple[Path, str | None]] = []
+    try:
+        _materialize(folder, draft, valid_from, written)
+    except BaseException:
+        undo(written)
+        raise
+    return written
+
+
+def _materialize(
+    folder: Path, draft: ServiceDraft, valid_from: date, written: list[tuple[Path, str | None]]
+) -> None:
+    """The writes of materialize, each recorded in ``written`` before it happens."""
 
     def write(path: Path, text: str) -> None:
         written.append((path, path.read_text(encoding="utf-8") if path.exists() else None))
@@ -620,7 +633,6 @@ def materialize(
             write(latest_file, ended)
         write(target, text)
     write(folder / TESTS_FILE, draft.tests_text)
-    return written
 
 
 def _latest(files: list[Path]) -> tuple[Path | None, date | None]:
@@ -882,7 +894,15 @@ def publish(
                 details=[{"field": "definition", "message": p} for p in checked.checks["problems"]],
             )
         folder = services_dir / draft.service
-        written = materialize(folder, draft, valid_from)
+        try:
+            written = materialize(folder, draft, valid_from)
+        except OSError as exc:
+            # A read-only services folder (an image without a volume) must not end in a 500.
+            _log.error("publishing %s: cannot write the services folder: %s", draft.service, exc)
+            raise Conflict(
+                "Der Ordner der Dienste ist nicht beschreibbar; bitte den Betrieb informieren "
+                "(docs/operations.md). (The services folder is not writable.)"
+            ) from None
         loaded, problems = load_tree(services_dir, env.connectors)
         if problems:
             undo(written)
