@@ -30,7 +30,9 @@ USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 PAGE = 100
 MAX_PAGES = 200
-KNOWN_ROLES = frozenset({"clerk", "supervisor"})
+KNOWN_ROLES = frozenset({"clerk", "supervisor", "designer"})
+"""Console roles the staff directory may grant; a designer (issue 15) is staff like any other,
+though colleagues() offers only those who work cases as assignees."""
 SANDBOX_TOKEN_FILE = "scim-token"
 
 
