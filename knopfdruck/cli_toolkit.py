@@ -1,8 +1,7 @@
 """The integrator toolkit: `knopfdruck services new | preview | import-fim | reference`.
 
-Lives in the composition root because preview wires backend (rules, documents) to the sandbox
-(personas and registries), which nothing below knopfdruck/ may import together. Preview uses
-that in-process sandbox whatever KNOPFDRUCK_SANDBOX says: it serves nothing and renders files
+Preview renders through `backend/cases/preview.py` (shared with the console's designer), with
+an in-process sandbox whatever KNOPFDRUCK_SANDBOX says: it serves nothing and renders files
 for the integrator from test personas only (issue 14, item 7).
 """
 
