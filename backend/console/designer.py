@@ -457,6 +457,10 @@ def new_service_draft(
     except ScaffoldError as exc:
         raise InvalidInput(f"{exc}") from None
     text, tests = files[DEFINITION_FILE], files[TESTS_FILE]
+    # The scaffold's example statute and Gemeinde Beispielstadt would be printed on real notices
+    # (a remedy naming the wrong authority): in the designer they are TODOs that keep the draft
+    # red until the department writes its own legal basis, regime and authority.
+    text = _EXAMPLE_LEGAL.sub(lambda m: f'{m.group(1)}"TODO: {_EXAMPLE_HINTS[m.group(2)]}"', text)
     # The new service applies from today; the scaffold's test dates earlier this year move to
     # today, so its cases test the version as it will be published (issue 15, part 2).
     today = local_today()
@@ -517,6 +521,20 @@ def fim_service_draft(
         author_name=clerk.name,
     )
     return _stored(session, draft)
+
+
+_EXAMPLE_LEGAL = re.compile(
+    r'^(\s*(legal_basis|regime|name|at|address): )(?:"[^"\n]*Beispiel[^"\n]*"|vwgo_vorverfahren)$',
+    re.MULTILINE,
+)
+_EXAMPLE_HINTS = {
+    "legal_basis": "the statute the service rests on",
+    "regime": "vwgo_klage (with court) where the Land abolished the Widerspruch, else "
+    "vwgo_vorverfahren",
+    "name": "the issuing authority",
+    "at": "where an objection is lodged, in the dative ('bei der Stadt …')",
+    "address": "the authority's address",
+}
 
 
 def _stored(session: Session, draft: ServiceDraft) -> ServiceDraft:

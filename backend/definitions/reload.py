@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -59,7 +60,7 @@ class ReloadStatus:
         }
 
 
-class Poller:
+class Poller(ABC):
     """A daemon thread that calls ``check()`` every ``interval_s`` until ``stop()``; shared by
     dev mode's file watcher and the designer's catalogue follower (backend/console)."""
 
@@ -70,9 +71,9 @@ class Poller:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @abstractmethod
     def check(self) -> bool:
         """One look; True when something was applied."""
-        raise NotImplementedError
 
     def start(self) -> None:
         """Poll in a daemon thread until stop()."""

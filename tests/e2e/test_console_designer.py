@@ -29,6 +29,7 @@ from tests.e2e.portal import (
     start_application,
     submit,
 )
+from tests.integration.test_designer_lifecycle import koeln_legal_texts
 from tests.integration.topologykit import copy_services, drop_database, fresh_database
 from tests.livesrv import TEST_SETTINGS, free_port, serve_in_thread
 
@@ -100,6 +101,12 @@ def test_a_new_service_from_nothing_to_a_citizen_s_application(
     press_and_wait(page, page.get_by_role("button", name="Entwurf anlegen"))
     expect(page.get_by_role("heading", level=1)).to_contain_text(SLUG)
     checks = page.locator("#checks")
+    # The scaffold's example authority is a TODO: no notice may name Gemeinde Beispielstadt.
+    expect(checks).to_contain_text("Nicht bestanden")
+    expect(checks).to_contain_text("procedure.authority.name: unfinished: TODO")
+    code = page.locator("#definition")
+    code.fill(koeln_legal_texts(code.input_value()))
+    press_and_wait(page, page.get_by_role("button", name="Speichern und prüfen").last)
     expect(checks).to_contain_text("Bestanden")
     expect(checks.get_by_text("rot")).to_have_count(0)
 
@@ -123,6 +130,11 @@ def test_a_new_service_from_nothing_to_a_citizen_s_application(
     (artifacts / "designer-preview.pdf").write_bytes(pdf.body())
     text = PdfReader(io.BytesIO(pdf.body())).pages[0].extract_text()
     assert "Erika Mustermann" in text and "VORSCHAU" in text
+    # The remedy is the department's: NRW has no Widerspruch here; the Klage goes to the court.
+    remedy = " ".join(
+        " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.body())).pages).split()
+    )
+    assert "Verwaltungsgericht Köln" in remedy and "Beispielstadt" not in remedy
 
     # A broken rule in the code view is refused with its line; the draft stays red.
     code = page.locator("#definition")

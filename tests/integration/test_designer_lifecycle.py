@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -187,6 +188,11 @@ def test_a_new_service_starts_from_the_scaffold_and_is_published_with_its_folder
 ) -> None:
     draft = designer.new_service_draft(world.session, JULIA, world.env.catalogue, "sondernutzung")
     assert yaml.safe_load(draft.text)["department"] == "buergeramt"
+    # The scaffold's example statute and authority are TODOs here: never on a real notice.
+    red = designer.check_draft(world.session, JULIA, world.env, draft)
+    assert not red.checks["ok"]
+    assert any("procedure.authority.name: unfinished: TODO" in p for p in red.checks["problems"])
+    designer.save_draft(world.session, JULIA, draft, text=koeln_legal_texts(draft.text))
     checked = designer.check_draft(world.session, JULIA, world.env, draft)
     assert checked.checks["ok"], checked.checks
     designer.submit(world.session, JULIA, checked)
@@ -215,3 +221,27 @@ def test_a_new_service_from_fim_stays_red_until_its_todos_are_filled(world: Worl
         designer.fim_service_draft(
             world.session, JULIA, world.env.catalogue, world.env.connectors, b"<x/>", "x.xml"
         )
+
+
+def koeln_legal_texts(text: str) -> str:
+    """What a Köln department writes over the scaffold's TODOs: its statute, the NRW regime
+    without Widerspruch (§ 110 JustG NRW) with the court, and its own address."""
+    text = text.replace(
+        'legal_basis: "TODO: the statute the service rests on"',
+        'legal_basis: "§ 18 Abs. 1 StrWG NRW"',
+        1,
+    ).replace(
+        '  legal_basis: "TODO: the statute the service rests on"',
+        '  legal_basis: "§ 35a VwVfG i. V. m. § 18 Abs. 1 StrWG NRW"',
+    )
+    text = re.sub(r'regime: "TODO:[^"]*"', "regime: vwgo_klage", text)
+    text = text.replace('name: "TODO: the issuing authority"', 'name: "Stadt Köln – Bürgeramt"')
+    text = re.sub(r'at: "TODO:[^"]*"', 'at: "bei der Stadt Köln, Bürgeramt"', text, count=1)
+    return text.replace(
+        'address: "TODO: the authority\'s address"',
+        'address: "Laurenzplatz 4, 50667 Köln"\n'
+        "  court:\n"
+        '    name: "Verwaltungsgericht Köln"\n'
+        '    at: "beim Verwaltungsgericht Köln"\n'
+        '    address: "Appellhofplatz, 50667 Köln"',
+    )
