@@ -19,8 +19,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from backend.cases.display import display_value
 from backend.definitions.constraints import GERMAN_ZONE
+from backend.definitions.display import display_value
 from backend.login.sessions import safe_login_return
 from frontend.i18n import LANGUAGES, pick_language, translations
 

@@ -31,10 +31,10 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.auth.tokens import Identity
 from backend.cases.applications import access_rows, data_needs
-from backend.cases.display import as_date
 from backend.context import AppContext
 from backend.db import unit_of_work
 from backend.definitions.constraints import local_day, local_today
+from backend.definitions.display import as_date
 from backend.definitions.models import ServiceDefinition
 from backend.records.models import Application
 from prefill.connectors.base import TRUST_ORDER

@@ -13,12 +13,12 @@ from sqlmodel import Session, select
 
 from backend.auth.tokens import Identity
 from backend.cases.deciding import must_be_read
-from backend.cases.display import as_date, display_value
 from backend.cases.queries import get_case
 from backend.cases.uploads import StoredFile, application_uploads
 from backend.columns import aware
 from backend.context import AppContext
 from backend.definitions.constraints import GERMAN_ZONE
+from backend.definitions.display import as_date, display_value
 from backend.documents.render import (
     SERVICE_TEMPLATES,
     SHARED_TEMPLATES_DIR,

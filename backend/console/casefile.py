@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlmodel import Session, col, or_, select
 
-from backend.cases.display import display_value
 from backend.cases.views import Text
 from backend.columns import aware
 from backend.console.casefile_rows import (
@@ -41,6 +40,7 @@ from backend.console.reread import (
 )
 from backend.context import AppContext
 from backend.db import unit_of_work
+from backend.definitions.display import display_value
 from backend.department.access import department_case, log_case_read
 from backend.department.automation import is_paused
 from backend.department.identity import ClerkIdentity, Permission

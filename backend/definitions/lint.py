@@ -40,9 +40,10 @@ RENDERER_FILTERS = frozenset({"date_de", "date_iso", "money_de", "iban_groups"})
 TEMPLATE_NAMES = frozenset(
     {
         "authority", "remedy", "reference", "issued_on", "title", "addressee", "automated",
-        "official", "fields", "provenance", "source", "decision", "outcome", "decision_kind",
-        "service_title", "legal_basis", "submitted_on", "reasons", "amounts", "categories",
-        "fees", "levies", "payment", "qr_data_url", "verification_link", "verification_url",
+        "official", "fields", "answers", "provenance", "source", "decision", "outcome",
+        "decision_kind", "service_title", "legal_basis", "submitted_on", "reasons", "amounts",
+        "categories", "fees", "levies", "payment", "qr_data_url", "verification_link",
+        "verification_url",
     }
 )  # fmt: skip
 # The Python type a field's value has in a template (notices.content._typed_fields), so that

@@ -186,6 +186,29 @@ NOTICE_TEMPLATE = """\
 {% endblock %}
 """
 
+LISTING_NOTICE_TEMPLATE = """\
+{#- Notice of a service made in the designer. It lists the application as the citizen gave and
+    confirmed it (context `answers`, in the definition's order), so it stays right whatever
+    fields the department adds or removes later; the shared layout adds tenor, costs, reasons
+    and the legal remedy. A department that wants its own wording edits this file. -#}
+{% extends "bescheid_layout.html" %}
+
+{% block details %}
+{% if outcome == "approved" and answers %}
+<table class="data">
+  <tbody>
+    {% for row in answers %}
+    <tr>
+      <th scope="row">{{ row.label }}</th>
+      <td><span class="value">{{ row.value }}</span></td>
+    </tr>
+    {% endfor %}
+  </tbody>
+</table>
+{% endif %}
+{% endblock %}
+"""
+
 
 TEST_CASES = """\
 # Integrator test cases: persona + answers + reference date -> expected decision.

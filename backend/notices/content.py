@@ -8,6 +8,7 @@ from typing import Any
 
 from backend.columns import aware
 from backend.context import AppContext
+from backend.definitions.display import display_value
 from backend.definitions.models import Document as DocumentDefinition
 from backend.definitions.models import ServiceDefinition
 from backend.documents.render import local_date
@@ -251,6 +252,13 @@ def template_context(
         "automated": automated,
         "official": official,
         "fields": typed,
+        # The application as the citizen gave and confirmed it, label and value in German, in
+        # the definition's order: a notice can list it without naming each field (designer).
+        "answers": [
+            {"label": f.label.de, "value": display_value(f, values[f.id], "de")}
+            for f in definition.fields
+            if f.type != "file" and values.get(f.id) not in (None, "")
+        ],
         "provenance": _provenance(case),
         "source": source,
         "decision": decision,

@@ -13,7 +13,6 @@ import yaml
 from pydantic import ValidationError
 
 from backend.cases.catalogue_views import fee_today, service_view
-from backend.cases.display import display_value
 from backend.cases.drafts import DraftState
 from backend.cases.views import (
     ApplicationView,
@@ -21,6 +20,7 @@ from backend.cases.views import (
     SourceView,
     Text,
 )
+from backend.definitions.display import display_value
 from backend.definitions.models import ServiceDefinition
 from backend.definitions.yaml_lines import _DefinitionYamlLoader
 from backend.uploads.files import display_name, download_name, sniff_media_type

@@ -5,13 +5,19 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from babel.dates import format_date
 from babel.numbers import format_decimal
 
-from backend.cases.views import FieldView
-from backend.definitions.models import Field
+
+class Shown(Protocol):
+    """What display needs of a field: a definition's Field or the portal's FieldView."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def options(self) -> Any: ...
 
 
 def as_date(value: Any) -> date | None:
@@ -29,7 +35,7 @@ def as_date(value: Any) -> date | None:
 _LOCALES = {"de": "de_DE", "en": "en_GB"}
 
 
-def display_value(field: Field | FieldView, value: Any, lang: str) -> str:
+def display_value(field: Shown, value: Any, lang: str) -> str:
     """A stored answer as a person reads it: dates, yes/no, options, amounts and files."""
     if value is None or value == "":
         return ""
