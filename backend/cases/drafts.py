@@ -30,9 +30,12 @@ HELD_STEP = "held"
 """The step in which the citizen confirms (or disputes) the data registries delivered."""
 
 
+TOPIC_PREFIX = "topic:"
+
+
 def topic_step(topic: str) -> str:
     """The step of one question page."""
-    return f"topic:{topic}"
+    return f"{TOPIC_PREFIX}{topic}"
 
 
 def known_steps(definition: ServiceDefinition) -> set[str]:

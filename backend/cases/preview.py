@@ -52,9 +52,24 @@ async def persona_values(
     connectors: ConnectorRegistry, definition: ServiceDefinition, persona: Persona
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Prefill from a fresh in-process sandbox, exactly as `services test` and a citizen do."""
+    values: dict[str, Any] = {}
+    provenance: dict[str, Any] = {}
+    for key, result in (await persona_prefill(connectors, definition, persona)).items():
+        if result.status == "ok":
+            values[key] = result.value
+            if result.provenance is not None:
+                provenance[key] = result.provenance.model_dump(mode="json")
+    return values, provenance
+
+
+async def persona_prefill(
+    connectors: ConnectorRegistry, definition: ServiceDefinition, persona: Persona
+) -> dict[str, Any]:
+    """Every data need's result for the persona (ok, empty or failed), as an application
+    stores them, so the designer's form preview shows what the citizen would see."""
     needs = data_needs(definition)
     if not needs:
-        return {}, {}
+        return {}
     claims = {"sub": persona.sub}
     if persona.idnr:
         claims["idnr"] = persona.idnr
@@ -73,14 +88,7 @@ async def persona_values(
         )
     finally:
         await sandbox.aclose()
-    values: dict[str, Any] = {}
-    provenance: dict[str, Any] = {}
-    for key, result in outcome.results.items():
-        if result.status == "ok":
-            values[key] = result.value
-            if result.provenance is not None:
-                provenance[key] = result.provenance.model_dump(mode="json")
-    return values, provenance
+    return dict(outcome.results)
 
 
 @dataclass(frozen=True)

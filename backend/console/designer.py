@@ -46,12 +46,14 @@ import yaml
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from backend.cases.preview import RenderError, preview_case, render_preview
+from backend.cases.drafts import DraftState
+from backend.cases.preview import RenderError, persona_prefill, preview_case, render_preview
 from backend.cases.service_tests import (
     SandboxPrefill,
     read_cases,
     run_case,
 )
+from backend.cases.views import application_view
 from backend.columns import utcnow
 from backend.console import impact
 from backend.console.models import CatalogueRevision, ServiceDraft
@@ -63,13 +65,14 @@ from backend.definitions.fim.skeleton import to_definition_yaml
 from backend.definitions.loader import DEFINITION_FILE, load_tree
 from backend.definitions.models import ServiceDefinition
 from backend.definitions.reload import Poller
-from backend.definitions.scaffold import ScaffoldError, scaffold_files
+from backend.definitions.scaffold import LISTING_NOTICE_TEMPLATE, ScaffoldError, scaffold_files
 from backend.definitions.versions import VERSIONS_DIR, definition_files
 from backend.definitions.yaml_lines import load_yaml
 from backend.department.identity import ClerkIdentity, Permission
 from backend.documents import NoticeRenderer
 from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
 from backend.notices.issue import render_problems
+from backend.records.models import Application
 from backend.settings import Settings
 from prefill.connectors.registry import ConnectorRegistry
 from sandbox.personas import persona_by_id
@@ -230,6 +233,12 @@ def editable_values(text: str) -> list[EditableValue]:
 
     text_pair(("title",), "Titel", data.get("title"), False)
     text_pair(("description",), "Beschreibung", data.get("description"), True)
+    if isinstance(data.get("legal_basis"), str):
+        found.append(
+            EditableValue(
+                ("legal_basis",), "Rechtsgrundlage des Dienstes", data["legal_basis"], False
+            )
+        )
     for name, values in (data.get("parameters") or {}).items():
         for index, entry in enumerate(values or []):
             if isinstance(entry, dict) and isinstance(entry.get("value"), int | float):
@@ -246,7 +255,11 @@ def editable_values(text: str) -> list[EditableValue]:
         if not isinstance(rule, dict):
             continue
         rid = rule.get("id", index)
-        for key, label in (("condition", "Bedingung"), ("expression", "Berechnung")):
+        for key, label in (
+            ("condition", "Bedingung"),
+            ("expression", "Berechnung"),
+            ("legal_reference", "Rechtsgrundlage"),
+        ):
             if isinstance(rule.get(key), str):
                 found.append(
                     EditableValue(("rules", index, key), f"Regel {rid}: {label}", rule[key], False)
@@ -259,9 +272,27 @@ def editable_values(text: str) -> list[EditableValue]:
             True,
         )
     for index, fee in enumerate(data.get("fees") or []):
-        if isinstance(fee, dict):
+        if not isinstance(fee, dict):
+            continue
+        fid = fee.get("id", index)
+        text_pair(("fees", index, "label"), f"Gebühr {fid}", fee.get("label"), False)
+        amount = fee.get("amount")
+        if isinstance(amount, int | float | str) and not isinstance(amount, bool):
+            found.append(
+                EditableValue(
+                    ("fees", index, "amount"),
+                    f"Gebühr {fid}: Betrag",
+                    str(amount),
+                    not isinstance(amount, str),
+                )
+            )
+    for index, document in enumerate(data.get("documents") or []):
+        if isinstance(document, dict):
             text_pair(
-                ("fees", index, "label"), f"Gebühr {fee.get('id', index)}", fee.get("label"), False
+                ("documents", index, "title"),
+                f"Schriftstück {document.get('id', index)}: Titel",
+                document.get("title"),
+                False,
             )
     return found
 
@@ -623,9 +654,9 @@ def _materialize(
     if draft.new_service:
         if (folder / DEFINITION_FILE).exists():
             raise Conflict(f"„{draft.service}“ gibt es schon. (Service exists.)")
-        for relative, source in scaffold_files(draft.service).items():
-            if relative.startswith("templates/"):  # the scaffold's notice, edited later by hand
-                write(folder / relative, source)
+        # The notice lists the application as given, so it fits whatever fields the
+        # designer adds or removes; the scaffold's names three fields by hand.
+        write(folder / "templates" / "bescheid.html", LISTING_NOTICE_TEMPLATE)
         write(folder / DEFINITION_FILE, text)
     else:
         files = definition_files(folder)
@@ -1017,6 +1048,50 @@ def preview_pdf(
                 "(The document cannot be rendered.)"
             ) from None
     return pdf, f"{drafted.id}-{documents[0].id}-{outcome}-{persona.id}-vorschau.pdf"
+
+
+def form_preview(
+    clerk: ClerkIdentity,
+    env: CheckSettings,
+    draft: ServiceDraft,
+    persona_id: str,
+    answers: dict[str, str],
+) -> DraftState:
+    """The citizen's application pages for the draft as a test persona would see them after
+    publication: held data from the sandbox registers, and what was typed on earlier preview
+    pages. Nothing is stored; the registers' access log is not written for a preview."""
+    if not (clerk.can(Permission.DESIGN) or clerk.can(Permission.PUBLISH_DEFINITIONS)):
+        require(clerk, Permission.DESIGN)
+    persona = persona_by_id(persona_id)
+    if persona is None or persona.is_clerk:
+        raise InvalidInput("Bitte eine Testperson wählen. (Choose a test persona.)")
+    with built(env, draft, _effective_from(draft.text, local_today())) as build:
+        drafted = build.drafted
+        if drafted is None:
+            raise InvalidInput(
+                "Eine Vorschau gibt es erst für eine gültige Definition. "
+                "(A preview needs a valid definition.)",
+                details=[{"field": "definition", "message": p} for p in build.problems],
+            )
+        results = asyncio.run(persona_prefill(env.connectors, drafted, persona))
+    known = {f.id for f in drafted.fields}
+    application = Application(
+        id="vorschau",
+        service=drafted.id,
+        service_version=drafted.version,
+        citizen_sub=persona.sub,
+        prefill={k: r.model_dump(mode="json") for k, r in results.items()},
+        answers={k: v[:2000] for k, v in answers.items() if k in known},
+        disputes={},
+    )
+    return DraftState(
+        definition=drafted,
+        application=application_view(drafted, application),
+        steps_done=frozenset(),
+        uploads=[],
+        expires_at=None,
+        case_id=None,
+    )
 
 
 def draft_outcomes(text: str) -> list[str]:

@@ -15,15 +15,18 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from backend.console import designer
+from backend.cases.drafts import TOPIC_PREFIX, DraftState
+from backend.console import designer, designer_forms
 from backend.console.models import ServiceDraft
 from backend.definitions.constraints import local_today
 from backend.definitions.yaml_lines import load_yaml
 from backend.department.identity import ClerkIdentity, Permission
-from backend.errors import InvalidInput, KnopfdruckError
+from backend.errors import InvalidInput, KnopfdruckError, NotFound
+from frontend import flow
 from frontend.console.common import render, require_clerk
 from frontend.pages_application import parse_date
 from frontend.rendering import N_, localized_message
+from frontend.rendering import render as portal_render
 from frontend.web import checked_form, ctx_of, texts
 from sandbox.personas import PERSONAS
 
@@ -51,6 +54,32 @@ OUTCOMES = {
     "referred": N_("An die Sachbearbeitung"),
 }
 CHANGES = {"added": N_("neu"), "removed": N_("entfernt"), "changed": N_("geändert")}
+FIELD_TYPE_LABELS = {
+    "string": N_("Text, eine Zeile"),
+    "text": N_("Text, mehrere Zeilen"),
+    "integer": N_("Ganze Zahl"),
+    "decimal": N_("Dezimalzahl"),
+    "date": N_("Datum"),
+    "boolean": N_("Ja oder nein"),
+    "choice": N_("Auswahl"),
+    "email": N_("E-Mail-Adresse"),
+    "iban": N_("IBAN (Kontonummer)"),
+}
+REGIME_LABELS = {
+    "vwgo_klage": N_("Klage beim Verwaltungsgericht, ohne Widerspruch (VwGO)"),
+    "vwgo_vorverfahren": N_("Widerspruch, dann Klage (§§ 68 ff. VwGO)"),
+    "ao_einspruch": N_("Einspruch (§§ 347 ff. AO)"),
+    "sgg_widerspruch": N_("Widerspruch (§§ 78 ff. SGG)"),
+    "no_administrative_act": N_("Kein Verwaltungsakt, kein Rechtsbehelf (z. B. Bescheinigung)"),
+}
+TRIGGER_LABELS = {
+    "disputed_data": N_("die Bürgerin eine Angabe aus dem Register als falsch meldet"),
+    "remark": N_("sie eine Bemerkung schreibt"),
+    "registry_failure": N_("ein Register nicht erreichbar war und sie den Wert selbst eintrug"),
+    "held_data_missing": N_("ein Register keine Angabe hatte und sie den Wert selbst eintrug"),
+    "rule_referred": N_("eine Regel den Fall an die Sachbearbeitung gibt"),
+    "qa_sample": N_("der Fall in die Stichprobe der Qualitätssicherung fällt"),
+}
 
 
 def _env(request: Request) -> designer.CheckSettings:
@@ -72,12 +101,13 @@ async def _in_session(request: Request, work: Callable[[Session], T]) -> T:
     return await run_in_threadpool(run)
 
 
-def _errors(exc: KnopfdruckError) -> list[dict[str, str]]:
-    """The problems of a refused step, each as a line of the error summary."""
+def _errors(exc: KnopfdruckError, prefix: str = "") -> list[dict[str, str]]:
+    """The problems of a refused step, each as a line of the error summary that links to the
+    input it is about (``prefix``-``field`` in the form that was sent), else to the checks."""
     details = [
         {
             "field": str(d.get("field", "definition")),
-            "href": "#checks",
+            "href": f"#{prefix}-{d.get('field')}" if prefix and d.get("field") else "#checks",
             "message_de": str(d.get("message", "")),
             "message": str(d.get("message", "")),
         }
@@ -98,9 +128,14 @@ def _draft_page(
     draft: ServiceDraft,
     *,
     errors: list[dict[str, str]] | None = None,
+    submitted: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
     ctx = ctx_of(request)
+    try:
+        data = load_yaml(draft.text)
+    except yaml.YAMLError:
+        data = {}
     base_text = ""
     if draft.base_version and draft.service in ctx.catalogue:
         try:
@@ -130,6 +165,17 @@ def _draft_page(
             "outcomes": designer.draft_outcomes(draft.text),
             "outcome_labels": OUTCOMES,
             "errors": errors or [],
+            "submitted": submitted or {},
+            "items": _items(data),
+            "procedure": designer_forms.procedure_values(data),
+            "automation": designer_forms.automation_values(data),
+            "attributes": designer_forms.register_attributes(ctx.connectors),
+            "field_types": designer_forms.FIELD_TYPES,
+            "field_type_labels": FIELD_TYPE_LABELS,
+            "regimes": designer_forms.REGIMES,
+            "regime_labels": REGIME_LABELS,
+            "triggers": designer_forms.TRIGGERS,
+            "trigger_labels": TRIGGER_LABELS,
             "done": request.query_params.get("done")
             if request.query_params.get("done") in DONE
             else None,
@@ -138,6 +184,139 @@ def _draft_page(
             "change_labels": CHANGES,
         },
         status_code=status_code,
+    )
+
+
+KEEP_PREFIX = {
+    "fields": "field",
+    "rules": "rule",
+    "fees": "fee",
+    "parameter": "newparam",
+    "procedure": "procedure",
+    "automation": "automation",
+}
+"""Each structured form's input ids start with its prefix, so an error links to its input."""
+
+
+def _kept(keep: str, form: dict[str, str]) -> dict[str, Any]:
+    """What a refused form sent, as the form shows it again."""
+    if keep == "automation":
+        return {
+            "legal_basis": form.get("legal_basis", ""),
+            "triggers": [k.removeprefix("trigger__") for k in form if k.startswith("trigger__")],
+            "sample_percent": form.get("sample_percent", ""),
+        }
+    kept: dict[str, Any] = {k: v for k, v in form.items() if k != "csrf_token"}
+    if keep == "fields" and "required" not in form:
+        kept["required"] = "no"
+    return kept
+
+
+def _save(
+    env: designer.CheckSettings, s: Session, c: ClerkIdentity, d: ServiceDraft, text: str
+) -> None:
+    """Store the text a form wrote and check the draft at once, as every save does."""
+    designer.save_draft(s, c, d, text=text)
+    designer.check_draft(s, c, env, d)
+
+
+def _items(data: Any) -> dict[str, Any]:
+    """The draft's fields (with where each comes from), rules and fees, for the forms."""
+    if not isinstance(data, dict):
+        data = {}
+
+    def ids(key: str) -> list[str]:
+        items = data.get(key)
+        if not isinstance(items, list):
+            return []
+        return [str(i["id"]) for i in items if isinstance(i, dict) and "id" in i]
+
+    fields = []
+    for item in data.get("fields") or []:
+        if not isinstance(item, dict):
+            continue
+        label = item.get("label")
+        source = item.get("source")
+        fields.append(
+            {
+                "id": item.get("id", ""),
+                "label": label.get("de", "") if isinstance(label, dict) else "",
+                "type": item.get("type", ""),
+                "source": f"{source.get('connector')}.{source.get('attribute')}"
+                if isinstance(source, dict)
+                else "",
+            }
+        )
+    return {
+        "fields": fields,
+        "field_ids": ids("fields"),
+        "rule_ids": ids("rules"),
+        "fee_ids": ids("fees"),
+    }
+
+
+def _form_preview_page(
+    request: Request,
+    draft: ServiceDraft,
+    state: DraftState,
+    persona: str,
+    step: str,
+    answers: dict[str, str],
+) -> Response:
+    """One of the citizen's pages in preview mode: the held data, a question page, or the end."""
+    base = f"/console/designer/drafts/{draft.id}"
+    order = [s.id for s in flow.steps(state)]
+    current = step if step in order else (order[0] if order else "")
+    at = order.index(current) if current in order else len(order)
+    following = order[at + 1] if at + 1 < len(order) else "end"
+    page = (
+        flow.topic_page(state, current.removeprefix(TOPIC_PREFIX))
+        if current.startswith(TOPIC_PREFIX)
+        else None
+    )
+    shown = {f.id for f in page.fields} if page else set()
+    preview = {
+        "action": f"{base}/form",
+        "persona": persona,
+        "next": following,
+        "carry": {k: v for k, v in answers.items() if k not in shown},
+        "steps": [
+            {"title": s.title, "url": f"{base}/form?persona={persona}&step={s.id}", "id": s.id}
+            for s in flow.steps(state)
+        ],
+        "current": current,
+        "draft_url": base,
+        "persona_name": next(
+            (f"{p.given_name} {p.family_name}" for p in PERSONAS if p.id == persona), persona
+        ),
+    }
+    common: dict[str, Any] = {
+        "state": state,
+        "service": state.definition,
+        "app": state.application,
+        "steps": [],
+        "task_list": False,
+        "preview": preview,
+    }
+    if step == "end" or not order:
+        return portal_render(request, "preview_end.html", **common)
+    if page is None:
+        return portal_render(
+            request,
+            "held.html",
+            groups=flow.held_groups(state),
+            not_retrieved=flow.not_retrieved(state),
+            back=False,
+            **common,
+        )
+    return portal_render(
+        request,
+        "topic.html",
+        page=page,
+        uploads={},
+        multipart=False,
+        back_to_check=False,
+        **common,
     )
 
 
@@ -243,8 +422,10 @@ def build() -> APIRouter:
         *,
         max_bytes: int | None = None,
         done: str = "saved",
+        keep: str = "",
     ) -> Response:
-        """One form post on a draft: run it, then show the draft again (303 or the errors)."""
+        """One form post on a draft: run it, then show the draft again (303 or the errors);
+        a refused form named by ``keep`` comes back filled in as it was sent."""
         clerk = await require_clerk(request)
         _may_see(clerk)
         form = texts(
@@ -264,7 +445,14 @@ def build() -> APIRouter:
             if exc.status_code >= 500 or exc.status_code in (401, 403, 404):
                 raise
             draft = await _in_session(request, lambda s: designer.get_draft(s, clerk, draft_id))
-            return _draft_page(request, clerk, draft, errors=_errors(exc), status_code=422)
+            return _draft_page(
+                request,
+                clerk,
+                draft,
+                errors=_errors(exc, KEEP_PREFIX.get(keep, "")),
+                submitted={keep: _kept(keep, form)} if keep else None,
+                status_code=422,
+            )
         return RedirectResponse(
             f"/console/designer/drafts/{draft_id}?done={done}#checks", status_code=303
         )
@@ -368,6 +556,82 @@ def build() -> APIRouter:
 
         return await _step(request, draft_id, action, done="published")
 
+    @router.post("/console/designer/drafts/{draft_id}/items/{kind}/add")
+    async def designer_add_item(request: Request, draft_id: str, kind: str) -> Response:
+        """Add a field (with its data need), a rule or a fee from the form, then check."""
+        if kind not in designer_forms.LIST_KEYS:
+            raise NotFound("Diese Seite gibt es nicht. (Not found.)")
+        connectors = ctx_of(request).connectors
+
+        def action(s: Session, c: ClerkIdentity, d: ServiceDraft, form: dict[str, str]) -> None:
+            item = (
+                designer_forms.field_item(form, connectors)
+                if kind == "fields"
+                else designer_forms.rule_item(form)
+                if kind == "rules"
+                else designer_forms.fee_item(form)
+            )
+            _save(_env(request), s, c, d, designer_forms.append_item(d.text, kind, item))
+
+        return await _step(request, draft_id, action, keep=kind)
+
+    @router.post("/console/designer/drafts/{draft_id}/items/{kind}/remove")
+    async def designer_remove_item(request: Request, draft_id: str, kind: str) -> Response:
+        """Remove a field, rule or fee; what still refers to it turns the checks red."""
+        if kind not in designer_forms.LIST_KEYS:
+            raise NotFound("Diese Seite gibt es nicht. (Not found.)")
+
+        def action(s: Session, c: ClerkIdentity, d: ServiceDraft, form: dict[str, str]) -> None:
+            _save(
+                _env(request), s, c, d, designer_forms.remove_item(d.text, kind, form.get("id", ""))
+            )
+
+        return await _step(request, draft_id, action)
+
+    @router.post("/console/designer/drafts/{draft_id}/parameters/new")
+    async def designer_new_parameter(request: Request, draft_id: str) -> Response:
+        """A new parameter with its first dated value."""
+
+        def action(s: Session, c: ClerkIdentity, d: ServiceDraft, form: dict[str, str]) -> None:
+            parsed = parse_date(form.get("valid_from", ""))
+            if not parsed:
+                raise InvalidInput(
+                    "Bitte ein Datum wie 01.01.2027 angeben. (Enter a date like 01/01/2027.)",
+                    details=[{"field": "valid_from", "message": "not a date"}],
+                )
+            text = designer_forms.add_parameter(
+                d.text,
+                form.get("name", "").strip(),
+                date.fromisoformat(parsed),
+                form.get("value", ""),
+                form.get("legal_reference", ""),
+            )
+            _save(_env(request), s, c, d, text)
+
+        return await _step(request, draft_id, action, keep="parameter")
+
+    @router.post("/console/designer/drafts/{draft_id}/procedure")
+    async def designer_procedure(request: Request, draft_id: str) -> Response:
+        """The remedy the notice names: regime, authority and court."""
+
+        def action(s: Session, c: ClerkIdentity, d: ServiceDraft, form: dict[str, str]) -> None:
+            _save(_env(request), s, c, d, designer_forms.set_procedure(d.text, form))
+
+        return await _step(request, draft_id, action, keep="procedure")
+
+    @router.post("/console/designer/drafts/{draft_id}/automation")
+    async def designer_automation(request: Request, draft_id: str) -> Response:
+        """The legal basis of automated decisions and when a case always goes to a person."""
+
+        def action(s: Session, c: ClerkIdentity, d: ServiceDraft, form: dict[str, str]) -> None:
+            triggers = [k.removeprefix("trigger__") for k in form if k.startswith("trigger__")]
+            text = designer_forms.set_automation(
+                d.text, form.get("legal_basis", ""), triggers, form.get("sample_percent", "")
+            )
+            _save(_env(request), s, c, d, text)
+
+        return await _step(request, draft_id, action, keep="automation")
+
     @router.get("/console/designer/drafts/{draft_id}/preview")
     async def designer_preview(request: Request, draft_id: str) -> Response:
         """The draft's notice for a test persona as a PDF, as it would be issued."""
@@ -391,6 +655,33 @@ def build() -> APIRouter:
             media_type="application/pdf",
             headers={"Content-Disposition": f'inline; filename="{name}"'},
         )
+
+    @router.get("/console/designer/drafts/{draft_id}/form")
+    async def designer_form_preview(request: Request, draft_id: str) -> Response:
+        """The citizen's pages for the draft with a test persona's held data: the portal's own
+        templates, in preview mode (forms only move between preview pages, nothing is sent)."""
+        clerk = await require_clerk(request)
+        _may_see(clerk)
+        query = request.query_params
+        persona = query.get("persona", "")[:64]
+        step = query.get("step", "")[:80]
+        answers = {
+            k.removeprefix("answer__")[:64]: v[:2000]
+            for k, v in list(query.multi_items())[:200]
+            if k.startswith("answer__")
+        }
+        env = _env(request)
+
+        def run(session: Session) -> tuple[ServiceDraft, DraftState]:
+            draft = designer.get_draft(session, clerk, draft_id)
+            return draft, designer.form_preview(clerk, env, draft, persona, answers)
+
+        try:
+            draft, state = await _in_session(request, run)
+        except InvalidInput as exc:
+            draft = await _in_session(request, lambda s: designer.get_draft(s, clerk, draft_id))
+            return _draft_page(request, clerk, draft, errors=_errors(exc), status_code=422)
+        return _form_preview_page(request, draft, state, persona, step, answers)
 
     @router.get("/console/designer/services/{service}/diff")
     async def designer_diff(request: Request, service: str) -> Response:
