@@ -56,6 +56,7 @@ from backend.cases.service_tests import (
 from backend.cases.views import application_view
 from backend.columns import utcnow
 from backend.console import impact
+from backend.console.designer_forms import compose_text
 from backend.console.models import CatalogueRevision, ServiceDraft
 from backend.definitions.catalogue import Catalogue
 from backend.definitions.constraints import local_today
@@ -75,7 +76,7 @@ from backend.notices.issue import render_problems
 from backend.records.models import Application
 from backend.settings import Settings
 from prefill.connectors.registry import ConnectorRegistry
-from sandbox.personas import persona_by_id
+from sandbox.personas import Persona, persona_by_id
 
 _log = logging.getLogger(__name__)
 
@@ -126,17 +127,7 @@ def _node_at(root: yaml.Node, path: tuple[str | int, ...]) -> yaml.Node | None:
     return node
 
 
-def _compose(text: str) -> yaml.Node:
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        raise InvalidInput(
-            "Der Entwurf ist kein gültiges YAML; bitte in der Code-Ansicht korrigieren. "
-            f"(The draft is not valid YAML: {' '.join(str(exc).split())[:200]})"
-        ) from None
-    if root is None:
-        raise InvalidInput("Der Entwurf ist leer. (The draft is empty.)")
-    return root
+_compose = compose_text
 
 
 def _quoted(value: str) -> str:
@@ -1003,6 +994,27 @@ def discard(session: Session, clerk: ClerkIdentity, draft: ServiceDraft) -> None
     session.commit()
 
 
+def _preview_persona(clerk: ClerkIdentity, persona_id: str) -> Persona:
+    """Designers and reviewers preview with a citizen persona of the sandbox, never a clerk."""
+    if not (clerk.can(Permission.DESIGN) or clerk.can(Permission.PUBLISH_DEFINITIONS)):
+        require(clerk, Permission.DESIGN)
+    persona = persona_by_id(persona_id)
+    if persona is None or persona.is_clerk:
+        raise InvalidInput("Bitte eine Testperson wählen. (Choose a test persona.)")
+    return persona
+
+
+def _previewable(build: Built) -> ServiceDefinition:
+    """The built draft's definition; an invalid draft has nothing to preview."""
+    if build.drafted is None:
+        raise InvalidInput(
+            "Eine Vorschau gibt es erst für eine gültige Definition. "
+            "(A preview needs a valid definition.)",
+            details=[{"field": "definition", "message": p} for p in build.problems],
+        )
+    return build.drafted
+
+
 def preview_pdf(
     clerk: ClerkIdentity,
     env: CheckSettings,
@@ -1012,20 +1024,10 @@ def preview_pdf(
 ) -> tuple[bytes, str]:
     """The draft's first document for an outcome, rendered for a sandbox persona as it would
     be issued after publication (stamped VORSCHAU); returns the PDF and a file name."""
-    if not (clerk.can(Permission.DESIGN) or clerk.can(Permission.PUBLISH_DEFINITIONS)):
-        require(clerk, Permission.DESIGN)
-    persona = persona_by_id(persona_id)
-    if persona is None or persona.is_clerk:
-        raise InvalidInput("Bitte eine Testperson wählen. (Choose a test persona.)")
+    persona = _preview_persona(clerk, persona_id)
     valid_from = _effective_from(draft.text, local_today())
     with built(env, draft, valid_from) as build:
-        drafted = build.drafted
-        if drafted is None:
-            raise InvalidInput(
-                "Eine Vorschau gibt es erst für eine gültige Definition. "
-                "(A preview needs a valid definition.)",
-                details=[{"field": "definition", "message": p} for p in build.problems],
-            )
+        drafted = _previewable(build)
         documents = [d for d in drafted.documents if outcome in d.on]
         if not documents:
             raise InvalidInput(
@@ -1060,19 +1062,9 @@ def form_preview(
     """The citizen's application pages for the draft as a test persona would see them after
     publication: held data from the sandbox registers, and what was typed on earlier preview
     pages. Nothing is stored; the registers' access log is not written for a preview."""
-    if not (clerk.can(Permission.DESIGN) or clerk.can(Permission.PUBLISH_DEFINITIONS)):
-        require(clerk, Permission.DESIGN)
-    persona = persona_by_id(persona_id)
-    if persona is None or persona.is_clerk:
-        raise InvalidInput("Bitte eine Testperson wählen. (Choose a test persona.)")
+    persona = _preview_persona(clerk, persona_id)
     with built(env, draft, _effective_from(draft.text, local_today())) as build:
-        drafted = build.drafted
-        if drafted is None:
-            raise InvalidInput(
-                "Eine Vorschau gibt es erst für eine gültige Definition. "
-                "(A preview needs a valid definition.)",
-                details=[{"field": "definition", "message": p} for p in build.problems],
-            )
+        drafted = _previewable(build)
         results = asyncio.run(persona_prefill(env.connectors, drafted, persona))
     known = {f.id for f in drafted.fields}
     application = Application(

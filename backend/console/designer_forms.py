@@ -56,7 +56,8 @@ _ATTRIBUTE_FIELD_TYPE = {
 """The field type a register attribute is shown with when the designer picks none."""
 
 
-def _compose(text: str) -> yaml.MappingNode:
+def compose_text(text: str) -> yaml.Node:
+    """The draft's node tree, with the positions every in-place edit needs."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -64,6 +65,13 @@ def _compose(text: str) -> yaml.MappingNode:
             "Der Entwurf ist kein gültiges YAML; bitte in der Code-Ansicht korrigieren. "
             f"(The draft is not valid YAML: {' '.join(str(exc).split())[:200]})"
         ) from None
+    if root is None:
+        raise InvalidInput("Der Entwurf ist leer. (The draft is empty.)")
+    return root
+
+
+def _compose(text: str) -> yaml.MappingNode:
+    root = compose_text(text)
     if not isinstance(root, yaml.MappingNode):
         raise InvalidInput("Der Entwurf ist keine Dienstdefinition. (Not a service definition.)")
     return root

@@ -212,6 +212,17 @@ def _kept(keep: str, form: dict[str, str]) -> dict[str, Any]:
     return kept
 
 
+def _day(raw: str) -> date:
+    """A day as a person types it (01.01.2027), or a refusal naming the valid_from input."""
+    parsed = parse_date(raw)
+    if not parsed:
+        raise InvalidInput(
+            "Bitte ein Datum wie 01.01.2027 angeben. (Enter a date like 01/01/2027.)",
+            details=[{"field": "valid_from", "message": "not a date"}],
+        )
+    return date.fromisoformat(parsed)
+
+
 def _save(
     env: designer.CheckSettings, s: Session, c: ClerkIdentity, d: ServiceDraft, text: str
 ) -> None:
@@ -477,16 +488,11 @@ def build() -> APIRouter:
         """Add a dated value to a parameter (e.g. next year's fee), then check."""
 
         def action(s: Session, c: ClerkIdentity, d: ServiceDraft, form: dict[str, str]) -> None:
-            parsed = parse_date(form.get("valid_from", ""))
-            if not parsed:
-                raise InvalidInput(
-                    "Bitte ein Datum wie 01.01.2027 angeben. (Enter a date like 01/01/2027.)",
-                    details=[{"field": "valid_from", "message": "not a date"}],
-                )
+            day = _day(form.get("valid_from", ""))
             text = designer.add_parameter_value(
                 d.text,
                 form.get("parameter", ""),
-                date.fromisoformat(parsed),
+                day,
                 form.get("value", ""),
                 form.get("legal_reference", ""),
             )
@@ -544,15 +550,8 @@ def build() -> APIRouter:
 
         def action(s: Session, c: ClerkIdentity, d: ServiceDraft, form: dict[str, str]) -> None:
             raw = form.get("valid_from", "").strip()
-            parsed = parse_date(raw) if raw else local_today().isoformat()
-            if not parsed:
-                raise InvalidInput(
-                    "Bitte ein Datum wie 01.01.2027 angeben. (Enter a date like 01/01/2027.)",
-                    details=[{"field": "valid_from", "message": "not a date"}],
-                )
-            ctx.catalogue = designer.publish(
-                s, c, _env(request), d, date.fromisoformat(parsed), form.get("comment", "")
-            )
+            day = _day(raw) if raw else local_today()
+            ctx.catalogue = designer.publish(s, c, _env(request), d, day, form.get("comment", ""))
 
         return await _step(request, draft_id, action, done="published")
 
@@ -593,16 +592,11 @@ def build() -> APIRouter:
         """A new parameter with its first dated value."""
 
         def action(s: Session, c: ClerkIdentity, d: ServiceDraft, form: dict[str, str]) -> None:
-            parsed = parse_date(form.get("valid_from", ""))
-            if not parsed:
-                raise InvalidInput(
-                    "Bitte ein Datum wie 01.01.2027 angeben. (Enter a date like 01/01/2027.)",
-                    details=[{"field": "valid_from", "message": "not a date"}],
-                )
+            day = _day(form.get("valid_from", ""))
             text = designer_forms.add_parameter(
                 d.text,
                 form.get("name", "").strip(),
-                date.fromisoformat(parsed),
+                day,
                 form.get("value", ""),
                 form.get("legal_reference", ""),
             )
