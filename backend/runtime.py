@@ -25,6 +25,7 @@ from backend.console.directory import directory_schedule
 from backend.console.workmail import work_mail_schedule
 from backend.context import AppContext
 from backend.db import normalise_url
+from backend.documents.pool import RenderPool
 from backend.engine import (
     APP_VERSION,
     DOCUMENTS_QUEUE,
@@ -47,6 +48,8 @@ class _Periodic(Protocol):
 
 
 _schedules: list[_Periodic] = []
+_render_pool: list[RenderPool] = []
+"""The worker's render processes, when settings.render_processes asks for them."""
 
 
 def launch_worker(ctx: AppContext, *, concurrency: int) -> None:
@@ -57,6 +60,10 @@ def launch_worker(ctx: AppContext, *, concurrency: int) -> None:
     executor = executor_id(settings)
     presence = WorkerPresence(ctx.engine, executor, dead_after_s=settings.worker_dead_after_s)
     presence.announce()
+    if settings.render_processes > 0:
+        # Before DBOS starts its threads: the render processes come from a fork server.
+        _render_pool.append(RenderPool(settings.render_processes))
+        _render_pool[-1].start()
     DBOS(
         config={
             "name": "knopfdruck",
@@ -116,6 +123,8 @@ def shutdown_worker() -> None:
     while _schedules:
         _schedules.pop().stop()
     DBOS.destroy(workflow_completion_timeout_sec=5)
+    while _render_pool:
+        _render_pool.pop().stop()
     if _presence is not None:
         _presence.stop()
         _presence = None

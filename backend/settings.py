@@ -124,6 +124,15 @@ class Settings(BaseSettings):
     worker_id: str = Field(
         "", description="Executor id of this worker process. Empty: hostname-pid, unique."
     )
+    render_processes: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description=(
+            "Render processes of a worker (issue 22): notice layout runs there, one per core is "
+            "the usual choice. 0: in the worker's own threads (default)."
+        ),
+    )
     worker_dead_after_s: float = Field(
         30.0, description="A worker silent this long is dead; the others recover its cases."
     )

@@ -5,9 +5,10 @@ it at the tests' database):
 
     .venv/bin/python benchmarks/engine_throughput.py \
         [--database-url postgresql://postgres@127.0.0.1:5432/knopfdruck_bench] \
-        [--cases 200] [--runs 1x4,2x4] [--renders 30]
+        [--cases 200] [--runs 1x4,2x4,1x4r2] [--renders 30]
 
-For each run (worker processes x concurrency) it submits ``--cases`` Meldebescheinigung
+For each run (worker processes x concurrency, with ``rN``: N render processes per worker,
+``backend/documents/pool.py``) it submits ``--cases`` Meldebescheinigung
 applications (prefilled over HTTP from the sandbox Melderegister, before any worker runs),
 starts the ``knopfdruck worker`` processes and measures the rate at which certificates are
 stored, from the first to the last (so worker start-up does not count). Right before and right
@@ -56,12 +57,17 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=200)
     parser.add_argument(
         "--runs",
-        default="1x4,2x4",
-        help="worker processes x concurrency per run, comma-separated (default 1x4,2x4)",
+        default="1x4,2x4,1x4r2",
+        help="worker processes x concurrency per run, rN: N render processes per worker; "
+        "comma-separated (default 1x4,2x4,1x4r2)",
     )
     parser.add_argument("--renders", type=int, default=30)
     args = parser.parse_args()
-    runs = [tuple(int(n) for n in run.split("x")) for run in args.runs.split(",")]
+    runs = []
+    for run in args.runs.split(","):
+        shape, _, render = run.partition("r")
+        workers, concurrency = (int(n) for n in shape.split("x"))
+        runs.append((workers, concurrency, int(render or 0)))
 
     url = reset_database(args.database_url)
     rows: list[tuple[str, float, float, float, float]] = []
@@ -76,14 +82,16 @@ def main() -> int:
                     time.sleep(0.1)
         finally:
             stop_workers(processes)
-        for workers, concurrency in runs:
+        for workers, concurrency, render in runs:
             drafts = prepare_drafts(ctx, SERVICE, args.cases)
             case_ids = [submit(ctx, a) for a in drafts]
             # The floor is measured right before and right after each run, so a change in
             # the machine's load during the run shows in both numbers alike.
             renders = bare_render_seconds(ctx, sample, args.renders // 2)
             started = time.monotonic()
-            processes = start_workers(bench.settings, workers, concurrency, bench.workdir)
+            processes = start_workers(
+                bench.settings, workers, concurrency, bench.workdir, render_processes=render
+            )
             try:
                 with Session(ctx.engine) as session:
                     while _stored(session, case_ids) < len(case_ids):
@@ -106,7 +114,8 @@ def main() -> int:
             renders += bare_render_seconds(ctx, sample, args.renders - args.renders // 2)
             span = (stamps[-1] - stamps[0]).total_seconds()
             rate = (len(stamps) - 1) / span
-            rows.append((f"{workers} x {concurrency}", rate, median(renders), wall, max(rss)))
+            label = f"{workers} x {concurrency}" + (f" r{render}" if render else "")
+            rows.append((label, rate, median(renders), wall, max(rss)))
 
     print(f"\nEngine throughput: {SERVICE}, {args.cases} cases per run, {machine()}")
     load = "/".join(f"{x:.1f}" for x in os.getloadavg())

@@ -172,9 +172,10 @@ def submit(ctx: AppContext, application_id: str) -> str:
 
 
 def start_workers(
-    settings: Settings, count: int, concurrency: int, log_dir: Path
+    settings: Settings, count: int, concurrency: int, log_dir: Path, render_processes: int = 0
 ) -> list[subprocess.Popen[bytes]]:
     env = {
+        "KNOPFDRUCK_RENDER_PROCESSES": str(render_processes),
         **os.environ,
         "KNOPFDRUCK_DATABASE_URL": settings.database_url,
         "KNOPFDRUCK_DATA_DIR": str(settings.data_dir),

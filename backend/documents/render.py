@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -139,6 +139,55 @@ class TemplateResourceFetcher(URLFetcher):
         return path
 
 
+PoolLayout = Callable[[str, Path, Path], "bytes | None"]
+_pool_layout: PoolLayout | None = None
+
+
+def use_layout_pool(layout: PoolLayout | None) -> None:
+    """Route this process's layouts to a render pool (backend/documents/pool.py), or, with
+    None, back into the rendering thread."""
+    global _pool_layout
+    _pool_layout = layout
+
+
+class ResourceUse(Exception):
+    """A render process refused a template's resource; carries only the text of the refusal."""
+
+
+def _refused(template: str, exc: FatalURLFetchingError) -> RenderError:
+    return RenderError(
+        f"Template {template!r} uses a resource it may not use: {exc.__cause__ or exc}",
+        template=template,
+    )
+
+
+def shared_stylesheet(shared_templates_dir: Path) -> CSS:
+    """The notices' stylesheet, parsed once per renderer or render process."""
+    fetcher = TemplateResourceFetcher([shared_templates_dir])
+    return CSS(filename=str(shared_templates_dir / SHARED_STYLESHEET), url_fetcher=fetcher)
+
+
+def layout_pdf(
+    markup: str,
+    templates_dir: Path,
+    shared_templates_dir: Path,
+    stylesheet: CSS,
+    font_config: FontConfiguration,
+) -> bytes:
+    """WeasyPrint's layout and PDF/A-3a output of finished markup: the costly half of a render,
+    the same in this process and in a render process."""
+    fetcher = TemplateResourceFetcher([shared_templates_dir, templates_dir])
+    document = HTML(string=markup, base_url=templates_dir.as_uri() + "/", url_fetcher=fetcher)
+    pdf: bytes = document.write_pdf(
+        stylesheets=[stylesheet],
+        pdf_variant=PDF_VARIANT,
+        font_config=font_config,
+        # <meta name="aktenzeichen"> lands in the PDF info, so archives can find the case.
+        custom_metadata=True,
+    )
+    return pdf
+
+
 class NoticeRenderer:
     """Turns a service's template and a case's values into a tagged, archivable PDF/A-3a."""
 
@@ -147,10 +196,7 @@ class NoticeRenderer:
     ) -> None:
         self.services_dir = services_dir.resolve()
         self.shared_templates_dir = shared_templates_dir.resolve()
-        shared_fetcher = TemplateResourceFetcher([self.shared_templates_dir])
-        self._stylesheet = CSS(
-            filename=str(self.shared_templates_dir / SHARED_STYLESHEET), url_fetcher=shared_fetcher
-        )
+        self._stylesheet = shared_stylesheet(self.shared_templates_dir)
         self._environments: dict[Path, ImmutableSandboxedEnvironment] = {}
         # Fonts are looked up once per thread, not per notice (issue 22: a new FontConfiguration
         # per render cost ~17 % of it); per thread because fontconfig state is not shared safely.
@@ -165,27 +211,31 @@ class NoticeRenderer:
         return config
 
     def render(self, service_folder: Path, template: str, context: Mapping[str, Any]) -> bytes:
-        """Produce the PDF/A-3a bytes of one document; the same inputs give the same bytes."""
+        """Produce the PDF/A-3a bytes of one document; the same inputs give the same bytes.
+
+        The markup is made here; the layout runs in this process's render pool if it has one
+        (backend/documents/pool.py, issue 22), else in this thread."""
         templates_dir = self._templates_dir(service_folder, template)
         markup = self.render_html(service_folder, template, context)
-        fetcher = TemplateResourceFetcher([self.shared_templates_dir, templates_dir])
         try:
-            document = HTML(
-                string=markup, base_url=templates_dir.as_uri() + "/", url_fetcher=fetcher
-            )
-            pdf: bytes = document.write_pdf(
-                stylesheets=[self._stylesheet],
-                pdf_variant=PDF_VARIANT,
-                font_config=self._font_config(),
-                # <meta name="aktenzeichen"> lands in the PDF info, so archives can find the case.
-                custom_metadata=True,
+            pool = _pool_layout
+            pooled = pool(markup, templates_dir, self.shared_templates_dir) if pool else None
+            if pooled is not None:
+                return pooled
+            return layout_pdf(
+                markup,
+                templates_dir,
+                self.shared_templates_dir,
+                self._stylesheet,
+                self._font_config(),
             )
         except FatalURLFetchingError as exc:
+            raise _refused(template, exc) from exc
+        except ResourceUse as exc:
             raise RenderError(
-                f"Template {template!r} uses a resource it may not use: {exc.__cause__ or exc}",
+                f"Template {template!r} uses a resource it may not use: {exc}",
                 template=template,
-            ) from exc
-        return pdf
+            ) from None
 
     def render_html(self, service_folder: Path, template: str, context: Mapping[str, Any]) -> str:
         """Fill the template; separate from PDF output so previews and tests can read the markup."""

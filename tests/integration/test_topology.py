@@ -52,11 +52,33 @@ def topology_db(database_url: str, tmp_path: Path) -> Iterator[str]:
         drop_database(url)
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text(encoding="ascii")
+        except OSError:
+            continue
+        if int(stat.rsplit(") ", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
 def test_compose_topology_decides_every_case_exactly_once(
     topology_db: str, database_url: str, smtp_server: MailCatcher, tmp_path: Path
 ) -> None:
     cases = 24 if database_url.startswith("sqlite") else 60
-    topology = Topology(topology_db, tmp_path, smtp_server.host, smtp_server.port)
+    # The workers lay out notices in render processes (issue 22), as a data centre runs them.
+    topology = Topology(
+        topology_db,
+        tmp_path,
+        smtp_server.host,
+        smtp_server.port,
+        extra_env={"KNOPFDRUCK_RENDER_PROCESSES": "1"},
+    )
     citizen = Citizen(topology)
     try:
         topology.start(webs=WEBS, workers=WORKERS)
@@ -67,6 +89,15 @@ def test_compose_topology_decides_every_case_exactly_once(
                 return int(session.exec(select(func.count()).select_from(WorkerHeartbeat)).one())
 
         wait_until(lambda: heartbeats() == WORKERS, 120, "three worker heartbeats")
+
+        # Each worker starts its render pool: a fork server whose child lays out notices.
+        def pools() -> bool:
+            return all(
+                any(_children(server) for server in _children(topology.processes[name].pid))
+                for name in (f"worker-{index}" for index in range(WORKERS))
+            )
+
+        wait_until(pools, 120, "a render process per worker")
         # compose.yaml's worker health check, run as the container would run it.
         alive = subprocess.run(
             [sys.executable, "-m", "knopfdruck.cli", "check-worker"],
@@ -130,7 +161,13 @@ def test_compose_topology_decides_every_case_exactly_once(
         assert audit.returncode == 0, audit.stderr
         assert f"{cases} case(s) checked" in audit.stdout and "0 broken" in audit.stdout
 
-        # Workers that left: the health check reports it.
+        # Workers that left: the health check reports it, and their render processes are gone.
+        renderers = [
+            pid
+            for index in range(WORKERS)
+            for server in _children(topology.processes[f"worker-{index}"].pid)
+            for pid in [server, *_children(server)]
+        ]
         for index in range(WORKERS):
             worker = topology.processes[f"worker-{index}"]
             worker.terminate()
@@ -143,6 +180,7 @@ def test_compose_topology_decides_every_case_exactly_once(
             timeout=120,
         )
         assert gone.returncode == 1, gone.stdout
+        assert not [pid for pid in renderers if Path(f"/proc/{pid}").exists()], renderers
     finally:
         citizen.close()
         topology.stop()
