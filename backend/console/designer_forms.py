@@ -438,6 +438,11 @@ def _options(raw: str) -> list[dict[str, Any]]:
 def rule_item(form: dict[str, str]) -> dict[str, Any]:
     """An eligibility rule (a condition, else reject or refer) or a calculation."""
     kind = _text(form, "kind")
+    if kind not in ("eligibility", "calculation"):
+        raise InvalidInput(
+            "Bitte die Art der Regel wählen. (Choose the kind of rule.)",
+            details=[{"field": "kind", "message": "missing"}],
+        )
     item: dict[str, Any] = {"id": _identifier(form, "id", "Kennung der Regel"), "kind": kind}
     item["legal_reference"] = _required(form, "legal_reference", "Rechtsgrundlage der Regel")
     if kind == "eligibility":
@@ -451,17 +456,12 @@ def rule_item(form: dict[str, str]) -> dict[str, Any]:
         item["otherwise"] = otherwise
         item["reason"] = _pair(form, "reason", "Begründung")
         item["reason_otherwise"] = _pair(form, "reason_otherwise", "Begründung sonst")
-    elif kind == "calculation":
+    else:
         item["output"] = _identifier(form, "output", "Name des Betrags")
         item["expression"] = _required(form, "expression", "Berechnung")
         if _text(form, "rounding"):
             item["rounding"] = _text(form, "rounding")
         item["reason"] = _pair(form, "reason", "Begründung")
-    else:
-        raise InvalidInput(
-            "Bitte die Art der Regel wählen. (Choose the kind of rule.)",
-            details=[{"field": "kind", "message": "missing"}],
-        )
     return item
 
 
