@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +50,17 @@ from sqlmodel import Session, col, select
 from backend.cases.drafts import DraftState
 from backend.cases.preview import RenderError, persona_prefill, preview_case, render_preview
 from backend.cases.service_tests import (
+    CaseResult,
+    Expectation,
     SandboxPrefill,
+    ServiceTestCase,
     read_cases,
     run_case,
 )
 from backend.cases.views import application_view
 from backend.columns import utcnow
 from backend.console import impact
-from backend.console.designer_forms import compose_text
+from backend.console.designer_forms import append_item, compose_text
 from backend.console.models import CatalogueRevision, ServiceDraft
 from backend.definitions.catalogue import Catalogue
 from backend.definitions.constraints import local_today
@@ -1084,6 +1088,125 @@ def form_preview(
         expires_at=None,
         case_id=None,
     )
+
+
+@dataclass(frozen=True)
+class PreviewVerdict:
+    """What the draft's rules decide for a persona's answers in the form preview, exactly as
+    the integrator tests decide a case (`run_case`), so a case saved from it passes."""
+
+    outcome: str
+    amounts: dict[str, Decimal]
+    referral_reasons: list[str]
+    problems: list[str]
+    """Answers the portal would refuse and required answers missing: the case is no test yet."""
+    reasons: list[str]
+    """Each rule's reason as the notice would state it, with the rule and its effect."""
+
+
+_UNKNOWN_OUTCOME = "?"
+
+
+def preview_verdict(
+    clerk: ClerkIdentity,
+    env: CheckSettings,
+    draft: ServiceDraft,
+    persona_id: str,
+    answers: dict[str, str],
+) -> PreviewVerdict:
+    """Decide the persona's preview answers with the draft, as of today in Germany."""
+    persona = _preview_persona(clerk, persona_id)
+    with built(env, draft, _effective_from(draft.text, local_today())) as build:
+        drafted = _previewable(build)
+        known = {f.id for f in drafted.fields}
+        case = ServiceTestCase(
+            service=drafted.id,
+            name="Vorschau",
+            persona=persona.id,
+            answers={k: v for k, v in answers.items() if k in known and v.strip()},
+            disputes={},
+            remark=None,
+            reference_date=local_today(),
+            expect=Expectation(outcome=_UNKNOWN_OUTCOME),
+            file=Path("vorschau"),
+        )
+
+        async def run() -> CaseResult:
+            sandbox = SandboxPrefill(env.connectors)
+            try:
+                return await run_case(drafted, case, sandbox)
+            finally:
+                await sandbox.aclose()
+
+        result = asyncio.run(run())
+    own = f"outcome: expected {_UNKNOWN_OUTCOME}, "
+    # run_case explains a difference with every rule's reason, indented; here they are the
+    # decision's reasons, not problems.
+    reasons = [d.strip() for d in result.differences if d.startswith("  reason ")]
+    return PreviewVerdict(
+        outcome=result.outcome,
+        amounts=dict(result.amounts),
+        referral_reasons=list(result.referral_reasons),
+        problems=[
+            d for d in result.differences if not d.startswith(own) and not d.startswith("  ")
+        ],
+        reasons=[r.removeprefix("reason ") for r in reasons],
+    )
+
+
+def add_test_case(
+    session: Session,
+    clerk: ClerkIdentity,
+    env: CheckSettings,
+    draft: ServiceDraft,
+    name: str,
+    persona_id: str,
+    answers: dict[str, str],
+) -> ServiceDraft:
+    """Keep a preview as an integrator test case: what the rules decide today becomes its
+    expectation, so a later change that decides it differently turns the draft red."""
+    title = " ".join(name.split())[:200]
+    if not title:
+        raise InvalidInput(
+            "Bitte dem Testfall einen Namen geben. (Name the test case.)",
+            details=[{"field": "name", "message": "missing"}],
+        )
+    verdict = preview_verdict(clerk, env, draft, persona_id, answers)
+    if verdict.problems:
+        raise InvalidInput(
+            "Mit diesen Angaben ist der Antrag nicht vollständig oder nicht gültig; erst "
+            "korrigieren. (The answers are incomplete or invalid.)",
+            details=[{"field": "answers", "message": p} for p in verdict.problems],
+        )
+    expect: dict[str, Any] = {"outcome": verdict.outcome}
+    if verdict.amounts:
+        expect["amounts"] = {k: float(v) for k, v in sorted(verdict.amounts.items())}
+    if verdict.outcome == "referred" and verdict.referral_reasons:
+        expect["referral_reasons"] = list(verdict.referral_reasons)
+    if title in [str(c.get("name")) for c in _case_items(draft.tests_text)]:
+        raise InvalidInput(
+            f"Einen Testfall „{title}“ gibt es schon. (A test case of that name exists.)",
+            details=[{"field": "name", "message": "exists"}],
+        )
+    item = {
+        "name": title,
+        "persona": persona_id,
+        "reference_date": local_today(),
+        "answers": {k: v for k, v in answers.items() if v.strip()},
+        "expect": expect,
+    }
+    tests = append_item(draft.tests_text, "cases", item, keys=("cases",))
+    save_draft(session, clerk, draft, tests_text=tests)
+    return check_draft(session, clerk, env, draft)
+
+
+def _case_items(tests_text: str) -> list[dict[str, Any]]:
+    try:
+        data = load_yaml(tests_text)
+    except yaml.YAMLError:
+        return []
+    cases = data.get("cases") if isinstance(data, dict) else None
+    return [c for c in cases or [] if isinstance(c, dict)]
 
 
 def draft_outcomes(text: str) -> list[str]:

@@ -168,9 +168,12 @@ def list_ids(text: str, key: str) -> list[str]:
     return _ids(entry[1] if entry else None)
 
 
-def append_item(text: str, key: str, item: dict[str, Any]) -> str:
-    """Add an item at the end of a top-level list, creating the list where there is none."""
-    if key not in LIST_KEYS:
+def append_item(
+    text: str, key: str, item: dict[str, Any], *, keys: tuple[str, ...] = LIST_KEYS
+) -> str:
+    """Add an item at the end of a top-level list, creating the list where there is none
+    (``keys``: the lists of this file a form may add to; a test file has `cases`)."""
+    if key not in keys:
         raise InvalidInput(f"Unbekannte Liste {key}. (Unknown list.)")
     root = _compose(text)
     lines = text.splitlines(keepends=True)

@@ -24,7 +24,7 @@ from backend.department.identity import ClerkIdentity, Permission
 from backend.errors import InvalidInput, KnopfdruckError, NotFound
 from frontend import flow
 from frontend.console.common import render, require_clerk
-from frontend.pages_application import parse_date
+from frontend.pages_application import normalise_amount, parse_date
 from frontend.rendering import N_, localized_message
 from frontend.rendering import render as portal_render
 from frontend.web import checked_form, ctx_of, texts
@@ -52,6 +52,9 @@ OUTCOMES = {
     "approved": N_("Bewilligung"),
     "rejected": N_("Ablehnung"),
     "referred": N_("An die Sachbearbeitung"),
+    "incomplete": N_("Unvollständig"),
+    "forbidden": N_("Vertrauensniveau der Anmeldung zu niedrig"),
+    "handed_over": N_("An das Fachverfahren übergeben"),
 }
 CHANGES = {"added": N_("neu"), "removed": N_("entfernt"), "changed": N_("geändert")}
 FIELD_TYPE_LABELS = {
@@ -266,6 +269,21 @@ def _items(data: Any) -> dict[str, Any]:
     }
 
 
+def _as_typed(state: DraftState, answers: dict[str, str]) -> dict[str, str]:
+    """The preview's answers as the portal hands them to intake: amounts as the German form
+    writes them become decimal points, dates ISO days (an unreadable one stays as typed)."""
+    kinds = {f.id: f.type for f in state.definition.fields}
+    typed: dict[str, str] = {}
+    for key, raw in answers.items():
+        if kinds.get(key) == "decimal":
+            typed[key] = normalise_amount(raw, "de")
+        elif kinds.get(key) == "date":
+            typed[key] = parse_date(raw) or raw
+        elif key in kinds:
+            typed[key] = raw
+    return typed
+
+
 def _form_preview_page(
     request: Request,
     draft: ServiceDraft,
@@ -273,6 +291,7 @@ def _form_preview_page(
     persona: str,
     step: str,
     answers: dict[str, str],
+    verdict: designer.PreviewVerdict | None = None,
 ) -> Response:
     """One of the citizen's pages in preview mode: the held data, a question page, or the end."""
     base = f"/console/designer/drafts/{draft.id}"
@@ -300,6 +319,10 @@ def _form_preview_page(
         "persona_name": next(
             (f"{p.given_name} {p.family_name}" for p in PERSONAS if p.id == persona), persona
         ),
+        "answers": answers,
+        "verdict": verdict,
+        "outcome_labels": OUTCOMES,
+        "can_save": draft.status in designer.OPEN_STATES,
     }
     common: dict[str, Any] = {
         "state": state,
@@ -666,16 +689,42 @@ def build() -> APIRouter:
         }
         env = _env(request)
 
-        def run(session: Session) -> tuple[ServiceDraft, DraftState]:
+        def run(
+            session: Session,
+        ) -> tuple[ServiceDraft, DraftState, designer.PreviewVerdict | None]:
             draft = designer.get_draft(session, clerk, draft_id)
-            return draft, designer.form_preview(clerk, env, draft, persona, answers)
+            state = designer.form_preview(clerk, env, draft, persona, answers)
+            verdict = None
+            if step == "end":
+                typed = _as_typed(state, answers)
+                verdict = designer.preview_verdict(clerk, env, draft, persona, typed)
+            return draft, state, verdict
 
         try:
-            draft, state = await _in_session(request, run)
+            draft, state, verdict = await _in_session(request, run)
         except InvalidInput as exc:
             draft = await _in_session(request, lambda s: designer.get_draft(s, clerk, draft_id))
             return _draft_page(request, clerk, draft, errors=_errors(exc), status_code=422)
-        return _form_preview_page(request, draft, state, persona, step, answers)
+        return _form_preview_page(request, draft, state, persona, step, answers, verdict)
+
+    @router.post("/console/designer/drafts/{draft_id}/tests/add")
+    async def designer_add_test(request: Request, draft_id: str) -> Response:
+        """Keep the form preview's answers as a test case, expecting what the rules decide."""
+        env = _env(request)
+
+        def action(s: Session, c: ClerkIdentity, d: ServiceDraft, form: dict[str, str]) -> None:
+            persona = form.get("persona", "")[:64]
+            answers = {
+                k.removeprefix("answer__")[:64]: v[:2000]
+                for k, v in list(form.items())[:200]
+                if k.startswith("answer__")
+            }
+            state = designer.form_preview(c, env, d, persona, answers)
+            designer.add_test_case(
+                s, c, env, d, form.get("name", ""), persona, _as_typed(state, answers)
+            )
+
+        return await _step(request, draft_id, action)
 
     @router.get("/console/designer/services/{service}/diff")
     async def designer_diff(request: Request, service: str) -> Response:

@@ -335,12 +335,22 @@ def test_the_report_s_two_services_are_built_in_the_designer_and_used_by_a_citiz
     press_and_wait(page, page.get_by_role("button", name="Weiter"))
     expect(page.get_by_label("Fläche in Quadratmetern")).to_be_visible()
     page.get_by_label("Fläche in Quadratmetern").fill("12,5")
+    page.get_by_label("Beginn der Nutzung").fill(_in_days(10).strftime("%d.%m.%Y"))
     assert_accessible(page, "designer-form-questions", artifacts)
     page.screenshot(path=str(artifacts / "designer-form-questions.png"), full_page=True)
     press_and_wait(page, page.get_by_role("button", name="Weiter"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Ende der Vorschau")
     expect(page.locator("main")).to_contain_text("12,5")
-    page.get_by_role("link", name="Zurück zum Entwurf").last.click()
+    # What the draft decides for these answers, kept as a test case that must stay green.
+    expect(page.locator("main")).to_contain_text("Bewilligung")
+    expect(page.locator("main")).to_contain_text("31,25")
+    assert_accessible(page, "designer-form-end", artifacts)
+    page.screenshot(path=str(artifacts / "designer-form-end.png"), full_page=True)
+    page.get_by_label("Als Testfall behalten: Name").fill("Vorschau: zehn Tage vorher")
+    press_and_wait(page, page.get_by_role("button", name="Als Testfall speichern"))
+    expect(checks).to_contain_text("Bestanden")
+    expect(checks.get_by_text("grün")).to_have_count(4)
+    expect(page.locator("#tests")).to_contain_text("name: 'Vorschau: zehn Tage vorher'")
 
     # The notice as Erika would receive it: the department's remedy, her answers listed.
     pdf = page.request.get(f"{draft_url}/preview?persona=erika&outcome=approved")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import yaml
 from sqlmodel import Session
 
 from backend.console.models import ServiceDraft
@@ -96,3 +97,25 @@ def test_the_form_preview_shows_held_data_and_stores_nothing(platform: Platform)
     first = julia.get(f"{url}/form?persona=erika&step=nirgends")
     assert first.status_code == 200 and "Diese Angaben liegen der Verwaltung" in first.text
     assert julia.get(f"{url}/form?persona=erika&step=%00x").status_code == 422
+
+    # The end page says what the rules decide; kept as a test case, that becomes its expectation.
+    decided = julia.get(f"{url}/form?persona=erika&step=end&answer__exemplare=2")
+    assert "Bewilligung" in decided.text and "Als Testfall speichern" in decided.text
+    keep = {"persona": "erika", "answer__exemplare": "2"}
+    assert julia.post(f"{url}/tests/add", {**keep, "name": " "}).status_code == 422
+    incomplete = julia.post(f"{url}/tests/add", {"persona": "erika", "name": "Ohne Angabe"})
+    assert incomplete.status_code == 422 and "nicht vollständig" in incomplete.text
+    saved = julia.post(f"{url}/tests/add", {**keep, "name": "Zwei Ausfertigungen"})
+    assert saved.status_code == 303, saved.text[:300]
+    with Session(engine(platform)) as session:
+        draft = session.get(ServiceDraft, url.rsplit("/", 1)[1])
+        assert draft is not None
+        case = yaml.safe_load(draft.tests_text)["cases"][-1]
+        assert draft.checks["ok"] is True, draft.checks
+    assert case["name"] == "Zwei Ausfertigungen" and case["answers"] == {"exemplare": "2"}
+    assert case["expect"] == {
+        "outcome": "approved",
+        "amounts": {"gebuehr": 20.0, "gebuehr_gesamt": 20.0},
+    }
+    again = julia.post(f"{url}/tests/add", {**keep, "name": "Zwei Ausfertigungen"})
+    assert again.status_code == 422 and "gibt es schon" in again.text
