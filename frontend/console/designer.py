@@ -501,8 +501,7 @@ def build() -> APIRouter:
                 posted = form.get(value.key)
                 if posted is not None and posted != value.value:
                     text = designer.edit_value(text, value.path, posted, literal=value.literal)
-            designer.save_draft(s, c, d, text=text)
-            designer.check_draft(s, c, _env(request), d)
+            _save(_env(request), s, c, d, text)
 
         return await _step(request, draft_id, action)
 
@@ -519,8 +518,7 @@ def build() -> APIRouter:
                 form.get("value", ""),
                 form.get("legal_reference", ""),
             )
-            designer.save_draft(s, c, d, text=text)
-            designer.check_draft(s, c, _env(request), d)
+            _save(_env(request), s, c, d, text)
 
         return await _step(request, draft_id, action)
 
