@@ -226,6 +226,12 @@ def _day(raw: str) -> date:
     return date.fromisoformat(parsed)
 
 
+def _known_list(kind: str) -> None:
+    """Fields, rules and fees have add and remove forms; any other list is no page."""
+    if kind not in designer_forms.LIST_KEYS:
+        raise NotFound("Diese Seite gibt es nicht. (Not found.)")
+
+
 def _save(
     env: designer.CheckSettings, s: Session, c: ClerkIdentity, d: ServiceDraft, text: str
 ) -> None:
@@ -579,11 +585,10 @@ def build() -> APIRouter:
     @router.post("/console/designer/drafts/{draft_id}/items/{kind}/add")
     async def designer_add_item(request: Request, draft_id: str, kind: str) -> Response:
         """Add a field (with its data need), a rule or a fee from the form, then check."""
-        if kind not in designer_forms.LIST_KEYS:
-            raise NotFound("Diese Seite gibt es nicht. (Not found.)")
         connectors = ctx_of(request).connectors
 
         def action(s: Session, c: ClerkIdentity, d: ServiceDraft, form: dict[str, str]) -> None:
+            _known_list(kind)  # after the CSRF check of _step, like every refusal
             item = (
                 designer_forms.field_item(form, connectors)
                 if kind == "fields"
@@ -598,10 +603,9 @@ def build() -> APIRouter:
     @router.post("/console/designer/drafts/{draft_id}/items/{kind}/remove")
     async def designer_remove_item(request: Request, draft_id: str, kind: str) -> Response:
         """Remove a field, rule or fee; what still refers to it turns the checks red."""
-        if kind not in designer_forms.LIST_KEYS:
-            raise NotFound("Diese Seite gibt es nicht. (Not found.)")
 
         def action(s: Session, c: ClerkIdentity, d: ServiceDraft, form: dict[str, str]) -> None:
+            _known_list(kind)
             _save(
                 _env(request), s, c, d, designer_forms.remove_item(d.text, kind, form.get("id", ""))
             )
