@@ -530,7 +530,19 @@ def set_procedure(text: str, form: dict[str, str]) -> str:
             "at": _required(form, "court_at", "Gericht, nach „bei“"),
             "address": _required(form, "court_address", "Anschrift des Gerichts"),
         }
-    return set_entry(text, (), "procedure", procedure)
+    text = set_entry(text, (), "procedure", procedure)
+    # The letterhead names the same authority as the remedy: without a top-level `authority`
+    # a notice would print the platform's default authority above another one's remedy.
+    name = procedure["authority"]["name"]
+    root = _compose(text)
+    if _entry(root, "authority") is not None:
+        return set_entry(text, (), "authority", name)
+    found = _entry(root, "procedure")
+    assert found is not None
+    lines = text.splitlines(keepends=True)
+    at = _last_line(found[1]) + 1
+    added = [f"{line}\n" for line in _block({"authority": name}, "")]
+    return _checked("".join(lines[:at] + added + lines[at:]))
 
 
 def set_automation(

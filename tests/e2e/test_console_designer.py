@@ -361,6 +361,8 @@ def test_the_report_s_two_services_are_built_in_the_designer_and_used_by_a_citiz
     )
     assert "Erika Mustermann" in text and "VORSCHAU" in text
     assert "Verwaltungsgericht Köln" in text and "Beispielstadt" not in text
+    # The letterhead is the authority the remedy names, not the platform's default office.
+    assert "Amt für Straßen und Radwegebau" in text and "Bürgeramt" not in text
     assert "Fläche in Quadratmetern" in text
 
     press_and_wait(page, page.get_by_role("button", name="Zur Freigabe geben"))

@@ -192,6 +192,8 @@ def test_remedy_and_automation_forms_replace_their_blocks(tmp_path: Path) -> Non
     text = forms.set_automation(text, "", ["qa_sample", "remark", "rule_referred"], "5")
     data = yaml.safe_load(text)
     assert data["procedure"]["court"]["name"] == "Verwaltungsgericht Köln"
+    # The letterhead names the remedy's authority, never the platform's default.
+    assert data["authority"] == "Stadt Köln – Amt für Straßen"
     assert data["automation"] == {
         "referral_triggers": ["remark", "rule_referred", "qa_sample"],
         "qa_sample_rate": 0.05,
