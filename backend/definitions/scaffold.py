@@ -188,7 +188,8 @@ NOTICE_TEMPLATE = """\
 
 LISTING_NOTICE_TEMPLATE = """\
 {#- Notice of a service made in the designer. It lists the application as the citizen gave and
-    confirmed it (context `answers`, in the definition's order), so it stays right whatever
+    confirmed it with where each value comes from (context `answers`, in the definition's
+    order), so it stays right whatever
     fields the department adds or removes later; the shared layout adds tenor, costs, reasons
     and the legal remedy. A department that wants its own wording edits this file. -#}
 {% extends "bescheid_layout.html" %}
@@ -200,7 +201,10 @@ LISTING_NOTICE_TEMPLATE = """\
     {% for row in answers %}
     <tr>
       <th scope="row">{{ row.label }}</th>
-      <td><span class="value">{{ row.value }}</span></td>
+      <td>
+        <span class="value">{{ row.value }}</span>
+        {% if row.source %}<span class="source">{{ row.source }}</span>{% endif %}
+      </td>
     </tr>
     {% endfor %}
   </tbody>

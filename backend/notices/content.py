@@ -252,10 +252,15 @@ def template_context(
         "automated": automated,
         "official": official,
         "fields": typed,
-        # The application as the citizen gave and confirmed it, label and value in German, in
-        # the definition's order: a notice can list it without naming each field (designer).
+        # The application as the citizen gave and confirmed it, label, value in German and where
+        # the value comes from, in the definition's order: a notice can list it without naming
+        # each field (designer).
         "answers": [
-            {"label": f.label.de, "value": display_value(f, values[f.id], "de")}
+            {
+                "label": f.label.de,
+                "value": display_value(f, values[f.id], "de"),
+                "source": source(f.id),
+            }
             for f in definition.fields
             if f.type != "file" and values.get(f.id) not in (None, "")
         ],

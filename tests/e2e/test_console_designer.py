@@ -364,6 +364,8 @@ def test_the_report_s_two_services_are_built_in_the_designer_and_used_by_a_citiz
     # The letterhead is the authority the remedy names, not the platform's default office.
     assert "Amt für Straßen und Radwegebau" in text and "Bürgeramt" not in text
     assert "Fläche in Quadratmetern" in text
+    # Each held value says where it comes from (the register, as of its date).
+    assert "Melderegister" in text
 
     press_and_wait(page, page.get_by_role("button", name="Zur Freigabe geben"))
     expect(page.locator("dl.facts")).to_contain_text("Wartet auf Freigabe")
