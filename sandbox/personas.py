@@ -151,6 +151,7 @@ _MIA_BIRTH = _days_ago(19)
 _MIA = Child("Mia", "Becker", "49370450525", _MIA_BIRTH, "Köln", "weiblich")
 _BECKER_FLAT = Address("Körnerstraße", "43", "50823", "Köln")
 _LANGE_FLAT = Address("Moltkestraße", "22", "50674", "Köln")
+_TOBIAS_MOVE = _days_ago(30)
 
 PERSONAS: tuple[Persona, ...] = (
     Persona(
@@ -378,6 +379,58 @@ PERSONAS: tuple[Persona, ...] = (
         enrolment=Enrolment(
             "Universität zu Köln", "Informatik", "Bachelor of Science", date(2023, 10, 1)
         ),
+    ),
+    # Residents of the other tenants: Kreisstadt Bergheim (NRW) and Stadt Neuenhaus (Lower
+    # Saxony); sandbox.population_data maps their postcodes to the municipalities' ARS.
+    Persona(
+        id="stefan",
+        given_name="Stefan",
+        family_name="Wagner",
+        trust_level="substanziell",
+        sub="28eb9248-341e-4077-bd8e-aa21bbea2619",
+        description="One car, living in a residents' parking zone of Bergheim (Innenstadt "
+        "Bergheim), not of Köln.",
+        idnr="92558105747",
+        birthdate=date(1982, 9, 14),
+        birthplace="Bergheim",
+        address=Address("Schützenstraße", "12", "50126", "Bergheim"),
+        moved_in=date(2016, 5, 1),
+        sex="männlich",
+        vehicles=(Vehicle("BM-SW 1409", "M1", "Ford", date(2021, 4, 12)),),
+    ),
+    Persona(
+        id="hanna",
+        given_name="Hanna",
+        family_name="Brinkmann",
+        trust_level="substanziell",
+        sub="fb36ab8a-9f9c-4a4a-947d-c678844fd72d",
+        description="Lives in Neuenhaus (Grafschaft Bentheim, Lower Saxony), far from Köln; "
+        "no car.",
+        idnr="28035361735",
+        birthdate=date(1995, 2, 3),
+        birthplace="Nordhorn",
+        address=Address("Uelsener Straße", "18", "49828", "Neuenhaus"),
+        moved_in=date(2020, 3, 1),
+        sex="weiblich",
+    ),
+    Persona(
+        id="tobias",
+        given_name="Tobias",
+        family_name="Keller",
+        trust_level="substanziell",
+        sub="38a0bfc1-cd1e-4757-9851-26f4487692ae",
+        description="Moved from Köln to Bergheim a month ago, outside every parking zone; "
+        "his car is already registered in Bergheim.",
+        idnr="38657490182",
+        birthdate=date(1989, 6, 27),
+        birthplace="Köln",
+        address=Address("Robert-Koch-Straße", "9", "50127", "Bergheim"),
+        moved_in=_TOBIAS_MOVE,
+        previous_address=Address("Gutenbergstraße", "87", "50823", "Köln"),
+        sex="männlich",
+        # He reported the move to the Zulassungsstelle at once and took a BM plate (he could
+        # have kept his K plate): its holder address is the new one, unlike Mehmet's.
+        vehicles=(Vehicle("BM-TK 627", "M1", "Toyota", _TOBIAS_MOVE + timedelta(days=4)),),
     ),
     Persona(
         id="clerk-buergeramt",

@@ -1,8 +1,9 @@
-"""Word lists the synthetic population is drawn from: common names, Köln streets, employers.
+"""Word lists the synthetic population is drawn from: common names, streets, employers.
 
 The streets carry the residents' parking zone they lie in, so Melderegister addresses and
 Geodaten agree. Zones are keyed by street and postcode: the Aachener Straße runs through
-the Belgisches Viertel (50674, a zone) and through Weiden (50859, none).
+the Belgisches Viertel (50674, a zone) and through Weiden (50859, none). Generated residents
+live in Köln; Bergheim and Neuenhaus streets are there for the personas of those tenants.
 """
 
 from __future__ import annotations
@@ -71,11 +72,40 @@ ZONES: dict[str, str] = {
     "K-12": "Belgisches Viertel",
     "K-18": "Sülz",
     "K-21": "Ehrenfeld",
+    # The sandbox's own zone for Bergheim's old town, not a copy of the city's real zone plan.
+    "BM-1": "Innenstadt Bergheim",
 }
 """Residents' parking zones (Bewohnerparkgebiete, § 45 Abs. 1b Nr. 2a StVO) by code."""
 
-STREETS: tuple[tuple[str, str, str | None, int], ...] = (
-    # (street, postcode, zone code or None, highest house number)
+KOELN_ARS = "053150000000"
+BERGHEIM_ARS = "053620008008"
+# Stadt Neuenhaus is AGS 03456014 (not 03456012, which is Laar in the Samtgemeinde Emlichheim)
+# and a member of the Samtgemeinde Neuenhaus, Verbandsschlüssel 03 4 56 5402; its ARS is
+# therefore 03 4 56 5402 014. Sources: Wikipedia "Neuenhaus" and "Samtgemeinde Neuenhaus"
+# infoboxes, and the Statistische Ämter's "Anschriften der Gemeinde- und Stadtverwaltungen",
+# which lists 03456004, -005, -013, -014 and -017 as the Samtgemeinde's members.
+NEUENHAUS_ARS = "034565402014"
+
+MUNICIPALITIES: dict[str, str] = {
+    KOELN_ARS: "Köln",
+    BERGHEIM_ARS: "Bergheim",
+    NEUENHAUS_ARS: "Neuenhaus",
+}
+"""The municipalities the sandbox has residents in, by Amtlicher Regionalschlüssel (ARS)."""
+
+POSTCODE_RANGES: tuple[tuple[str, str, str], ...] = (
+    # (first postcode, last postcode, ARS); every postcode from 50667 to 51149 is Köln's.
+    ("50667", "51149", KOELN_ARS),
+    ("50126", "50127", BERGHEIM_ARS),
+    ("50129", "50129", BERGHEIM_ARS),
+    ("49828", "49828", NEUENHAUS_ARS),
+)
+"""The one place the sandbox maps a postcode to the municipality (ARS) it lies in."""
+
+Street = tuple[str, str, str | None, int]
+"""(street, postcode, zone code or None, highest house number)"""
+
+STREETS: tuple[Street, ...] = (
     ("Brüsseler Straße", "50674", "K-12", 120),
     ("Lütticher Straße", "50674", "K-12", 70),
     ("Moltkestraße", "50674", "K-12", 140),
@@ -115,6 +145,23 @@ STREETS: tuple[tuple[str, str, str | None, int], ...] = (
     ("Roggendorfer Straße", "50769", None, 90),
     ("Frankfurter Straße", "51147", None, 300),
 )
+"""Köln streets, the only ones the generated population is drawn onto."""
+
+BERGHEIM_STREETS: tuple[Street, ...] = (
+    ("Hauptstraße", "50126", "BM-1", 110),
+    ("Schützenstraße", "50126", "BM-1", 40),
+    ("Bethlehemer Straße", "50126", "BM-1", 60),
+    ("Robert-Koch-Straße", "50127", None, 40),  # Quadrath-Ichendorf
+)
+
+NEUENHAUS_STREETS: tuple[Street, ...] = (
+    ("Hauptstraße", "49828", None, 80),
+    ("Uelsener Straße", "49828", None, 90),
+    ("Veldhausener Straße", "49828", None, 120),
+)
+
+MAPPED_STREETS: tuple[Street, ...] = STREETS + BERGHEIM_STREETS + NEUENHAUS_STREETS
+"""Every street the sandbox's Geodaten know, with the parking zone it lies in."""
 
 PREVIOUS_TOWNS: tuple[tuple[str, str, str], ...] = (
     ("Bahnhofstraße", "53111", "Bonn"),

@@ -183,7 +183,7 @@ class Population:
 
 def zone_of(address: Address) -> str | None:
     """Code of the residents' parking zone an address lies in; None outside every zone."""
-    for street, plz, zone, _ in words.STREETS:
+    for street, plz, zone, _ in words.MAPPED_STREETS:
         if (street, plz) == (address.strasse, address.plz):
             return zone
     return None
@@ -191,7 +191,18 @@ def zone_of(address: Address) -> str | None:
 
 def is_known_street(address: Address) -> bool:
     """Whether the city's map knows the street in this postcode (Geodaten's reach)."""
-    return any((s, p) == (address.strasse, address.plz) for s, p, _, _ in words.STREETS)
+    return any((s, p) == (address.strasse, address.plz) for s, p, _, _ in words.MAPPED_STREETS)
+
+
+def municipality_key(plz: str) -> str:
+    """The ARS of the municipality a postcode lies in: whose residents' register holds whom,
+    and so which tenant is competent for a resident."""
+    for first, last, ars in words.POSTCODE_RANGES:
+        if first <= plz <= last and len(plz) == len(first):
+            return ars
+    # Every address in the population has a mapped postcode (tests/unit/test_sandbox_population);
+    # a new one belongs in population_data.POSTCODE_RANGES, not behind a silent null.
+    raise ValueError(f"postcode {plz!r} lies in no municipality the sandbox knows")
 
 
 def stable_record_id(prefix: str, seed: str) -> str:

@@ -22,6 +22,12 @@ _ATTRIBUTES: tuple[tuple[str, AttributeType, str], ...] = (
     ("anschrift.hausnummer", "string", "Hausnummer der Hauptwohnung"),
     ("anschrift.plz", "string", "Postleitzahl der Hauptwohnung"),
     ("anschrift.ort", "string", "Ort der Hauptwohnung"),
+    # The municipality of the address: routing a resident to the competent authority needs it.
+    (
+        "anschrift.gemeindeschluessel",
+        "string",
+        "Amtlicher Regionalschlüssel (12 Stellen) der Gemeinde der Hauptwohnung",
+    ),
     ("einzugsdatum", "date", "Einzugsdatum in die Hauptwohnung"),
     ("fruehere_anschrift.strasse", "string", "Straße der vorigen Hauptwohnung"),
     ("fruehere_anschrift.hausnummer", "string", "Hausnummer der vorigen Hauptwohnung"),

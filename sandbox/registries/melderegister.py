@@ -12,7 +12,7 @@ from fastapi import APIRouter
 
 from sandbox.personas import Address
 from sandbox.population import LazyPopulation
-from sandbox.population_model import ADULT_AGE, Person, Population, age_on
+from sandbox.population_model import ADULT_AGE, Person, Population, age_on, municipality_key
 from sandbox.registries.common import (
     OPTIONAL_HEADERS,
     PURPOSE_HEADERS,
@@ -46,6 +46,7 @@ ATTRIBUTES: tuple[str, ...] = (
     "anschrift.hausnummer",
     "anschrift.plz",
     "anschrift.ort",
+    "anschrift.gemeindeschluessel",
     "einzugsdatum",
     "fruehere_anschrift.strasse",
     "fruehere_anschrift.hausnummer",
@@ -62,7 +63,11 @@ ATTRIBUTES: tuple[str, ...] = (
 
 # § 51 Abs. 1 BMG protects a person at risk from having the address disclosed. The sandbox
 # withholds it from automated reads; a clerk must ask the Meldebehörde (§ 51 Abs. 2 BMG).
-BLOCKED: tuple[str, ...] = tuple(a for a in ATTRIBUTES if "anschrift." in a)
+# The Gemeindeschlüssel stays readable: it names the municipality, not where in it the person
+# can be found, and without it her case could not reach the authority competent for it.
+BLOCKED: tuple[str, ...] = tuple(
+    a for a in ATTRIBUTES if "anschrift." in a and a != "anschrift.gemeindeschluessel"
+)
 
 # § 51 Abs. 1 BMG bars a Melderegisterauskunft to third parties; it does not bar the person
 # herself. A read whose legal basis is the person's own certificate (§ 18 BMG) or own information
@@ -125,6 +130,7 @@ def entry_for(population: Population, person: Person) -> Eintrag:
         "geburtsort": person.birthplace,
         "geschlecht": person.sex,
         **_address("anschrift", person.address),
+        "anschrift.gemeindeschluessel": municipality_key(person.address.plz),
         "einzugsdatum": iso(person.moved_in),
         **_address("fruehere_anschrift", person.previous_address),
         "staatsangehoerigkeit": person.nationality,

@@ -305,6 +305,31 @@ def test_an_information_block_withholds_the_address_only(registries_url: str) ->
     assert got["melderegister:anschrift.strasse"] == "<failed>"
     assert got["melderegister:fruehere_anschrift.strasse"] == "<failed>"
     assert got["geodaten:in_bewohnerparkgebiet"] == "<failed>"
+    # The municipality is not the address: her case can still reach the competent authority.
+    assert got["melderegister:anschrift.gemeindeschluessel"] == "053150000000"
+
+
+def test_residents_of_the_other_tenants_carry_their_municipality(registries_url: str) -> None:
+    registers = ["melderegister", "kfz-zulassungsregister", "geodaten"]
+    stefan = read_all(registries_url, "stefan", registers)
+    assert stefan["melderegister:anschrift.gemeindeschluessel"] == "053620008008"
+    assert stefan["kfz-zulassungsregister:kennzeichen"] == "BM-SW 1409"
+    assert stefan["geodaten:bewohnerparkgebiet"] == "BM-1"
+    assert stefan["geodaten:bewohnerparkgebiet.name"] == "Innenstadt Bergheim"
+    hanna = read_all(registries_url, "hanna", registers)
+    assert hanna["melderegister:anschrift.ort"] == "Neuenhaus"
+    assert hanna["melderegister:anschrift.gemeindeschluessel"] == "034565402014"
+    assert hanna["kfz-zulassungsregister:anzahl_fahrzeuge"] == 0
+    assert hanna["geodaten:in_bewohnerparkgebiet"] is False
+    tobias = read_all(registries_url, "tobias", registers)
+    assert tobias["melderegister:anschrift.gemeindeschluessel"] == "053620008008"
+    assert tobias["melderegister:fruehere_anschrift.ort"] == "Köln"
+    assert (local_today() - tobias["melderegister:einzugsdatum"]).days <= 31
+    assert tobias["kfz-zulassungsregister:kennzeichen"] == "BM-TK 627"
+    assert tobias["kfz-zulassungsregister:halteranschrift.ort"] == "Bergheim"
+    assert tobias["geodaten:in_bewohnerparkgebiet"] is False
+    erika = read_all(registries_url, "erika", ["melderegister"])
+    assert erika["melderegister:anschrift.gemeindeschluessel"] == "053150000000"
 
 
 def test_someone_unknown_to_the_residents_register(registries_url: str) -> None:

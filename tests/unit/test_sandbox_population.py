@@ -10,13 +10,15 @@ import pytest
 from backend.definitions.constraints import local_today
 from sandbox.personas import PERSONAS, persona_by_id
 from sandbox.population import LazyPopulation, build_population
-from sandbox.population_data import FORBIDDEN_PLATE_LETTERS
+from sandbox.population_data import FORBIDDEN_PLATE_LETTERS, MAPPED_STREETS, MUNICIPALITIES
 from sandbox.population_model import (
     ADULT_AGE,
     Person,
     Population,
     age_on,
     idnr_check_digit,
+    is_known_street,
+    municipality_key,
     zone_of,
 )
 
@@ -146,6 +148,42 @@ def test_the_edge_case_personas_are_what_the_docs_promise(population: Population
     assert len(population.vehicles[person("katrin").idnr]) == 1
     assert len(population.vehicles[person("bernd").idnr]) == 1
     assert person("lukas").idnr in population.enrolments
+
+
+def test_every_resident_lives_in_a_municipality_the_sandbox_knows(
+    population: Population,
+) -> None:
+    for person in population.persons.values():
+        assert municipality_key(person.address.plz) in MUNICIPALITIES, person.address
+    for _, plz, _, _ in MAPPED_STREETS:
+        assert municipality_key(plz) in MUNICIPALITIES, plz
+    assert municipality_key("50667") == municipality_key("51149") == "053150000000"
+    assert municipality_key("50129") == "053620008008"
+    with pytest.raises(ValueError, match="53111"):
+        municipality_key("53111")
+
+
+def test_the_personas_of_the_other_tenants(population: Population) -> None:
+    def person(persona_id: str) -> Person:
+        persona = persona_by_id(persona_id)
+        assert persona is not None and persona.idnr and persona.trust_level == "substanziell"
+        assert idnr_check_digit(persona.idnr[:10]) == int(persona.idnr[10])
+        return population.persons[persona.idnr]
+
+    stefan, hanna, tobias = person("stefan"), person("hanna"), person("tobias")
+    assert municipality_key(stefan.address.plz) == "053620008008"
+    assert zone_of(stefan.address) == "BM-1"
+    assert [v.plate[:3] for v in population.vehicles[stefan.idnr]] == ["BM-"]
+    assert municipality_key(hanna.address.plz) == "034565402014"
+    assert is_known_street(hanna.address) and hanna.idnr not in population.vehicles
+    assert municipality_key(tobias.address.plz) == "053620008008"
+    assert tobias.previous_address is not None
+    assert municipality_key(tobias.previous_address.plz) == "053150000000"
+    assert (local_today() - tobias.moved_in).days <= 31
+    assert is_known_street(tobias.address) and zone_of(tobias.address) is None
+    [car] = population.vehicles[tobias.idnr]
+    assert car.plate.startswith("BM-") and car.registered_on >= tobias.moved_in
+    assert tobias.idnr not in population.holder_addresses
 
 
 def test_the_lazy_population_is_built_once_for_all_threads() -> None:
