@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     services_dir: Path = Field(
         Path("services"), description="Folder holding one folder per service."
     )
+    tenants_dir: Path | None = Field(
+        None,
+        description="Folder of tenants: one folder per authority with tenant.yaml and the "
+        "overlays of the services it activates (docs/tenants.md). Empty: 'tenants' next to "
+        "services_dir, so both travel together. A missing folder: no tenants.",
+    )
     portal_config: Path = Field(
         Path("config/portal.yaml"),
         description="The operator's legal information: Impressum, data protection officer, "
@@ -421,6 +427,10 @@ class Settings(BaseSettings):
                 raise ValueError(f"{item!r} is no IP address or CIDR network") from exc
         return value
 
+    def tenants_folder(self) -> Path:
+        """The tenants folder: the configured one, else 'tenants' next to the services."""
+        return self.tenants_dir or (self.services_dir.parent / "tenants").resolve()
+
     @model_validator(mode="after")
     def _derive(self) -> Settings:
         base = self.base_url.rstrip("/")
@@ -428,6 +438,7 @@ class Settings(BaseSettings):
         # Folders are fixed at start-up: a relative KNOPFDRUCK_SERVICES_DIR means relative to
         # where the process started, and every later join (templates, registries) sees one path.
         self.services_dir = self.services_dir.resolve()
+        self.tenants_dir = (self.tenants_dir or self.services_dir.parent / "tenants").resolve()
         self.registries_dir = self.registries_dir.resolve()
         self.portal_config = self.portal_config.resolve()
         if not self.database_url:

@@ -42,6 +42,7 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
         return _fail(f"{path}: no such file or directory")
     problems, warnings = check_tree(path, _connectors(settings))
     warnings += _legal_page_warnings(path, settings)
+    problems += _tenant_problems(path, settings)
     for line in problems + warnings:
         print(line, file=sys.stderr)
     # Warnings keep the exit code at 0: the definition works, but deserves a look before go-live.
@@ -51,6 +52,19 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     print(f"{path}: all service definitions are valid{counted}")
     return 0
+
+
+def _tenant_problems(path: Path, settings: Settings) -> list[str]:
+    """Issue 13: every template x tenant combination, when the platform's own services folder is
+    validated (a single folder or another tree has no tenants of its own)."""
+    from backend.definitions.loader import load_tree
+    from backend.tenants.loader import load_tenants
+
+    if path.resolve() != settings.services_dir or not settings.tenants_folder().is_dir():
+        return []
+    connectors = _connectors(settings)
+    templates, _problems = load_tree(path, connectors)
+    return load_tenants(settings.tenants_folder(), templates, connectors)[1]
 
 
 def _legal_page_warnings(path: Path, settings: Settings) -> list[str]:
@@ -322,6 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     from knopfdruck.cli_catalogue import register as register_catalogue
 
     register_catalogue(sub, services)  # catalogue export, services import-xzufi (issue 16)
+    from knopfdruck.cli_tenants import register as register_tenants
+
+    register_tenants(sub)  # tenants validate, list, new, activate (issue 13)
     return parser
 
 

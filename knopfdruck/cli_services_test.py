@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from backend.cases.service_tests import TenantTests
     from backend.definitions.catalogue import Catalogue
+    from backend.definitions.loader import LoadedDefinition
     from backend.settings import Settings
+    from prefill.connectors.registry import ConnectorRegistry
 
 
 def register(services: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,6 +35,14 @@ def register(services: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         dest="services",
         default="",
         help="services folder (default: settings)",
+    )
+    parser.add_argument(
+        "--tenant",
+        default="",
+        help="only the cases of this tenant: its tests/ folder and cases naming it",
+    )
+    parser.add_argument(
+        "--tenants", default="", help="tenants folder (default: settings, with --services unset)"
     )
     parser.add_argument("--verbose", "-v", action="store_true", help="list passing cases as well")
     parser.set_defaults(func=cmd_services_test)
@@ -70,8 +81,19 @@ def cmd_services_test(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     skipped = [slug for slug in slugs if slug not in catalogue]
     slugs = [slug for slug in slugs if slug in catalogue]
+    tenants, tenant_problems = _tenant_tests(args, settings, path, loaded, connectors)
+    for problem in tenant_problems:
+        print(problem, file=sys.stderr)
+    if args.tenant and args.tenant not in tenants:
+        known = ", ".join(sorted(tenants)) or "none"
+        print(f"knopfdruck: unknown or invalid tenant {args.tenant!r} ({known})", file=sys.stderr)
+        return 2
+    if args.tenant:
+        slugs = [slug for slug in slugs if slug in tenants[args.tenant].catalogue]
     check = functools.partial(render_problems, settings, NoticeRenderer(path.resolve()))
-    results = run_service_tests_sync(catalogue, connectors, slugs, check)
+    results = run_service_tests_sync(
+        catalogue, connectors, slugs, check, tenants=tenants, only_tenant=args.tenant or None
+    )
     failed = 0
     for result in results:
         label = f"{result.case.service} :: {result.case.name}"
@@ -86,7 +108,10 @@ def cmd_services_test(args: argparse.Namespace, settings: Settings) -> int:
             print(f"      {line}")
     without = [slug for slug in slugs if not any(r.case.service == slug for r in results)]
     for slug in without:
-        print(f"note: {slug} has no test cases (add {slug}/tests/*.yaml)")
+        where = (
+            f"tenants/{args.tenant}/tests/{slug}.yaml" if args.tenant else f"{slug}/tests/*.yaml"
+        )
+        print(f"note: {slug} has no test cases (add {where})")
     for slug in skipped:
         print(f"SKIP  {slug}: not tested, its definition is invalid (problems above)")
     passed = len(results) - failed
@@ -94,7 +119,36 @@ def cmd_services_test(args: argparse.Namespace, settings: Settings) -> int:
         f"{passed} passed, {failed} failed, {len(results)} case(s) in {len(slugs)} service(s)"
         + (f", {len(skipped)} invalid service(s) not tested" if skipped else "")
     )
-    return 1 if failed or skipped or (problems and not args.slug) else 0
+    return 1 if failed or skipped or tenant_problems or (problems and not args.slug) else 0
+
+
+def _tenant_tests(
+    args: argparse.Namespace,
+    settings: Settings,
+    services: Path,
+    loaded: list[LoadedDefinition],
+    connectors: ConnectorRegistry,
+) -> tuple[dict[str, TenantTests], list[str]]:
+    """Each valid tenant's activations and test folder; the platform's tenants go with the
+    platform's services folder only, another tree names its tenants with --tenants."""
+    from backend.cases.service_tests import TenantTests
+    from backend.definitions.catalogue import Catalogue
+    from backend.tenants.loader import load_tenants
+
+    if args.tenants:
+        folder = Path(args.tenants)
+    elif services.resolve() == settings.services_dir:
+        folder = settings.tenants_folder()
+    else:
+        return {}, []
+    tenancy, problems = load_tenants(folder, loaded, connectors)
+    tests = {
+        tenant_id: TenantTests(
+            Catalogue(tenancy.entries(tenant_id)), tenancy.tests_folder(tenant_id)
+        )
+        for tenant_id in tenancy.tenants
+    }
+    return tests, problems
 
 
 def catalogue_slugs(catalogue: Catalogue) -> list[str]:

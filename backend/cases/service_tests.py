@@ -8,6 +8,8 @@ A service folder holds ``tests/*.yaml``, each with a list under ``cases:``::
         reference_date: 2026-03-01      # optional; default: the day the test runs
         version: "2.0.0"                # optional: test this version, e.g. one valid from
                                         # next year (default: the version valid today)
+        tenant: bergheim                # optional: the service as this tenant activated it
+                                        # (implied for tenants/<id>/tests/<service>.yaml)
         answers: {kennzeichen: K-KS 4711}
         disputes: {strasse: Ich bin umgezogen.}   # optional: "this is wrong"
         remark: Bitte rufen Sie mich an.          # optional
@@ -65,7 +67,8 @@ OUTCOMES = ("approved", "rejected", "referred", "handed_over", "incomplete", "fo
 PREFILL_STATES = ("ok", "empty", "failed")
 _SANDBOX_URL = "http://sandbox-registries.test"
 _CASE_KEYS = {
-    "name", "persona", "reference_date", "version", "answers", "disputes", "remark", "expect"
+    "name", "persona", "reference_date", "version", "tenant", "answers", "disputes", "remark",
+    "expect",
 }  # fmt: skip
 _EXPECT_KEYS = {
     "outcome", "amounts", "categories", "referral_reasons", "prefill", "missing", "invalid"
@@ -106,6 +109,8 @@ class ServiceTestCase:
     line: int = 0
     """Line of the case in its file, so a failure points at it."""
     version: str | None = None
+    tenant: str | None = None
+    """The tenant whose activation of the service the case tests; None: the template."""
 
 
 @dataclass(frozen=True)
@@ -140,7 +145,9 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
     return {str(k): v for k, v in value.items()}
 
 
-def _parse_case(service: str, raw: Any, file: Path, index: int, line: int = 0) -> ServiceTestCase:
+def _parse_case(
+    service: str, raw: Any, file: Path, index: int, line: int = 0, tenant: str | None = None
+) -> ServiceTestCase:
     where = f"{file}:{line}: cases[{index}]" if line else f"{file}: cases[{index}]"
     if not isinstance(raw, dict):
         raise CaseFileError(f"{where}: expected a mapping with name, persona and expect")
@@ -181,6 +188,12 @@ def _parse_case(service: str, raw: Any, file: Path, index: int, line: int = 0) -
     version = raw.get("version")
     if version is not None and not isinstance(version, str | int | float):
         raise CaseFileError(f'{where}.version: expected a version string, e.g. "2.0.0"')
+    named = raw.get("tenant")
+    if named is not None and (not isinstance(named, str) or (tenant and named != tenant)):
+        raise CaseFileError(
+            f"{where}.tenant: expected a tenant id"
+            + (f"; this file's cases are tenant {tenant!r}'s" if tenant else "")
+        )
     return ServiceTestCase(
         service=service,
         name=name,
@@ -204,6 +217,7 @@ def _parse_case(service: str, raw: Any, file: Path, index: int, line: int = 0) -
         file=file,
         line=line,
         version=str(version) if version is not None else None,
+        tenant=named or tenant,
     )
 
 
@@ -231,22 +245,32 @@ def read_cases(service: str, folder: Path) -> tuple[list[ServiceTestCase], list[
     cases: list[ServiceTestCase] = []
     broken: list[BrokenCase] = []
     for file in sorted((folder / "tests").glob("*.yaml")):
+        read, unreadable = read_case_file(service, file)
+        cases += read
+        broken += unreadable
+    return cases, broken
+
+
+def read_case_file(
+    service: str, file: Path, tenant: str | None = None
+) -> tuple[list[ServiceTestCase], list[BrokenCase]]:
+    """The cases of one test file; with a tenant, each case tests that tenant's activation."""
+    cases: list[ServiceTestCase] = []
+    broken: list[BrokenCase] = []
+    try:
+        text = file.read_text(encoding="utf-8")
+        document = yaml.safe_load(text)
+        lines = _case_lines(text)
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        return [], [BrokenCase(file, 0, f"{file}: invalid YAML: {exc}")]
+    if not isinstance(document, dict) or not isinstance(document.get("cases"), list):
+        return [], [BrokenCase(file, 0, f"{file}: expected a top-level 'cases:' list")]
+    for index, raw in enumerate(document["cases"]):
+        line = lines[index] if index < len(lines) else 0
         try:
-            text = file.read_text(encoding="utf-8")
-            document = yaml.safe_load(text)
-            lines = _case_lines(text)
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            broken.append(BrokenCase(file, 0, f"{file}: invalid YAML: {exc}"))
-            continue
-        if not isinstance(document, dict) or not isinstance(document.get("cases"), list):
-            broken.append(BrokenCase(file, 0, f"{file}: expected a top-level 'cases:' list"))
-            continue
-        for index, raw in enumerate(document["cases"]):
-            line = lines[index] if index < len(lines) else 0
-            try:
-                cases.append(_parse_case(service, raw, file, index, line))
-            except CaseFileError as exc:
-                broken.append(BrokenCase(file, line, str(exc)))
+            cases.append(_parse_case(service, raw, file, index, line, tenant))
+        except CaseFileError as exc:
+            broken.append(BrokenCase(file, line, str(exc)))
     return cases, broken
 
 
@@ -435,32 +459,84 @@ async def run_case(
     )
 
 
+@dataclass(frozen=True)
+class TenantTests:
+    """One tenant's services as it activated them, and the folder of its own test files."""
+
+    catalogue: Catalogue
+    tests: Path
+    """tenants/<id>/tests: one <service>.yaml per activated service."""
+
+
 async def run_service_tests(
     catalogue: Catalogue,
     connectors: ConnectorRegistry,
     services: Iterable[str],
     check_documents: DocumentCheck | None = None,
+    *,
+    tenants: Mapping[str, TenantTests] | None = None,
+    only_tenant: str | None = None,
 ) -> list[CaseResult]:
-    """Run every case of the named services against one fresh sandbox."""
+    """Run every case of the named services against one fresh sandbox: the templates' own
+    cases and each tenant's (a case naming a tenant runs against that tenant's activation);
+    with only_tenant, just the cases of that tenant."""
+    tenants = tenants or {}
     sandbox = SandboxPrefill(connectors)
     results: list[CaseResult] = []
     try:
         for slug in services:
             folder = catalogue.folder(slug)
             cases, broken = read_cases(slug, folder)
+            for tenant_id, tenant in sorted(tenants.items()):
+                file = tenant.tests / f"{slug}.yaml"
+                if file.is_file():
+                    more, unreadable = read_case_file(slug, file, tenant_id)
+                    cases += more
+                    broken += unreadable
+            if only_tenant is not None:
+                cases = [case for case in cases if case.tenant == only_tenant]
+                broken = [b for b in broken if _in_tenant_file(b.file, tenants.get(only_tenant))]
             results += [_broken_result(slug, problem) for problem in broken]
-            versions = {d.version: d for d in catalogue.versions(slug)}
             for case in cases:
-                if case.version is not None and case.version not in versions:
-                    known = ", ".join(versions)
-                    problem = f"version: {slug} has no version {case.version!r} (versions: {known})"
-                    results.append(CaseResult(case, "invalid", [problem]))
-                    continue
-                definition = versions[case.version] if case.version else catalogue.get(slug)
-                results.append(await run_case(definition, case, sandbox, check_documents, folder))
+                results.append(
+                    await _run_one(case, slug, catalogue, tenants, sandbox, check_documents)
+                )
     finally:
         await sandbox.aclose()
     return results
+
+
+def _in_tenant_file(file: Path, tenant: TenantTests | None) -> bool:
+    return tenant is not None and file.parent == tenant.tests
+
+
+async def _run_one(
+    case: ServiceTestCase,
+    slug: str,
+    catalogue: Catalogue,
+    tenants: Mapping[str, TenantTests],
+    sandbox: SandboxPrefill,
+    check_documents: DocumentCheck | None,
+) -> CaseResult:
+    """One case against the template, or against the activation of the tenant it names."""
+    source = catalogue
+    if case.tenant is not None:
+        tenant = tenants.get(case.tenant)
+        if tenant is None:
+            known = ", ".join(sorted(tenants)) or "none"
+            return CaseResult(
+                case, "invalid", [f"tenant: unknown tenant {case.tenant!r} ({known})"]
+            )
+        if slug not in tenant.catalogue:
+            return CaseResult(case, "invalid", [f"tenant: {case.tenant} has not activated {slug}"])
+        source = tenant.catalogue
+    versions = {d.version: d for d in source.versions(slug)}
+    if case.version is not None and case.version not in versions:
+        known = ", ".join(versions)
+        problem = f"version: {slug} has no version {case.version!r} (versions: {known})"
+        return CaseResult(case, "invalid", [problem])
+    definition = versions[case.version] if case.version else source.get(slug)
+    return await run_case(definition, case, sandbox, check_documents, catalogue.folder(slug))
 
 
 def _broken_result(service: str, broken: BrokenCase) -> CaseResult:
@@ -485,9 +561,21 @@ def run_service_tests_sync(
     connectors: ConnectorRegistry,
     services: Iterable[str],
     check_documents: DocumentCheck | None = None,
+    *,
+    tenants: Mapping[str, TenantTests] | None = None,
+    only_tenant: str | None = None,
 ) -> list[CaseResult]:
     """The CLI's entry: one event loop for the whole run."""
-    return asyncio.run(run_service_tests(catalogue, connectors, list(services), check_documents))
+    return asyncio.run(
+        run_service_tests(
+            catalogue,
+            connectors,
+            list(services),
+            check_documents,
+            tenants=tenants,
+            only_tenant=only_tenant,
+        )
+    )
 
 
 def summary_counts(results: Iterable[CaseResult]) -> Mapping[str, int]:

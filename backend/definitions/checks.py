@@ -51,6 +51,7 @@ def _semantic_problems(
     yield from length_problems(definition, connectors)
     yield from register_fact_problems(definition)
     yield from reason_problems(definition)
+    yield from local_problems(definition)
 
 
 def _source_problems(
@@ -238,3 +239,25 @@ def _check_expression(
     problem = type_problem(typed, source, expected)
     if problem is not None:
         yield at, problem
+
+
+def local_problems(definition: ServiceDefinition) -> Iterator[tuple[Location, str]]:
+    """Names in `local` must exist in the template, or an overlay could set nothing real."""
+    local = definition.local
+    if local is None:
+        return
+    for name in local.parameters:
+        if name not in definition.parameters:
+            yield ("local", "parameters", name), f"no parameter '{name}' in this service"
+    fees = {fee.id for fee in definition.fees}
+    for index, name in enumerate(local.fee_references):
+        if name not in fees:
+            yield ("local", "fee_references", index), f"no fee '{name}' in this service"
+    fields = {field.id for field in definition.fields}
+    for index, name in enumerate(local.field_bounds):
+        if name not in fields:
+            yield ("local", "field_bounds", index), f"no field '{name}' in this service"
+    levies = {levy.id for levy in definition.levies}
+    for index, name in enumerate(local.levy_references):
+        if name not in levies:
+            yield ("local", "levy_references", index), f"no levy '{name}' in this service"

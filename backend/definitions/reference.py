@@ -80,8 +80,14 @@ def _cell(text: str) -> str:
 
 def format_reference() -> str:
     """The whole reference as Markdown, one table per model, in order of first use."""
-    models: list[type[BaseModel]] = [ServiceDefinition]
-    parts = [HEADER]
+    return format_models(HEADER, [ServiceDefinition])
+
+
+def format_models(header: str, roots: list[type[BaseModel]]) -> str:
+    """Markdown tables for the root models and every model they use, in order of first use;
+    shared by the service reference and the tenant reference (backend/tenants)."""
+    models: list[type[BaseModel]] = list(roots)
+    parts = [header]
     index = 0
     while index < len(models):
         model = models[index]

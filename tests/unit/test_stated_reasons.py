@@ -228,7 +228,7 @@ def test_an_answer_of_the_citizen_is_not_announced_as_the_registers() -> None:
     app.prefill["ort"] = {"status": "ok", "value": "Bonn", "provenance": provenance}
     assert [
         r.rule_id for r in register_rejections(definition, application_view(definition, app), DAY)
-    ] == ["wohnsitz_koeln"]
+    ] == ["wohnsitz_gemeinde"]
 
 
 def _service_with(tmp_path: Path, old: str, new: str) -> list[str]:

@@ -45,6 +45,7 @@ from backend.definitions.models.fields import (
     Topic,
     UploadType,
 )
+from backend.definitions.models.local import Competence, Land, Local
 from backend.definitions.models.outbound import Handover, RecordKey, Writeback, WritebackOutcome
 from backend.definitions.models.policy import (
     DEFAULT_TRIGGERS,
@@ -96,6 +97,7 @@ __all__ = [
     "CelSource",
     "Charset",
     "ChoiceOption",
+    "Competence",
     "DataSource",
     "DatedValue",
     "DayBoundText",
@@ -111,9 +113,11 @@ __all__ = [
     "Handover",
     "HeldOptions",
     "Identifier",
+    "Land",
     "Levy",
     "LevyRate",
     "LifeSituation",
+    "Local",
     "LocalizedList",
     "LocalizedText",
     "Number",

@@ -20,6 +20,7 @@ from backend.definitions.models.base import (
 from backend.definitions.models.documents import Document
 from backend.definitions.models.fees import Fee, Levy
 from backend.definitions.models.fields import DEFAULT_TOPIC, Field, Topic
+from backend.definitions.models.local import Local
 from backend.definitions.models.outbound import Handover, Writeback
 from backend.definitions.models.policy import Automation, Retention
 from backend.definitions.models.rules import (
@@ -165,6 +166,13 @@ class ServiceDefinition(_Strict):
         description=(
             "Procedural regime and the authority or court for the Rechtsbehelfsbelehrung; "
             "required when the service issues a notice (Bescheid)."
+        ),
+    )
+    local: Local | None = pydantic.Field(
+        default=None,
+        description=(
+            "What each tenant sets when it activates this service (EfA overlay, "
+            "docs/tenants.md); none: the service cannot be activated by a tenant."
         ),
     )
 

@@ -1,0 +1,1 @@
+"""Tenants: the authorities one platform serves, and the services each has activated (EfA)."""
