@@ -16,7 +16,9 @@ from backend.db import engine_for
 from backend.definitions.catalogue import Catalogue, load_catalogue
 from backend.definitions.portal import PortalConfig, load_portal_config, missing_authorities
 from backend.documents.render import NoticeRenderer
+from backend.errors import DefinitionError
 from backend.settings import Settings
+from backend.tenants.loader import Tenancy, load_tenants
 from prefill.configuration import build_default_registry, registry_configs
 from prefill.connectors.base import ConnectorConfig
 from prefill.connectors.registry import ConnectorRegistry
@@ -39,6 +41,9 @@ class AppContext:
     dbos_client: DBOSClient
     connector_configs: dict[str, ConnectorConfig] = field(default_factory=dict)
     registry_health: RegistryHealth = field(default_factory=RegistryHealth)
+    tenancy: Tenancy = field(default_factory=Tenancy)
+    """The authorities served and their activated services (backend/tenants), checked at
+    start-up like the definitions."""
     portal: PortalConfig | None = None
     """The operator's legal information (backend/definitions/portal.py), checked at start-up."""
     """Circuit breakers and counters per registry; process-local (see prefill.health)."""
@@ -74,6 +79,7 @@ def build_context(settings: Settings, *, connectors: ConnectorRegistry | None = 
     """Load and check every service definition, connect the database; fail early and clearly."""
     registry = connectors or connectors_for(settings)
     catalogue = load_catalogue(settings.services_dir, registry)
+    tenancy = load_tenancy(settings, catalogue, registry)
     portal = load_portal_config(settings.portal_config)
     for warning in missing_authorities(portal, catalogue.all(), settings.authority_name):
         log.warning("legal pages: %s", warning)
@@ -103,7 +109,19 @@ def build_context(settings: Settings, *, connectors: ConnectorRegistry | None = 
         dbos_client=DBOSClient(system_database_engine=engine, lazy=True),
         connector_configs=connector_configs(settings, registry),
         portal=portal,
+        tenancy=tenancy,
     )
+
+
+def load_tenancy(
+    settings: Settings, catalogue: Catalogue, connectors: ConnectorRegistry
+) -> Tenancy:
+    """Every tenant and overlay checked against the catalogue; refuse to start on a problem, as
+    with a definition: a town's wrong fee must fail here, not in a citizen's case."""
+    tenancy, problems = load_tenants(settings.tenants_folder(), catalogue.entries(), connectors)
+    if problems:
+        raise DefinitionError(problems)
+    return tenancy
 
 
 def data_path(settings: Settings, name: str) -> Path:

@@ -25,6 +25,7 @@ from backend.definitions.catalogue import Catalogue
 from backend.definitions.reload import DefinitionReloader
 from backend.errors import KnopfdruckError
 from backend.settings import Settings
+from backend.tenants.loader import Tenancy, load_tenants
 from frontend.portal import build_portal_router, render_error_page
 from knopfdruck.limits import BodyLimits
 from knopfdruck.observability import Observability, RequestContext, readiness
@@ -172,14 +173,27 @@ def _definition_reloader(settings: Settings, context: AppContext) -> DefinitionR
     if not settings.dev_reload:
         return None
 
+    pending: list[Tenancy] = []
+
+    def accept(catalogue: Catalogue) -> list[str]:
+        tenancy, problems = load_tenants(
+            settings.tenants_folder(), catalogue.entries(), context.connectors
+        )
+        pending[:] = [tenancy]
+        return problems
+
     def apply(catalogue: Catalogue) -> None:
         context.catalogue = catalogue
+        if pending:
+            context.tenancy = pending.pop()
 
     return DefinitionReloader(
         settings.services_dir,
         context.connectors,
         apply,
         interval_s=settings.dev_reload_interval_s,
+        also_watch=[settings.tenants_folder()],
+        accept=accept,
     )
 
 
@@ -191,6 +205,18 @@ def _catalogue_follower(settings: Settings, context: AppContext) -> CatalogueFol
 
     def apply(catalogue: Catalogue) -> None:
         context.catalogue = catalogue
+        # A published template version changes what every tenant that activated it offers.
+        tenancy, problems = load_tenants(
+            settings.tenants_folder(), catalogue.entries(), context.connectors
+        )
+        if problems:
+            log.error(
+                "a published definition breaks tenant overlays; tenants keep their last "
+                "valid activations:\n%s",
+                "\n".join(problems),
+            )
+        else:
+            context.tenancy = tenancy
 
     return CatalogueFollower(
         context.engine,

@@ -62,6 +62,10 @@ class Catalogue:
             key=lambda definition: _collation_key(definition.title.get(lang)),
         )
 
+    def entries(self) -> list[LoadedDefinition]:
+        """Every version of every service with its file, e.g. as templates tenants activate."""
+        return [entry for versions in self._versions.values() for entry in versions]
+
     def __contains__(self, slug: object) -> bool:
         return slug in self._versions
 

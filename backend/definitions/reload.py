@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,17 +108,30 @@ class DefinitionReloader(Poller):
         apply: Callable[[Catalogue], None],
         *,
         interval_s: float = 1.0,
+        also_watch: Sequence[Path] = (),
+        accept: Callable[[Catalogue], list[str]] | None = None,
     ) -> None:
         super().__init__(interval_s)
         self.services_dir = services_dir
         self.connectors = connectors
         self.apply = apply
         self.status = ReloadStatus()
-        self._seen = snapshot(services_dir)
+        self.also_watch = tuple(also_watch)
+        """Further folders whose edits reload too (the tenants, whose overlays use templates)."""
+        self.accept = accept
+        """A last check of a new catalogue (e.g. every tenant's overlays against it); problems
+        keep the last valid version, like a broken definition does."""
+        self._seen = self._snapshot()
+
+    def _snapshot(self) -> Snapshot:
+        found = snapshot(self.services_dir)
+        for folder in self.also_watch:
+            found |= snapshot(folder)
+        return found
 
     def check(self) -> bool:
         """Reload if any file changed; True when a new catalogue was applied."""
-        current = snapshot(self.services_dir)
+        current = self._snapshot()
         self.status.checked_at = datetime.now(UTC)
         if current == self._seen:
             return False
@@ -136,6 +149,15 @@ class DefinitionReloader(Poller):
         except ValueError as exc:
             self.status.problems = [str(exc)]
             _log.error("service definitions not reloaded: %s", exc)
+            return False
+        refused = self.accept(catalogue) if self.accept is not None else []
+        if refused:
+            self.status.problems = refused
+            _log.error(
+                "definitions or tenants changed but are invalid; keeping the last valid version:"
+                "\n%s",
+                "\n".join(refused),
+            )
             return False
         self.apply(catalogue)
         self.status.problems = []
