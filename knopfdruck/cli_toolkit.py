@@ -116,6 +116,7 @@ def _parse_answers(pairs: list[str], definition: Any) -> dict[str, Any]:
 def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
     from backend.cases.preview import RenderError, preview_case, render_preview
     from backend.context import build_context
+    from backend.definitions.catalogue import Catalogue
     from backend.errors import NotFound
     from sandbox.personas import PERSONAS, persona_by_id
 
@@ -127,8 +128,17 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
         settings.services_dir = Path(args.services)
     ctx = build_context(settings)
     try:
+        catalogue = ctx.catalogue
+        if args.tenant:
+            # The notice as this tenant issues it: its authority, court, account and fees.
+            if args.tenant not in ctx.tenancy.tenants:
+                known = ", ".join(sorted(ctx.tenancy.tenants)) or "none"
+                return _fail(f"unknown tenant '{args.tenant}' (tenants: {known})")
+            catalogue = Catalogue(ctx.tenancy.entries(args.tenant))
+            if args.slug not in catalogue:
+                return _fail(f"tenant '{args.tenant}' has not activated '{args.slug}'")
         try:
-            definition = ctx.catalogue.get(args.slug, args.version or None)
+            definition = catalogue.get(args.slug, args.version or None)
         except NotFound as exc:
             return _fail(exc.message)
         if args.version and definition.version != args.version:
@@ -214,6 +224,9 @@ def register(services: Any) -> None:
     )
     preview.add_argument("--output", "-o", default="", help="folder (default: var/preview/<slug>)")
     preview.add_argument("--services", default="", help="services folder (default: settings)")
+    preview.add_argument(
+        "--tenant", default="", help="the service as this tenant activated it (tenants/<id>)"
+    )
     preview.set_defaults(func=cmd_preview)
 
     fim = services.add_parser(

@@ -28,6 +28,7 @@ from backend.definitions.models import (
     Text,
     _Strict,
 )
+from backend.definitions.models.fees import BookingValue
 from backend.domain.language import located_problem
 from backend.domain.remedy import Body, Regime
 
@@ -169,6 +170,20 @@ class FieldBounds(_Strict):
     )
 
 
+class OverlayBooking(_Strict):
+    """Where the tenant's cash office books a fee or levy: never the template's town's."""
+
+    kassenzeichen_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{1,12}$")] = (
+        pydantic.Field(description="Start of every Kassenzeichen of this fee or levy.")
+    )
+    haushaltsstelle: BookingValue | None = pydantic.Field(
+        default=None, description="Haushaltsstelle of a fee (required for a fee with booking)."
+    )
+    sachkonto: BookingValue | None = pydantic.Field(
+        default=None, description="Sachkonto of a fee (required for a fee with booking)."
+    )
+
+
 class OverlayProcedure(_Strict):
     """The regime under this tenant's Land law; the authority and court come from the tenant."""
 
@@ -230,6 +245,12 @@ class Overlay(_Strict):
     field_bounds: dict[Identifier, FieldBounds] = pydantic.Field(
         default_factory=dict,
         description="Bounds of the fields the template declares local.field_bounds.",
+    )
+    bookings: dict[Identifier, OverlayBooking] = pydantic.Field(
+        default_factory=dict,
+        description="Per fee with a booking and per levy: the tenant's cash office's "
+        "Kassenzeichen prefix and accounts; required for each, so no payment is booked to "
+        "another town's budget.",
     )
     fee_references: dict[Identifier, Text] = pydantic.Field(
         default_factory=dict, description="Fee id to the tenant's statute that sets it."

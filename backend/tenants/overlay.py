@@ -90,6 +90,7 @@ def _overlay_problems(
                     f"(local: {allowed})"
                 ),
             )
+    yield from _booking_problems(template, overlay)
     yield from _references(overlay.fee_references, local.fee_references, "fee", template.id)
     yield from _references(overlay.levy_references, local.levy_references, "levy", template.id)
     procedure = template.procedure
@@ -154,6 +155,36 @@ def _overlay_problems(
             )
 
 
+def _booking_problems(template: ServiceDefinition, overlay: Overlay) -> Iterator[Problem]:
+    """Every fee with a booking and every levy needs the tenant's own cash-office booking."""
+    booked = {fee.id: "fee" for fee in template.fees if fee.booking is not None}
+    booked |= {levy.id: "levy" for levy in template.levies}
+    for name, kind in booked.items():
+        booking = overlay.bookings.get(name)
+        if booking is None:
+            yield (
+                ("bookings",),
+                (
+                    f"the {kind} '{name}' of service '{template.id}' is paid to the tenant: name "
+                    f"its Kassenzeichen prefix{' and accounts' if kind == 'fee' else ''} in "
+                    f"bookings.{name}"
+                ),
+            )
+        elif kind == "fee" and (booking.haushaltsstelle is None or booking.sachkonto is None):
+            yield ("bookings", name), f"the fee '{name}' needs haushaltsstelle and sachkonto"
+        elif kind == "levy" and (booking.haushaltsstelle or booking.sachkonto):
+            yield (
+                ("bookings", name),
+                (f"the levy '{name}' is booked by its Kassenzeichen only; remove the accounts"),
+            )
+    for name in overlay.bookings:
+        if name not in booked:
+            yield (
+                ("bookings", name),
+                (f"service '{template.id}' has no fee with a booking and no levy '{name}'"),
+            )
+
+
 def _references(
     given: dict[str, str], local: list[str], kind: str, service: str
 ) -> Iterator[Problem]:
@@ -193,12 +224,17 @@ def activate(template: ServiceDefinition, tenant: Tenant, overlay: Overlay) -> S
     for fee in data["fees"]:
         if fee["id"] in overlay.fee_references:
             fee["legal_reference"] = overlay.fee_references[fee["id"]]
+        booking = overlay.bookings.get(fee["id"])
+        if fee.get("booking") and booking is not None:
+            fee["booking"].update(booking.model_dump(by_alias=True, exclude_none=True))
         if fee.get("booking") and tenant.payment_endpoint:
             fee["booking"]["endpoint_id"] = tenant.payment_endpoint
     for levy in data["levies"]:
         if levy["id"] in overlay.levy_references:
             levy["legal_reference"] = overlay.levy_references[levy["id"]]
         levy["payee"] = tenant.account.model_dump(by_alias=True)
+        if levy["id"] in overlay.bookings:
+            levy["kassenzeichen_prefix"] = overlay.bookings[levy["id"]].kassenzeichen_prefix
     if data.get("procedure") is not None:
         data["procedure"] = _procedure(data["procedure"], tenant, overlay, department.name)
     if overlay.automation is not None:
