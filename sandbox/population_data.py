@@ -93,6 +93,29 @@ MUNICIPALITIES: dict[str, str] = {
 }
 """The municipalities the sandbox has residents in, by Amtlicher Regionalschlüssel (ARS)."""
 
+REGISTER_OFFICES: dict[str, dict[str, str]] = {
+    KOELN_ARS: {
+        "melderegister": "Stadt Köln – Meldebehörde",
+        "geodaten": "Stadt Köln – Amt für Liegenschaften, Vermessung und Kataster",
+        "kfz": "Stadt Köln – Straßenverkehrsamt, Zulassungsstelle",
+    },
+    # In NRW a kreisangehörige Stadt keeps its own Melderegister; vehicles are registered by
+    # the Kreis (Rhein-Erft-Kreis), the zone plan is the town's as Straßenverkehrsbehörde.
+    BERGHEIM_ARS: {
+        "melderegister": "Stadt Bergheim – Meldebehörde",
+        "geodaten": "Stadt Bergheim – Straßenverkehrsbehörde, Zonenplan Bewohnerparken",
+        "kfz": "Rhein-Erft-Kreis – Straßenverkehrsamt, Zulassungsstelle",
+    },
+    # In Lower Saxony the Samtgemeinde is the Meldebehörde of its member towns (§ 98 NKomVG).
+    NEUENHAUS_ARS: {
+        "melderegister": "Samtgemeinde Neuenhaus – Meldebehörde",
+        "geodaten": "Landkreis Grafschaft Bentheim – Vermessung und Geoinformation",
+        "kfz": "Landkreis Grafschaft Bentheim – Straßenverkehrsamt, Zulassungsstelle",
+    },
+}
+"""Which office keeps each register for the residents of a municipality: a Bergheim
+resident's data must not cite Köln's Meldebehörde as its source."""
+
 POSTCODE_RANGES: tuple[tuple[str, str, str], ...] = (
     # (first postcode, last postcode, ARS); every postcode from 50667 to 51149 is Köln's.
     ("50667", "51149", KOELN_ARS),

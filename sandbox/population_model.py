@@ -205,6 +205,11 @@ def municipality_key(plz: str) -> str:
     raise ValueError(f"postcode {plz!r} lies in no municipality the sandbox knows")
 
 
+def register_office(plz: str, register: str) -> str:
+    """The office that keeps a register for the residents of a postcode's municipality."""
+    return words.REGISTER_OFFICES[municipality_key(plz)][register]
+
+
 def stable_record_id(prefix: str, seed: str) -> str:
     """A stable record id that does not reveal the data it was derived from."""
     return f"{prefix}-{hashlib.sha256(seed.encode()).hexdigest()[:10].upper()}"

@@ -73,6 +73,9 @@ class Eintrag:
     gesperrt: Mapping[str, Any] = field(default_factory=dict)
     """Values withheld from third parties (§ 51 BMG), released only to a read the register's
     authority makes for the person herself (see ``releases_blocked``)."""
+    behoerde: str | None = None
+    """The office that keeps this entry, where it is not the register's default (a resident
+    of another municipality is in that municipality's register)."""
 
 
 Lookup = Callable[[Population, Abfrage], Eintrag | None]
@@ -186,7 +189,7 @@ def build_abfrage_router(
         content: dict[str, Any] = {
             "record_id": entry.record_id,
             "stand": entry.stand.isoformat().replace("+00:00", "Z"),
-            "behoerde": authority,
+            "behoerde": entry.behoerde or authority,
             "attribute": {name: werte.get(name) for name in requested},
         }
         hints = {name: hinweise[name] for name in requested if name in hinweise}

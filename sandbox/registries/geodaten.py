@@ -12,7 +12,7 @@ from fastapi import APIRouter
 
 from sandbox.population import LazyPopulation
 from sandbox.population_data import ZONES
-from sandbox.population_model import Population, is_known_street, zone_of
+from sandbox.population_model import Population, is_known_street, register_office, zone_of
 from sandbox.registries.common import Abfrage, Eintrag, at_half_past_nine, build_abfrage_router
 
 AUTHORITY = "Stadt Köln – Amt für Liegenschaften, Vermessung und Kataster"
@@ -43,6 +43,7 @@ def _lookup(population: Population, body: Abfrage) -> Eintrag | None:
         record_id=f"BPG-{zone}" if zone else None,
         stand=at_half_past_nine(ZONE_PLAN_DATE),
         werte=values,
+        behoerde=register_office(address.plz, "geodaten"),
     )
 
 

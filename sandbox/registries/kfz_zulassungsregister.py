@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from sandbox.population import LazyPopulation
-from sandbox.population_model import Population
+from sandbox.population_model import Population, register_office
 from sandbox.registries.common import (
     Abfrage,
     Eintrag,
@@ -70,6 +70,7 @@ def _lookup(population: Population, body: Abfrage) -> Eintrag:
         stand=at_half_past_nine(max(v.registered_on for v in vehicles)),
         werte=values,
         hinweise=hints,
+        behoerde=register_office(address.plz, "kfz") if address else None,
     )
 
 

@@ -12,7 +12,14 @@ from fastapi import APIRouter
 
 from sandbox.personas import Address
 from sandbox.population import LazyPopulation
-from sandbox.population_model import ADULT_AGE, Person, Population, age_on, municipality_key
+from sandbox.population_model import (
+    ADULT_AGE,
+    Person,
+    Population,
+    age_on,
+    municipality_key,
+    register_office,
+)
 from sandbox.registries.common import (
     OPTIONAL_HEADERS,
     PURPOSE_HEADERS,
@@ -164,6 +171,7 @@ def entry_for(population: Population, person: Person) -> Eintrag:
         werte=values,
         hinweise=hints,
         gesperrt=blocked,
+        behoerde=register_office(person.address.plz, "melderegister"),
     )
 
 

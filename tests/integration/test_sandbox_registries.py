@@ -332,6 +332,61 @@ def test_residents_of_the_other_tenants_carry_their_municipality(registries_url:
     assert erika["melderegister:anschrift.gemeindeschluessel"] == "053150000000"
 
 
+def test_each_residents_data_names_the_office_of_their_own_municipality(
+    registries_url: str,
+) -> None:
+    """Provenance on a notice: a Bergheim resident's data comes from Bergheim's Meldebehörde
+    and the Rhein-Erft-Kreis's Zulassungsstelle, never from Köln's."""
+    registers = ["melderegister", "kfz-zulassungsregister", "geodaten"]
+    titles = {
+        persona: provenance_titles(registries_url, persona, registers)
+        for persona in ("stefan", "hanna", "katrin")
+    }
+    assert titles["stefan"] == {
+        "melderegister": "Melderegister (Stadt Bergheim – Meldebehörde)",
+        "kfz-zulassungsregister": "Kfz-Zulassungsregister (Rhein-Erft-Kreis – Straßenverkehrsamt, "
+        "Zulassungsstelle)",
+        "geodaten": "Geodatenregister (Stadt Bergheim – Straßenverkehrsbehörde, Zonenplan "
+        "Bewohnerparken)",
+    }
+    assert titles["hanna"]["melderegister"] == (
+        "Melderegister (Samtgemeinde Neuenhaus – Meldebehörde)"
+    )
+    assert titles["katrin"] == {
+        "melderegister": "Melderegister (Stadt Köln – Meldebehörde)",
+        "kfz-zulassungsregister": "Kfz-Zulassungsregister (Stadt Köln – Straßenverkehrsamt, "
+        "Zulassungsstelle)",
+        "geodaten": "Geodatenregister (Stadt Köln – Amt für Liegenschaften, Vermessung und "
+        "Kataster)",
+    }
+
+
+def provenance_titles(url: str, persona_id: str, connector_ids: list[str]) -> dict[str, str]:
+    """Each register's title with its office, as the notice prints it, for one persona."""
+    needs = every_attribute_of(connector_ids)
+    registry = build_default_registry()
+
+    async def run() -> PrefillOutcome:
+        async with httpx.AsyncClient(trust_env=False) as client:
+            return await prefill(
+                needs,
+                identity_claims={"idnr": idnr(persona_id)},
+                service="test",
+                application_id="A-INT-O",
+                actor="citizen",
+                registry=registry,
+                configs={c: ConnectorConfig(base_url=url) for c in registry},
+                client=client,
+                declared={(n.connector, n.attribute) for n in needs},
+            )
+
+    titles: dict[str, str] = {}
+    for result in asyncio.run(run()).results.values():
+        if result.status == "ok" and result.provenance is not None:
+            titles[result.provenance.registry] = result.provenance.registry_title
+    return titles
+
+
 def test_someone_unknown_to_the_residents_register(registries_url: str) -> None:
     got = read_all(
         registries_url,
