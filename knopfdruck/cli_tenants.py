@@ -152,10 +152,18 @@ def cmd_tenants_activate(args: argparse.Namespace, settings: Settings) -> int:
     if not versions:
         return fail(f"no valid service template {args.service!r}")
     template = max(versions, key=lambda definition: definition.valid_from)
-    if template.local is None:
+    local = template.local
+    if local is None:
         return fail(
             f"service {args.service!r} declares nothing local and cannot be activated by a tenant"
         )
+    if local.lands and tenant.land not in local.lands:
+        return fail(
+            f"service {args.service!r} is written for the law of {', '.join(local.lands)}; "
+            f"{tenant.id} is in {tenant.land}"
+        )
+    if not tenant.covers(local.competence):
+        return fail(f"service {args.service!r} is a {local.competence} service; {tenant.id} is not")
     file = tenancy.folders[tenant.id] / "services" / f"{args.service}.yaml"
     if file.exists():
         return fail(f"{file} already exists")

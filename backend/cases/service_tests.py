@@ -7,7 +7,8 @@ A service folder holds ``tests/*.yaml``, each with a list under ``cases:``::
         persona: katrin                 # a sandbox persona (docs/personas.md)
         reference_date: 2026-03-01      # optional; default: the day the test runs
         version: "2.0.0"                # optional: test this version, e.g. one valid from
-                                        # next year (default: the version valid today)
+                                        # next year (default: the version valid on the
+                                        # reference date, else today)
         tenant: bergheim                # optional: the service as this tenant activated it
                                         # (implied for tenants/<id>/tests/<service>.yaml)
         answers: {kennzeichen: K-KS 4711}
@@ -54,6 +55,7 @@ from backend.definitions.answers import allowed_answers, coerce
 from backend.definitions.catalogue import Catalogue
 from backend.definitions.constraints import local_today
 from backend.definitions.models import ServiceDefinition
+from backend.definitions.versions import current_version
 from backend.records.models import Application, Case
 from prefill.configuration import registry_configs
 from prefill.connectors.base import TRUST_ORDER
@@ -535,7 +537,14 @@ async def _run_one(
         known = ", ".join(versions)
         problem = f"version: {slug} has no version {case.version!r} (versions: {known})"
         return CaseResult(case, "invalid", [problem])
-    definition = versions[case.version] if case.version else source.get(slug)
+    if case.version:
+        definition = versions[case.version]
+    elif case.reference_date is not None:
+        # A case dated in the past tests the rules of that day, as a case submitted then was
+        # decided: with a newer version (e.g. a designer's draft) it must not fail on validity.
+        definition = current_version(list(versions.values()), case.reference_date)
+    else:
+        definition = source.get(slug)
     return await run_case(definition, case, sandbox, check_documents, catalogue.folder(slug))
 
 

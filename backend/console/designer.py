@@ -54,8 +54,9 @@ from backend.cases.service_tests import (
     Expectation,
     SandboxPrefill,
     ServiceTestCase,
-    read_cases,
+    TenantTests,
     run_case,
+    run_service_tests_sync,
 )
 from backend.cases.views import application_view
 from backend.columns import utcnow
@@ -79,6 +80,7 @@ from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
 from backend.notices.issue import render_problems
 from backend.records.models import Application
 from backend.settings import Settings
+from backend.tenants.loader import load_tenants
 from prefill.connectors.registry import ConnectorRegistry
 from sandbox.personas import Persona, persona_by_id
 
@@ -771,7 +773,10 @@ def check_draft(
     with built(env, draft, valid_from) as build:
         result["problems"] = build.problems
         if build.catalogue is not None and build.drafted is not None:
-            result["tests"] = _run_tests(env, build.catalogue, build.root, draft.service)
+            tenant_problems, result["tests"] = _run_tests(
+                env, build.catalogue, build.root, draft.service
+            )
+            result["problems"] = [*build.problems, *tenant_problems]
             if not draft.new_service and build.drafted.processing != "external":
                 result["impact"] = _impact(session, clerk, env, draft.service, build.drafted)
     result["ok"] = not result["problems"] and all(t["passed"] for t in result["tests"])
@@ -782,40 +787,53 @@ def check_draft(
 
 def _run_tests(
     env: CheckSettings, catalogue: Catalogue, root: Path, service: str
-) -> list[dict[str, Any]]:
-    """The service's integrator tests as `services test` runs them after publication."""
-    check = _render_check(env.settings, root)
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The service's integrator tests as `services test` runs them after publication, and
+    those of every tenant that activated it against its overlay; plus each overlay the draft
+    would break (a template change must not strand a municipality)."""
+    problems, tenants = _tenant_activations(env, catalogue, service)
+    results = run_service_tests_sync(
+        catalogue, env.connectors, [service], _render_check(env.settings, root), tenants=tenants
+    )
+    relative = root.as_posix() + "/"
+    tests = [
+        {
+            "name": _case_name(result),
+            "line": result.case.line,
+            "passed": result.passed,
+            "outcome": result.outcome,
+            "differences": [d.replace(relative, "") for d in result.differences],
+        }
+        for result in results
+    ]
+    return problems, tests
 
-    async def run() -> list[dict[str, Any]]:
-        sandbox = SandboxPrefill(env.connectors)
-        out: list[dict[str, Any]] = []
-        try:
-            folder = catalogue.folder(service)
-            cases, broken = read_cases(service, folder)
-            out += [
-                {"name": "(unlesbar)", "line": b.line, "passed": False, "differences": [b.message]}
-                for b in broken
-            ]
-            versions = {d.version: d for d in catalogue.versions(service)}
-            for case in cases:
-                definition = versions.get(case.version or "") or catalogue.get(service)
-                outcome = await run_case(definition, case, sandbox, check, folder)
-                out.append(
-                    {
-                        "name": case.name,
-                        "line": case.line,
-                        "passed": outcome.passed,
-                        "outcome": outcome.outcome,
-                        "differences": [
-                            d.replace(root.as_posix() + "/", "") for d in outcome.differences
-                        ],
-                    }
-                )
-        finally:
-            await sandbox.aclose()
-        return out
 
-    return asyncio.run(run())
+def _case_name(result: CaseResult) -> str:
+    name = "(unlesbar)" if result.case.name == "(unreadable)" else result.case.name
+    return f"[{result.case.tenant}] {name}" if result.case.tenant else name
+
+
+def _tenant_activations(
+    env: CheckSettings, catalogue: Catalogue, service: str
+) -> tuple[list[str], dict[str, TenantTests]]:
+    """The tenants' overlays of this service checked against the drafted catalogue, and the
+    tenants whose tests can run against it."""
+    folder = env.settings.tenants_folder()
+    tenancy, problems = load_tenants(folder, catalogue.entries(), env.connectors)
+    base = folder.parent.as_posix() + "/"
+    mine = [
+        problem.replace(base, "")
+        for problem in problems
+        if Path(problem.split(":", 1)[0]).stem == service
+    ]
+    tenants = {
+        tenant_id: TenantTests(
+            Catalogue(tenancy.entries(tenant_id)), tenancy.tests_folder(tenant_id)
+        )
+        for tenant_id in tenancy.tenants
+    }
+    return mine, tenants
 
 
 def _render_check(settings: Settings, root: Path) -> Callable[..., list[str]]:

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from backend.definitions.checks import _semantic_problems
 from backend.definitions.loader import LoadedDefinition
+from backend.definitions.models import ServiceDefinition
 from backend.definitions.yaml_lines import _Document, _parse, _validation_problems
 from backend.tenants.models import Overlay, Tenant
 from backend.tenants.overlay import activate, overlay_problems, validation_problems
@@ -86,14 +87,17 @@ def load_tenants(
         if not file.is_file():
             problems.append(f"{folder.as_posix()}:1 (root): folder has no {TENANT_FILE}")
             continue
-        tenant, tenant_problems = _load_tenant(_Document(file), folder)
+        document = _Document(file)
+        tenant, tenant_problems = _load_tenant(document, folder)
         problems += tenant_problems
         if tenant is None:
             continue
         if tenant.ars in ars_seen:
             problems.append(
-                f"{file.as_posix()}:1 ars: ARS {tenant.ars} is also the tenant in "
-                f"{ars_seen[tenant.ars].as_posix()}"
+                document.problem(
+                    ("ars",),
+                    f"ARS {tenant.ars} is also the tenant in {ars_seen[tenant.ars].as_posix()}",
+                )
             )
             continue
         ars_seen[tenant.ars] = file
@@ -186,8 +190,9 @@ def _load_overlay(
                 effective.append(LoadedDefinition(definition, entry.file))
         label = f" (version {template.version})" if len(versions) > 1 else ""
         for at, message in found:
-            if at and at[0] in Overlay.model_fields:
-                problems.append(document.problem(at, message + label))
+            written = _as_written(at, template, overlay)
+            if written is not None:
+                problems.append(document.problem(written, message + label, missing_key=True))
             else:
                 # A problem in what the tenant did not write (e.g. a template rule that does not
                 # type-check with the tenant's values) is reported at the overlay, with its path.
@@ -195,3 +200,35 @@ def _load_overlay(
                 problems.append(document.problem((), f"as activated{label}, {where}: {message}"))
     activation = Activation(tenant.id, overlay, document.file, tuple(effective))
     return activation, problems
+
+
+def _as_written(
+    at: tuple[str | int, ...], template: ServiceDefinition, overlay: Overlay
+) -> tuple[str | int, ...] | None:
+    """Where in the overlay the tenant wrote what a location of the effective definition
+    points at (e.g. fields[4].min → field_bounds.breitengrad.min); None if it did not."""
+    if not at:
+        return None
+    head, rest = at[0], at[1:]
+    if head in Overlay.model_fields:
+        return at
+    if not rest or not isinstance(rest[0], int):
+        return None
+    index, tail = rest[0], rest[1:]
+    if head == "fields" and index < len(template.fields):
+        field_id = template.fields[index].id
+        if field_id in overlay.field_bounds:
+            return ("field_bounds", field_id, *tail)
+    if head == "fees" and index < len(template.fees):
+        fee_id = template.fees[index].id
+        if tail[:1] == ("booking",) and fee_id in overlay.bookings:
+            return ("bookings", fee_id, *tail[1:])
+        if tail[:1] == ("legal_reference",) and fee_id in overlay.fee_references:
+            return ("fee_references", fee_id)
+    if head == "levies" and index < len(template.levies):
+        levy_id = template.levies[index].id
+        if tail[:1] == ("kassenzeichen_prefix",) and levy_id in overlay.bookings:
+            return ("bookings", levy_id, "kassenzeichen_prefix")
+        if tail[:1] == ("legal_reference",) and levy_id in overlay.levy_references:
+            return ("levy_references", levy_id)
+    return None

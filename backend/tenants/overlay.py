@@ -80,6 +80,15 @@ def _overlay_problems(
                 ("parameters",),
                 (f"missing required local parameter '{name}' of service '{template.id}'"),
             )
+    for name in local.field_bounds:
+        if name not in overlay.field_bounds:
+            yield (
+                ("field_bounds", name),
+                (
+                    f"the bounds of field '{name}' follow the tenant's territory: set them (the "
+                    "template's are another town's)"
+                ),
+            )
     for name in overlay.field_bounds:
         if name not in local.field_bounds:
             allowed = ", ".join(local.field_bounds) or "none"

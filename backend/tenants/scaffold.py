@@ -75,4 +75,33 @@ def overlay_skeleton(template: ServiceDefinition, tenant: Tenant) -> str:
         if names:
             lines.append(f"{kind}_references:")
             lines += [f'  {name}: "TODO: your statute"' for name in names]
+    booked = [fee.id for fee in template.fees if fee.booking is not None]
+    levies = [levy.id for levy in template.levies]
+    if booked or levies:
+        lines.append("# Your cash office's booking of each fee and levy:")
+        lines.append("bookings:")
+        lines += [
+            f'  {name}: {{ kassenzeichen_prefix: "TODO", haushaltsstelle: "TODO", '
+            'sachkonto: "TODO" }'
+            for name in booked
+        ]
+        lines += [f'  {name}: {{ kassenzeichen_prefix: "TODO" }}' for name in levies]
+    if local.field_bounds:
+        lines.append("# Your territory: the template's bounds are another town's.")
+        lines.append("field_bounds:")
+        fields = {field.id: field for field in template.fields}
+        for name in local.field_bounds:
+            field = fields[name]
+            if field.pattern is not None:
+                lines += [
+                    f"  {name}:",
+                    "    pattern:",
+                    '      regex: "TODO: your postcodes, e.g. 5012[67]"',
+                    '      description: { de: "TODO", en: "TODO" }',
+                ]
+            else:
+                lines += [
+                    f'  {name}: {{ min: "TODO", max: "TODO", '
+                    'range_reason: { de: "TODO", en: "TODO" } }',
+                ]
     return "\n".join(lines) + "\n"
