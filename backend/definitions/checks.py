@@ -30,14 +30,22 @@ from prefill.service import missing_lookup_keys
 
 
 def _semantic_problems(
-    definition: ServiceDefinition, file: Path, connectors: ConnectorRegistry
+    definition: ServiceDefinition,
+    file: Path,
+    connectors: ConnectorRegistry,
+    *,
+    documents: bool = True,
 ) -> Iterator[tuple[Location, str]]:
-    """Checks against the world outside the file: folder, connectors, templates, CEL."""
+    """Checks against the world outside the file: folder, connectors, templates, CEL.
+
+    ``documents=False`` skips the notice templates: for a tenant's activation of a template
+    they were checked with the template, since what they may read (field ids and kinds, amount
+    names) is nothing an overlay can change; it halves the time 100 tenants take to load."""
     folder = service_folder(file)
     if folder.name != definition.id:
         yield ("id",), f"id '{definition.id}' does not match the folder name '{folder.name}'"
     yield from _source_problems(definition, connectors)
-    for index, document in enumerate(definition.documents):
+    for index, document in enumerate(definition.documents if documents else ()):
         if not (folder / document.template).is_file():
             yield (
                 ("documents", index, "template"),

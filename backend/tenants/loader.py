@@ -186,7 +186,9 @@ def _load_overlay(
             except ValidationError as exc:
                 found = validation_problems(exc)
             else:
-                found = list(_semantic_problems(definition, entry.file, connectors))
+                found = list(
+                    _semantic_problems(definition, entry.file, connectors, documents=False)
+                )
                 effective.append(LoadedDefinition(definition, entry.file))
         label = f" (version {template.version})" if len(versions) > 1 else ""
         for at, message in found:
