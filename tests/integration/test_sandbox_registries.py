@@ -203,8 +203,8 @@ def every_attribute_of(connector_ids: list[str]) -> list[DataNeed]:
     ]
 
 
-def read_all(url: str, persona_id: str, connector_ids: list[str]) -> dict[str, Any]:
-    """Every attribute of the given registries for a persona, over real HTTP: status or value."""
+def read_outcome(url: str, persona_id: str, connector_ids: list[str]) -> PrefillOutcome:
+    """Every attribute of the given registries for a persona, read over real HTTP."""
     needs = every_attribute_of(connector_ids)
     registry = build_default_registry()
 
@@ -222,7 +222,12 @@ def read_all(url: str, persona_id: str, connector_ids: list[str]) -> dict[str, A
                 declared={(n.connector, n.attribute) for n in needs},
             )
 
-    outcome = asyncio.run(run())
+    return asyncio.run(run())
+
+
+def read_all(url: str, persona_id: str, connector_ids: list[str]) -> dict[str, Any]:
+    """Every attribute of the given registries for a persona: status or value."""
+    outcome = read_outcome(url, persona_id, connector_ids)
     return {
         key: result.value if result.status == "ok" else f"<{result.status}>"
         for key, result in outcome.results.items()
@@ -363,25 +368,8 @@ def test_each_residents_data_names_the_office_of_their_own_municipality(
 
 def provenance_titles(url: str, persona_id: str, connector_ids: list[str]) -> dict[str, str]:
     """Each register's title with its office, as the notice prints it, for one persona."""
-    needs = every_attribute_of(connector_ids)
-    registry = build_default_registry()
-
-    async def run() -> PrefillOutcome:
-        async with httpx.AsyncClient(trust_env=False) as client:
-            return await prefill(
-                needs,
-                identity_claims={"idnr": idnr(persona_id)},
-                service="test",
-                application_id="A-INT-O",
-                actor="citizen",
-                registry=registry,
-                configs={c: ConnectorConfig(base_url=url) for c in registry},
-                client=client,
-                declared={(n.connector, n.attribute) for n in needs},
-            )
-
     titles: dict[str, str] = {}
-    for result in asyncio.run(run()).results.values():
+    for result in read_outcome(url, persona_id, connector_ids).results.values():
         if result.status == "ok" and result.provenance is not None:
             titles[result.provenance.registry] = result.provenance.registry_title
     return titles

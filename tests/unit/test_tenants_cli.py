@@ -10,6 +10,7 @@ import pytest
 
 from backend.settings import get_settings
 from knopfdruck.cli import main
+from tests.unit.test_tenants import _line_of, _replace
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ROOT / "services"
@@ -33,17 +34,6 @@ def _copy_tenants(tmp_path: Path) -> Path:
     target = tmp_path / "tenants"
     shutil.copytree(TENANTS, target)
     return target
-
-
-def _replace(file: Path, old: str, new: str) -> None:
-    text = file.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"{old!r} is not in {file} exactly once"
-    file.write_text(text.replace(old, new), encoding="utf-8")
-
-
-def _line_of(file: Path, text: str) -> int:
-    lines = file.read_text(encoding="utf-8").splitlines()
-    return next(number for number, line in enumerate(lines, 1) if text in line)
 
 
 def _break_department(tenants: Path) -> str:
