@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Literal
 
 import pydantic
-from pydantic import ValidationError
 
 from backend.definitions.models import LocalizedText, ServiceDefinition, Text, _Strict
-from backend.definitions.yaml_lines import _Document, _parse, _validation_problems
+from backend.definitions.yaml_lines import _Document, read_model
 from backend.errors import DefinitionError
 
 
@@ -141,14 +140,10 @@ def authority_of(definition: ServiceDefinition, default: str) -> tuple[str, str 
 
 def load_portal_config(file: Path) -> PortalConfig:
     """Read and check the operator's file; DefinitionError with file:line for every problem."""
-    document = _Document(file)
-    data, problems = _parse(document)
-    if data is None or problems:
+    config, problems = read_model(_Document(file), PortalConfig)
+    if config is None or problems:
         raise DefinitionError(problems or [f"{file.as_posix()}:1 (root): unreadable"])
-    try:
-        return PortalConfig.model_validate(data)
-    except ValidationError as exc:
-        raise DefinitionError(_validation_problems(exc, document)) from None
+    return config
 
 
 def missing_authorities(

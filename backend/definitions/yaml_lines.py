@@ -10,16 +10,17 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from yaml.constructor import ConstructorError
 
 from backend.definitions.lint import todo_problems
 from backend.definitions.models import yaml_path
 
 Location = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
 
 
 class _DefinitionYamlLoader(yaml.SafeLoader):
@@ -216,3 +217,14 @@ def load_yaml(text: str) -> Any:
     """A definition's YAML as the loader reads it (YAML 1.2 booleans: ``on:`` stays a key), for
     tools that look into definition text without loading it (the designer, the guide's tests)."""
     return yaml.load(text, Loader=_DefinitionYamlLoader)
+
+
+def read_model(document: _Document, model: type[M]) -> tuple[M | None, list[str]]:
+    """One YAML file read into a model; None and file:line problems when it does not fit."""
+    data, problems = _parse(document)
+    if data is None:
+        return None, problems
+    try:
+        return model.model_validate(data), problems
+    except ValidationError as exc:
+        return None, problems + _validation_problems(exc, document)

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from backend.definitions.checks import _semantic_problems
 from backend.definitions.loader import LoadedDefinition
 from backend.definitions.models import ServiceDefinition
-from backend.definitions.yaml_lines import _Document, _parse, _validation_problems
+from backend.definitions.yaml_lines import _Document, read_model
 from backend.tenants.models import Overlay, Tenant
 from backend.tenants.overlay import activate, overlay_problems, validation_problems
 from prefill.connectors.registry import ConnectorRegistry
@@ -119,13 +119,9 @@ def load_tenants(
 
 def _load_tenant(document: _Document, folder: Path) -> tuple[Tenant | None, list[str]]:
     """One tenant.yaml, with the checks that need its folder (id, logo)."""
-    data, problems = _parse(document)
-    if data is None:
+    tenant, problems = read_model(document, Tenant)
+    if tenant is None:
         return None, problems
-    try:
-        tenant = Tenant.model_validate(data)
-    except ValidationError as exc:
-        return None, problems + _validation_problems(exc, document)
     if tenant.id != folder.name:
         problems.append(
             document.problem(
@@ -153,13 +149,9 @@ def _load_overlay(
     connectors: ConnectorRegistry,
 ) -> tuple[Activation | None, list[str]]:
     """One overlay applied to every version of its template, with each version's problems."""
-    data, problems = _parse(document)
-    if data is None:
+    overlay, problems = read_model(document, Overlay)
+    if overlay is None:
         return None, problems
-    try:
-        overlay = Overlay.model_validate(data)
-    except ValidationError as exc:
-        return None, problems + _validation_problems(exc, document)
     if overlay.service != document.file.stem:
         problems.append(
             document.problem(
