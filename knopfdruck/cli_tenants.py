@@ -41,6 +41,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     new.add_argument("--level", choices=("municipality", "district"), default="municipality")
     new.add_argument("--tenants", default="", help="tenants folder (default: settings)")
     new.set_defaults(func=cmd_tenants_new)
+    route = tenants.add_parser(
+        "route", help="which tenant is competent for a residence, service by service"
+    )
+    where = route.add_mutually_exclusive_group(required=True)
+    where.add_argument("--ars", help="the residence's Amtlicher Regionalschlüssel (12 digits)")
+    where.add_argument("--postcode", help="the tenants whose territory has this postcode")
+    _folders(route)
+    route.set_defaults(func=cmd_tenants_route)
     reference = tenants.add_parser("reference", help="write docs/tenants-reference.md")
     reference.add_argument("--output", "-o", default="docs/tenants-reference.md")
     reference.set_defaults(func=cmd_tenants_reference)
@@ -180,4 +188,40 @@ def cmd_tenants_reference(args: argparse.Namespace, settings: Settings) -> int:
 
     Path(args.output).write_text(format_tenant_reference(), encoding="utf-8")
     print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_tenants_route(args: argparse.Namespace, settings: Settings) -> int:
+    """One line per service: the competent tenant and whether it offers the service here."""
+    from backend.context import connectors_for
+    from backend.definitions.catalogue import Catalogue
+    from backend.definitions.loader import load_tree
+    from backend.tenants.routing import competent_tenant, tenants_for_postcode
+
+    tenancy, problems, _template_problems = load(args, settings)
+    if problems:
+        print(f"{len(problems)} problem(s): see `knopfdruck tenants validate`", file=sys.stderr)
+    if args.postcode is not None:
+        if not re.fullmatch(r"[0-9]{5}", args.postcode):
+            return fail(f"{args.postcode!r} is no postcode (five digits)")
+        found = tenants_for_postcode(tenancy, args.postcode)
+        for tenant in found:
+            print(f"{tenant.id:<16} {tenant.ars}  {tenant.name}")
+        if not found:
+            print(f"no tenant has the postcode {args.postcode}")
+        return 0
+    if not re.fullmatch(r"[0-9]{12}", args.ars):
+        return fail(f"{args.ars!r} is no Amtlicher Regionalschlüssel (12 digits)")
+    services = Path(args.services) if args.services else settings.services_dir
+    templates, _ = load_tree(services, connectors_for(settings))
+    for template in Catalogue(templates).all():
+        answer = competent_tenant(tenancy, template, args.ars)
+        if answer.tenant is None:
+            if template.local:
+                print(f"{template.id:<28} {answer.body} (no tenant on this platform)")
+            else:
+                print(f"{template.id:<28} {answer.body} (not a local service: its own area only)")
+        else:
+            state = "offered here" if answer.activated else "competent, not activated yet"
+            print(f"{template.id:<28} {answer.tenant.id} ({answer.body}): {state}")
     return 0

@@ -41,9 +41,9 @@ def world(tmp_path: Path) -> Iterator[World]:
     shutil.copytree(ROOT / "services" / SERVICE, services / SERVICE)
     for tenant in ("koeln", "bergheim"):
         shutil.copytree(ROOT / "tenants" / tenant, tmp_path / "tenants" / tenant)
-        for other in ("hundesteuer-anmeldung", "maengelmelder"):
+        for other in ("hundesteuer-anmeldung", "maengelmelder", "meldebescheinigung"):
             (tmp_path / "tenants" / tenant / "services" / f"{other}.yaml").unlink()
-            (tmp_path / "tenants" / tenant / "tests" / f"{other}.yaml").unlink()
+            (tmp_path / "tenants" / tenant / "tests" / f"{other}.yaml").unlink(missing_ok=True)
     url = f"sqlite:///{tmp_path / 'designer.db'}"
     upgrade_database(url)
     settings = Settings(

@@ -52,7 +52,7 @@ def test_an_invalid_overlay_refuses_the_start_with_its_file_and_line(tmp_path: P
 
     services, tenants = _copy(tmp_path, ["anwohnerparkausweis"], ["bergheim"])
     shutil.rmtree(tenants / "bergheim" / "tests")
-    for overlay in ("hundesteuer-anmeldung", "maengelmelder"):
+    for overlay in ("hundesteuer-anmeldung", "maengelmelder", "meldebescheinigung"):
         (tenants / "bergheim" / "services" / f"{overlay}.yaml").unlink()
     overlay = tenants / "bergheim" / "services" / "anwohnerparkausweis.yaml"
     _rewrite(overlay, "department: strassenverkehrsamt", "department: bauamt", 1)
@@ -60,7 +60,7 @@ def test_an_invalid_overlay_refuses_the_start_with_its_file_and_line(tmp_path: P
         create_app(_settings(tmp_path, services, dev=False))
     assert refused.value.problems == [
         f"{overlay.as_posix()}:4 department: unknown department 'bauamt' (tenant 'bergheim' "
-        "has: strassenverkehrsamt, steueramt, ordnungsamt)"
+        "has: strassenverkehrsamt, steueramt, ordnungsamt, buergeramt)"
     ]
 
 
@@ -69,7 +69,7 @@ def test_dev_mode_reloads_tenants_and_keeps_the_last_valid_state(tmp_path: Path)
 
     services, tenants = _copy(tmp_path, ["anwohnerparkausweis"], ["bergheim", "koeln"])
     for tenant in ("bergheim", "koeln"):
-        for overlay in ("hundesteuer-anmeldung", "maengelmelder"):
+        for overlay in ("hundesteuer-anmeldung", "maengelmelder", "meldebescheinigung"):
             (tenants / tenant / "services" / f"{overlay}.yaml").unlink()
     app = create_app(_settings(tmp_path, services, dev=True))
     ctx, reloader = app.state.ctx, app.state.definition_reloader

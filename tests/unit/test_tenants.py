@@ -71,9 +71,9 @@ def _line_of(file: Path, text: str) -> int:
 
 def test_the_repository_tenants_load_without_problems(tenancy: Tenancy) -> None:
     assert sorted(tenancy.tenants) == ["bergheim", "koeln", "neuenhaus"]
-    three = ["anwohnerparkausweis", "hundesteuer-anmeldung", "maengelmelder"]
-    assert sorted(tenancy.activations["koeln"]) == three
-    assert sorted(tenancy.activations["bergheim"]) == three
+    four = ["anwohnerparkausweis", "hundesteuer-anmeldung", "maengelmelder", "meldebescheinigung"]
+    assert sorted(tenancy.activations["koeln"]) == four
+    assert sorted(tenancy.activations["bergheim"]) == four
     assert sorted(tenancy.activations["neuenhaus"]) == ["maengelmelder"]
     assert tenancy.tests_folder("bergheim") == TENANTS / "bergheim" / "tests"
     assert [e.definition.id for e in tenancy.entries("neuenhaus")] == ["maengelmelder"]
@@ -267,7 +267,7 @@ BROKEN = [
         "department: bauamt",
         "department",
         "unknown department 'bauamt' (tenant 'bergheim' has: strassenverkehrsamt, steueramt, "
-        "ordnungsamt)",
+        "ordnungsamt, buergeramt)",
     ),
     Broken(
         "land-of-the-template",
@@ -455,7 +455,11 @@ def test_an_invalid_tenant_is_left_out_and_the_valid_ones_stay(
     assert len(problems) == 2, problems
     assert sorted(tenancy.tenants) == ["koeln", "neuenhaus"]
     assert "bergheim" not in tenancy.activations
-    assert sorted(tenancy.activations["koeln"]) == ["anwohnerparkausweis", "hundesteuer-anmeldung"]
+    assert sorted(tenancy.activations["koeln"]) == [
+        "anwohnerparkausweis",
+        "hundesteuer-anmeldung",
+        "meldebescheinigung",
+    ]
     assert sorted(tenancy.activations["neuenhaus"]) == ["maengelmelder"]
 
 
@@ -551,7 +555,7 @@ def test_the_overlay_skeleton_lists_what_the_template_leaves_to_the_town(
 
     assert "service: anwohnerparkausweis\n" in text
     assert 'department: "strassenverkehrsamt"\n' in text
-    assert "# One of: strassenverkehrsamt, steueramt, ordnungsamt\n" in text
+    assert "# One of: strassenverkehrsamt, steueramt, ordnungsamt, buergeramt\n" in text
     assert (
         "  jahresgebuehr:\n"
         '    - { valid_from: 2026-01-01, value: "TODO", legal_reference: "TODO: your statute" }\n'

@@ -42,7 +42,7 @@ def _break_department(tenants: Path) -> str:
     _replace(file, "department: strassenverkehrsamt", "department: bauamt")
     return (
         f"{file.as_posix()}:{_line_of(file, 'department: bauamt')} department: unknown department "
-        "'bauamt' (tenant 'bergheim' has: strassenverkehrsamt, steueramt, ordnungsamt)"
+        "'bauamt' (tenant 'bergheim' has: strassenverkehrsamt, steueramt, ordnungsamt, buergeramt)"
     )
 
 
@@ -53,7 +53,7 @@ def test_validate_the_repository_tenants(capsys: pytest.CaptureFixture[str]) -> 
     code = main(["tenants", "validate"])
     out, err = capsys.readouterr()
     assert (code, err) == (0, "")
-    assert out == f"{TENANTS}: 3 tenant(s) with 7 activated service(s) valid\n"
+    assert out == f"{TENANTS}: 3 tenant(s) with 9 activated service(s) valid\n"
 
 
 def test_validate_names_a_broken_overlay_by_file_and_line(
@@ -228,7 +228,7 @@ def test_services_test_runs_a_tenants_cases_against_its_activation(
         "PASS  hundesteuer-anmeldung :: Stefan meldet seinen ersten Hund in Bergheim an – "
         "Bergheimer Satz (approved)"
     ) in lines
-    assert lines[-1] == "7 passed, 0 failed, 7 case(s) in 3 service(s)"
+    assert lines[-1] == "9 passed, 0 failed, 9 case(s) in 4 service(s)"
     assert "Katrin" not in out  # the templates' and Köln's cases are not this tenant's
 
 
