@@ -67,6 +67,7 @@ def test_an_approval_states_what_carried_it_and_the_amounts() -> None:
     outcome, stated = _stated("anwohnerparkausweis", values)
     assert outcome == "approved"
     assert stated == [
+        "wohnsitz_gemeinde",
         "wohnung_im_parkgebiet",
         "fahrzeug_zugelassen",
         "fahrzeug_gehoert_antragsteller",

@@ -250,7 +250,7 @@ BROKEN = [
         "laufzeit_monate:",
         "parameters.laufzeit_monate",
         "parameter 'laufzeit_monate' is not local in service 'anwohnerparkausweis' "
-        "(local: jahresgebuehr)",
+        "(local: jahresgebuehr, gemeinde)",
     ),
     Broken(
         "missing-required-parameter",
@@ -614,6 +614,8 @@ def test_a_tenant_in_another_land_brings_its_regime_court_and_stricter_automatio
         "parameters:\n"
         "  jahresgebuehr:\n"
         '    - { valid_from: 2024-01-01, value: 25.0, legal_reference: "§ 1 Satzung" }\n'
+        "  gemeinde:\n"
+        '    - { valid_from: 2024-01-01, value: "Neuenhaus", legal_reference: "§ 1 Satzung" }\n'
         'fee_references: { gebuehr: "§ 1 Parkgebührensatzung der Stadt Neuenhaus" }\n'
         "bookings:\n"
         '  gebuehr: { kassenzeichen_prefix: "NH1", haushaltsstelle: "1.2", sachkonto: "4321" }\n'

@@ -228,8 +228,8 @@ def test_services_test_runs_a_tenants_cases_against_its_activation(
         "PASS  hundesteuer-anmeldung :: Stefan meldet seinen ersten Hund in Bergheim an – "
         "Bergheimer Satz (approved)"
     ) in lines
-    assert lines[-1] == "9 passed, 0 failed, 9 case(s) in 4 service(s)"
-    assert "Katrin" not in out  # the templates' and Köln's cases are not this tenant's
+    assert lines[-1] == "10 passed, 0 failed, 10 case(s) in 4 service(s)"
+    assert "Zone K-12" not in out  # the templates' and Köln's cases are not this tenant's
 
 
 def test_services_test_with_an_unknown_tenant_is_a_usage_error(
@@ -269,7 +269,7 @@ def test_a_tenant_case_with_a_wrong_amount_fails_at_its_file_and_line(
         f"2026  [{file}:{line}]"
     ) in lines
     assert "      amounts.gebuehr: expected 61.0, got 60.00" in lines
-    assert lines[-1] == "2 passed, 1 failed, 3 case(s) in 1 service(s)"
+    assert lines[-1] == "3 passed, 1 failed, 4 case(s) in 1 service(s)"
 
 
 def test_a_template_case_naming_an_unknown_tenant_is_invalid(
