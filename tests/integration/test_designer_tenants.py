@@ -75,7 +75,10 @@ def test_the_check_runs_every_tenants_own_cases_against_its_overlay(world: World
 def test_a_draft_that_would_break_a_tenants_overlay_is_refused(world: World) -> None:
     draft = designer.start_draft(world.session, DESIGNER, world.env.catalogue, SERVICE)
     # The fee is no longer the towns' to set: every overlay that sets it breaks.
-    text = draft.text.replace("parameters: { jahresgebuehr: required }", "parameters: {}")
+    text = draft.text.replace(
+        "parameters: { jahresgebuehr: required, gemeinde: required }",
+        "parameters: { gemeinde: required }",
+    )
     assert text != draft.text
     designer.save_draft(world.session, DESIGNER, draft, text=text)
     checked = designer.check_draft(world.session, DESIGNER, world.env, draft)

@@ -72,7 +72,10 @@ def test_erika_gets_her_certificate(meldebescheinigung: ServiceDefinition) -> No
     decision = decide(meldebescheinigung, ERIKA, date(2025, 3, 1))
     assert decision.outcome == "approved"
     assert decision.referral_reasons == []
-    assert _effects(decision) == [("wohnung_gemeldet", "approve")]
+    assert _effects(decision) == [
+        ("wohnung_gemeldet", "approve"),
+        ("gemeldet_in_gemeinde", "approve"),
+    ]
     assert decision.reasons[0].legal_reference == "§ 18 Abs. 1 BMG"
     assert decision.reasons[0].text.de.startswith("Im Melderegister ist Ihre Wohnung")
     assert decision.rule_version == "meldebescheinigung@1.0.0 (gültig ab 2024-01-01)"
@@ -85,7 +88,11 @@ def test_an_empty_address_goes_to_a_clerk(meldebescheinigung: ServiceDefinition)
     decision = decide(meldebescheinigung, {**ERIKA, "strasse": "", "plz": "", "ort": ""}, DAY)
     assert decision.outcome == "referred"
     assert decision.referral_reasons == ["rule_referred"]
-    assert _effects(decision) == [("wohnung_gemeldet", "refer")]
+    # An empty address is the clerk's to check, not a residence elsewhere.
+    assert _effects(decision) == [
+        ("wohnung_gemeldet", "refer"),
+        ("gemeldet_in_gemeinde", "approve"),
+    ]
     assert decision.reasons[0].text.en == (
         "The residents' register holds no complete address; a clerk will check the application."
     )
