@@ -429,6 +429,8 @@ class Settings(BaseSettings):
 
     def tenants_folder(self) -> Path:
         """The tenants folder: the configured one, else 'tenants' next to the services."""
+        # Computed at each call: a command that points services_dir elsewhere (--services)
+        # takes the tenants next to that folder, not the ones next to the default.
         return self.tenants_dir or (self.services_dir.parent / "tenants").resolve()
 
     @model_validator(mode="after")
@@ -438,7 +440,8 @@ class Settings(BaseSettings):
         # Folders are fixed at start-up: a relative KNOPFDRUCK_SERVICES_DIR means relative to
         # where the process started, and every later join (templates, registries) sees one path.
         self.services_dir = self.services_dir.resolve()
-        self.tenants_dir = (self.tenants_dir or self.services_dir.parent / "tenants").resolve()
+        if self.tenants_dir is not None:
+            self.tenants_dir = self.tenants_dir.resolve()
         self.registries_dir = self.registries_dir.resolve()
         self.portal_config = self.portal_config.resolve()
         if not self.database_url:
