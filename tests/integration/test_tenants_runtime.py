@@ -91,9 +91,14 @@ def test_dev_mode_reloads_tenants_and_keeps_the_last_valid_state(tmp_path: Path)
         assert reloader.check() is False
         body = client.get("/healthz").json()
         assert body["definitions"]["status"] == "invalid, last valid version in use"
+        line = (
+            overlay.read_text(encoding="utf-8")
+            .splitlines()
+            .index(next(t for t in overlay.read_text(encoding="utf-8").splitlines() if '"75"' in t))
+        )
         assert body["definitions"]["problems"] == [
-            f"{overlay.as_posix()}:8 parameters.jahresgebuehr[1].value: value is a string, but "
-            "earlier values are a number"
+            f"{overlay.as_posix()}:{line + 1} parameters.jahresgebuehr[1].value: value is a "
+            "string, but earlier values are a number"
         ]
         assert (fee("koeln"), fee("bergheim")) == (100.0, 75.0)
 
