@@ -84,12 +84,19 @@ def test_a_draft_that_would_break_a_tenants_overlay_is_refused(world: World) -> 
     checked = designer.check_draft(world.session, DESIGNER, world.env, draft)
     problems = checked.checks["problems"]
     assert [p.split(" ", 1)[0] for p in problems] == [
-        "tenants/bergheim/services/anwohnerparkausweis.yaml:6",
-        "tenants/koeln/services/anwohnerparkausweis.yaml:6",
+        f"tenants/{tenant}/services/anwohnerparkausweis.yaml:{_line(tenant, 'jahresgebuehr:')}"
+        for tenant in ("bergheim", "koeln")
     ]
     assert all(
         "parameters.jahresgebuehr: parameter 'jahresgebuehr' is not local in service "
-        "'anwohnerparkausweis' (local: none)" in p
+        "'anwohnerparkausweis' (local: gemeinde)" in p
         for p in problems
     )
     assert not checked.checks["ok"]
+
+
+def _line(tenant: str, text: str) -> int:
+    """The line of a tenant's parking overlay that holds the text, counted from 1."""
+    file = ROOT / "tenants" / tenant / "services" / "anwohnerparkausweis.yaml"
+    lines = file.read_text(encoding="utf-8").splitlines()
+    return next(number for number, line in enumerate(lines, 1) if text in line)
