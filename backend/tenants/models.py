@@ -113,7 +113,8 @@ class Tenant(_Strict):
     payment_endpoint: Annotated[str, StringConstraints(pattern=r"^[\w-]{1,27}$")] | None = (
         pydantic.Field(
             default=None,
-            description="XBezahldienste endpointId of its cash office; none: the template's.",
+            description="XBezahldienste endpointId of its cash office; required to activate a "
+            "service whose fees are paid through one.",
         )
     )
     court: Body = pydantic.Field(

@@ -99,7 +99,7 @@ def _overlay_problems(
                     f"(local: {allowed})"
                 ),
             )
-    yield from _booking_problems(template, overlay)
+    yield from _booking_problems(template, tenant, overlay)
     yield from _references(overlay.fee_references, local.fee_references, "fee", template.id)
     yield from _references(overlay.levy_references, local.levy_references, "levy", template.id)
     procedure = template.procedure
@@ -164,8 +164,20 @@ def _overlay_problems(
             )
 
 
-def _booking_problems(template: ServiceDefinition, overlay: Overlay) -> Iterator[Problem]:
-    """Every fee with a booking and every levy needs the tenant's own cash-office booking."""
+def _booking_problems(
+    template: ServiceDefinition, tenant: Tenant, overlay: Overlay
+) -> Iterator[Problem]:
+    """Every fee with a booking and every levy needs the tenant's own cash-office booking, and a
+    fee paid through XBezahldienste the tenant's own endpoint (never the template town's)."""
+    for fee in template.fees:
+        if fee.booking is not None and fee.booking.endpoint_id and not tenant.payment_endpoint:
+            yield (
+                ("bookings", fee.id),
+                (
+                    f"the fee '{fee.id}' is paid through the cash office's XBezahldienste "
+                    f"endpoint: set payment_endpoint in tenant '{tenant.id}''s tenant.yaml"
+                ),
+            )
     booked = {fee.id: "fee" for fee in template.fees if fee.booking is not None}
     booked |= {levy.id: "levy" for levy in template.levies}
     for name, kind in booked.items():

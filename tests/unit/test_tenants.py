@@ -608,6 +608,10 @@ def test_a_tenant_in_another_land_brings_its_regime_court_and_stricter_automatio
 ) -> None:
     tenants = tmp_path / "tenants"
     shutil.copytree(TENANTS, tenants)
+    # Its fee is paid through its own cash office's XBezahldienste endpoint.
+    _replace(
+        tenants / "neuenhaus/tenant.yaml", "postcodes:", 'payment_endpoint: "03456014"\npostcodes:'
+    )
     (tenants / "neuenhaus/services/anwohnerparkausweis.yaml").write_text(
         "service: anwohnerparkausweis\n"
         "department: ordnungsamt\n"
@@ -702,3 +706,22 @@ def test_an_activated_skeleton_with_every_todo_filled_in_is_valid(
 
     assert problems == []
     assert service in tenancy.activations["bergheim"]
+
+
+def test_a_fee_paid_through_a_cash_office_needs_the_tenants_own_endpoint(
+    tmp_path: Path, templates: list[LoadedDefinition], connectors: ConnectorRegistry
+) -> None:
+    """Without its own XBezahldienste endpoint, Bergheim's fees would reach Köln's cash office."""
+    tenants = tmp_path / "tenants"
+    shutil.copytree(TENANTS, tenants)
+    _replace(tenants / BERGHEIM, 'payment_endpoint: "05362008"\n', "")
+    overlay = tenants / PARKING
+
+    tenancy, problems = load_tenants(tenants, templates, connectors)
+
+    assert problems == [
+        f"{overlay.as_posix()}:{_line_of(overlay, 'gebuehr: {')} bookings.gebuehr: the fee "
+        "'gebuehr' is paid through the cash office's XBezahldienste endpoint: set "
+        "payment_endpoint in tenant 'bergheim''s tenant.yaml"
+    ]
+    assert "anwohnerparkausweis" not in tenancy.activations["bergheim"]
