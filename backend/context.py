@@ -14,9 +14,11 @@ from backend.auth.tokens import TokenVerifier
 from backend.crypto import configure_keys, keys_for
 from backend.db import engine_for
 from backend.definitions.catalogue import Catalogue, load_catalogue
+from backend.definitions.models import ServiceDefinition
 from backend.definitions.portal import PortalConfig, load_portal_config, missing_authorities
 from backend.documents.render import NoticeRenderer
 from backend.errors import DefinitionError
+from backend.records.models import Application, Case
 from backend.settings import Settings
 from backend.tenants.loader import Tenancy, load_tenants
 from prefill.configuration import build_default_registry, registry_configs
@@ -47,6 +49,45 @@ class AppContext:
     portal: PortalConfig | None = None
     """The operator's legal information (backend/definitions/portal.py), checked at start-up."""
     """Circuit breakers and counters per registry; process-local (see prefill.health)."""
+
+    def definition(
+        self, service: str, version: str | None = None, tenant: str | None = None
+    ) -> ServiceDefinition:
+        """A service as an authority offers it: the tenant's activation, or for no tenant the
+        home tenant's (else the template as written, e.g. the Familienkasse's Kindergeld).
+
+        A tenant that no longer offers the service raises NotFound rather than falling back to
+        the template: another town's fees or office must never decide its case."""
+        if tenant is not None:
+            return self.tenancy.catalogue_of(tenant).get(service, version)
+        home = self.tenancy.home
+        if home is not None:
+            own = self.tenancy.catalogue_of(home.id)
+            if service in own:
+                return own.get(service, version)
+        return self.catalogue.get(service, version)
+
+    def tenant_of_department(self, department: str) -> str | None:
+        """The tenant a department key belongs to, as rows store it (None for the home one)."""
+        tenant = self.tenancy.by_department(department)
+        return None if tenant is None or tenant.home else tenant.id
+
+    def department_services(self, department: str) -> list[ServiceDefinition]:
+        """The services one office owns, as its authority offers them (a clerk's services)."""
+        tenant = self.tenant_of_department(department)
+        if tenant is not None:
+            offered = self.tenancy.catalogue_of(tenant).all()
+        else:
+            offered = [self.definition(d.id) for d in self.catalogue.all()]
+        return [d for d in offered if d.department == department]
+
+    def draft_definition(self, application: Application) -> ServiceDefinition:
+        """A draft follows today's version of its service, at its authority."""
+        return self.definition(application.service, tenant=application.tenant)
+
+    def case_definition(self, case: Case) -> ServiceDefinition:
+        """The definition a case runs under for life: its version, its authority's values."""
+        return self.definition(case.service, case.service_version, case.tenant)
 
     def close(self) -> None:
         self.dbos_client.destroy()

@@ -141,7 +141,7 @@ def build() -> APIRouter:
             label=label,
             case=detail.case,
             question=detail.question,
-            service=ctx.catalogue.get(detail.case.service),
+            service=ctx.definition(detail.case.service, tenant=detail.case.tenant),
             **extra,
         )
 

@@ -103,6 +103,7 @@ def build() -> APIRouter:
             "state": state,
             "service": state.definition,
             "app": state.application,
+            "place_id": state.application.tenant,
             "steps": flow.steps(state),
             "task_list": flow.uses_task_list(state),
         }

@@ -143,11 +143,12 @@ def build() -> APIRouter:
             )
 
         detail, actions = await run_in_threadpool(load)
-        definition = ctx.catalogue.get(detail.case.service)
+        definition = ctx.definition(detail.case.service, tenant=detail.case.tenant)
         why, stated = citizen_referral(detail, definition)
         return {
             "detail": detail,
             "case": detail.case,
+            "place_id": detail.case.tenant,
             "actions": actions,
             "service": definition,
             "referral_why": why,

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from backend.auth.tokens import Identity
 from backend.cases import applications as apps
 from backend.cases.catalogue_views import ServiceView, service_view
+from backend.cases.competence import NotCompetent, PlaceNeeded
 from backend.cases.drafts import DraftView, my_drafts
 from backend.cases.proactive import ProactiveOffers
 from backend.context import AppContext
@@ -18,6 +19,7 @@ from backend.definitions.constraints import local_today
 from backend.definitions.models import ServiceDefinition
 from backend.errors import Forbidden
 from frontend.catalogue import by_life_situation, search
+from frontend.places import not_competent_page, place_choice
 from frontend.rendering import N_, render
 from frontend.web import checked_form, ctx_of, current, require
 
@@ -41,7 +43,10 @@ def build() -> APIRouter:
         key = (id(ctx), local_today())
         if key not in cache:
             cache.clear()
-            cache[key] = [service_view(d, ctx.connectors) for d in ctx.catalogue.all()]
+            # As the home authority offers them (its fees), or the templates without tenants.
+            cache[key] = [
+                service_view(ctx.definition(d.id), ctx.connectors) for d in ctx.catalogue.all()
+            ]
         return cache[key]
 
     @router.get("/")
@@ -86,7 +91,7 @@ def build() -> APIRouter:
     async def service_page(request: Request, slug: str) -> Response:
         active = await current(request)
         ctx = ctx_of(request)
-        definition = ctx.catalogue.get(slug)
+        definition = ctx.definition(slug)
         view = next(s for s in services(ctx) if s.id == definition.id)
         drafts = []
         if active is not None and not active.identity.is_clerk:
@@ -107,6 +112,7 @@ def build() -> APIRouter:
             drafts=drafts,
             trust_ok=trust_ok,
             trust_levels=TRUST_LEVELS,
+            tenants_served=bool(ctx.tenancy.tenants),
             held_labels=[f.label for f in definition.fields if f.source is not None],
             entered_labels=[
                 f.label for f in definition.fields if f.source is None and f.type != "file"
@@ -149,8 +155,16 @@ def build() -> APIRouter:
         definition = ctx.catalogue.get(slug)
         if form.get("fresh") != "1" and await drafts_of(ctx, active.identity, slug):
             return RedirectResponse(f"/services/{definition.id}/start", status_code=303)
+        local = definition.local
+        # The town picked earlier decides only where the matter lies (Mängelmelder); for a
+        # residence it is the Melderegister's answer (backend/cases/competence.py).
+        place = place_choice(request) if local and local.competent_by == "place" else None
         try:
-            application = await apps.start_application(ctx, active.identity, slug)
+            application = await apps.start_application(ctx, active.identity, slug, place)
+        except PlaceNeeded:
+            return RedirectResponse(f"/orte?service={definition.id}", status_code=303)
+        except NotCompetent as exc:
+            return not_competent_page(request, exc)
         except Forbidden:
             return render(
                 request,

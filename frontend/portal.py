@@ -24,6 +24,7 @@ from frontend import (
     pages_cases,
     pages_catalogue,
     pages_legal,
+    pages_places,
 )
 from frontend.catalogue import search
 from frontend.rendering import is_bilingual, render
@@ -93,4 +94,6 @@ def build_portal_router(settings: Settings) -> APIRouter:
     router.include_router(pages_cases.build())
     # After the case pages: /cases/{id}/{action} must not shadow /cases/{id}/receipt.
     router.include_router(pages_actions.build())
+    # Last: /{tenant}/… must not shadow any other top-level page (frontend/pages_places.py).
+    router.include_router(pages_places.build())
     return router

@@ -194,6 +194,15 @@ def _seconds_left(expires_at: datetime | None) -> int | None:
     return max(0, int((expires_at - datetime.now(UTC)).total_seconds()))
 
 
+def _place(request: Request, tenant_id: str | None) -> Any:
+    """The tenant a draft or case belongs to, for its name and logo above the page; the home
+    tenant's pages show none (they look as before tenancy)."""
+    ctx = getattr(request.app.state, "ctx", None)
+    if tenant_id is None or ctx is None:
+        return None
+    return ctx.tenancy.tenants.get(tenant_id)
+
+
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """One page in the citizen's language, never cached: pages may show personal data."""
     lang = language(request)
@@ -236,7 +245,8 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
             session_warning_seconds=_settings_of(request).session_warning_seconds,
             csrf_token=active.csrf_token if active else "",
             unread=getattr(request.state, "unread", 0),
-            **context,
+            # The authority whose pages these are (frontend/pages_places.py) and their prefix.
+            **{"place": _place(request, context.pop("place_id", None)), "base": "", **context},
         )
     )
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})

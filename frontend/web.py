@@ -20,6 +20,7 @@ MAX_FORM_BYTES = 256 * 1024
 """Largest form post without files: every text field at its limit fits many times over."""
 RATE_LIMITED_FORMS: dict[str, str] = {
     "/services/{slug}/start": "start",
+    "/{tenant_id}/services/{slug}/start": "start",
     "/applications/{application_id}/submit": "submit",
 }
 """Form posts counted against the account's and the address's limit (backend/ratelimit.py),

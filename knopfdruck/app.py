@@ -426,8 +426,9 @@ def create_app(settings: Settings, *, ctx: AppContext | None = None) -> FastAPI:
             prefix="/sandbox/eakte",
             include_in_schema=False,
         )
-    app.include_router(build_portal_router(settings))
     from frontend.portal import static_files
 
+    # Before the portal: its /{tenant}/… pages come last of all (frontend/pages_places.py).
     app.mount("/static", static_files(), name="static")
+    app.include_router(build_portal_router(settings))
     return app

@@ -173,6 +173,8 @@ def persona_claims(persona: Persona) -> dict[str, Any]:
     if persona.is_clerk:
         claims["department"] = persona.department
         claims["roles"] = list(persona.roles)
+        if persona.tenant is not None:
+            claims["tenant"] = persona.tenant
     else:
         if persona.idnr is not None:
             claims["idnr"] = persona.idnr

@@ -98,6 +98,8 @@ class Persona:
     moved_in: date | None = None
     in_melderegister: bool = True
     department: str | None = None
+    tenant: str | None = None
+    """The authority (tenants/<id>) a clerk works for; None: the platform's home authority."""
     roles: tuple[str, ...] = field(default_factory=tuple)
     sex: str | None = None
     """As the Melderegister records it: weiblich, männlich, divers or ohne Angabe."""
@@ -470,6 +472,39 @@ PERSONAS: tuple[Persona, ...] = (
         sub="b1e2a3d4-0000-4000-8000-0000000000c1",
         description="Clerk in the Ordnungsamt, for checks that departments are isolated.",
         department="ordnungsamt",
+        roles=("clerk",),
+    ),
+    Persona(
+        id="clerk-verkehr",
+        given_name="Lena",
+        family_name="Schmitz",
+        trust_level="substanziell",
+        sub="b1e2a3d4-0000-4000-8000-0000000000d1",
+        description="Köln: Straßenverkehrsbehörde (parking permits), clerk and supervisor.",
+        department="strassenverkehrsamt",
+        roles=("clerk", "supervisor"),
+    ),
+    Persona(
+        id="clerk-bergheim",
+        given_name="Jörg",
+        family_name="Esser",
+        trust_level="substanziell",
+        sub="b1e2a3d4-0000-4000-8000-0000000000d2",
+        description="Bergheim: Straßenverkehrsbehörde, clerk and supervisor; the same office "
+        "name as Köln's, for the proof that tenants are isolated.",
+        department="strassenverkehrsamt",
+        tenant="bergheim",
+        roles=("clerk", "supervisor"),
+    ),
+    Persona(
+        id="clerk-neuenhaus",
+        given_name="Hilke",
+        family_name="Brink",
+        trust_level="substanziell",
+        sub="b1e2a3d4-0000-4000-8000-0000000000d3",
+        description="Neuenhaus: Ordnungsamt (defect reports), clerk.",
+        department="ordnungsamt",
+        tenant="neuenhaus",
         roles=("clerk",),
     ),
 )

@@ -114,11 +114,16 @@ def platform(
     for folder in [*(ROOT / "services").iterdir(), *(ROOT / "tests/fixtures/services").iterdir()]:
         if folder.is_dir():
             shutil.copytree(folder, services / folder.name)
+    # The repository's tenants too (issue 13): Köln is the home tenant, so its residents' cases
+    # keep running as before, and Bergheim's and Neuenhaus's run under their own overlays.
+    tenants = tmp_path_factory.mktemp("tenants")
+    shutil.copytree(ROOT / "tenants", tenants, dirs_exist_ok=True)
     settings = Settings(
         base_url=f"http://127.0.0.1:{port}",
         data_dir=tmp_path_factory.mktemp("data"),
         database_url=database_url,
         services_dir=services,
+        tenants_dir=tenants,
         smtp_host=smtp_server.host,
         smtp_port=smtp_server.port,
         _env_file=None,

@@ -40,6 +40,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 class StartApplication(BaseModel):
     model_config = ConfigDict(extra="forbid")
     service: str = Field(min_length=1, max_length=64, description="Slug of the service")
+    tenant: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=40,
+        pattern=r"^[a-z][a-z0-9-]*$",
+        description="The town (tenant id) the application is about, for a service decided "
+        "where its matter lies (Mängelmelder). For a service decided by residence the "
+        "Melderegister decides; a different town here is answered 409 not_competent.",
+    )
 
 
 class UpdateApplication(BaseModel):
@@ -89,14 +98,22 @@ def get_service(ctx: ContextDep, slug: Annotated[str, Path(max_length=64)]) -> S
     status_code=status.HTTP_201_CREATED,
     response_model=ApplicationView,
     tags=["applications"],
-    responses={**ERRORS, **RATE_LIMITED},
+    responses={
+        **ERRORS,
+        **RATE_LIMITED,
+        403: {"description": "The login's trust level is too low for the service"},
+        409: {
+            "description": "not_competent: another authority decides for the citizen's "
+            "residence (the message names it); place_needed: choose the town first"
+        },
+    },
     dependencies=[rate_limited("start")],
 )
 async def start_application(
     ctx: ContextDep, citizen: CitizenDep, body: StartApplication
 ) -> ApplicationView:
-    application = await apps.start_application(ctx, citizen, body.service)
-    return application_view(ctx.catalogue.get(application.service), application)
+    application = await apps.start_application(ctx, citizen, body.service, body.tenant)
+    return application_view(ctx.draft_definition(application), application)
 
 
 @router.get(
@@ -112,7 +129,7 @@ def get_application(
     with Session(ctx.engine) as session:
         application = apps.get_application(session, citizen, application_id)
         response.headers["ETag"] = _etag(apps.application_version(session, application))
-    return application_view(ctx.catalogue.get(application.service), application)
+    return application_view(ctx.draft_definition(application), application)
 
 
 def _etag(version: str) -> str:
@@ -154,7 +171,7 @@ def update_application(
         remark=body.remark,
     )
     response.headers["ETag"] = _etag_of(ctx, citizen, application_id)
-    return application_view(ctx.catalogue.get(application.service), application)
+    return application_view(ctx.draft_definition(application), application)
 
 
 FieldPath = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="Field id")]

@@ -14,6 +14,7 @@ import httpx
 from jose import jwk, jws
 
 from backend.errors import ServiceUnavailable, Unauthorized
+from backend.tenants.models import DEPARTMENT_SEPARATOR
 
 TRUST_LEVELS: tuple[str, ...] = ("niedrig", "substanziell", "hoch")
 """eID Vertrauensniveaus in ascending order (eIDAS low / substantial / high)."""
@@ -320,17 +321,25 @@ def _identity_from(claims: Mapping[str, Any]) -> Identity:
     ):
         raise _refused("Token lacks required claims")
     optional: dict[str, str | None] = {}
-    for claim in ("idnr", "birthdate", "department"):
+    for claim in ("idnr", "birthdate", "department", "tenant"):
         value = claims.get(claim)
         if value is not None and not isinstance(value, str):
             raise _refused("Token lacks required claims")
         optional[claim] = value
+    department = optional["department"]
+    tenant = optional["tenant"]
+    if department is not None and (DEPARTMENT_SEPARATOR in department or tenant == ""):
+        raise _refused("Token has a malformed department")
+    if department is not None and tenant is not None:
+        # A clerk of another tenant than the home one: the department key carries the tenant,
+        # so every filter by department isolates tenants too (backend/tenants/models.py).
+        department = f"{tenant}{DEPARTMENT_SEPARATOR}{department}"
     return Identity(
         sub=sub,
         name=name,
         trust_level=str(trust_level),
         idnr=optional["idnr"],
         birthdate=optional["birthdate"],
-        department=optional["department"],
+        department=department,
         roles=tuple(roles),
     )

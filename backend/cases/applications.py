@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from backend.auth.tokens import Identity
+from backend.cases.competence import authority_for
 from backend.cases.draft_version import draft_fingerprints, version_of
 from backend.columns import aware, utcnow
 from backend.context import AppContext
@@ -115,22 +116,33 @@ async def _prefill_for(
     )
 
 
-async def start_application(ctx: AppContext, identity: Identity, service: str) -> Application:
-    """Create the draft and fill in everything the registries hold, each value with its source."""
-    definition = ctx.catalogue.get(service)
-    check_trust_level(identity, definition)
+async def start_application(
+    ctx: AppContext, identity: Identity, service: str, place: str | None = None
+) -> Application:
+    """Create the draft at the competent authority and fill in everything the registries hold,
+    each value with its source. `place`: the tenant the citizen chose (URL or place picker)."""
+    template = ctx.catalogue.get(service)
+    check_trust_level(identity, template)
+    tenant, routing = await authority_for(ctx, identity, template, place)
+    definition = ctx.definition(service, tenant=tenant)
     application = Application(
-        service=definition.id, service_version=definition.version, citizen_sub=identity.sub
+        service=definition.id,
+        service_version=definition.version,
+        tenant=tenant,
+        citizen_sub=identity.sub,
     )
     outcome = await _prefill_for(ctx, identity, definition, application.id, data_needs(definition))
     application.prefill = {k: r.model_dump(mode="json") for k, r in outcome.results.items()}
+    accesses = [*(routing.accesses if routing is not None else []), *outcome.accesses]
 
     def persist() -> None:
         with unit_of_work(ctx.engine) as session:
             # Housekeeping rides along with new drafts, so expired ones never pile up.
             purge_expired_drafts(session, ctx.catalogue.all())
             session.add(application)
-            for row in access_rows(outcome.accesses, identity.sub):
+            for row in access_rows(accesses, identity.sub):
+                if row.application_id is None:
+                    row.application_id = application.id  # the routing read, before the draft
                 session.add(row)
 
     await run_in_threadpool(persist)
@@ -191,7 +203,7 @@ def open_draft(
     application = get_application(session, identity, application_id)
     if application.status != "draft":
         raise Conflict("Dieser Antrag ist schon abgeschickt. (Already submitted.)")
-    definition = ctx.catalogue.get(application.service)
+    definition = ctx.draft_definition(application)
     if draft_expires_at(definition, application) < utcnow():
         raise DraftExpired(
             "Dieser Entwurf ist abgelaufen und wurde gelöscht. Bitte stellen Sie den Antrag neu. "

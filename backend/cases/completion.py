@@ -115,7 +115,7 @@ def awaits_completion(session: Session, case_id: str) -> bool:
 def register_gap(ctx: AppContext, session: Session, case_id: str, rnd: DecisionRound) -> bool:
     """True while an entry of this round is missing or an earlier round's still stands."""
     case = load_case(session, case_id)
-    definition = ctx.catalogue.get(case.service, case.service_version)
+    definition = ctx.case_definition(case)
     written = {
         e.idempotency_key
         for e in session.exec(

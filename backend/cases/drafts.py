@@ -64,7 +64,7 @@ def draft_state(ctx: AppContext, identity: Identity, application_id: str) -> Dra
     with Session(ctx.engine) as session:
         application = get_application(session, identity, application_id)
         if application.status != "draft":
-            definition = ctx.catalogue.get(application.service)
+            definition = ctx.draft_definition(application)
             return DraftState(
                 definition=definition,
                 application=application_view(definition, application),
@@ -136,7 +136,7 @@ def my_drafts(ctx: AppContext, identity: Identity) -> list[DraftView]:
         for row in rows:
             if row.service not in ctx.catalogue:
                 continue
-            expires_at = draft_expires_at(ctx.catalogue.get(row.service), row)
+            expires_at = draft_expires_at(ctx.draft_definition(row), row)
             if expires_at < now:
                 expired.append(row.id)
                 continue

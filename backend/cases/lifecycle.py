@@ -101,7 +101,7 @@ def _reasons_without_document(ctx: AppContext, case: Case) -> Bilingual | None:
     if case.outcome not in ("approved", "rejected"):
         return None
     try:
-        definition = ctx.catalogue.get(case.service, case.service_version)
+        definition = ctx.case_definition(case)
     except NotFound:
         return None
     if any(case.outcome in d.on for d in definition.documents):
@@ -126,7 +126,7 @@ def message_facts(ctx: AppContext, session: Session, case: Case, **overrides: An
     remedy_kind: str | None = None
     decision_kind = "application"
     try:
-        definition = ctx.catalogue.get(case.service, case.service_version)
+        definition = ctx.case_definition(case)
         service_title = Bilingual(definition.title.de, definition.title.en)
         decision_kind = definition.decision_kind
         if definition.procedure is not None:

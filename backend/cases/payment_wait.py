@@ -71,7 +71,7 @@ def request_fee(
     move to awaiting_payment, in the caller's transaction. False when nothing is due.
 
     Used by the engine after an automated approval and by the console after a clerk's."""
-    items = fees_due(ctx.catalogue.get(case.service, case.service_version), case.decision or {})
+    items = fees_due(ctx.case_definition(case), case.decision or {})
     if not items:
         return False
     earlier = payment_of(session, case.id)

@@ -162,7 +162,7 @@ def decide_step(case_id: str) -> str:
         case = load_case(session, case_id)
         if case.outcome is not None or case.status != CaseStatus.PROCESSING:
             return case.outcome or case.status
-        definition = ctx.catalogue.get(case.service, case.service_version)
+        definition = ctx.case_definition(case)
         decision = machine_decision(session, case, definition, qa_sample=ctx.settings.qa_sampling)
         stored: dict[str, Any] = decision.to_json()
         if decision.outcome == "referred":
@@ -218,7 +218,7 @@ def route_step(case_id: str) -> str:
     ctx = worker_context()
     with Session(ctx.engine) as session:
         case = load_case(session, case_id)
-    return ctx.catalogue.get(case.service).processing
+    return ctx.definition(case.service, tenant=case.tenant).processing
 
 
 def _process(case_id: str, at: list[str]) -> str:

@@ -54,7 +54,7 @@ def receipt_context(
 ) -> dict[str, Any]:
     """What the receipt states, taken from the frozen case data, never from the live draft."""
     case = get_case(session, identity, case_id)
-    definition = ctx.catalogue.get(case.service, case.service_version)
+    definition = ctx.case_definition(case)
     data = case.data or {}
     values: dict[str, Any] = data.get("values") or {}
     origin: dict[str, str] = data.get("origin") or {}
@@ -192,7 +192,7 @@ def statement_receipt(ctx: AppContext, case_id: str, task_key: str) -> Document:
         ).first()
         if case is None or task is None:
             raise LookupError(f"no {task_key} in case {case_id}")
-        definition = ctx.catalogue.get(case.service, case.service_version)
+        definition = ctx.case_definition(case)
         remedy = remedy_for(definition.procedure) if definition.procedure else None
         received = aware(task.created_at)
         data = case.data or {}

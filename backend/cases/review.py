@@ -117,7 +117,7 @@ def _statement(text: str | None, *, required: bool, what: str) -> str | None:
 
 def remedy_of(ctx: AppContext, case: Case) -> Remedy | None:
     """The remedy against the case's decision, from the definition version that decided it."""
-    procedure = ctx.catalogue.get(case.service, case.service_version).procedure
+    procedure = ctx.case_definition(case).procedure
     return remedy_for(procedure) if procedure is not None else None
 
 

@@ -181,6 +181,7 @@ def submit_application(
                 application_id=application.id,
                 service=definition.id,
                 service_version=definition.version,
+                tenant=application.tenant,
                 department=definition.department,
                 citizen_sub=identity.sub,
                 reference_date=local_today(),

@@ -84,6 +84,8 @@ class FieldView(BaseModel):
 class ApplicationView(BaseModel):
     id: str
     service: str
+    tenant: str | None = None
+    """The authority it is made to (see CaseView.tenant)."""
     status: str
     fields: list[FieldView]
     remark: str | None
@@ -121,6 +123,9 @@ class CaseView(BaseModel):
     id: str
     reference: str
     service: str
+    tenant: str | None = None
+    """The authority that decides it (tenants/<id>); None: the platform's home authority or,
+    for a service no town decides, the body its procedure names."""
     status: str
     waiting_for: str | None
     submitted_at: datetime
@@ -197,6 +202,7 @@ def application_view(definition: ServiceDefinition, app: Application) -> Applica
         )
     return ApplicationView(
         id=app.id,
+        tenant=app.tenant,
         service=app.service,
         status=app.status,
         fields=fields,
@@ -233,6 +239,7 @@ def case_view(case: Case, documents: list[Document], url_prefix: str = "/api/v1"
         id=case.id,
         reference=case.reference,
         service=case.service,
+        tenant=case.tenant,
         status=case.status,
         waiting_for=case.waiting_for,
         submitted_at=aware(case.submitted_at),

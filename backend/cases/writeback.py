@@ -224,7 +224,7 @@ def perform_writeback(
     settings = ctx.settings
     with Session(ctx.engine) as session:
         case = _load(session, case_id)
-        definition = ctx.catalogue.get(case.service, case.service_version)
+        definition = ctx.case_definition(case)
         spec = definition.writeback[index]
         done = _done(session, case_id, index, round_no)
         if done is not None:
@@ -337,9 +337,7 @@ def perform_writebacks(ctx: AppContext, case_id: str, round_no: int = 0) -> list
     """Every write-back due for the case's outcome, in order; stops at the first failure."""
     with Session(ctx.engine) as session:
         case = _load(session, case_id)
-        indexes = planned_writebacks(
-            ctx.catalogue.get(case.service, case.service_version), case.outcome
-        )
+        indexes = planned_writebacks(ctx.case_definition(case), case.outcome)
     outcomes: list[WritebackOutcome] = []
     for index in indexes:
         outcome = perform_writeback(ctx, case_id, index, round_no)
@@ -384,7 +382,7 @@ def cancel_stale_entries(
     """
     with Session(ctx.engine) as session:
         case = _load(session, case_id)
-        definition = ctx.catalogue.get(case.service, case.service_version)
+        definition = ctx.case_definition(case)
         standing = standing_entries(session, case_id, round_no)
     outcomes: list[WritebackOutcome] = []
     for written in standing:
@@ -460,7 +458,7 @@ def plan_step(case_id: str) -> list[tuple[int, str]]:
     ctx = worker_context()
     with Session(ctx.engine) as session:
         case = _load(session, case_id)
-        definition = ctx.catalogue.get(case.service, case.service_version)
+        definition = ctx.case_definition(case)
         return [
             (i, definition.writeback[i].connector)
             for i in planned_writebacks(definition, case.outcome)

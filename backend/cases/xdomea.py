@@ -124,7 +124,7 @@ def _uuid(hex32: str) -> str:
 
 def sender_of(ctx: AppContext, case: Case) -> tuple[str, str]:
     """(authority, department) of a case, from its service until tenancy lands."""
-    definition = ctx.catalogue.get(case.service, case.service_version)
+    definition = ctx.case_definition(case)
     procedure = getattr(definition, "procedure", None)
     authority = getattr(procedure, "authority", None) if procedure is not None else None
     name = (
@@ -346,7 +346,7 @@ def build_package(ctx: AppContext, case_id: str, *, created_at: datetime) -> Xdo
         )
         version = events[-1].seq if events else 0
         files = _files(ctx, session, case, events)
-        definition = ctx.catalogue.get(case.service, case.service_version)
+        definition = ctx.case_definition(case)
         authority, department = sender_of(ctx, case)
         pid = process_id(case.id, version)
 

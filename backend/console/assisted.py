@@ -85,8 +85,8 @@ def counter_services(ctx: AppContext, clerk: ClerkIdentity) -> list[ServiceDefin
     """
     return [
         d
-        for d in ctx.catalogue.all()
-        if d.department == clerk.department and not any(f.type == "file" for f in d.fields)
+        for d in ctx.department_services(clerk.department)
+        if not any(f.type == "file" for f in d.fields)
     ]
 
 
@@ -144,7 +144,11 @@ async def start_assisted(
     identity = person.identity()
     apps.check_trust_level(identity, definition)
     application = Application(
-        service=definition.id, service_version=definition.version, citizen_sub=identity.sub
+        service=definition.id,
+        service_version=definition.version,
+        # The counter belongs to the clerk's authority: the case is decided by it.
+        tenant=ctx.tenant_of_department(clerk.department),
+        citizen_sub=identity.sub,
     )
     needs = apps.data_needs(definition)
     if person.register_confirmed:
@@ -242,7 +246,7 @@ def load_assisted(ctx: AppContext, clerk: ClerkIdentity, application_id: str) ->
             raise NotFound(_NOT_FOUND)
         case = session.get(Case, link.case_id) if link.case_id else None
         documents = case_documents(session, case.id) if case else []
-        definition = ctx.catalogue.get(application.service)
+        definition = ctx.draft_definition(application)
         return AssistedDraft(link, application, definition, case, documents)
 
 

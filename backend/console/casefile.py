@@ -57,7 +57,7 @@ from backend.records.models import CaseEvent, CaseTask, Document, RegistryAccess
 
 
 def _values(ctx: AppContext, case: Any) -> list[ValueRow]:
-    definition = ctx.catalogue.get(case.service, case.service_version)
+    definition = ctx.case_definition(case)
     data = case.data or {}
     values = data.get("values") or {}
     origin = data.get("origin") or {}
@@ -178,7 +178,7 @@ def case_file(ctx: AppContext, clerk: ClerkIdentity, case_id: str, purpose: str 
     with unit_of_work(ctx.engine) as session:
         case = department_case(session, clerk, case_id)
         log_case_read(session, clerk, case, purpose or "bearbeitung")
-        definition = ctx.catalogue.get(case.service, case.service_version)
+        definition = ctx.case_definition(case)
         documents = session.exec(
             select(Document).where(Document.case_id == case.id).order_by(col(Document.created_at))
         ).all()

@@ -92,7 +92,7 @@ def machine_outcome(session: Session, case: Case) -> str | None:
 
 
 def _needs_second_person(ctx: AppContext, session: Session, case: Case, outcome: str) -> bool:
-    definition = ctx.catalogue.get(case.service, case.service_version)
+    definition = ctx.case_definition(case)
     machine = machine_outcome(session, case)
     # A value a clerk confirmed on evidence or corrected departs from what the registers said:
     # where the service wants four eyes, a second person confirms that decision too.
@@ -111,7 +111,7 @@ def _refuse_uncertifiable(ctx: AppContext, case: Case, outcome: str) -> None:
     """A certificate of register content for values the register did not deliver cannot be
     approved by anyone (issue 20): the clerk re-reads the register, or rejects with reasons
     (for a person the register does not know: register first, § 17 BMG)."""
-    definition = ctx.catalogue.get(case.service, case.service_version)
+    definition = ctx.case_definition(case)
     if not any(d.certifies_register and outcome in d.on for d in definition.documents):
         return
     typed = not_from_register(definition, case.data or {})
@@ -171,7 +171,7 @@ def _withdrawal(
     terms: WithdrawalTerms | None,
 ) -> HearingStarted | dict[str, Any] | None:
     """None for an ordinary decision; else the hearing just started, or the withdrawal's record."""
-    definition = ctx.catalogue.get(case.service, case.service_version)
+    definition = ctx.case_definition(case)
     if not takes_back(definition, case, outcome):
         return None
     return prepare_withdrawal(
@@ -352,7 +352,7 @@ def confirm_pending(
 def _clerk_decision(ctx: AppContext, case: Case, outcome: str, reason: str) -> dict[str, Any]:
     """The stored decision value with the clerk's outcome and reason; the machine's proposal,
     inputs and rule version stay, so the file shows both."""
-    definition = ctx.catalogue.get(case.service, case.service_version)
+    definition = ctx.case_definition(case)
     stored = dict(case.decision or {})
     machine = stored.get("proposed_outcome") or (
         stored.get("outcome") if stored.get("outcome") in OUTCOMES else None
@@ -395,7 +395,7 @@ def execute_decision(
     """Store the decision, issue its notice, and move the case to decided and notified."""
     with unit_of_work(ctx.engine) as session:
         case = load_case(session, case_id)
-        definition = ctx.catalogue.get(case.service, case.service_version)
+        definition = ctx.case_definition(case)
         decision = _clerk_decision(ctx, case, outcome, reason)
         decision.pop("withdrawal", None)
         if withdrawal is not None:

@@ -55,7 +55,7 @@ class RereadResult:
 def typed_held_fields(ctx: AppContext, case: Any) -> list[str]:
     """Fields a register should fill whose value the register did not deliver: typed in its
     place, or left empty after a failed or withheld read."""
-    definition = ctx.catalogue.get(case.service, case.service_version)
+    definition = ctx.case_definition(case)
     data = case.data or {}
     sources = value_sources(data)
     values = data.get("values") or {}
@@ -151,7 +151,7 @@ async def reread_register(
             "Funktion gestellt). Bitte sehen Sie im Register nach und bestätigen Sie die Angaben "
             "mit Nachweis. (No register identifier is stored for this case.)"
         )
-    definition = ctx.catalogue.get(case.service, case.service_version)
+    definition = ctx.case_definition(case)
     needs = data_needs(definition, only=fields)
     outcome = await prefill(
         needs,

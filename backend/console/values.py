@@ -56,7 +56,7 @@ def _amendable(ctx: AppContext, clerk: ClerkIdentity, session: Any, case_id: str
 
 
 def _field(ctx: AppContext, case: Case, field_id: str | None) -> Any:
-    definition = ctx.catalogue.get(case.service, case.service_version)
+    definition = ctx.case_definition(case)
     field = next((f for f in definition.fields if f.id == field_id), None)
     if field is None or field.type == "file":
         raise InvalidInput(
@@ -70,7 +70,7 @@ def _reproposed(ctx: AppContext, session: Any, case: Case) -> str | None:
     """The machine's proposal on the amended values; the case stays with the person."""
     from backend.cases.processing import machine_decision
 
-    definition = ctx.catalogue.get(case.service, case.service_version)
+    definition = ctx.case_definition(case)
     decision = machine_decision(session, case, definition, qa_sample=False)
     stored = decision.to_json()
     case.decision = {**(case.decision or {}), **stored}

@@ -211,7 +211,7 @@ def rerun_automation(
         )
         from backend.cases.processing import machine_decision, refer
 
-        definition = ctx.catalogue.get(case.service, case.service_version)
+        definition = ctx.case_definition(case)
         decision = machine_decision(
             session,
             case,

@@ -30,8 +30,10 @@ _NOT_FOUND = "Diesen Vorgang gibt es nicht. (Case not found.)"
 
 
 def department_services(ctx: AppContext, department: str) -> list[ServiceDefinition]:
-    """The services the department owns, by German title."""
-    return [d for d in ctx.catalogue.all() if d.department == department]
+    """The services the department owns, by German title, as its authority offers them: a
+    department key names its tenant (backend/tenants/models.py), so Bergheim's office gets
+    Bergheim's parking permit and Köln's its own."""
+    return ctx.department_services(department)
 
 
 def department_case(session: Session, clerk: ClerkIdentity, case_id: str) -> Case:

@@ -131,7 +131,7 @@ def build_submission(
     """The plaintext submission: data, and the citizen's uploads and issued documents."""
     with Session(ctx.engine) as session:
         case = _load(session, case_id)
-        definition = ctx.catalogue.get(case.service, case.service_version)
+        definition = ctx.case_definition(case)
         uploads = session.exec(
             select(Upload).where(Upload.case_id == case_id).order_by(col(Upload.created_at))
         ).all()
@@ -312,7 +312,7 @@ def deliver_submission(ctx: AppContext, case_id: str, *, refer: Referral) -> Han
     """
     with Session(ctx.engine) as session:
         case = _load(session, case_id)
-        destination = _destination(ctx.catalogue.get(case.service, case.service_version))
+        destination = _destination(ctx.case_definition(case))
     row = _handover_row(ctx, case_id, destination)
     if row.status in ANSWERED_OR_DELIVERED:
         return HandoverResult(row.submission_id, row.status)  # type: ignore[arg-type]
@@ -343,7 +343,7 @@ def _routed(ctx: AppContext, case_id: str, row: Handover) -> str:
         return row.destination_id
     with Session(ctx.engine) as session:
         case = _load(session, case_id)
-        leika = ctx.catalogue.get(case.service, case.service_version).leika
+        leika = ctx.case_definition(case).leika
     try:
         with httpx.Client(
             timeout=ctx.settings.registry_timeout_s, headers={"User-Agent": "Knopfdruck/0.1"}

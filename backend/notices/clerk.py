@@ -98,7 +98,7 @@ def issue_clerk_documents(ctx: AppContext, case_id: str, *, round_no: int) -> li
         case = session.get(Case, case_id)
         if case is None:
             raise LookupError(f"case {case_id} vanished")
-        definition = ctx.catalogue.get(case.service, case.service_version)
+        definition = ctx.case_definition(case)
         folder = ctx.catalogue.folder(case.service)
         payment = session.exec(select(Payment).where(Payment.case_id == case_id)).first()
         official = official_of(session, case)
@@ -198,7 +198,7 @@ def issue_withdrawal_notice(
         case = session.get(Case, case_id)
         if case is None:
             raise LookupError(f"case {case_id} vanished")
-        definition = ctx.catalogue.get(case.service, case.service_version)
+        definition = ctx.case_definition(case)
         kind = str(withdrawal.get("kind") or "aufhebung")
         doc_id = f"{kind}-r{round_no}"
         found = session.exec(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -19,6 +20,7 @@ from backend.domain.remedy import remedy_for
 from backend.errors import Conflict
 from backend.payments.models import Payment
 from backend.records.models import Case
+from backend.tenants.loader import Tenancy
 
 
 class UncertifiedContent(Conflict):
@@ -291,3 +293,19 @@ def template_context(
             else None
         ),
     }
+
+
+def sender_context(tenancy: Tenancy, tenant_id: str | None) -> dict[str, Any]:
+    """The issuing tenant's logo and postal address for the letterhead (issue 13, item 5): a
+    row without a tenant is the home tenant's; a platform without tenants prints neither."""
+    tenant = tenancy.tenants.get(tenant_id) if tenant_id is not None else tenancy.home
+    if tenant is None:
+        return {}
+    context: dict[str, Any] = {"sender_address": f"{tenant.name} · {tenant.address}"}
+    logo = tenant.branding.logo
+    if logo is not None:
+        file = tenancy.folders[tenant.id] / logo
+        kind = "image/svg+xml" if file.suffix.lower() == ".svg" else "image/png"
+        encoded = base64.b64encode(file.read_bytes()).decode("ascii")
+        context["sender_logo"] = f"data:{kind};base64,{encoded}"
+    return context

@@ -24,7 +24,12 @@ from backend.definitions.models import ServiceDefinition
 from backend.department.models import ConsoleClerk
 from backend.documents.render import NoticeRenderer, RenderError, local_date
 from backend.notices.claims import NoticeClaims, content_sha256
-from backend.notices.content import check_certifiable, printed_content, template_context
+from backend.notices.content import (
+    check_certifiable,
+    printed_content,
+    sender_context,
+    template_context,
+)
 from backend.notices.models import IssuedNotice
 from backend.notices.qr import qr_data_url
 from backend.notices.signing import publish_key, signer_for
@@ -74,7 +79,7 @@ def issue_documents(ctx: AppContext, case_id: str, *, automated: bool) -> list[s
         case = session.get(Case, case_id)
         if case is None:
             raise LookupError(f"case {case_id} vanished")
-        definition = ctx.catalogue.get(case.service, case.service_version)
+        definition = ctx.case_definition(case)
         folder = ctx.catalogue.folder(case.service)
         payment = session.exec(select(Payment).where(Payment.case_id == case_id)).first()
         official = None if automated else official_of(session, case)
@@ -111,6 +116,7 @@ def issue_documents(ctx: AppContext, case_id: str, *, automated: bool) -> list[s
             official=official,
         )
         context.update(verification_context(ctx, token))
+        context.update(sender_context(ctx.tenancy, case.tenant))
         pdf = ctx.renderer.render(folder, doc.template, context)
         with unit_of_work(ctx.engine) as session:
             issued.append(

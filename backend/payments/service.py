@@ -137,7 +137,7 @@ def open_at_provider(ctx: AppContext, case_id: str) -> Payment:
             raise LookupError(f"no payment for case {case_id}")
         if payment.provider_ref is not None or payment.status != "open":
             return payment
-        definition = ctx.catalogue.get(case.service, case.service_version)
+        definition = ctx.case_definition(case)
         order = PaymentOrder(
             payment_id=payment.id,
             amount=Decimal(payment.amount),

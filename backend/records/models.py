@@ -44,6 +44,9 @@ class Application(SQLModel, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     service: str = Field(index=True, max_length=64)
     service_version: str = Field(max_length=32)
+    tenant: str | None = Field(default=None, max_length=40)
+    """The authority (tenants/) the application is made to; None: the home authority, or the
+    one body a service without local parameters names (docs/tenants.md)."""
     citizen_sub: str = Field(index=True, max_length=128)
     status: str = Field(default="draft", max_length=16)
     prefill: dict[str, Any] = Field(
@@ -75,6 +78,9 @@ class Case(SQLModel, table=True):
     application_id: str = Field(foreign_key="applications.id", max_length=32)
     service: str = Field(index=True, max_length=64)
     service_version: str = Field(max_length=32)
+    tenant: str | None = Field(default=None, index=True, max_length=40)
+    """The authority that decides the case, kept for life (a citizen who moves keeps their
+    cases where they were decided); None: the home authority or a non-local service's body."""
     department: str = Field(max_length=64)
     citizen_sub: str = Field(index=True, max_length=128)
     status: str = Field(default="submitted", max_length=24)

@@ -22,11 +22,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from backend.definitions.catalogue import Catalogue
 from backend.definitions.checks import _semantic_problems
 from backend.definitions.loader import LoadedDefinition
 from backend.definitions.models import ServiceDefinition
 from backend.definitions.yaml_lines import _Document, read_model
-from backend.tenants.models import Overlay, Tenant
+from backend.errors import NotFound
+from backend.tenants.models import DEPARTMENT_SEPARATOR, Overlay, Tenant
 from backend.tenants.overlay import activate, overlay_problems, validation_problems
 from prefill.connectors.registry import ConnectorRegistry
 
@@ -53,6 +55,26 @@ class Tenancy:
     tenants: dict[str, Tenant] = field(default_factory=dict)
     folders: dict[str, Path] = field(default_factory=dict)
     activations: dict[str, dict[str, Activation]] = field(default_factory=dict)
+
+    _catalogues: dict[str, Catalogue] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def home(self) -> Tenant | None:
+        """The authority the platform served before tenants: rows without a tenant are its."""
+        return next((tenant for tenant in self.tenants.values() if tenant.home), None)
+
+    def catalogue_of(self, tenant_id: str) -> Catalogue:
+        """The services as one tenant offers them (made once per loaded tenancy)."""
+        if tenant_id not in self._catalogues:
+            if tenant_id not in self.tenants:
+                raise NotFound(f"Unknown tenant '{tenant_id}'.")
+            self._catalogues[tenant_id] = Catalogue(self.entries(tenant_id))
+        return self._catalogues[tenant_id]
+
+    def by_department(self, department_key: str) -> Tenant | None:
+        """The tenant a department key belongs to (`bergheim.x` → Bergheim; plain → home)."""
+        prefix, dot, _office = department_key.partition(DEPARTMENT_SEPARATOR)
+        return self.tenants.get(prefix) if dot else self.home
 
     def entries(self, tenant_id: str) -> list[LoadedDefinition]:
         """The effective definitions of one tenant, for a Catalogue of its own."""
@@ -101,6 +123,12 @@ def load_tenants(
             )
             continue
         ars_seen[tenant.ars] = file
+        home = next((t for t in tenancy.tenants.values() if t.home), None)
+        if tenant.home and home is not None:
+            problems.append(
+                document.problem(("home",), f"'{home.id}' is already the home tenant (at most one)")
+            )
+            continue
         activations: dict[str, Activation] = {}
         overlays = folder / OVERLAYS_DIR
         for overlay_file in sorted(overlays.glob("*.yaml")) if overlays.is_dir() else []:

@@ -85,6 +85,50 @@ class Branding(_Strict):
     )
 
 
+RESERVED_IDS = frozenset(
+    {
+        "api",
+        "applications",
+        "auth",
+        "barrierefreiheit",
+        "cases",
+        "console",
+        "datenschutz",
+        "docs",
+        "feedback",
+        "gebaerdensprache",
+        "healthz",
+        "impressum",
+        "lang",
+        "leichte-sprache",
+        "logged-out",
+        "login",
+        "logout",
+        "mailbox",
+        "metrics",
+        "my-data",
+        "orte",
+        "readyz",
+        "redoc",
+        "sandbox",
+        "services",
+        "session",
+        "static",
+        "verify",
+    }
+)
+"""The portal's own first path segments: a tenant lives at `/<id>/`, so its id must not be one
+(tests/unit/test_tenant_places.py compares this with the routes of the running app)."""
+
+DEPARTMENT_SEPARATOR = "."
+"""Between tenant and office in a department key; never part of a slug."""
+
+
+def qualified_department(tenant_id: str, department_id: str) -> str:
+    """`<tenant>.<office>`: the department key of a tenant other than the home one."""
+    return f"{tenant_id}{DEPARTMENT_SEPARATOR}{department_id}"
+
+
 class Tenant(_Strict):
     """An authority that issues notices on the platform: `tenants/<id>/tenant.yaml`."""
 
@@ -98,6 +142,11 @@ class Tenant(_Strict):
         default=False,
         description="A kreisfreie Stadt does a district's work too, so it can activate services "
         "whose competence is district.",
+    )
+    home: StrictBool = pydantic.Field(
+        default=False,
+        description="The authority the platform served before it had tenants (at most one): "
+        "its departments keep their plain ids, and cases without a tenant are its.",
     )
     name: Text = pydantic.Field(description="Name, e.g. 'Stadt Bergheim'.")
     land: Land = pydantic.Field(description="Land, two letters; must match the ARS.")
@@ -138,6 +187,12 @@ class Tenant(_Strict):
                 f"not in {self.land}",
                 "land",
             )
+        if self.id in RESERVED_IDS:
+            raise located_problem(
+                f"id '{self.id}' is a path of the portal itself; the tenant's pages live at "
+                f"/{self.id}/, so choose another id",
+                "id",
+            )
         if self.acts_as_district and self.level != "municipality":
             raise located_problem("only a municipality can act as district", "acts_as_district")
         seen: set[str] = set()
@@ -148,6 +203,15 @@ class Tenant(_Strict):
                 )
             seen.add(department.id)
         return self
+
+    def department_key(self, department_id: str) -> str:
+        """The platform-wide key of one of its offices, as cases and clerks' logins carry it.
+
+        Qualified with the tenant (`bergheim.strassenverkehrsamt`) so that every filter by
+        department also filters by tenant: a clerk of one town never matches another town's
+        office of the same name. The home tenant's keys stay plain, so a database and the
+        clerk accounts from before tenancy keep working unchanged (docs/tenants.md)."""
+        return department_id if self.home else qualified_department(self.id, department_id)
 
     def department(self, department_id: str) -> Department | None:
         """One of its offices by slug."""

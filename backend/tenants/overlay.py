@@ -266,7 +266,11 @@ def activate(template: ServiceDefinition, tenant: Tenant, overlay: Overlay) -> S
             automation["legal_basis"] = None
         if overlay.automation.qa_sample_rate is not None:
             automation["qa_sample_rate"] = overlay.automation.qa_sample_rate
-    return ServiceDefinition.model_validate(data)
+    effective = ServiceDefinition.model_validate(data)
+    # The office's platform-wide key (Tenant.department_key) is set after validation: it is no
+    # slug an author could write, and it puts the tenant into every filter by department.
+    key = tenant.department_key(department.id)
+    return effective if key == department.id else effective.model_copy(update={"department": key})
 
 
 def _procedure(

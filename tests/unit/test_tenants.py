@@ -84,7 +84,8 @@ def test_bergheim_parking_permit_carries_bergheims_authority_court_and_fee(
 ) -> None:
     definition = _effective(tenancy, "bergheim", "anwohnerparkausweis")
     assert definition.authority == "Stadt Bergheim – Straßenverkehrsbehörde"
-    assert definition.department == "strassenverkehrsamt"
+    # Qualified with the tenant: every filter by department separates the towns too.
+    assert definition.department == "bergheim.strassenverkehrsamt"
     procedure = definition.procedure
     assert procedure is not None
     assert procedure.regime == "vwgo_klage"

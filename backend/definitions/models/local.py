@@ -33,6 +33,12 @@ class Local(_Strict):
         description="Which authority is competent for a citizen: the municipality or the district "
         "(Kreis) of the residence; a tenant of another level cannot activate the service."
     )
+    competent_by: Literal["residence", "place"] = pydantic.Field(
+        default="residence",
+        description="What decides the competent authority: the applicant's residence as the "
+        "Melderegister holds it (a parking permit, a dog tax), or the place the citizen chose "
+        "because the matter lies there (a defect reported in a town they do not live in).",
+    )
     parameters: dict[Identifier, Literal["required", "optional"]] = pydantic.Field(
         default_factory=dict,
         description="Parameters each tenant sets with its own dated values (fees, rates, its "

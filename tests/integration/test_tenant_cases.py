@@ -1,0 +1,217 @@
+"""Cases run under their tenant (issue 13, items 3-5): routed by residence, decided with the
+town's fee, office and court, and seen only by that town's clerks.
+
+The session platform carries the repository's tenants (tests/conftest.py): Köln is the home
+tenant, Bergheim (NRW) and Neuenhaus (Lower Saxony) are others. Everything here goes through the
+running platform: the API, the worker, the sandbox registries, payment platform and identity
+provider.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlmodel import Session, col, select
+
+from backend.payments.models import Payment
+from backend.records.models import Application, Case, RegistryAccess
+from sandbox.personas import persona_by_id
+from tests.conftest import Platform
+from tests.integration.enginekit import (
+    engine,
+    pay_on_hosted_page,
+    submit,
+    wait_for_status,
+    wait_until,
+)
+
+PARKING = "anwohnerparkausweis"
+
+
+def console_api(platform: Platform, persona: str) -> httpx.Client:
+    return httpx.Client(
+        base_url=f"{platform.base_url}/api/v1/console",
+        timeout=60,
+        headers={"Authorization": f"Bearer {platform.token(persona)}"},
+    )
+
+
+def pdf_text(pdf: bytes, tmp_path: Path, name: str) -> str:
+    path = tmp_path / f"{name}.pdf"
+    path.write_bytes(pdf)
+    done = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, check=True, text=True
+    )
+    return " ".join(done.stdout.split())
+
+
+def paid_permit(platform: Platform, persona: str) -> tuple[httpx.Client, str, dict[str, Any]]:
+    """A parking permit applied for, paid on the hosted page and announced."""
+    api = platform.api(persona)
+    case_id = submit(api, PARKING)
+    wait_for_status(api, case_id, {"awaiting_payment"}, timeout=60)
+
+    def opened() -> dict[str, Any] | None:
+        payment: dict[str, Any] = api.get(f"/cases/{case_id}/payment").json()
+        return payment if payment.get("pay_url") else None
+
+    payment = wait_until(opened, "payment opened at the provider")
+    assert pay_on_hosted_page(payment["pay_url"]).status_code < 400
+    wait_for_status(api, case_id, {"notified"}, timeout=60)
+    return api, case_id, payment
+
+
+def notice_text(api: httpx.Client, case_id: str, tmp_path: Path) -> str:
+    case = api.get(f"/cases/{case_id}").json()
+    notice = next(d for d in case["documents"] if d["kind"] == "notice")
+    pdf = api.get(notice["url"].removeprefix("/api/v1"))
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    return pdf_text(pdf.content, tmp_path, case_id)
+
+
+def test_the_same_permit_in_two_towns_gives_each_towns_fee_office_and_court(
+    platform: Platform, tmp_path: Path
+) -> None:
+    koeln_api, koeln_case, koeln_payment = paid_permit(platform, "katrin")
+    bergheim_api, bergheim_case, bergheim_payment = paid_permit(platform, "stefan")
+
+    # The case keeps its authority for life; rows of the home tenant (Köln) carry none.
+    assert koeln_api.get(f"/cases/{koeln_case}").json()["tenant"] is None
+    assert bergheim_api.get(f"/cases/{bergheim_case}").json()["tenant"] == "bergheim"
+    with Session(engine(platform)) as session:
+        cases = {c.id: c for c in session.exec(select(Case).where(col(Case.id).in_(
+            [koeln_case, bergheim_case]))).all()}  # fmt: skip
+        payments = {
+            p.case_id: p
+            for p in session.exec(
+                select(Payment).where(col(Payment.case_id).in_([koeln_case, bergheim_case]))
+            ).all()
+        }
+    assert cases[koeln_case].department == "strassenverkehrsamt"
+    assert cases[bergheim_case].department == "bergheim.strassenverkehrsamt"
+    # Bergheim's Gebührensatzung: 60 € from 2026; Köln's 100 €. Each booked to its own budget.
+    assert Decimal(str(payments[bergheim_case].amount)) == Decimal("60")
+    assert Decimal(str(payments[koeln_case].amount)) == Decimal("100")
+    assert payments[bergheim_case].items[0]["booking"]["kassenzeichen_prefix"] == "BM62"
+    assert bergheim_payment["amount"] != koeln_payment["amount"]
+
+    bergheim = notice_text(bergheim_api, bergheim_case, tmp_path)
+    koeln = notice_text(koeln_api, koeln_case, tmp_path)
+    assert "Stadt Bergheim – Straßenverkehrsbehörde" in bergheim
+    assert "Stadt Bergheim · Bethlehemer Straße 9–11, 50126 Bergheim" in bergheim  # sender
+    assert "Stadt Köln" not in bergheim, "Köln's letterhead or office on Bergheim's notice"
+    # NRW has no Widerspruch (§ 110 JustG NRW): the remedy is an action at Bergheim's court.
+    assert "Klage beim Verwaltungsgericht Köln" in bergheim
+    assert "Gebührensatzung für Bewohnerparkausweise der Stadt Bergheim" in bergheim
+    # Every value names the office that keeps it: Bergheim's register, not Köln's.
+    assert "Melderegister (Stadt Bergheim – Meldebehörde)" in bergheim
+    assert "60,00" in bergheim and "100,00" not in bergheim
+    assert "Stadt Köln – Amt für Straßen und Verkehrsentwicklung" in koeln
+    assert "Bergheim" not in koeln and "100,00" in koeln
+
+
+def test_only_the_towns_own_clerks_see_its_cases_even_in_an_office_of_the_same_name(
+    platform: Platform,
+) -> None:
+    api = platform.api("stefan")
+    case_id = submit(api, PARKING)
+    wait_for_status(api, case_id, {"awaiting_payment", "notified"}, timeout=60)
+    bergheim, koeln = (
+        console_api(platform, "clerk-bergheim"),
+        console_api(platform, "clerk-verkehr"),
+    )
+
+    seen = bergheim.get(f"/cases/{case_id}")
+    assert seen.status_code == 200, seen.text
+    assert koeln.get(f"/cases/{case_id}").status_code == 404
+    assert koeln.post(f"/cases/{case_id}/assign", json={}).status_code == 404
+    assert seen.json()["reference"] not in koeln.get("/worklist.csv").text
+    assert bergheim.get("/me").json()["department"] == "bergheim.strassenverkehrsamt"
+    # Each office lists its own town's version of the service.
+    assert [s["id"] for s in bergheim.get("/services").json()] == [PARKING]
+    assert PARKING in [s["id"] for s in koeln.get("/services").json()]
+
+    # And the other way round: Köln's case is not Bergheim's.
+    koeln_case = submit(platform.api("katrin"), PARKING)
+    wait_for_status(platform.api("katrin"), koeln_case, {"awaiting_payment", "notified"})
+    assert koeln.get(f"/cases/{koeln_case}").status_code == 200
+    assert bergheim.get(f"/cases/{koeln_case}").status_code == 404
+    # Neuenhaus's clerk sees neither.
+    neuenhaus = console_api(platform, "clerk-neuenhaus")
+    assert neuenhaus.get(f"/cases/{case_id}").status_code == 404
+    assert neuenhaus.get(f"/cases/{koeln_case}").status_code == 404
+
+
+def test_a_resident_whose_town_does_not_offer_the_service_is_told_who_is_competent(
+    platform: Platform,
+) -> None:
+    persona = persona_by_id("hanna")
+    assert persona is not None
+    api = platform.api("hanna")
+    refused = api.post("/applications", json={"service": PARKING})
+    assert refused.status_code == 409, refused.text
+    body = refused.json()
+    assert body["error"] == "not_competent"
+    assert "Neuenhaus" in body["message"]
+    with Session(engine(platform)) as session:
+        drafts = session.exec(
+            select(Application).where(Application.citizen_sub == persona.sub)
+        ).all()
+        reads = session.exec(
+            select(RegistryAccess).where(RegistryAccess.subject_sub == persona.sub)
+        ).all()
+    assert drafts == [], "a draft at an authority that is not competent"
+    # The one read routing took (the municipality key, no address) is not logged to a draft
+    # that never existed; nothing else was read.
+    assert all(r.attributes_requested == ["anschrift.gemeindeschluessel"] for r in reads)
+
+
+def test_a_chosen_town_does_not_override_the_register_for_a_residence_service(
+    platform: Platform,
+) -> None:
+    api = platform.api("stefan")
+    refused = api.post("/applications", json={"service": PARKING, "tenant": "koeln"})
+    assert refused.status_code == 409 and refused.json()["error"] == "not_competent"
+    assert "Stadt Bergheim" in refused.json()["message"]
+    # Bergheim itself, or no choice, goes to Bergheim.
+    chosen = api.post("/applications", json={"service": PARKING, "tenant": "bergheim"})
+    assert chosen.status_code == 201 and chosen.json()["tenant"] == "bergheim"
+
+
+def test_a_defect_goes_to_the_town_where_it_lies_not_where_the_reporter_lives(
+    platform: Platform,
+) -> None:
+    # Katrin lives in Köln and reports a defect in Neuenhaus: Neuenhaus decides.
+    api = platform.api("katrin")
+    there = api.post("/applications", json={"service": "maengelmelder", "tenant": "neuenhaus"})
+    assert there.status_code == 201, there.text
+    assert there.json()["tenant"] == "neuenhaus"
+    # Without a choice, the home tenant (the platform grew from Köln).
+    home = api.post("/applications", json={"service": "maengelmelder"})
+    assert home.status_code == 201 and home.json()["tenant"] is None
+    # A town that does not offer it, or none at all, is refused.
+    assert (
+        api.post(
+            "/applications", json={"service": "maengelmelder", "tenant": "atlantis"}
+        ).status_code
+        == 404
+    )
+
+
+def test_the_routing_read_is_shown_in_the_data_cockpit(platform: Platform) -> None:
+    persona = persona_by_id("stefan")
+    assert persona is not None
+    api = platform.api("stefan")
+    started = api.post("/applications", json={"service": PARKING})
+    assert started.status_code == 201
+    with Session(engine(platform)) as session:
+        reads = session.exec(
+            select(RegistryAccess).where(RegistryAccess.application_id == started.json()["id"])
+        ).all()
+    routing = [r for r in reads if r.attributes_requested == ["anschrift.gemeindeschluessel"]]
+    assert len(routing) == 1
+    assert "Zuständig" in routing[0].purpose and routing[0].outcome == "ok"
