@@ -28,6 +28,7 @@ from backend.definitions.models import ServiceDefinition
 from backend.errors import Forbidden, NotFound
 from backend.tenants.models import Tenant
 from backend.tenants.routing import tenants_for_postcode
+from frontend.console.portal_notice import automation_paused
 from frontend.pages_catalogue import TRUST_LEVELS
 from frontend.places import PLACE_COOKIE, not_competent_page, place_choice
 from frontend.rendering import render
@@ -166,7 +167,9 @@ def build() -> APIRouter:
             "service.html",
             place=tenant,
             base=f"/{tenant.id}",
-            automation_paused=False,
+            automation_paused=await run_in_threadpool(
+                automation_paused, ctx, definition.id, tenant.id
+            ),
             service=service_view(definition, ctx.connectors),
             definition=definition,
             drafts=drafts,

@@ -245,7 +245,7 @@ def switch(
 ) -> ServiceState:
     """Pause or resume automated decisions for a service (supervisors)."""
     row = automation.set_paused(ctx, clerk, service, paused=body.paused, reason=body.reason)
-    definition = ctx.catalogue.get(service)
+    definition = next(d for d in ctx.department_services(clerk.department) if d.id == service)
     return ServiceState(
         id=service,
         title={"de": definition.title.de, "en": definition.title.en},

@@ -126,7 +126,7 @@ def machine_decision(
         case.data,
         case.id,
         case.reference_date,
-        paused=is_paused(session, case.service),
+        paused=is_paused(session, case.service, case.department),
         qa_sample=qa_sample,
     )
 

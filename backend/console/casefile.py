@@ -252,7 +252,7 @@ def case_file(ctx: AppContext, clerk: ClerkIdentity, case_id: str, purpose: str 
             remark=(case.data or {}).get("remark"),
             qa_sample=is_qa_sample(case),
             four_eyes=definition.automation.four_eyes_on_overturn,
-            service_paused=is_paused(session, case.service),
+            service_paused=is_paused(session, case.service, case.department),
             values=_values(ctx, case),
             trace=_trace(session, case),
             documents=[

@@ -23,17 +23,20 @@ from backend.department.reasons import required_reason
 from backend.errors import Conflict, NotFound
 
 
-def latest_switch(session: Session, service_id: str) -> AutomationSwitch | None:
+def latest_switch(session: Session, service_id: str, department: str) -> AutomationSwitch | None:
+    """The switch in force for one service at one office: the department key carries the
+    tenant (backend/tenants/models.py), so Köln pausing its parking permit leaves Bergheim's
+    running."""
     return session.exec(
         select(AutomationSwitch)
-        .where(AutomationSwitch.service == service_id)
+        .where(AutomationSwitch.service == service_id, AutomationSwitch.department == department)
         .order_by(col(AutomationSwitch.at).desc(), col(AutomationSwitch.id).desc())
     ).first()
 
 
-def is_paused(session: Session, service_id: str) -> bool:
-    """Whether a supervisor has stopped automated decisions for the service."""
-    row = latest_switch(session, service_id)
+def is_paused(session: Session, service_id: str, department: str) -> bool:
+    """Whether a supervisor of that office has stopped automated decisions for the service."""
+    row = latest_switch(session, service_id, department)
     return bool(row and row.paused)
 
 
@@ -51,7 +54,7 @@ class SwitchState:
 def switch_states(session: Session, services: Iterable[ServiceDefinition]) -> list[SwitchState]:
     states = []
     for definition in services:
-        row = latest_switch(session, definition.id)
+        row = latest_switch(session, definition.id, definition.department)
         states.append(
             SwitchState(
                 service=definition,
@@ -65,11 +68,15 @@ def switch_states(session: Session, services: Iterable[ServiceDefinition]) -> li
     return states
 
 
-def switch_history(session: Session, service_id: str, limit: int = 20) -> list[AutomationSwitch]:
+def switch_history(
+    session: Session, service_id: str, department: str, limit: int = 20
+) -> list[AutomationSwitch]:
     return list(
         session.exec(
             select(AutomationSwitch)
-            .where(AutomationSwitch.service == service_id)
+            .where(
+                AutomationSwitch.service == service_id, AutomationSwitch.department == department
+            )
             .order_by(col(AutomationSwitch.at).desc(), col(AutomationSwitch.id).desc())
             .limit(limit)
         ).all()
@@ -82,12 +89,10 @@ def set_paused(
     """Pause or resume; refused for another department's service (404) and without a reason."""
     clerk.require(Permission.SWITCH_AUTOMATION)
     text = required_reason(reason)
-    if service_id not in ctx.catalogue or ctx.catalogue.get(service_id).department != (
-        clerk.department
-    ):
+    if service_id not in {d.id for d in ctx.department_services(clerk.department)}:
         raise NotFound("Diesen Dienst gibt es nicht. (Service not found.)")
     with unit_of_work(ctx.engine) as session:
-        if is_paused(session, service_id) == paused:
+        if is_paused(session, service_id, clerk.department) == paused:
             raise Conflict(
                 "Die Automatisierung ist bereits angehalten. (Automation is already paused.)"
                 if paused

@@ -36,7 +36,8 @@ def build() -> APIRouter:
                 services = department_services(ctx, clerk.department)
                 states = automation.switch_states(session, services)
                 history = {
-                    s.id: list(automation.switch_history(session, s.id, 5)) for s in services
+                    s.id: list(automation.switch_history(session, s.id, s.department, 5))
+                    for s in services
                 }
                 return states, history
 

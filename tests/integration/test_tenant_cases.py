@@ -215,3 +215,39 @@ def test_the_routing_read_is_shown_in_the_data_cockpit(platform: Platform) -> No
     routing = [r for r in reads if r.attributes_requested == ["anschrift.gemeindeschluessel"]]
     assert len(routing) == 1
     assert "Zuständig" in routing[0].purpose and routing[0].outcome == "ok"
+
+
+def test_pausing_automation_in_one_town_leaves_the_others_running(platform: Platform) -> None:
+    koeln, bergheim = (
+        console_api(platform, "clerk-verkehr"),
+        console_api(platform, "clerk-bergheim"),
+    )
+    paused = koeln.post(
+        f"/services/{PARKING}/automation", json={"paused": True, "reason": "Zonenplan neu"}
+    )
+    assert paused.status_code == 200, paused.text
+    try:
+        assert bergheim.get("/services").json()[0]["paused"] is False
+        # Bergheim's resident is still decided by the machine; Köln's goes to a person.
+        api = platform.api("stefan")
+        decided = submit(api, PARKING)
+        wait_for_status(api, decided, {"awaiting_payment"}, timeout=60)
+        referred = submit(platform.api("katrin"), PARKING)
+        wait_for_status(platform.api("katrin"), referred, {"referred"}, timeout=60)
+        # Bergheim's supervisor switches only Bergheim's service.
+        own = bergheim.post(
+            f"/services/{PARKING}/automation", json={"paused": True, "reason": "Prüfung"}
+        )
+        assert own.status_code == 200
+        assert (
+            bergheim.post(
+                f"/services/{PARKING}/automation", json={"paused": False, "reason": "Ende"}
+            ).status_code
+            == 200
+        )
+        assert [s["paused"] for s in koeln.get("/services").json() if s["id"] == PARKING] == [True]
+    finally:
+        resumed = koeln.post(
+            f"/services/{PARKING}/automation", json={"paused": False, "reason": "Fertig"}
+        )
+        assert resumed.status_code == 200, resumed.text
