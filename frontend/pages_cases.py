@@ -14,9 +14,11 @@ from backend.cases.cockpit import data_cockpit
 from backend.cases.drafts import my_drafts
 from backend.cases.receipts import receipt_pdf
 from backend.cases.uploads import StoredFile
-from backend.cases.views import Text
+from backend.cases.views import CaseView, Text
+from backend.context import AppContext
 from backend.definitions.models import ServiceDefinition
 from backend.domain.case_state import SETTLED, CaseStatus
+from backend.errors import NotFound
 from frontend.rendering import N_, render
 from frontend.web import ctx_of, require
 
@@ -114,6 +116,19 @@ def _pdf(stored: StoredFile) -> Response:
     )
 
 
+def authorities(ctx: AppContext, cases: list[CaseView]) -> dict[str, str]:
+    """Which authority decides each case: a citizen who moved keeps earlier cases with the town
+    that decided them (issue 13, item 3), and the list says which one that is."""
+    named: dict[str, str] = {}
+    for case in cases:
+        try:
+            definition = ctx.definition(case.service, tenant=case.tenant)
+        except NotFound:
+            continue
+        named[case.id] = definition.authority or ctx.settings.authority_name
+    return named
+
+
 def build() -> APIRouter:
     router = APIRouter()
 
@@ -129,6 +144,7 @@ def build() -> APIRouter:
             cases=cases,
             drafts=drafts,
             catalogue=ctx.catalogue,
+            authorities=authorities(ctx, cases) if ctx.tenancy.tenants else {},
             deleted=deleted == "1",
         )
 

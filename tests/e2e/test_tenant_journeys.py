@@ -106,3 +106,51 @@ def test_a_resident_whose_town_does_not_offer_it_is_told_who_is_competent(
     expect(page.locator("main")).to_contain_text("Neuenhaus")
     page.screenshot(path=str(artifacts / "tenant-not-competent.png"), full_page=True)
     assert_accessible(page, "tenant-not-competent", artifacts)
+
+
+def test_a_citizen_who_moved_sees_each_case_with_the_authority_that_decided_it(
+    page: Page, platform: Platform, artifacts: Path
+) -> None:
+    """Tobias moved from Köln to Bergheim a month ago: his Köln case stays Köln's."""
+    from datetime import timedelta
+
+    from sqlmodel import Session
+
+    from backend.columns import utcnow
+    from backend.records.models import Application, Case
+    from sandbox.personas import persona_by_id
+    from tests.integration.enginekit import engine, submit, wait_for_status
+
+    tobias = persona_by_id("tobias")
+    assert tobias is not None
+    version = "1.0.0"
+    before = utcnow() - timedelta(days=40)
+    # A case Köln decided before he moved (rows from then carry no tenant: the home tenant's).
+    with Session(engine(platform)) as session:
+        draft = Application(
+            service="meldebescheinigung", service_version=version, citizen_sub=tobias.sub,
+            status="submitted", created_at=before, updated_at=before, submitted_at=before,
+        )  # fmt: skip
+        session.add(draft)
+        session.flush()
+        session.add(
+            Case(
+                application_id=draft.id, service="meldebescheinigung", service_version=version,
+                department="buergeramt", citizen_sub=tobias.sub, status="notified",
+                reference_date=before.date(), submitted_at=before, decided_at=before,
+                updated_at=before, outcome="approved",
+            )
+        )  # fmt: skip
+        session.commit()
+    # Today's application goes to Bergheim, where the Melderegister has him now.
+    api = platform.api("tobias")
+    now_case = submit(api, "meldebescheinigung")
+    wait_for_status(api, now_case, {"notified", "referred", "rejected"}, timeout=60)
+    assert api.get(f"/cases/{now_case}").json()["tenant"] == "bergheim"
+
+    login_as(page, platform, "Tobias Keller")
+    page.goto(platform.base_url + "/cases")
+    cards = page.locator(".card").filter(has_text="Meldebescheinigung")
+    expect(cards.filter(has_text="Stadt Köln – Bürgeramt")).to_have_count(1)
+    expect(cards.filter(has_text="Stadt Bergheim")).to_have_count(1)
+    page.screenshot(path=str(artifacts / "tenant-moved-cases.png"), full_page=True)
