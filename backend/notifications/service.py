@@ -30,6 +30,11 @@ def post_message(ctx: AppContext, session: Session, case: Case, key: str, text: 
     ).first()
     if existing is not None:
         return existing.id
+    # Signed by the authority that writes: the case's tenant's office (issue 13, item 5).
+    try:
+        sender = ctx.case_definition(case).authority or ctx.settings.authority_name
+    except NotFound:
+        sender = ctx.settings.authority_name
     message = MailboxMessage(
         citizen_sub=case.citizen_sub,
         case_id=case.id,
@@ -37,8 +42,8 @@ def post_message(ctx: AppContext, session: Session, case: Case, key: str, text: 
         kind=text.kind,
         subject_de=text.subject.de[:200],
         subject_en=text.subject.en[:200],
-        body_de=text.body.de,
-        body_en=text.body.en,
+        body_de=f"{text.body.de}\n\n{sender}",
+        body_en=f"{text.body.en}\n\n{sender}",
     )
     session.add(message)
     session.flush()

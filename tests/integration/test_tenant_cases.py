@@ -23,6 +23,7 @@ from sandbox.personas import persona_by_id
 from tests.conftest import Platform
 from tests.integration.enginekit import (
     engine,
+    messages_of,
     pay_on_hosted_page,
     submit,
     wait_for_status,
@@ -111,6 +112,9 @@ def test_the_same_permit_in_two_towns_gives_each_towns_fee_office_and_court(
     assert "Melderegister (Stadt Bergheim – Meldebehörde)" in bergheim
     assert "60,00" in bergheim and "100,00" not in bergheim
     assert "Stadt Köln – Amt für Straßen und Verkehrsentwicklung" in koeln
+    # The mailbox message about the decision is signed by the town that decided.
+    (decision,) = [m for m in messages_of(bergheim_api, bergheim_case) if m["kind"] == "decision"]
+    assert decision["body"]["de"].endswith("Stadt Bergheim – Straßenverkehrsbehörde")
     assert "Bergheim" not in koeln and "100,00" in koeln
 
 
