@@ -97,7 +97,7 @@ def _start_server(port: int, data_dir: Path) -> subprocess.Popen[bytes]:
 
 async def _log_in(base: str, persona: str) -> User:
     """The code flow with PKCE as a browser runs it, then one case and one draft."""
-    client = httpx.AsyncClient(base_url=base, timeout=30)
+    client = httpx.AsyncClient(base_url=base, timeout=60)
     to_idp = await client.get("/login", params={"next": "/cases"})
     form = await client.get(to_idp.headers["location"])
     hidden = {k: unescape(v) for k, v in _HIDDEN.findall(form.text)}
@@ -115,7 +115,12 @@ async def _log_in(base: str, persona: str) -> User:
         return r.headers["location"].rsplit("/", 1)[-1]
 
     submitted = await start()
-    r = await client.post(f"/applications/{submitted}/submit", data={"csrf_token": token})
+    # The check page's form carries the version of what it showed (issue 21): send it back.
+    check = (await client.get(f"/applications/{submitted}/check")).text
+    shown = {k: unescape(v) for k, v in _HIDDEN.findall(check)}
+    r = await client.post(f"/applications/{submitted}/submit", data={**shown, "csrf_token": token})
+    if "location" not in r.headers:
+        raise SystemExit(f"{persona}: submit refused with HTTP {r.status_code}")
     case = r.headers["location"].split("/")[2]
     return User(client, await start(), case)
 
