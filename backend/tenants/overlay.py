@@ -44,11 +44,12 @@ def _overlay_problems(
             ),
         )
         return
-    if not tenant.covers(local.competence):
+    level = local.competence_for(tenant.land)
+    if not tenant.covers(level):
         yield (
             ("service",),
             (
-                f"service '{template.id}' is a {local.competence} service; "
+                f"service '{template.id}' is a {level} service in {tenant.land}; "
                 f"tenant '{tenant.id}' is a {tenant.level}"
                 + (" that does not act as district" if tenant.level != "district" else "")
             ),

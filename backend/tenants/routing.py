@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from backend.definitions.models import ServiceDefinition
 from backend.tenants.loader import Tenancy
-from backend.tenants.models import Tenant
+from backend.tenants.models import LAND_OF_ARS_PREFIX, Tenant
 
 DISTRICT_DIGITS = 5
 """Land (2), Regierungsbezirk (1) and Kreis (2): the part of an ARS that names the district."""
@@ -38,11 +38,13 @@ def competent_tenant(tenancy: Tenancy, template: ServiceDefinition, ars: str) ->
         procedure = template.procedure
         body = procedure.authority.name if procedure and procedure.authority else "-"
         return Competence(None, body, activated=False)
+    # The level follows the residence's Land: the Landkreis in one, the town in another.
+    level = local.competence_for(LAND_OF_ARS_PREFIX.get(ars[:2], ""))
     for tenant in tenancy.tenants.values():
-        if _covers(tenant, local.competence, ars):
+        if _covers(tenant, level, ars):
             activated = template.id in tenancy.activations.get(tenant.id, {})
             return Competence(tenant, tenant.name, activated)
-    if local.competence == "municipality":
+    if level == "municipality":
         body = f"die Gemeinde mit dem Regionalschlüssel {ars}"
     else:
         body = f"der Kreis mit dem Regionalschlüssel {ars[:DISTRICT_DIGITS]}{'0' * 7}"

@@ -103,7 +103,8 @@ def test_a_resident_whose_town_does_not_offer_it_is_told_who_is_competent(
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "Für Ihren Wohnsitz ist eine andere Stelle zuständig"
     )
-    expect(page.locator("main")).to_contain_text("Neuenhaus")
+    # In Lower Saxony the Landkreis issues parking permits, not the town of Neuenhaus.
+    expect(page.locator("main")).to_contain_text("der Kreis mit dem Regionalschlüssel 034560000000")
     page.screenshot(path=str(artifacts / "tenant-not-competent.png"), full_page=True)
     assert_accessible(page, "tenant-not-competent", artifacts)
 

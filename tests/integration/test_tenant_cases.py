@@ -150,7 +150,7 @@ def test_only_the_towns_own_clerks_see_its_cases_even_in_an_office_of_the_same_n
     assert neuenhaus.get(f"/cases/{koeln_case}").status_code == 404
 
 
-def test_a_resident_whose_town_does_not_offer_the_service_is_told_who_is_competent(
+def test_a_resident_whose_authority_is_not_here_is_told_who_is_competent(
     platform: Platform,
 ) -> None:
     persona = persona_by_id("hanna")
@@ -160,7 +160,8 @@ def test_a_resident_whose_town_does_not_offer_the_service_is_told_who_is_compete
     assert refused.status_code == 409, refused.text
     body = refused.json()
     assert body["error"] == "not_competent"
-    assert "Neuenhaus" in body["message"]
+    # In Lower Saxony the Landkreis (Grafschaft Bentheim, 03456) issues parking permits.
+    assert "der Kreis mit dem Regionalschlüssel 034560000000" in body["message"]
     with Session(engine(platform)) as session:
         drafts = session.exec(
             select(Application).where(Application.citizen_sub == persona.sub)

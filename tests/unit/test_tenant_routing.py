@@ -48,6 +48,20 @@ def test_a_town_without_a_tenant_is_named_by_its_key(
     assert answer.body == "die Gemeinde mit dem Regionalschlüssel 053620024024"
 
 
+def test_the_level_follows_the_land_of_the_residence(
+    tenancy: Tenancy,  # noqa: F811
+    templates: list[LoadedDefinition],  # noqa: F811
+) -> None:
+    """In Lower Saxony the Landkreis is the Straßenverkehrsbehörde: Neuenhaus is not named."""
+    parking = _template(templates, "anwohnerparkausweis")
+    assert parking.local is not None and parking.local.competence_for("NI") == "district"
+    answer = competent_tenant(tenancy, parking, NEUENHAUS)
+    assert (answer.tenant, answer.activated) == (None, False)
+    assert answer.body == "der Kreis mit dem Regionalschlüssel 034560000000"
+    # In NRW the town itself.
+    assert competent_tenant(tenancy, parking, BERGHEIM).body == "Stadt Bergheim"
+
+
 def test_a_district_service_goes_to_the_district_or_a_city_that_acts_as_one(
     tenancy: Tenancy,  # noqa: F811
     templates: list[LoadedDefinition],  # noqa: F811

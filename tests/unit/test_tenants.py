@@ -284,7 +284,7 @@ BROKEN = [
         "neuenhaus/services/maengelmelder.yaml",
         "service:",
         "service",
-        "service 'maengelmelder' is a municipality service; tenant 'neuenhaus' is a district",
+        "service 'maengelmelder' is a municipality service in NI; tenant 'neuenhaus' is a district",
     ),
     Broken(
         "legal-basis-without-local-statutes",
@@ -612,6 +612,13 @@ def test_a_tenant_in_another_land_brings_its_regime_court_and_stricter_automatio
     # Its fee is paid through its own cash office's XBezahldienste endpoint.
     _replace(
         tenants / "neuenhaus/tenant.yaml", "postcodes:", 'payment_endpoint: "03456014"\npostcodes:'
+    )
+    # In Lower Saxony the parking permit is a district's matter (the template's competence_in):
+    # here Neuenhaus stands for a selbständige Stadt that does that work itself.
+    _replace(
+        tenants / "neuenhaus/tenant.yaml",
+        "level: municipality\n",
+        "level: municipality\nacts_as_district: true\n",
     )
     (tenants / "neuenhaus/services/anwohnerparkausweis.yaml").write_text(
         "service: anwohnerparkausweis\n"

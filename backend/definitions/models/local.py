@@ -33,6 +33,12 @@ class Local(_Strict):
         description="Which authority is competent for a citizen: the municipality or the district "
         "(Kreis) of the residence; a tenant of another level cannot activate the service."
     )
+    competence_in: dict[Land, Competence] = pydantic.Field(
+        default_factory=dict,
+        description="Länder that give the matter to another level than `competence`, e.g. "
+        "{NI: district}: in Lower Saxony the Landkreis, not the town, is the "
+        "Straßenverkehrsbehörde. Routing and activation use the level of the residence's Land.",
+    )
     competent_by: Literal["residence", "place"] = pydantic.Field(
         default="residence",
         description="What decides the competent authority: the applicant's residence as the "
@@ -72,3 +78,10 @@ class Local(_Strict):
         description="The Länder whose law the rules are written for (e.g. a dangerous-dog list "
         "of one Land's statute); empty: every Land.",
     )
+
+    def competence_for(self, land: str) -> Competence:
+        """The level competent in one Land (`competence_in`, else `competence`)."""
+        for named, level in self.competence_in.items():
+            if named == land:
+                return level
+        return self.competence
