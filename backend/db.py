@@ -4,15 +4,42 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, create_engine
 
 if TYPE_CHECKING:
     from backend.settings import Settings
+
+
+ACTING_TENANT: ContextVar[str | None] = ContextVar("knopfdruck_acting_tenant", default=None)
+"""The tenant a clerk's request acts for ('-' for the home tenant; None outside clerk requests).
+
+Every transaction of such a request sets it as `knopfdruck.tenant` on PostgreSQL, where the
+row-level security policies of revision 0021 hide other tenants' cases and drafts: a second
+wall behind the department filters (docs/tenants.md). Workers and citizens' requests set
+nothing and see what their own filters select."""
+
+
+def tenant_wall_value(department: str) -> str:
+    """The wall's value for a clerk's department key: its tenant, or '-' for the home one."""
+    prefix, dot, _office = department.partition(".")
+    return prefix if dot else "-"
+
+
+@event.listens_for(OrmSession, "after_begin")
+def _tenant_wall(_session: OrmSession, _tx: SessionTransaction, connection: Connection) -> None:
+    tenant = ACTING_TENANT.get()
+    if tenant is not None and connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(
+            "SELECT set_config('knopfdruck.tenant', %(tenant)s, true)", {"tenant": tenant}
+        )
 
 
 def normalise_url(url: str) -> str:

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import ContextDep
 from backend.console.clerks import remember_clerk
+from backend.db import ACTING_TENANT, tenant_wall_value
 from backend.department.identity import ClerkIdentity
 from backend.errors import Unauthorized
 
@@ -28,6 +29,8 @@ async def clerk_api(
         raise Unauthorized("Bitte melden Sie sich an. (Authentication required.)")
     identity = await ctx.verifier.verify(credentials.credentials)
     clerk = ClerkIdentity.from_identity(identity)
+    # Before any query of the request: PostgreSQL's second wall (backend/db.py).
+    ACTING_TENANT.set(tenant_wall_value(clerk.department))
     await run_in_threadpool(remember_clerk, ctx, clerk)
     return clerk
 

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from backend.console.clerks import remember_clerk
+from backend.db import ACTING_TENANT, tenant_wall_value
 from backend.department.identity import ClerkIdentity, Permission
 from backend.errors import Forbidden
 from frontend.console import labels
@@ -73,6 +74,8 @@ async def require_clerk(request: Request) -> ClerkIdentity:
             "(The console is for department staff only.)"
         )
     clerk = ClerkIdentity.from_identity(active.identity)
+    # Before any query for the clerk: PostgreSQL's second wall (backend/db.py).
+    ACTING_TENANT.set(tenant_wall_value(clerk.department))
     await run_in_threadpool(remember_clerk, ctx_of(request), clerk)
     request.state.clerk = clerk
     return clerk
