@@ -507,6 +507,17 @@ PERSONAS: tuple[Persona, ...] = (
         tenant="neuenhaus",
         roles=("clerk",),
     ),
+    Persona(
+        id="operator",
+        given_name="Kai",
+        family_name="Berger",
+        trust_level="substanziell",
+        sub="b1e2a3d4-0000-4000-8000-0000000000e1",
+        description="The municipal data centre's operator: every tenant's health, queues and "
+        "configuration, no case and no personal data.",
+        department="rechenzentrum",
+        roles=("operator",),
+    ),
 )
 
 

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from backend.api.console_deps import ClerkDep
 from backend.api.deps import ContextDep
 from backend.columns import utcnow
-from backend.console import impact, kpis
+from backend.console import impact, kpis, operator
 from backend.context import AppContext
 from backend.department.identity import ClerkIdentity
 from backend.errors import NotFound
@@ -194,3 +194,13 @@ async def post_impact(ctx: ContextDep, clerk: ClerkDep, body: ImpactRequest) -> 
         run_impact, ctx, clerk, body.service, body.definition, body.days, body.as_of
     )
     return report_json(report)
+
+
+@router.get("/operator", responses=INSIGHT_ERRORS)
+async def get_operator_overview(ctx: ContextDep, clerk: ClerkDep) -> dict[str, Any]:
+    """The data centre's view across tenants: counts and configuration, no personal data."""
+    overview = await run_in_threadpool(operator.operator_overview, ctx, clerk)
+    return {
+        "tenants": [asdict(figures) for figures in overview.tenants],
+        "unassigned": asdict(overview.unassigned) if overview.unassigned else None,
+    }

@@ -25,6 +25,8 @@ class Permission(StrEnum):
     """Write drafts of the department's services in the designer (issue 15, part 2)."""
     PUBLISH_DEFINITIONS = "publish_definitions"
     """Approve a colleague's draft and publish it: four eyes, never the author."""
+    OPERATE = "operate"
+    """The data centre's view across tenants: counts and configuration, no personal data."""
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
@@ -47,6 +49,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     # An administrator runs the service technically (switches, assignments) but decides no
     # cases: an administrative act is signed by a Sachbearbeiter/in of the department.
     "admin": frozenset({Permission.VIEW, Permission.ASSIGN_OTHERS, Permission.SWITCH_AUTOMATION}),
+    # The municipal data centre that runs the platform for many towns (issue 13, item 4): health,
+    # queues, KPIs and configuration across tenants, never a case, a citizen or a clerk's work.
+    "operator": frozenset({Permission.OPERATE}),
 }
 """Role → permissions; a person with several roles has the union."""
 

@@ -36,6 +36,9 @@ def has_page(name: str) -> bool:
 def nav_items(clerk: ClerkIdentity | None = None) -> list[tuple[str, str]]:
     """(href, German label) of the console's main menu; a link is current when the page's
     path is its href or lies below it (the dashboard only on /console/ itself)."""
+    if clerk is not None and clerk.can(Permission.OPERATE) and not clerk.can(Permission.VIEW):
+        # The data centre's operator has one page; every department page would refuse them.
+        return [("/console/operator", N_("Betrieb"))]
     items = [
         ("/console/", N_("Übersicht")),
         ("/console/worklist", N_("Arbeitsliste")),
@@ -58,6 +61,11 @@ def nav_items(clerk: ClerkIdentity | None = None) -> list[tuple[str, str]]:
     return items
 
 
+OPERATOR_PAGES = frozenset({"/console/operator", "/console/", "/console"})
+"""What a login without the department view (the data centre's operator) may open; the
+console's start page sends them on to /console/operator."""
+
+
 async def require_clerk(request: Request) -> ClerkIdentity:
     """The logged-in member of a department; without a login the browser is sent to log in
     (the error handler turns the 401 into a redirect to /login?next=<this page>)."""
@@ -74,8 +82,12 @@ async def require_clerk(request: Request) -> ClerkIdentity:
             "(The console is for department staff only.)"
         )
     clerk = ClerkIdentity.from_identity(active.identity)
+    if not clerk.can(Permission.VIEW) and request.url.path not in OPERATOR_PAGES:
+        clerk.require(Permission.VIEW)  # department pages are for the department
     # Before any query for the clerk: PostgreSQL's second wall (backend/db.py).
-    ACTING_TENANT.set(tenant_wall_value(clerk.department))
+    # The data centre's operator sees counts across tenants and no case: no wall for them.
+    if clerk.can(Permission.VIEW):
+        ACTING_TENANT.set(tenant_wall_value(clerk.department))
     await run_in_threadpool(remember_clerk, ctx_of(request), clerk)
     request.state.clerk = clerk
     return clerk

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -14,6 +14,7 @@ from backend.api.v1_console_insight import csv_response
 from backend.cases import incidents
 from backend.console import kpis
 from backend.department.access import department_services
+from backend.department.identity import Permission
 from frontend.console.common import render, require_clerk
 from frontend.rendering import LOCALES, N_, language
 from frontend.web import ctx_of
@@ -178,6 +179,8 @@ def build() -> APIRouter:
     async def dashboard(request: Request) -> Response:
         """The department head's overview: what the machine decided, what waits, for how long."""
         clerk = await require_clerk(request)
+        if clerk.can(Permission.OPERATE) and not clerk.can(Permission.VIEW):
+            return RedirectResponse("/console/operator", status_code=303)
         ctx = ctx_of(request)
         window = _window(request.query_params.get("window"))
         figures, trend = await run_in_threadpool(

@@ -16,6 +16,7 @@ from frontend.console import (
     pages_automation,
     pages_case,
     pages_eakte,
+    pages_operator,
     pages_payments,
     pages_qa,
     pages_search,
@@ -73,4 +74,5 @@ def build_console_router(settings: Settings) -> APIRouter:
     router.include_router(pages_settings.build())
     router.include_router(pages_eakte.build())
     router.include_router(pages_payments.build())
+    router.include_router(pages_operator.build())
     return router

@@ -155,3 +155,23 @@ def test_a_citizen_who_moved_sees_each_case_with_the_authority_that_decided_it(
     expect(cards.filter(has_text="Stadt Köln – Bürgeramt")).to_have_count(1)
     expect(cards.filter(has_text="Stadt Bergheim")).to_have_count(1)
     page.screenshot(path=str(artifacts / "tenant-moved-cases.png"), full_page=True)
+
+
+def test_the_data_centre_operator_sees_every_town_and_no_case(
+    page: Page, platform: Platform, artifacts: Path
+) -> None:
+    from tests.e2e.test_console_journeys import console_login
+
+    console_login(page, platform, "Kai Berger", "/console/")
+    expect(page).to_have_url(re.compile("/console/operator$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Betrieb: alle Mandanten")
+    table = page.locator("table.data-table")
+    for town in ("Stadt Köln", "Stadt Bergheim", "Stadt Neuenhaus"):
+        expect(table).to_contain_text(town)
+    # One menu item: the department pages are not theirs.
+    expect(page.get_by_role("link", name="Arbeitsliste")).to_have_count(0)
+    expect(page.get_by_role("search")).to_have_count(0)
+    page.screenshot(path=str(artifacts / "tenant-operator.png"), full_page=True)
+    assert_accessible(page, "tenant-operator", artifacts)
+    page.goto(platform.base_url + "/console/worklist")
+    expect(page.locator("main")).to_contain_text("Berechtigung")

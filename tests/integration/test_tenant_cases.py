@@ -256,3 +256,30 @@ def test_pausing_automation_in_one_town_leaves_the_others_running(platform: Plat
             f"/services/{PARKING}/automation", json={"paused": False, "reason": "Fertig"}
         )
         assert resumed.status_code == 200, resumed.text
+
+
+def test_the_data_centre_sees_every_tenants_counts_and_no_case(platform: Platform) -> None:
+    api = platform.api("stefan")
+    case_id = submit(api, PARKING)
+    wait_for_status(api, case_id, {"awaiting_payment", "notified"}, timeout=60)
+    operator = console_api(platform, "operator")
+    overview = operator.get("/operator")
+    assert overview.status_code == 200, overview.text
+    rows = {row["tenant"]: row for row in overview.json()["tenants"]}
+    assert next(iter(rows)) == "koeln" and rows["koeln"]["home"] is True
+    assert {"koeln", "bergheim", "neuenhaus"} <= set(rows)
+    assert sum(rows["bergheim"]["cases_by_status"].values()) >= 1
+    assert rows["bergheim"]["services"] == [
+        "anwohnerparkausweis", "hundesteuer-anmeldung", "maengelmelder", "meldebescheinigung"
+    ]  # fmt: skip
+    # Counts and configuration only: no reference, no case id, no name of anyone.
+    text = overview.text
+    reference = api.get(f"/cases/{case_id}").json()["reference"]
+    assert case_id not in text and reference not in text and "Stefan" not in text
+    # Case routes and department figures check the role first: 403 for any id, so the
+    # answer reveals nothing about the case.
+    assert operator.get(f"/cases/{case_id}").status_code == 403
+    assert operator.get(f"/cases/{'0' * 32}").status_code == 403
+    assert operator.get("/worklist").status_code == 403
+    # And a town's clerk does not get the data centre's view.
+    assert console_api(platform, "clerk-bergheim").get("/operator").status_code == 403
