@@ -26,7 +26,7 @@ from backend.cases.drafts import my_drafts
 from backend.context import AppContext
 from backend.definitions.models import ServiceDefinition
 from backend.errors import Forbidden, NotFound
-from backend.tenants.models import Tenant
+from backend.tenants.models import RESERVED_IDS, Tenant
 from backend.tenants.routing import tenants_for_postcode
 from frontend.console.portal_notice import automation_paused
 from frontend.pages_catalogue import TRUST_LEVELS
@@ -125,6 +125,9 @@ def build() -> APIRouter:
     async def tenant_home(request: Request, tenant_id: str) -> Response:
         await current(request)
         ctx = ctx_of(request)
+        if tenant_id in RESERVED_IDS and tenant_id not in ctx.tenancy.tenants:
+            # /cases/ and the like: this route shadows the trailing-slash redirect they had.
+            return RedirectResponse(f"/{tenant_id}", status_code=308)
         tenant = tenant_or_404(ctx, tenant_id)
         views: list[ServiceView] = [service_view(d, ctx.connectors) for d in offered(ctx, tenant)]
         response = render(

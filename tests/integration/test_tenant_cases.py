@@ -283,3 +283,27 @@ def test_the_data_centre_sees_every_tenants_counts_and_no_case(platform: Platfor
     assert operator.get("/worklist").status_code == 403
     # And a town's clerk does not get the data centre's view.
     assert console_api(platform, "clerk-bergheim").get("/operator").status_code == 403
+
+
+def test_tenant_addresses_and_their_neighbours(platform: Platform) -> None:
+    web = httpx.Client(base_url=platform.base_url, timeout=30, follow_redirects=False)
+    assert web.get("/bergheim").headers["location"] == "/bergheim/"
+    page = web.get("/bergheim/")
+    assert page.status_code == 200 and "Online-Dienste: Stadt Bergheim" in page.text
+    assert page.cookies.get("kd_place") == "bergheim"
+    # Not a tenant: the page that does not exist, as before tenancy.
+    assert web.get("/atlantis/").status_code == 404
+    assert web.get("/atlantis/services/anwohnerparkausweis").status_code == 404
+    # A portal path with a trailing slash still finds its page.
+    assert web.get("/services/").headers["location"] == "/services"
+    # A service the town has not activated is not offered there; a federal one has one page.
+    assert web.get("/neuenhaus/services/anwohnerparkausweis").status_code == 404
+    assert web.get("/neuenhaus/services/kindergeld").headers["location"] == "/services/kindergeld"
+    logo = web.get("/bergheim/logo")
+    assert logo.status_code == 200 and logo.headers["content-type"].startswith("image/svg+xml")
+    assert "default-src 'none'" in logo.headers["content-security-policy"]
+    assert web.get("/neuenhaus/logo").status_code in (200, 404)
+    # The place picker finds towns by postcode and by name, and says when none is here.
+    assert "Stadt Bergheim" in web.get("/orte", params={"q": "50127"}).text
+    assert "Stadt Neuenhaus" in web.get("/orte", params={"q": "neuen"}).text
+    assert "nutzt diese Plattform nicht" in web.get("/orte", params={"q": "99999"}).text
