@@ -5,7 +5,7 @@ it at the tests' database):
 
     .venv/bin/python benchmarks/console_queries.py \
         [--database-url postgresql://postgres@127.0.0.1:5432/h_insight_bench] \
-        [--cases 100000] [--repeat 40]
+        [--cases 100000] [--repeat 40] [--tenants 1]
 
 It migrates an empty database, bulk-loads synthetic cases with COPY (one year of submissions,
 several departments, a realistic mix of automated, manual, referred and open cases with their
@@ -22,7 +22,9 @@ It prints p50 and p95 per query, the ratio p95 / baseline p95 and p95 / worklist
 ratio issue 17 asks for), then empties the precomputed decision facts (``kpi_decisions``,
 issue 17, item 9) and measures again, so the table shows what the facts save, and last drops
 the indexes of migration 0006_insight as well, so it shows which index carries which query.
-Goal (issues 6 and 17): worklist and dashboard each p95 < 300 ms.
+Goal (issues 6 and 17): worklist and dashboard each p95 < 300 ms. ``--tenants 100`` spreads the
+cases over 100 tenants (department keys carry the tenant, backend/tenants/models.py) and
+measures the largest office of one of them (issue 13).
 """
 
 from __future__ import annotations
@@ -101,9 +103,10 @@ def _department(rng: random.Random) -> str:
 class Loader:
     """Synthetic rows written with COPY: applications, cases, events, tasks, assignments, QA."""
 
-    def __init__(self, rng: random.Random, now: datetime) -> None:
+    def __init__(self, rng: random.Random, now: datetime, tenants: int = 1) -> None:
         self.rng = rng
         self.now = now
+        self.tenants = tenants
         self.applications: list[tuple[Any, ...]] = []
         self.cases: list[tuple[Any, ...]] = []
         self.events: list[tuple[Any, ...]] = []
@@ -131,8 +134,13 @@ class Loader:
 
     def case(self, index: int) -> None:
         rng = self.rng
-        department = _department(rng)
-        service = rng.choice(DEPARTMENTS[department][1])
+        office = _department(rng)
+        service = rng.choice(DEPARTMENTS[office][1])
+        # Spread over tenants (issue 13): tenant 0 is the home tenant with plain department
+        # keys and no tenant on its rows, the others carry "t001." etc. in every department key.
+        owner = rng.randrange(self.tenants)
+        tenant = f"t{owner:03d}" if owner else None
+        department = f"{tenant}.{office}" if tenant else office
         submitted = self.now - timedelta(seconds=rng.uniform(0, 365 * 86400))
         app_id, case_id = _hex(), _hex()
         citizen = f"bench-{rng.randrange(20000)}"
@@ -244,6 +252,7 @@ class Loader:
                 submitted,
                 decided_at,
                 decided_at or submitted,
+                tenant,
             )
         )
 
@@ -259,7 +268,7 @@ class Loader:
                 "cases",
                 "id, reference, application_id, service, service_version, department, "
                 "citizen_sub, status, reference_date, data, decision, outcome, waiting_for, "
-                "submitted_at, decided_at, updated_at",
+                "submitted_at, decided_at, updated_at, tenant",
                 self.cases,
             ),
             (
@@ -312,7 +321,7 @@ def p95(values: list[float]) -> float:
 
 def queries(session: Session, department: str) -> dict[str, Callable[[], object]]:
     clerk = ClerkIdentity("bench", "Bench Clerk", department, ("clerk", "supervisor"))
-    services = DEPARTMENTS[department][1]
+    services = DEPARTMENTS[department.rpartition(".")[2]][1]
     ids = session.execute(text("SELECT id FROM cases ORDER BY random() LIMIT 200"))
     any_case: list[str] = [str(row[0]) for row in ids]
     now = datetime.now(UTC)
@@ -391,12 +400,18 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=40)
     parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument(
+        "--tenants",
+        type=int,
+        default=1,
+        help="spread the cases over this many tenants and measure one of them (issue 13)",
+    )
     args = parser.parse_args()
     url = normalise_url(args.database_url)
 
     started = time.perf_counter()
     reset_database(url)
-    loader = Loader(random.Random(args.seed), datetime.now(UTC))
+    loader = Loader(random.Random(args.seed), datetime.now(UTC), args.tenants)
     for index in range(args.cases):
         loader.case(index)
     loader.copy(url)
@@ -408,6 +423,8 @@ def main() -> int:
         f"(load average {os.getloadavg()[0]:.1f})\n"
     )
     department = max(DEPARTMENTS, key=lambda name: DEPARTMENTS[name][0])
+    if args.tenants > 1:
+        department = f"t001.{department}"  # one tenant's office among all of them
     # One engine for the whole run: on a shared server a second connection may not be free.
     engine = build_engine(url)
     # The dashboard's decision facts, as upgrade_database writes them for an existing database
