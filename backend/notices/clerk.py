@@ -147,7 +147,7 @@ def _issue_one(
     """Render, sign and store one document of a clerk's round; /verify knows it at once.
     ``printed`` adds to the signed content (JSON), ``shown`` to the template's context;
     ``official`` is the person who decided (§ 37 Abs. 3 VwVfG)."""
-    signer = signer_for(ctx.settings.data_dir)
+    signer = signer_for(ctx.settings.data_dir, case.tenant)
     issued_on = local_date(utcnow())
     content = {**printed_content(ctx, case, definition, doc, issued_on, payment), **(printed or {})}
     claims = NoticeClaims(

@@ -73,12 +73,12 @@ def issue_documents(ctx: AppContext, case_id: str, *, automated: bool) -> list[s
     Rendering happens outside any write transaction (it takes a tenth of a second and SQLite
     has one writer); the insert then re-checks, so a concurrent retry stores nothing twice.
     """
-    signer = signer_for(ctx.settings.data_dir)
     issued: list[str] = []
     with unit_of_work(ctx.engine) as session:
         case = session.get(Case, case_id)
         if case is None:
             raise LookupError(f"case {case_id} vanished")
+        signer = signer_for(ctx.settings.data_dir, case.tenant)
         definition = ctx.case_definition(case)
         folder = ctx.catalogue.folder(case.service)
         payment = session.exec(select(Payment).where(Payment.case_id == case_id)).first()
@@ -206,7 +206,7 @@ def issue_receipt(
         if case is None:
             raise LookupError(f"case {case_id} vanished")
         session.expunge(case)
-    signer = signer_for(ctx.settings.data_dir)
+    signer = signer_for(ctx.settings.data_dir, case.tenant)
     digest = content_sha256(content)
     claims = NoticeClaims(
         reference=case.reference,

@@ -19,6 +19,8 @@ class NoticeKey(SQLModel, table=True):
     kid: str = Field(primary_key=True, max_length=64)
     alg: str = Field(max_length=16)
     public_jwk: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    tenant: str | None = Field(default=None, max_length=40)
+    """The tenant whose notices it signs; None: the home tenant (or the platform before it)."""
     created_at: datetime = stamped(nullable=False)
     retired_at: datetime | None = optional_time()
 

@@ -81,10 +81,11 @@ def load_or_create_key(path: Path) -> ec.EllipticCurvePrivateKey:
 
 
 class NoticeSigner:
-    """This process's notice key: signs claims, knows its public JWK."""
+    """This process's notice key of one tenant: signs claims, knows its public JWK."""
 
-    def __init__(self, key_file: Path) -> None:
+    def __init__(self, key_file: Path, tenant: str | None = None) -> None:
         self._key_file = key_file
+        self.tenant = tenant
         self._lock = threading.Lock()
         self._key: ec.EllipticCurvePrivateKey | None = None
 
@@ -122,16 +123,47 @@ class NoticeSigner:
         return token
 
 
-@lru_cache(maxsize=8)
-def signer_for(data_dir: Path) -> NoticeSigner:
-    """One signer per key file and process, so the key is read once."""
-    return NoticeSigner(data_dir.resolve() / KEY_FILE)
+def key_file(data_dir: Path, tenant: str | None = None) -> Path:
+    """Where a tenant's notice key lives: the home tenant keeps the platform's first key, so
+    documents from before tenancy and after are signed alike (issue 13, item 5)."""
+    name = KEY_FILE if tenant is None else f"notice-signing-key-{tenant}.pem"
+    return data_dir.resolve() / name
+
+
+@lru_cache(maxsize=256)
+def signer_for(data_dir: Path, tenant: str | None = None) -> NoticeSigner:
+    """One signer per tenant's key file and process, so the key is read once."""
+    return NoticeSigner(key_file(data_dir, tenant), tenant)
+
+
+def rotate_key(data_dir: Path, tenant: str | None = None) -> Path | None:
+    """Set one tenant's key aside so the next process signing for it makes a new one.
+
+    The old public key stays published (its row is not retired), so every document it signed
+    still verifies; other tenants' keys are untouched. Returns where the old key went, or None
+    when the tenant had none yet. Processes that already loaded the old key sign with it until
+    they restart (docs/operations.md)."""
+    current = key_file(data_dir, tenant)
+    if not current.exists():
+        return None
+    kid = public_jwk(load_or_create_key(current).public_key())["kid"]
+    retired = current.with_name(f"{current.stem}.{kid}.retired")
+    current.rename(retired)
+    signer_for.cache_clear()
+    return retired
 
 
 def publish_key(session: Session, signer: NoticeSigner) -> None:
     """Make this process's public key known to every verifier (idempotent)."""
     if session.get(NoticeKey, signer.kid) is None:
-        session.add(NoticeKey(kid=signer.kid, alg=ALGORITHM, public_jwk=dict(signer.public_jwk)))
+        session.add(
+            NoticeKey(
+                kid=signer.kid,
+                alg=ALGORITHM,
+                public_jwk=dict(signer.public_jwk),
+                tenant=signer.tenant,
+            )
+        )
         session.flush()
 
 

@@ -9,6 +9,7 @@ provider.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +18,8 @@ from typing import Any
 import httpx
 from sqlmodel import Session, col, select
 
+from backend.notices.models import IssuedNotice, NoticeKey
+from backend.notices.signing import rotate_key
 from backend.payments.models import Payment
 from backend.records.models import Application, Case, RegistryAccess
 from sandbox.personas import persona_by_id
@@ -307,3 +310,44 @@ def test_tenant_addresses_and_their_neighbours(platform: Platform) -> None:
     assert "Stadt Bergheim" in web.get("/orte", params={"q": "50127"}).text
     assert "Stadt Neuenhaus" in web.get("/orte", params={"q": "neuen"}).text
     assert "nutzt diese Plattform nicht" in web.get("/orte", params={"q": "99999"}).text
+
+
+def _notice_token(platform: Platform, case_id: str) -> tuple[str, str]:
+    """The kid and the verification token of a case's first signed document."""
+    with Session(engine(platform)) as session:
+        notice = session.exec(select(IssuedNotice).where(IssuedNotice.case_id == case_id)).first()
+    assert notice is not None, "no signed document"
+    return notice.kid, notice.token
+
+
+def _verdict(platform: Platform, token: str) -> str:
+    page = httpx.get(f"{platform.base_url}/verify", params={"t": token}, timeout=30)
+    found = re.search(r'data-verdict="([a-z]+)"', page.text)
+    assert found, page.text[:300]
+    return found.group(1)
+
+
+def test_each_tenant_signs_with_its_own_key_and_rotates_it_alone(platform: Platform) -> None:
+    def decided(persona: str) -> str:
+        api = platform.api(persona)
+        case_id = submit(api, "meldebescheinigung")
+        wait_for_status(api, case_id, {"notified"}, timeout=60)
+        return case_id
+
+    bergheim_before, koeln_case = decided("stefan"), decided("erika")
+    bergheim_kid, bergheim_token = _notice_token(platform, bergheim_before)
+    koeln_kid, koeln_token = _notice_token(platform, koeln_case)
+    assert bergheim_kid != koeln_kid
+    with Session(engine(platform)) as session:
+        keys = {key.kid: key.tenant for key in session.exec(select(NoticeKey)).all()}
+    assert keys[bergheim_kid] == "bergheim" and keys[koeln_kid] is None
+
+    # Bergheim rotates its key: its next notice has a new one, everything signed before, by
+    # Bergheim and by Köln, still verifies, and Köln keeps its key.
+    assert rotate_key(platform.settings.data_dir, "bergheim") is not None
+    bergheim_after = decided("stefan")
+    new_kid, _token = _notice_token(platform, bergheim_after)
+    assert new_kid not in (bergheim_kid, koeln_kid)
+    assert _verdict(platform, bergheim_token) == "genuine"
+    assert _verdict(platform, koeln_token) == "genuine"
+    assert _notice_token(platform, decided("erika"))[0] == koeln_kid
