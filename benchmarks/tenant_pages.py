@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from portal_render import User, _free_port, _log_in, _percentile, _start_server  # noqa: E402
+from tenant_load import _tenants as copies  # noqa: E402
 
 GOAL_RATIO = 1.2
 PAGES = ("catalogue", "service", "case")
@@ -41,18 +42,9 @@ PAGES = ("catalogue", "service", "case")
 
 def _tenants(folder: Path, count: int) -> Path:
     """Köln (home) and Bergheim as shipped, then copies of Bergheim up to ``count`` tenants."""
+    copies(folder, max(0, count - 2))
     for name in ("koeln", "bergheim"):
         shutil.copytree(ROOT / "tenants" / name, folder / name)
-        shutil.rmtree(folder / name / "tests", ignore_errors=True)
-    for index in range(max(0, count - 2)):
-        target = folder / f"t{index:03d}"
-        shutil.copytree(ROOT / "tenants" / "bergheim", target)
-        shutil.rmtree(target / "tests", ignore_errors=True)
-        file = target / "tenant.yaml"
-        text = file.read_text(encoding="utf-8")
-        text = text.replace("id: bergheim", f"id: t{index:03d}")
-        text = text.replace('ars: "053620008008"', f'ars: "0536200{index + 10:05d}"')
-        file.write_text(text, encoding="utf-8")
     return folder
 
 

@@ -10,6 +10,13 @@ from dataclasses import dataclass
 from backend.cases.catalogue_views import ServiceView
 from frontend.rendering import N_
 
+TRUST_LEVELS: dict[str, tuple[str, str]] = {
+    "niedrig": (N_("niedrig"), N_("Benutzername und Passwort")),
+    "substanziell": (N_("substanziell"), N_("zum Beispiel ELSTER-Zertifikat oder Online-Ausweis")),
+    "hoch": (N_("hoch"), N_("Online-Ausweis (Personalausweis, eID-Karte oder Aufenthaltstitel)")),
+}
+"""Vertrauensniveaus as citizens recognise them: by the way they log in (BSI TR-03107-1)."""
+
 LIFE_SITUATIONS: tuple[tuple[str, str], ...] = (
     ("umzug-wohnen", N_("Umzug und Wohnen")),
     ("familie-kinder", N_("Familie und Kinder")),

@@ -9,28 +9,18 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from backend.auth.tokens import Identity
-from backend.cases import applications as apps
 from backend.cases.catalogue_views import ServiceView, service_view
-from backend.cases.competence import NotCompetent, PlaceNeeded
 from backend.cases.drafts import DraftView, my_drafts
 from backend.cases.proactive import ProactiveOffers
 from backend.context import AppContext
 from backend.definitions.constraints import local_today
 from backend.definitions.models import ServiceDefinition
-from backend.errors import Forbidden
-from frontend.catalogue import by_life_situation, search
-from frontend.places import not_competent_page, place_choice
-from frontend.rendering import N_, render
+from frontend.catalogue import TRUST_LEVELS, by_life_situation, search
+from frontend.places import place_choice, start_and_route
+from frontend.rendering import render
 from frontend.web import checked_form, ctx_of, current, require
 
 MAX_QUERY = 100
-
-TRUST_LEVELS: dict[str, tuple[str, str]] = {
-    "niedrig": (N_("niedrig"), N_("Benutzername und Passwort")),
-    "substanziell": (N_("substanziell"), N_("zum Beispiel ELSTER-Zertifikat oder Online-Ausweis")),
-    "hoch": (N_("hoch"), N_("Online-Ausweis (Personalausweis, eID-Karte oder Aufenthaltstitel)")),
-}
-"""Vertrauensniveaus as citizens recognise them: by the way they log in (BSI TR-03107-1)."""
 
 
 def build() -> APIRouter:
@@ -159,20 +149,6 @@ def build() -> APIRouter:
         # The town picked earlier decides only where the matter lies (Mängelmelder); for a
         # residence it is the Melderegister's answer (backend/cases/competence.py).
         place = place_choice(request) if local and local.competent_by == "place" else None
-        try:
-            application = await apps.start_application(ctx, active.identity, slug, place)
-        except PlaceNeeded:
-            return RedirectResponse(f"/orte?service={definition.id}", status_code=303)
-        except NotCompetent as exc:
-            return not_competent_page(request, exc)
-        except Forbidden:
-            return render(
-                request,
-                "trust.html",
-                status_code=403,
-                service=definition,
-                trust_levels=TRUST_LEVELS,
-            )
-        return RedirectResponse(f"/applications/{application.id}", status_code=303)
+        return await start_and_route(request, active, slug, place)
 
     return router

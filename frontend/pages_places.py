@@ -19,18 +19,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from backend.cases import applications as apps
 from backend.cases.catalogue_views import ServiceView, service_view
-from backend.cases.competence import NotCompetent
 from backend.cases.drafts import my_drafts
 from backend.context import AppContext
 from backend.definitions.models import ServiceDefinition
-from backend.errors import Forbidden, NotFound
+from backend.errors import NotFound
 from backend.tenants.models import RESERVED_IDS, Tenant
 from backend.tenants.routing import tenants_for_postcode
+from frontend.catalogue import TRUST_LEVELS
 from frontend.console.portal_notice import automation_paused
-from frontend.pages_catalogue import TRUST_LEVELS
-from frontend.places import PLACE_COOKIE, not_competent_page, place_choice
+from frontend.places import PLACE_COOKIE, place_choice, start_and_route
 from frontend.rendering import render
 from frontend.web import checked_form, ctx_of, current, require
 
@@ -193,23 +191,16 @@ def build() -> APIRouter:
     @router.post("/{tenant_id}/services/{slug}/start")
     async def tenant_start(request: Request, tenant_id: str, slug: str) -> Response:
         active = await require(request)
-        await checked_form(request, active)
+        form = await checked_form(request, active)
         ctx = ctx_of(request)
         tenant = tenant_or_404(ctx, tenant_id)
         if slug not in ctx.tenancy.catalogue_of(tenant.id):
             raise NotFound("Diesen Dienst bietet dieser Ort hier nicht an. (Not offered here.)")
-        try:
-            application = await apps.start_application(ctx, active.identity, slug, tenant.id)
-        except NotCompetent as exc:
-            return not_competent_page(request, exc)
-        except Forbidden:
-            return render(
-                request,
-                "trust.html",
-                status_code=403,
-                service=ctx.catalogue.get(slug),
-                trust_levels=TRUST_LEVELS,
-            )
-        return RedirectResponse(f"/applications/{application.id}", status_code=303)
+        if form.get("fresh") != "1" and any(
+            d.service == slug for d in await run_in_threadpool(my_drafts, ctx, active.identity)
+        ):
+            # A second start asks instead of making a second draft (the service page lists them).
+            return RedirectResponse(f"/{tenant.id}/services/{slug}", status_code=303)
+        return await start_and_route(request, active, slug, tenant.id)
 
     return router
