@@ -197,10 +197,10 @@ def _seconds_left(expires_at: datetime | None) -> int | None:
 def _place(request: Request, tenant_id: str | None) -> Any:
     """The tenant a draft or case belongs to, for its name and logo above the page; the home
     tenant's pages show none (they look as before tenancy)."""
-    ctx = getattr(request.app.state, "ctx", None)
-    if tenant_id is None or ctx is None:
+    if tenant_id is None:
         return None
-    return ctx.tenancy.tenants.get(tenant_id)
+    ctx = getattr(request.app.state, "ctx", None)
+    return ctx.tenancy.tenants.get(tenant_id) if ctx is not None else None
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
