@@ -85,12 +85,13 @@ class AccessView(BaseModel):
 
 @router.get("/services", response_model=list[ServiceView], tags=["services"])
 def list_services(ctx: ContextDep) -> list[ServiceView]:
-    return [service_view(d) for d in ctx.catalogue.all()]
+    """Every service as the home authority offers it (a town's own: /<tenant>/ in the portal)."""
+    return [service_view(ctx.definition(d.id)) for d in ctx.catalogue.all()]
 
 
 @router.get("/services/{slug}", response_model=ServiceView, tags=["services"], responses=ERRORS)
 def get_service(ctx: ContextDep, slug: Annotated[str, Path(max_length=64)]) -> ServiceView:
-    return service_view(ctx.catalogue.get(slug))
+    return service_view(ctx.definition(slug))
 
 
 @router.post(
