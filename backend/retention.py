@@ -35,6 +35,7 @@ from sqlmodel import select as sm_select
 from backend.columns import aware, utcnow
 from backend.context import AppContext
 from backend.db import unit_of_work
+from backend.definitions.models import ServiceDefinition
 from backend.domain.case_state import TERMINAL
 from backend.notifications.models import EmailOutbox, MailboxMessage
 from backend.records.models import Case, CaseEvent, Document, RetentionRecord
@@ -81,16 +82,30 @@ def _record_digest(record: RetentionRecord) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+def _scopes(ctx: AppContext) -> list[tuple[str | None, ServiceDefinition]]:
+    """Each (tenant, service) with its retention period: rows without a tenant follow the home
+    tenant's activation (or the template), every other tenant its own (issue 13, item 5)."""
+    scopes: list[tuple[str | None, ServiceDefinition]] = [
+        (None, ctx.definition(d.id)) for d in ctx.catalogue.all()
+    ]
+    for tenant_id, tenant in ctx.tenancy.tenants.items():
+        if not tenant.home:
+            scopes += [(tenant_id, d) for d in ctx.tenancy.catalogue_of(tenant_id).all()]
+    return scopes
+
+
 def due_cases(ctx: AppContext, session: Session, now: datetime, limit: int) -> list[Case]:
-    """Closed or withdrawn cases whose service's retention period has run out."""
+    """Closed or withdrawn cases whose retention period, as their authority set it, has run out."""
     due: list[Case] = []
-    for definition in ctx.catalogue.all():
+    for tenant, definition in _scopes(ctx):
         cutoff = now - timedelta(days=definition.retention.days)
+        owner = col(Case.tenant).is_(None) if tenant is None else col(Case.tenant) == tenant
         due.extend(
             session.exec(
                 sm_select(Case)
                 .where(
                     col(Case.service) == definition.id,
+                    owner,
                     col(Case.status).in_([str(s) for s in TERMINAL]),
                     col(Case.updated_at) < cutoff,
                 )

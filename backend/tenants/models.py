@@ -24,6 +24,7 @@ from backend.definitions.models import (
     LocalizedText,
     Number,
     Pattern,
+    Retention,
     Slug,
     Text,
     _Strict,
@@ -330,4 +331,10 @@ class Overlay(_Strict):
     )
     automation: OverlayAutomation | None = pydantic.Field(
         default=None, description="Stricter automation than the template."
+    )
+    retention: Retention | None = pydantic.Field(
+        default=None,
+        description="The tenant's own retention period for the service's cases, under its "
+        "records schedule (Aktenordnung); default: the template's. The town is the controller "
+        "(Art. 5 Abs. 1 lit. e GDPR), so the period is its decision.",
     )

@@ -267,6 +267,8 @@ def activate(template: ServiceDefinition, tenant: Tenant, overlay: Overlay) -> S
             automation["legal_basis"] = None
         if overlay.automation.qa_sample_rate is not None:
             automation["qa_sample_rate"] = overlay.automation.qa_sample_rate
+    if overlay.retention is not None:
+        data["retention"] = overlay.retention.model_dump(by_alias=True)
     effective = ServiceDefinition.model_validate(data)
     # The office's platform-wide key (Tenant.department_key) is set after validation: it is no
     # slug an author could write, and it puts the tenant into every filter by department.

@@ -175,3 +175,28 @@ def test_a_citizen_keeps_nothing_else_of_a_deleted_case(ctx: AppContext) -> None
         assert (
             session.exec(select(func.count()).where(col(Case.citizen_sub) == erika.sub)).one() == 0
         )
+
+
+def test_each_town_keeps_its_cases_for_its_own_period(
+    platform: Platform, database_url: str, tmp_path: Path
+) -> None:
+    """Bergheim keeps certificate cases 180 days, Köln (the home tenant) the template's 365."""
+    from backend.retention import due_cases
+
+    with own_database(database_url, tmp_path, "retention_tenants") as url:
+        context = context_for(
+            platform, url, tmp_path / "data", tenants_dir=platform.settings.tenants_dir
+        )
+        try:
+            (bergheim,) = submit_cases(context, SERVICE, [{}], who=identity("stefan"))
+            (koeln,) = submit_cases(context, SERVICE, [{}], who=identity("erika"))
+            with Session(context.engine) as session:
+                tenants = {c.id: c.tenant for c in session.exec(select(Case)).all()}
+            assert tenants == {bergheim: "bergheim", koeln: None}
+            for case_id in (bergheim, koeln):
+                _age(context, case_id, "closed", 200)
+            with Session(context.engine) as session:
+                due = [c.id for c in due_cases(context, session, utcnow(), 100)]
+            assert due == [bergheim]
+        finally:
+            context.close()
