@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from backend.db import ACTING_TENANT, tenant_wall_value
@@ -18,6 +19,19 @@ from tests.conftest import Platform
 from tests.integration.enginekit import engine, submit, wait_for_status
 
 PROBE_ROLE = "knopfdruck_wall_probe"
+
+
+def _probe_role(db: Engine) -> None:
+    """An ordinary role that may read every table: what the platform runs as in production."""
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PROBE_ROLE}')"
+                f" THEN CREATE ROLE {PROBE_ROLE} NOLOGIN; END IF; END $$"
+            )
+        )
+        conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {PROBE_ROLE}"))
+        conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {PROBE_ROLE}"))
 
 
 def test_a_clerks_transactions_carry_the_tenant_they_act_for(platform: Platform) -> None:
@@ -48,15 +62,7 @@ def test_a_query_that_forgets_its_filter_returns_nothing_of_another_tenant(
     bergheim_case = submit(platform.api("stefan"), "meldebescheinigung")
     koeln_case = submit(platform.api("erika"), "meldebescheinigung")
     wait_for_status(platform.api("stefan"), bergheim_case, {"notified", "referred", "rejected"})
-    with db.begin() as conn:
-        conn.execute(
-            text(
-                f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PROBE_ROLE}')"
-                f" THEN CREATE ROLE {PROBE_ROLE} NOLOGIN; END IF; END $$"
-            )
-        )
-        conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {PROBE_ROLE}"))
-        conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {PROBE_ROLE}"))
+    _probe_role(db)
 
     def unfiltered(tenant: str | None) -> dict[str, str | None]:
         """Every case id and tenant the probe role sees, with no WHERE at all."""
@@ -100,15 +106,7 @@ def test_rows_that_hang_off_a_case_follow_its_tenant(platform: Platform) -> None
     wait_for_status(api, bergheim_case, {"notified"}, timeout=60)
     koeln_case = submit(platform.api("erika"), "meldebescheinigung")
     wait_for_status(platform.api("erika"), koeln_case, {"notified"}, timeout=60)
-    with db.begin() as conn:
-        conn.execute(
-            text(
-                f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PROBE_ROLE}')"
-                f" THEN CREATE ROLE {PROBE_ROLE} NOLOGIN; END IF; END $$"
-            )
-        )
-        conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {PROBE_ROLE}"))
-        conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {PROBE_ROLE}"))
+    _probe_role(db)
 
     with db.begin() as conn:
         drafts = dict(
