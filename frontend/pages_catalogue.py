@@ -25,12 +25,13 @@ MAX_QUERY = 100
 
 def build() -> APIRouter:
     router = APIRouter()
-    cache: dict[tuple[int, date], list[ServiceView]] = {}
+    cache: dict[tuple[int, int, int, date], list[ServiceView]] = {}
     proactive = ProactiveOffers()
 
     def services(ctx: AppContext) -> list[ServiceView]:
         """The catalogue's cards; fees may change at midnight, so they are made once a day."""
-        key = (id(ctx), local_today())
+        # A dev reload or a publication replaces the catalogue or the tenancy: new cards.
+        key = (id(ctx), id(ctx.catalogue), id(ctx.tenancy), local_today())
         if key not in cache:
             cache.clear()
             # As the home authority offers them (its fees), or the templates without tenants.
