@@ -50,7 +50,11 @@ def user_resource(persona: Persona) -> dict[str, Any]:
         "active": True,
         "emails": [{"value": work_email(persona), "type": "work", "primary": True}],
         "roles": [{"value": role} for role in persona.roles],
-        ENTERPRISE_SCHEMA: {"department": persona.department},
+        # The tenant as the enterprise extension's organization: a town's clerks are its staff.
+        ENTERPRISE_SCHEMA: {
+            "department": persona.department,
+            **({"organization": persona.tenant} if persona.tenant else {}),
+        },
         "meta": {"resourceType": "User"},
     }
 

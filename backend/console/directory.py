@@ -23,6 +23,7 @@ from backend.db import unit_of_work
 from backend.department.models import ConsoleClerk
 from backend.periodic import Periodic
 from backend.settings import Settings
+from backend.tenants.models import DEPARTMENT_SEPARATOR
 
 log = logging.getLogger("knopfdruck.directory")
 
@@ -86,11 +87,18 @@ def _member(resource: Any) -> StaffMember | None:
     if not isinstance(resource, dict) or USER_SCHEMA not in (resource.get("schemas") or []):
         raise DirectoryError("a resource is not a SCIM User")
     sub, active = resource.get("id"), resource.get("active", True)
-    department = (resource.get(ENTERPRISE_SCHEMA) or {}).get("department")
+    enterprise = resource.get(ENTERPRISE_SCHEMA) or {}
+    department, organization = enterprise.get("department"), enterprise.get("organization")
     if not isinstance(sub, str) or not 0 < len(sub) <= 128:
         raise DirectoryError("a User has no usable id")
     if active is not True or not isinstance(department, str) or not department:
         return None
+    if DEPARTMENT_SEPARATOR in department:
+        return None  # a key is made here, never sent (as for the login's claims)
+    if isinstance(organization, str) and organization:
+        # A tenant other than the home one (issue 13): its staff's department key names it,
+        # as their logins' do, so no town lists another town's clerks as colleagues.
+        department = f"{organization}{DEPARTMENT_SEPARATOR}{department}"
     name_part = resource.get("name") or {}
     name = resource.get("displayName") or name_part.get("formatted") or resource.get("userName")
     roles = tuple(

@@ -22,7 +22,10 @@ from sandbox.personas import PERSONAS
 from tests.conftest import Platform
 from tests.integration.enginekit import engine
 
-STAFF = {p.sub: p for p in PERSONAS if p.department}
+USERS = {p.sub: p for p in PERSONAS if p.department}
+"""Everyone the sandbox directory lists."""
+STAFF = {p.sub: p for p in USERS.values() if "operator" not in p.roles}
+"""Department staff; the data centre's operator is listed but is nobody's colleague."""
 
 
 def test_the_scim_endpoint_speaks_scim_and_wants_its_token(platform: Platform) -> None:
@@ -42,8 +45,8 @@ def test_the_scim_endpoint_speaks_scim_and_wants_its_token(platform: Platform) -
         page = http.get(f"{base}/Users", params={"startIndex": 2, "count": 1}, headers=auth)
         body = page.json()
         assert page.headers["content-type"].startswith("application/scim+json")
-        assert body["totalResults"] == len(STAFF) and body["itemsPerPage"] == 1
-        assert body["startIndex"] == 2 and body["Resources"][0]["id"] in STAFF
+        assert body["totalResults"] == len(USERS) and body["itemsPerPage"] == 1
+        assert body["startIndex"] == 2 and body["Resources"][0]["id"] in USERS
         assert body["Resources"][0][ENTERPRISE_SCHEMA]["department"]
 
 
@@ -58,6 +61,11 @@ def test_every_colleague_is_listed_and_the_departed_are_not(platform: Platform) 
             names = {c.name for c in colleagues(session, "buergeramt")}
             rows = {r.sub: r for r in session.exec(select(ConsoleClerk)).all()}
         assert {"Sabine Krüger", "Martin Hoffmann"} <= names
+        # A town's clerks are its colleagues only: Bergheim's office of the same name is apart.
+        verkehr = {c.name for c in colleagues(session, "strassenverkehrsamt")}
+        assert "Lena Schmitz" in verkehr and "Jörg Esser" not in verkehr
+        bergheim = {c.name for c in colleagues(session, "bergheim.strassenverkehrsamt")}
+        assert bergheim == {"Jörg Esser"}
         assert all(rows[sub].in_directory and rows[sub].active for sub in STAFF)
 
         # Martin leaves the department: the directory drops him; he is kept but inactive.
