@@ -19,7 +19,9 @@ def test_role_matrix() -> None:
     clerk, boss, admin = _clerk("clerk"), _clerk("clerk", "supervisor"), _clerk("admin")
     assert clerk.can(Permission.WORK_CASES) and not clerk.can(Permission.SWITCH_AUTOMATION)
     assert not clerk.can(Permission.ASSIGN_OTHERS) and not clerk.can(Permission.CANCEL)
-    assert all(boss.can(p) for p in Permission)
+    # A supervisor may do everything in the department; operating the platform is not that.
+    assert all(boss.can(p) for p in Permission if p != Permission.OPERATE)
+    assert not boss.can(Permission.OPERATE)
     # An administrator switches and assigns but decides no case.
     assert admin.can(Permission.SWITCH_AUTOMATION) and admin.can(Permission.ASSIGN_OTHERS)
     assert not admin.can(Permission.WORK_CASES) and not admin.can(Permission.SECOND_APPROVAL)
@@ -29,6 +31,10 @@ def test_role_matrix() -> None:
     designer = _clerk("designer")
     assert designer.can(Permission.DESIGN) and not designer.can(Permission.PUBLISH_DEFINITIONS)
     assert not designer.can(Permission.WORK_CASES)
+    # The data centre's operator sees counts across tenants and nothing of a department.
+    operator = _clerk("operator")
+    assert operator.can(Permission.OPERATE)
+    assert not any(operator.can(p) for p in Permission if p != Permission.OPERATE)
 
 
 def test_citizens_and_roleless_accounts_are_refused() -> None:
