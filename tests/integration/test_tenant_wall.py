@@ -1,29 +1,99 @@
 """PostgreSQL's row-level security as a second wall between tenants (issue 13, item 4).
 
 The first wall is the service layer: department keys carry the tenant, so every filter by
-department separates towns (test_tenant_cases.py). The second is revision 0021's policy on
-cases and drafts: a clerk's request sets its tenant for each transaction, and a query that
-forgets every filter still returns nothing of another town. Superusers bypass policies, so the
-proof runs the query as an ordinary role, as production runs the platform.
+department separates towns (test_tenant_cases.py). The second is revisions 0021 and 0023: a
+clerk's request sets its tenant for each transaction, and a query that forgets every filter
+still returns nothing of another town, from cases, drafts and the rows hanging off them.
+
+The wall is PostgreSQL's, so these tests always run on a PostgreSQL database of their own: the
+suite's on the PostgreSQL pass, the chaos test's server on the SQLite pass (like
+test_chaos.py); without PostgreSQL they fail. Superusers bypass policies, so the queries run as
+an ordinary role, as production runs the platform.
 """
 
 from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from backend.db import ACTING_TENANT, tenant_wall_value
-from tests.conftest import Platform
-from tests.integration.enginekit import engine, submit, wait_for_status
+from backend.db import ACTING_TENANT, build_engine, tenant_wall_value
+from tests.integration.casekit import own_database
+from tests.integration.test_chaos import CHAOS_POSTGRES
 
 PROBE_ROLE = "knopfdruck_wall_probe"
+CASES = {"c-bergheim": "bergheim", "c-koeln": None, "c-neuenhaus": "neuenhaus"}
+"""Case id → tenant (None: the home tenant); each case's draft is `a-<case id>`."""
 
 
-def _probe_role(db: Engine) -> None:
+@pytest.fixture(scope="module")
+def wall_db(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A migrated PostgreSQL database with three towns' cases, drafts, logs and reads."""
+    if database_url.startswith("sqlite"):
+        database_url = os.environ.get("KNOPFDRUCK_CHAOS_DATABASE_URL", CHAOS_POSTGRES)
+    with own_database(database_url, tmp_path_factory.mktemp("wall"), "wall") as url:
+        engine = build_engine(url)
+        _fill(engine)
+        _probe_role(engine)
+        yield engine
+        engine.dispose()
+
+
+def _fill(engine: Engine) -> None:
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        for case_id, tenant in CASES.items():
+            draft = f"a-{case_id}"
+            conn.execute(
+                text(
+                    "INSERT INTO applications (id, service, service_version, citizen_sub, status,"
+                    " prefill, answers, disputes, created_at, updated_at, tenant) VALUES (:id,"
+                    " 'meldebescheinigung', '1.0.0', :sub, 'submitted', '{}', '{}', '{}', :now,"
+                    " :now, :tenant)"
+                ),
+                {"id": draft, "sub": f"sub-{case_id}", "now": now, "tenant": tenant},
+            )
+            department = f"{tenant}.buergeramt" if tenant else "buergeramt"
+            conn.execute(
+                text(
+                    "INSERT INTO cases (id, reference, application_id, service, service_version,"
+                    " department, citizen_sub, status, reference_date, data, submitted_at,"
+                    " updated_at, tenant) VALUES (:id, :ref, :draft, 'meldebescheinigung',"
+                    " '1.0.0', :dept, :sub, 'notified', :today, '{}', :now, :now, :tenant)"
+                ),
+                {
+                    "id": case_id, "ref": f"KD-W-{case_id}", "draft": draft, "dept": department,
+                    "sub": f"sub-{case_id}", "today": now.date(), "now": now, "tenant": tenant,
+                },
+            )  # fmt: skip
+            conn.execute(
+                text(
+                    "INSERT INTO case_events (case_id, seq, at, type, actor, payload, prev_hash,"
+                    " hash) VALUES (:id, 1, :now, 'submitted', 'citizen', :payload, :zero, :zero)"
+                ),
+                {"id": case_id, "now": now, "payload": json.dumps({}), "zero": "0" * 64},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO registry_accesses (at, subject_sub, registry_id,"
+                    " attributes_requested, attributes_returned, purpose, legal_basis, service,"
+                    " application_id, actor, outcome, duration_ms) VALUES (:now, :sub,"
+                    " 'melderegister', '[]', '[]', 'p', 'l', 'meldebescheinigung', :draft,"
+                    " 'citizen', 'ok', 1)"
+                ),
+                {"now": now, "sub": f"sub-{case_id}", "draft": draft},
+            )
+
+
+def _probe_role(engine: Engine) -> None:
     """An ordinary role that may read every table: what the platform runs as in production."""
-    with db.begin() as conn:
+    with engine.begin() as conn:
         conn.execute(
             text(
                 f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PROBE_ROLE}')"
@@ -34,104 +104,62 @@ def _probe_role(db: Engine) -> None:
         conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {PROBE_ROLE}"))
 
 
-def test_a_clerks_transactions_carry_the_tenant_they_act_for(platform: Platform) -> None:
+def _seen(engine: Engine, tenant: str | None, query: str) -> set[str]:
+    """What the probe role reads with a query that has no WHERE at all."""
+    with engine.begin() as conn:
+        conn.execute(text(f"SET LOCAL ROLE {PROBE_ROLE}"))
+        if tenant is not None:
+            conn.execute(text("SELECT set_config('knopfdruck.tenant', :t, true)"), {"t": tenant})
+        return {str(value) for value in conn.execute(text(query)).scalars()}
+
+
+def test_a_clerks_transactions_carry_the_tenant_they_act_for(wall_db: Engine) -> None:
     assert tenant_wall_value("bergheim.strassenverkehrsamt") == "bergheim"
     assert tenant_wall_value("strassenverkehrsamt") == "-"  # the home tenant
-    db = engine(platform)
-    if db.dialect.name != "postgresql":
-        pytest.skip("row-level security is PostgreSQL's; on SQLite the service layer is the wall")
     token = ACTING_TENANT.set("bergheim")
     try:
-        with Session(db) as session:
+        with Session(wall_db) as session:
             setting = session.exec(text("SELECT current_setting('knopfdruck.tenant', true)"))
             assert setting.scalar() == "bergheim"
     finally:
         ACTING_TENANT.reset(token)
     # Set for the transaction only: the pooled connection does not carry it on.
-    with Session(db) as session:
+    with Session(wall_db) as session:
         after = session.exec(text("SELECT current_setting('knopfdruck.tenant', true)")).scalar()
         assert after in (None, "")
 
 
 def test_a_query_that_forgets_its_filter_returns_nothing_of_another_tenant(
-    platform: Platform,
+    wall_db: Engine,
 ) -> None:
-    db = engine(platform)
-    if db.dialect.name != "postgresql":
-        pytest.skip("row-level security is PostgreSQL's; on SQLite the service layer is the wall")
-    bergheim_case = submit(platform.api("stefan"), "meldebescheinigung")
-    koeln_case = submit(platform.api("erika"), "meldebescheinigung")
-    wait_for_status(platform.api("stefan"), bergheim_case, {"notified", "referred", "rejected"})
-    _probe_role(db)
-
-    def unfiltered(tenant: str | None) -> dict[str, str | None]:
-        """Every case id and tenant the probe role sees, with no WHERE at all."""
-        with db.begin() as conn:
-            conn.execute(text(f"SET LOCAL ROLE {PROBE_ROLE}"))
-            if tenant is not None:
-                conn.execute(
-                    text("SELECT set_config('knopfdruck.tenant', :t, true)"), {"t": tenant}
-                )
-            rows = conn.execute(text("SELECT id, tenant FROM cases")).all()
-            drafts = conn.execute(text("SELECT DISTINCT tenant FROM applications")).scalars()
-            if tenant is not None:
-                assert set(drafts) <= ({None} if tenant == "-" else {tenant})
-            return {row.id: row.tenant for row in rows}
-
-    bergheim = unfiltered("bergheim")
-    assert bergheim_case in bergheim and koeln_case not in bergheim
-    assert set(bergheim.values()) == {"bergheim"}
-    home = unfiltered("-")
-    assert koeln_case in home and bergheim_case not in home
-    assert set(home.values()) == {None}
-    assert unfiltered("neuenhaus") == {} or set(unfiltered("neuenhaus").values()) == {"neuenhaus"}
-    # Outside a clerk's request (workers, citizens) nothing is hidden.
-    everyone = unfiltered(None)
-    assert bergheim_case in everyone and koeln_case in everyone
+    every = set(CASES)
+    for query in ("SELECT id FROM cases", "SELECT substr(id, 3) FROM applications"):
+        assert _seen(wall_db, "bergheim", query) == {"c-bergheim"}, query
+        assert _seen(wall_db, "neuenhaus", query) == {"c-neuenhaus"}, query
+        assert _seen(wall_db, "-", query) == {"c-koeln"}, query  # the home tenant's rows
+        assert _seen(wall_db, "atlantis", query) == set(), query
+        # Outside a clerk's request (workers, citizens) nothing is hidden.
+        assert _seen(wall_db, None, query) >= every, query
 
 
-LINKED = (
-    "case_events", "documents", "issued_notices", "mailbox_messages", "kpi_decisions",
-    "payments", "registry_accesses",
-)  # fmt: skip
-"""Rows that hang off a case: revision 0023's policies follow their case."""
+def test_rows_that_hang_off_a_case_or_draft_follow_its_tenant(wall_db: Engine) -> None:
+    by_case = "SELECT case_id FROM case_events"
+    by_draft = "SELECT substr(application_id, 3) FROM registry_accesses"
+    for query in (by_case, by_draft):
+        assert _seen(wall_db, "bergheim", query) == {"c-bergheim"}, query
+        assert _seen(wall_db, "-", query) == {"c-koeln"}, query
+        assert _seen(wall_db, None, query) >= set(CASES), query
 
 
-def test_rows_that_hang_off_a_case_follow_its_tenant(platform: Platform) -> None:
-    db = engine(platform)
-    if db.dialect.name != "postgresql":
-        pytest.skip("row-level security is PostgreSQL's; on SQLite the service layer is the wall")
-    api = platform.api("stefan")
-    bergheim_case = submit(api, "meldebescheinigung")
-    wait_for_status(api, bergheim_case, {"notified"}, timeout=60)
-    koeln_case = submit(platform.api("erika"), "meldebescheinigung")
-    wait_for_status(platform.api("erika"), koeln_case, {"notified"}, timeout=60)
-    _probe_role(db)
-
-    with db.begin() as conn:
-        drafts = dict(
-            conn.execute(
-                text("SELECT id, application_id FROM cases WHERE id IN (:b, :k)"),
-                {"b": bergheim_case, "k": koeln_case},
-            ).all()
-        )
-
-    def seen(tenant: str, table: str) -> set[str]:
-        """The case ids of a table's rows the probe role sees, without any filter (a registry
-        read of a draft counts for the draft's case)."""
-        with db.begin() as conn:
-            conn.execute(text(f"SET LOCAL ROLE {PROBE_ROLE}"))
-            conn.execute(text("SELECT set_config('knopfdruck.tenant', :t, true)"), {"t": tenant})
-            if table == "registry_accesses":
-                rows = conn.execute(text("SELECT DISTINCT application_id FROM registry_accesses"))
-                by_draft = {draft: case for case, draft in drafts.items()}
-                return {by_draft[str(r)] for r in rows.scalars() if str(r) in by_draft}
-            rows = conn.execute(text(f"SELECT DISTINCT case_id FROM {table}"))
-            return {str(row) for row in rows.scalars() if row is not None}
-
-    for table in LINKED:
-        bergheim, home = seen("bergheim", table), seen("-", table)
-        if table != "payments":  # a Meldebescheinigung costs nothing
-            assert bergheim_case in bergheim, table
-            assert koeln_case in home, table
-        assert koeln_case not in bergheim and bergheim_case not in home, table
+def test_the_wall_binds_the_tables_owner_too(wall_db: Engine) -> None:
+    """FORCE: a platform that owns its schema (the production setup) is bound as well."""
+    with wall_db.begin() as conn:
+        forced = conn.execute(
+            text(
+                "SELECT relname FROM pg_class WHERE relforcerowsecurity AND relname IN"
+                " ('cases', 'applications', 'case_events', 'registry_accesses', 'documents')"
+            )
+        ).scalars()
+        assert set(forced) == {
+            "cases", "applications", "case_events", "registry_accesses", "documents"
+        }  # fmt: skip
