@@ -96,8 +96,9 @@ def _probe_role(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(
             text(
-                f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PROBE_ROLE}')"
-                f" THEN CREATE ROLE {PROBE_ROLE} NOLOGIN; END IF; END $$"
+                # Roles are the cluster's: both CI passes may create it at once.
+                f"DO $$ BEGIN CREATE ROLE {PROBE_ROLE} NOLOGIN; EXCEPTION WHEN duplicate_object"
+                " OR unique_violation THEN NULL; END $$"
             )
         )
         conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {PROBE_ROLE}"))
