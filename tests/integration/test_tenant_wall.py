@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
-from backend.db import ACTING_TENANT, build_engine, tenant_wall_value
+from backend.db import ACTING_TENANT, build_engine, normalise_url, tenant_wall_value
 from tests.integration.casekit import own_database
 from tests.integration.test_chaos import CHAOS_POSTGRES
 
@@ -36,7 +36,13 @@ CASES = {"c-bergheim": "bergheim", "c-koeln": None, "c-neuenhaus": "neuenhaus"}
 def wall_db(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """A migrated PostgreSQL database with three towns' cases, drafts, logs and reads."""
     if database_url.startswith("sqlite"):
-        database_url = os.environ.get("KNOPFDRUCK_CHAOS_DATABASE_URL", CHAOS_POSTGRES)
+        server = os.environ.get("KNOPFDRUCK_CHAOS_DATABASE_URL", CHAOS_POSTGRES)
+        # That database may not exist yet: name ours after the server's maintenance database.
+        database_url = (
+            make_url(normalise_url(server))
+            .set(database="postgres")
+            .render_as_string(hide_password=False)
+        )
     with own_database(database_url, tmp_path_factory.mktemp("wall"), "wall") as url:
         engine = build_engine(url)
         _fill(engine)
