@@ -185,13 +185,20 @@ def test_no_personal_data_in_urls_or_logs(
     redirects = [r.headers["location"]]
     for path in ("/cases", f"/applications/{application}/check"):
         redirects += re.findall(r'href="([^"]+)"', citizen.get(path).text)
-    personal = ("Schneider", "Jonas", "Venloer", "DE0212030", "1000", "Rechnung")
+    personal = ("Schneider", "Jonas", "Venloer", "DE0212030", "Rechnung")
+    # The amount 1000 must stand alone: random ids, tokens and ports may contain "1000" by
+    # chance (CI saw "…c10004…" in an id and in a login state), which is not personal data.
+    amount = re.compile(r"(?<![0-9A-Za-z_-])1000(?![0-9A-Za-z_-])")
+
+    def leaks(text: str) -> bool:
+        return any(p.lower() in text.lower() for p in personal) or bool(amount.search(text))
+
     for url in redirects:
-        # Random 32-hex ids may contain "1000" by chance (CI saw "…c10004…"): not personal.
-        shown = re.sub(r"[0-9a-f]{32}", "<id>", url.lower())
-        assert not any(p.lower() in shown for p in personal), url
-    logged = caplog.text
-    assert not any(p in logged for p in personal), logged
+        assert not leaks(url), url
+    # httpcore's trace is this test's own client dumping raw headers (content-length may be
+    # 1000); what the platform and its access log write is what must hold no personal data.
+    logged = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("httpcore"))
+    assert not leaks(logged), logged
 
 
 def test_static_files_and_pages_carry_the_strict_csp(platform: Platform) -> None:
