@@ -171,10 +171,9 @@ def submit(ctx: AppContext, application_id: str) -> str:
     return submission.submit_application(ctx, citizen(), application_id).id
 
 
-def start_workers(
-    settings: Settings, count: int, concurrency: int, log_dir: Path, render_processes: int = 0
-) -> list[subprocess.Popen[bytes]]:
-    env = {
+def process_env(settings: Settings, render_processes: int = 0) -> dict[str, str]:
+    """The environment a worker (or a bare render process) needs to find the bench's platform."""
+    return {
         "KNOPFDRUCK_RENDER_PROCESSES": str(render_processes),
         **os.environ,
         "KNOPFDRUCK_DATABASE_URL": settings.database_url,
@@ -183,7 +182,14 @@ def start_workers(
         "KNOPFDRUCK_BASE_URL": settings.base_url,
         "KNOPFDRUCK_SANDBOX": "true",  # the platform's identity provider is its sandbox
         "KNOPFDRUCK_QA_SAMPLING": "false",  # every run decides the same cases by machine
+        "KNOPFDRUCK_WORKER_IN_PROCESS": "false",
     }
+
+
+def start_workers(
+    settings: Settings, count: int, concurrency: int, log_dir: Path, render_processes: int = 0
+) -> list[subprocess.Popen[bytes]]:
+    env = process_env(settings, render_processes)
     workers = []
     for index in range(count):
         with (log_dir / f"worker-{index}.log").open("wb") as log:
@@ -266,6 +272,74 @@ def bare_render_seconds(ctx: AppContext, case_id: str, runs: int) -> list[float]
     return timings[1:]
 
 
+def bare_render_all_cores(settings: Settings, case_id: str, runs: int) -> float:
+    """Renders/s of the bare render in one single-threaded process per core, all at once: the
+    floor the engine is measured against (issue 22's two-core ratio)."""
+    cores = os.cpu_count() or 1
+    env = process_env(settings)
+    children = [
+        subprocess.Popen(
+            [sys.executable, str(Path(__file__)), "bare-render", case_id, str(runs)],
+            env=env,
+            stdout=subprocess.PIPE,
+        )
+        for _ in range(cores)
+    ]
+    rate = 0.0
+    for child in children:
+        out, _ = child.communicate(timeout=600)
+        if child.returncode != 0:
+            raise RuntimeError("a bare render process failed")
+        timings = [float(t) for t in out.split()]
+        rate += 1 / statistics.median(timings)
+    return rate
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes (and their waited-for children) have used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # utime, stime, cutime, cstime: fields 14-17 of stat, 12-15 after the command name.
+        total += sum(int(f) for f in fields[11:15])
+    return total / tick
+
+
+def process_tree(root: int) -> list[int]:
+    """A process and all its descendants (a worker's render processes), from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(parents.get(pid, []))
+    return found
+
+
+def postgres_pids() -> list[int]:
+    """The PostgreSQL server's processes on this machine (same host as the benchmark)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
 def percentile(values: list[float], share: float) -> float:
     """Nearest-rank percentile, so p95 of 300 values is a value that was measured."""
     ordered = sorted(values)
@@ -275,3 +349,17 @@ def percentile(values: list[float], share: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def _bare_render_main(case_id: str, runs: int) -> None:
+    """A bare render process: the settings come from the environment, like a worker's."""
+    ctx = build_context(Settings())
+    try:
+        for seconds in bare_render_seconds(ctx, case_id, runs):
+            print(f"{seconds:.6f}")
+    finally:
+        ctx.close()
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["bare-render"]:
+    _bare_render_main(sys.argv[2], int(sys.argv[3]))
