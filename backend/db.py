@@ -50,7 +50,9 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def build_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Engine:
+def build_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int = 10, pre_ping: bool = True
+) -> Engine:
     """Create the engine; SQLite gets WAL and a busy timeout so the in-process worker can write.
 
     Bound parameters are hidden from every SQLAlchemy error: they are citizens' answers, and an
@@ -78,7 +80,11 @@ def build_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> En
         return engine
     engine = create_engine(
         url,
-        pool_pre_ping=True,
+        # Without the ping, a connection the server dropped fails once; SQLAlchemy then
+        # discards every connection of the pool opened before, and a retried step gets fresh
+        # ones. Recycling after an hour keeps idle connections from dying in a firewall.
+        pool_pre_ping=pre_ping,
+        pool_recycle=3600,
         pool_size=pool_size,
         max_overflow=max_overflow,
         hide_parameters=True,
@@ -104,6 +110,7 @@ def engine_for(settings: Settings) -> Engine:
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        pre_ping=settings.db_pre_ping,
     )
 
 

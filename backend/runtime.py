@@ -7,11 +7,15 @@ retention, the staff directory and clerks' work mail. Domains never import it.
 
 from __future__ import annotations
 
+import copy
+import gc
 import signal
 import threading
-from typing import Protocol
+import time
+from typing import Any, Protocol
 
 from dbos import DBOS
+from dbos._dbos import _get_dbos_instance
 
 # Imported so DBOS registers their workflows and steps before it launches.
 import backend.cases.payment_wait
@@ -52,6 +56,86 @@ _render_pool: list[RenderPool] = []
 """The worker's render processes, when settings.render_processes asks for them."""
 
 
+BUSY_POLL_S = 0.1
+"""A queue with work in this process is polled this often, so a finished case's slot refills at
+once (measured, docs/performance.md: at 0.2 s a worker idled 0.12 s between cases)."""
+BUSY_HOLD_S = 5.0
+"""A worker that ran a case this recently still polls at BUSY_POLL_S: DBOS lengthens a poll
+interval at once but shortens it by a tenth per poll, so switching at every gap between two
+cases would leave a busy worker polling slowly (measured: half the throughput)."""
+QUEUE_ROW_TTL_S = 5.0
+"""How long a process trusts its copy of a queue's row: a rate limit changed elsewhere applies
+within this time, and the row is not read again before every poll."""
+
+
+class LocalQueueSettings:
+    """This process's view of DBOS's queue rows (issue 22): concurrency per worker, rare idle polls.
+
+    DBOS keeps queue settings in the database and every worker re-reads them before each poll,
+    so the last worker to start set ``--concurrency`` for all machines, and an idle worker read
+    five rows ten times a second. DBOS's queue threads read them through the system database's
+    ``get_queue``; this process answers that call from a copy at most ``QUEUE_ROW_TTL_S`` old,
+    with its own concurrency for the case and document queues, and a long poll interval once
+    it has run no case for ``BUSY_HOLD_S``. Global limits (a service's share, a registry's
+    rate) stay in the row and bind every machine. The hook is DBOS 3.4's (pinned); a test
+    checks DBOS still reads the row through it (tests/integration/test_worker_queues.py).
+    """
+
+    def __init__(
+        self,
+        dbos: DBOS,
+        concurrency: dict[str, int],
+        idle_poll_s: float,
+        hot: frozenset[str] = frozenset(),
+    ) -> None:
+        self._dbos = dbos
+        self._read = dbos._sys_db.get_queue
+        self._concurrency = concurrency
+        self._idle_poll_s = idle_poll_s
+        # Queues whose running workflows mean work is flowing. A payment wait runs for days
+        # and must not keep the worker polling fast, so the payment queue is not one of them.
+        self._hot = hot | frozenset(concurrency)
+        self._last_busy = float("-inf")
+        self._rows: dict[str, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def busy(self) -> bool:
+        """Whether this process ran work from a hot queue within the last BUSY_HOLD_S."""
+        now = time.monotonic()
+        active = self._dbos._active_workflows_set
+        if any(active.count_for_queue(name) for name in self._hot):
+            self._last_busy = now
+        return now - self._last_busy < BUSY_HOLD_S
+
+    def install(self) -> None:
+        """Answer DBOS's queue threads in this process from here."""
+        self._dbos._sys_db.get_queue = self.get_queue  # type: ignore[method-assign]
+
+    def get_queue(self, name: str, **kwargs: Any) -> Any:
+        """The queue row as this process applies it: cached, with local concurrency and polling."""
+        if kwargs:
+            return self._read(name, **kwargs)
+        now = time.monotonic()
+        with self._lock:
+            cached = self._rows.get(name)
+        if cached is None or now - cached[0] > QUEUE_ROW_TTL_S:
+            cached = (now, self._read(name))
+            with self._lock:
+                self._rows[name] = cached
+        row = cached[1]
+        if row is None:
+            return None
+        local = copy.copy(row)
+        if name in self._concurrency:
+            local._worker_concurrency = self._concurrency[name]
+        if not self.busy():
+            # Payments, notifications and registry writes are mostly queued by this worker's
+            # own cases, while it is busy; from a clerk's action they may wait a few seconds.
+            idle = self._idle_poll_s if name in self._concurrency else 5 * self._idle_poll_s
+            local._polling_interval_sec = max(row._polling_interval_sec, idle)
+        return local
+
+
 def launch_worker(ctx: AppContext, *, concurrency: int) -> None:
     """Start DBOS in this process: recover unfinished workflows, then take cases from the queue."""
     global _presence
@@ -69,30 +153,45 @@ def launch_worker(ctx: AppContext, *, concurrency: int) -> None:
             "name": "knopfdruck",
             "system_database_url": normalise_url(settings.database_url),
             # Workflow inputs are bound parameters too; no error may print them (issue 14, 3).
-            "db_engine_kwargs": {"hide_parameters": True},
+            # DBOS retries its own statements when a connection drops, so a worker needs no
+            # ping per checkout either (settings.db_pre_ping; issue 22).
+            "db_engine_kwargs": {
+                "hide_parameters": True,
+                "pool_pre_ping": settings.db_pre_ping,
+                "pool_recycle": 3600,
+            },
             # DBOS's own pool has no overflow: cap it where the platform's pool is capped.
             "sys_db_pool_size": settings.db_pool_size + settings.db_max_overflow,
             "application_version": APP_VERSION,
+            # DBOS flushes its coalesced notifications (a payment's "paid" message) this often;
+            # its default of 0.01 s woke an idle worker a hundred times a second (issue 22).
+            "notification_coalesce_sec": 0.05,
             "executor_id": executor,
             "log_level": "WARNING",
         }
     )
     DBOS.launch()
-    # Queue settings live in the database and apply to every worker; the last worker to
-    # start writes them, so start all workers with the same settings.
+    # Before the queue threads' first poll (they start a second after launch at the earliest):
+    # this process's concurrency, whatever other machines registered.
+    LocalQueueSettings(
+        _get_dbos_instance(),
+        {QUEUE: concurrency, DOCUMENTS_QUEUE: concurrency},
+        settings.worker_idle_poll_s,
+        hot=frozenset({REGISTRY_WRITE_QUEUE}),
+    ).install()
+    # The rows hold what binds all machines (a service's share, a registry's rate); the
+    # worker_concurrency written here is only what a process without the local view would use.
     DBOS.register_queue(
         QUEUE,
         worker_concurrency=concurrency,
         partition_concurrency=max(1, settings.service_concurrency),
-        # Measured (docs/performance.md): at 0.2 s a worker idled 0.12 s between cases; each
-        # poll is a few indexed queries, so ten a second per worker cost the database little.
-        polling_interval_sec=0.1,
+        polling_interval_sec=BUSY_POLL_S,
         on_conflict="always_update",
     )
     DBOS.register_queue(
         DOCUMENTS_QUEUE,
         worker_concurrency=concurrency,
-        polling_interval_sec=0.1,
+        polling_interval_sec=BUSY_POLL_S,
         on_conflict="always_update",
     )
     DBOS.register_queue(
@@ -102,7 +201,7 @@ def launch_worker(ctx: AppContext, *, concurrency: int) -> None:
             "limit": max(1, settings.registry_write_rate),
             "period": settings.registry_write_period_s,
         },
-        polling_interval_sec=0.1,
+        polling_interval_sec=BUSY_POLL_S,
         on_conflict="always_update",
     )
     # A worker may be the first process against a fresh database: it needs every queue.
@@ -130,9 +229,26 @@ def shutdown_worker() -> None:
         _presence = None
 
 
+GC_THRESHOLDS = (10_000, 20, 20)
+"""A worker's young generation is collected every 10,000 allocations instead of 700: a case
+allocates far more than that, all of it garbage once the case is stored (issue 22)."""
+
+
+def settle_heap() -> None:
+    """Move the start-up heap (catalogue, templates, libraries) out of the collector's sight.
+
+    Measured for issue 22: collecting the worker's large, long-lived heap cost 27-36 ms of CPU
+    per case. Frozen objects are never scanned again; only what cases allocate is collected.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def serve_until_signalled(ctx: AppContext, *, concurrency: int, banner: str = "") -> None:
     """Run a worker until SIGINT or SIGTERM, so the CLI and test worker processes stop alike."""
     launch_worker(ctx, concurrency=concurrency)
+    settle_heap()
     # A version published in the designer reaches this worker without a restart.
     follower = CatalogueFollower(
         ctx.engine,

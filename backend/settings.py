@@ -41,6 +41,12 @@ class Settings(BaseSettings):
         description="Connections a pool may open beyond db_pool_size under load, closed after. "
         "Keep processes x 2 x (pool size + overflow) below PostgreSQL's max_connections.",
     )
+    db_pre_ping: bool = Field(
+        True,
+        description="Test each PostgreSQL connection with a round trip before use, so a request "
+        "never fails on a connection the server dropped. `knopfdruck worker` turns it off: its "
+        "steps retry, and the ping was a quarter of a case's round trips (issue 22).",
+    )
     services_dir: Path = Field(
         Path("services"), description="Folder holding one folder per service."
     )
@@ -127,6 +133,15 @@ class Settings(BaseSettings):
         True, description="Run the case worker inside the web process (embedded default)."
     )
     worker_concurrency: int = Field(4, description="Cases one worker process handles at once.")
+    worker_idle_poll_s: float = Field(
+        1.0,
+        ge=0.1,
+        le=10.0,
+        description=(
+            "How often a worker looks for new work on a queue it runs nothing from (issue 22): "
+            "an idle worker's cost, and the longest a new case waits to be picked up."
+        ),
+    )
     worker_id: str = Field(
         "", description="Executor id of this worker process. Empty: hostname-pid, unique."
     )

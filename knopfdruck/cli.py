@@ -175,6 +175,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if refusal:
         return _fail(f"refusing to start: {refusal}")
     _check_definitions(settings)
+    # A worker's steps retry, so a dropped connection costs a retry, not a citizen's request:
+    # no round trip per checkout (issue 22). serve keeps the ping for its requests.
+    settings = settings.model_copy(update={"db_pre_ping": False})
     serve_until_signalled(
         build_context(settings),
         concurrency=args.concurrency or settings.worker_concurrency,

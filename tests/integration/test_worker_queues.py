@@ -1,0 +1,149 @@
+"""A worker's lean engine (issue 22): its own concurrency, rare idle polls, no connection ping.
+
+DBOS keeps queue settings in a database row that every machine shares; the platform's worker
+answers DBOS's queue threads from a local view (`backend/runtime.py`, LocalQueueSettings). These
+tests run in the test process, where the platform's in-process worker has installed that view.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+
+import pytest
+from dbos import DBOS
+from dbos._dbos import _get_dbos_instance
+from dbos._queue import queue_worker_thread
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from backend.db import build_engine, normalise_url
+from backend.engine import DOCUMENTS_QUEUE, PAYMENT_QUEUE, QUEUE, REGISTRY_WRITE_QUEUE
+from backend.runtime import BUSY_HOLD_S, BUSY_POLL_S, QUEUE_ROW_TTL_S, LocalQueueSettings
+from tests.conftest import Platform
+from tests.integration.test_chaos import CHAOS_POSTGRES
+
+
+def test_dbos_queue_threads_still_read_their_row_through_the_hook() -> None:
+    """If a DBOS upgrade stops calling get_queue per poll, the local view silently does nothing."""
+    source = inspect.getsource(queue_worker_thread)
+    assert "dbos._sys_db.get_queue(queue.name)" in source
+    assert "q._worker_concurrency" in source and "queue._polling_interval_sec" in source
+
+
+def test_a_worker_keeps_its_own_concurrency_whatever_another_machine_registers(
+    platform: Platform,
+) -> None:
+    dbos = _get_dbos_instance()
+    view = dbos._sys_db.get_queue
+    assert isinstance(getattr(view, "__self__", None), LocalQueueSettings)
+    own = platform.settings.worker_concurrency
+    # Another machine, started later with --concurrency 1, writes the shared row.
+    other = own + 3
+    DBOS.register_queue(QUEUE, worker_concurrency=other, on_conflict="always_update")
+    try:
+        raw = view.__self__._read(QUEUE)
+        assert raw._worker_concurrency == other
+        assert dbos._sys_db.get_queue(QUEUE)._worker_concurrency == own
+        assert dbos._sys_db.get_queue(DOCUMENTS_QUEUE)._worker_concurrency == own
+    finally:
+        DBOS.register_queue(
+            QUEUE,
+            worker_concurrency=own,
+            partition_concurrency=max(1, platform.settings.service_concurrency),
+            polling_interval_sec=BUSY_POLL_S,
+            on_conflict="always_update",
+        )
+
+
+def test_the_local_view_polls_rarely_when_idle_and_keeps_global_limits(
+    platform: Platform,
+) -> None:
+    dbos = _get_dbos_instance()
+    reads: list[str] = []
+    real = dbos._sys_db.get_queue.__self__._read
+
+    def counting(name: str, **kwargs: object) -> object:
+        reads.append(name)
+        return real(name, **kwargs)
+
+    dbos._sys_db.get_queue.__self__._read = counting
+    try:
+        view = LocalQueueSettings(dbos, {QUEUE: 2}, idle_poll_s=1.5)
+        view._read = counting
+        idle = view.get_queue(QUEUE)
+        again = view.get_queue(QUEUE)
+        # Nothing of the case queue runs in this process right now: the idle interval applies.
+        assert idle._polling_interval_sec == 1.5 and idle._worker_concurrency == 2
+        assert again._polling_interval_sec == 1.5
+        assert reads.count(QUEUE) == 1, "the row is read once per QUEUE_ROW_TTL_S, not per poll"
+        # The service's share of the queue is global: it comes from the row unchanged.
+        assert idle._partition_concurrency == max(1, platform.settings.service_concurrency)
+        # A queue this process sets no concurrency for keeps the row's (the registry's rate).
+        registry = view.get_queue(REGISTRY_WRITE_QUEUE)
+        assert registry._partition_limiter == real(REGISTRY_WRITE_QUEUE)._partition_limiter
+        # Queues mostly fed by the worker's own cases poll more rarely still when idle.
+        assert registry._polling_interval_sec == 5 * 1.5
+        assert view.get_queue("no-such-queue") is None
+        # A payment wait runs for days: it does not keep the worker polling fast.
+        entry = dbos._active_workflows_set.add("test-worker-queues-wait", PAYMENT_QUEUE, "probe")
+        try:
+            assert view.get_queue(QUEUE)._polling_interval_sec == 1.5
+        finally:
+            entry.release()
+        # While a case runs here, every queue polls fast (its documents come next), and for
+        # BUSY_HOLD_S after, so a stream of cases is not slowed by DBOS's slow back-off.
+        entry = dbos._active_workflows_set.add("test-worker-queues-busy", QUEUE, "probe")
+        try:
+            assert view.get_queue(DOCUMENTS_QUEUE)._polling_interval_sec == BUSY_POLL_S
+        finally:
+            entry.release()
+        assert view.get_queue(QUEUE)._polling_interval_sec == BUSY_POLL_S
+        view._last_busy -= BUSY_HOLD_S
+        assert view.get_queue(QUEUE)._polling_interval_sec == 1.5
+        view._rows[QUEUE] = (view._rows[QUEUE][0] - QUEUE_ROW_TTL_S - 1, view._rows[QUEUE][1])
+        view.get_queue(QUEUE)
+        assert reads.count(QUEUE) == 2, "a stale copy is read again"
+    finally:
+        dbos._sys_db.get_queue.__self__._read = real
+
+
+def _postgres(database_url: str) -> str:
+    """The PostgreSQL pass's database; on the SQLite pass, the chaos server's maintenance one."""
+    if not database_url.startswith("sqlite"):
+        return database_url
+    server = os.environ.get("KNOPFDRUCK_CHAOS_DATABASE_URL", CHAOS_POSTGRES)
+    return make_url(normalise_url(server)).set(database="postgres").render_as_string(False)
+
+
+def test_without_the_ping_a_dropped_connection_costs_one_failure_then_a_fresh_one(
+    database_url: str,
+) -> None:
+    """Workers run without pool_pre_ping: a step that meets a dropped connection fails once and
+    is retried (STEP_RETRIES, DBOS's own db_retry) on a new connection, never on the dead one."""
+    url = _postgres(database_url)
+    worker = build_engine(url, pool_size=1, max_overflow=0, pre_ping=False)
+    admin = build_engine(url, pool_size=1, max_overflow=0)
+    try:
+        with worker.connect() as conn:
+            dropped = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        # The server ends it while it idles in the pool: a restart, a failover, a timeout.
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": dropped})
+            conn.commit()
+        with pytest.raises(OperationalError), worker.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        with worker.connect() as conn:
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != dropped
+        # A web process keeps the ping: its request never sees the dead connection at all.
+        with admin.connect() as conn:
+            pinged = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with worker.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pinged})
+            conn.commit()
+        with admin.connect() as conn:
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pinged
+    finally:
+        worker.dispose()
+        admin.dispose()
