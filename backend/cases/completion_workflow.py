@@ -16,6 +16,7 @@ from dbos import DBOS, SetWorkflowID
 from sqlmodel import Session
 
 from backend.cases.completion import (
+    DecisionRound,
     awaits_completion,
     correct_register,
     decision_round,
@@ -26,9 +27,15 @@ from backend.cases.completion import (
 )
 from backend.cases.incidents import describe_failure, raise_incident, settle_retried
 from backend.cases.lifecycle import load_case
-from backend.cases.writeback import run_writebacks
+from backend.cases.writeback import run_writebacks, writeback_plan
+from backend.context import AppContext
 from backend.domain.case_state import CaseStatus
-from backend.engine import COMPLETE_WORKFLOW, DOCUMENTS_QUEUE, worker_context
+from backend.engine import (
+    COMPLETE_WORKFLOW,
+    DOCUMENTS_QUEUE,
+    LEGACY_COMPLETE_WORKFLOW,
+    worker_context,
+)
 
 STEP_RETRIES: dict[str, Any] = {"retries_allowed": True, "max_attempts": 5, "interval_seconds": 0.5}
 """How every engine step retries before its failure counts (and becomes an incident)."""
@@ -73,19 +80,23 @@ def correct_register_step(case_id: str) -> str:
     return correct_register(ctx, case_id, rnd) or ""
 
 
-@DBOS.step(name="knopfdruck.register.check", **STEP_RETRIES)
-def register_check_step(case_id: str) -> str:
+def _register_check(ctx: AppContext, session: Session, case_id: str, rnd: DecisionRound) -> str:
     """'referred' (the machine's write-back failed), 'gap' (an entry of the round is missing or
     an old one stands: no notice may claim it), or '' (the register holds what the round needs).
     """
+    if load_case(session, case_id).status == CaseStatus.REFERRED and rnd.automated:
+        return "referred"
+    if awaits_completion(session, case_id) and register_gap(ctx, session, case_id, rnd):
+        return "gap"
+    return ""
+
+
+@DBOS.step(name="knopfdruck.register.check", **STEP_RETRIES)
+def register_check_step(case_id: str) -> str:
+    """The register check as a step of its own (the earlier completion's shape)."""
     ctx = worker_context()
     with Session(ctx.engine) as session:
-        rnd = decision_round(session, case_id)
-        if load_case(session, case_id).status == CaseStatus.REFERRED and rnd.automated:
-            return "referred"
-        if awaits_completion(session, case_id) and register_gap(ctx, session, case_id, rnd):
-            return "gap"
-        return ""
+        return _register_check(ctx, session, case_id, decision_round(session, case_id))
 
 
 @DBOS.step(name="knopfdruck.finish", **STEP_RETRIES)
@@ -179,10 +190,70 @@ def guarded(case_id: str, workflow: str, first_stage: str, body: Callable[[list[
     return result
 
 
+@DBOS.workflow(name=LEGACY_COMPLETE_WORKFLOW)
+def complete_case_legacy_workflow(case_id: str) -> str:
+    """The six-step completion of cases queued before the upgrade (issue 22)."""
+    return guarded(case_id, "complete", "writeback", lambda at: complete_case(case_id, at))
+
+
+# --- the lean completion (issue 22) ---------------------------------------------------------
+
+
+@DBOS.step(name="knopfdruck.prepare", **STEP_RETRIES)
+def prepare_step(case_id: str) -> tuple[int, list[tuple[int, str]]]:
+    """The decision round and the write-backs it needs, read in one transaction."""
+    ctx = worker_context()
+    with Session(ctx.engine) as session:
+        return decision_round(session, case_id).number, writeback_plan(ctx, session, case_id)
+
+
+@DBOS.step(name="knopfdruck.issue", **STEP_RETRIES)
+def issue_step(case_id: str) -> str:
+    """Check the register, issue the documents, mark the case decided: one checkpoint.
+
+    'referred' or 'gap' from the register check (nothing issued), else the status ``finish``
+    leaves. Each part is idempotent on its own (once per case and round), so a rerun after a
+    crash between them repeats nothing.
+    """
+    ctx = worker_context()
+    with Session(ctx.engine) as session:
+        rnd = decision_round(session, case_id)
+        check = _register_check(ctx, session, case_id, rnd)
+        if check:
+            return check
+        due = awaits_completion(session, case_id)
+    if due:
+        issue_notice(ctx, case_id, rnd)
+    return finish(ctx, case_id, rnd)
+
+
+def complete_case_lean(case_id: str, at: list[str]) -> str:
+    """What ``complete_case`` does, with the reads and checks of a stage in one step each."""
+    at[0] = "writeback"
+    round_no, plan = prepare_step(case_id)
+    if round_no > 0:
+        failure = correct_register_step(case_id)
+        if failure:
+            raise RegisterOutOfStep(f"cancelling the earlier entry failed: {failure}")
+    if plan:
+        run_writebacks(case_id, retry_run(), round_no, plan=[(i, r) for i, r in plan])
+    at[0] = "documents"
+    result = issue_step(case_id)
+    if result == "referred":
+        return CaseStatus.REFERRED
+    if result == "gap":
+        at[0] = "writeback"
+        raise RegisterOutOfStep("a register entry of this decision is missing")
+    if result != CaseStatus.DECIDED:
+        return result
+    at[0] = "notify"
+    return notify_step(case_id)
+
+
 @DBOS.workflow(name=COMPLETE_WORKFLOW)
 def complete_case_workflow(case_id: str) -> str:
     """The decided case's completion as its own workflow on the ``documents`` queue."""
-    return guarded(case_id, "complete", "writeback", lambda at: complete_case(case_id, at))
+    return guarded(case_id, "complete", "writeback", lambda at: complete_case_lean(case_id, at))
 
 
 def complete_later(case_id: str) -> str:

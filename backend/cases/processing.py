@@ -1,9 +1,12 @@
 """Durable case processing: DBOS workflows whose steps are each idempotent and retried.
 
-``process_case`` (queue ``cases``, id ``case-<id>``):
-    begin → decide → referred: stop (a person decides)
-                   → fee due:  open the payment, hand over to ``await_payment``, stop
-                   → else:     complete
+``process_case`` (queue ``cases``, id ``case-<id>``), one step up to the decision (issue 22):
+    start (begin, route, decide, request the fee, in one transaction)
+        → referred: stop (a person decides)
+        → fee due:  the payment row and ``await_payment`` are queued, stop
+        → external: hand over to the Fachverfahren, stop
+        → else:     complete
+    ``process_case_legacy`` runs the same with four steps for cases queued before the upgrade.
 ``await_payment`` (queue ``payments``, id ``case-<id>-payment``): open the payment at the
     provider, wait durably for the 'paid' message (DBOS.recv), remind once, expire at the
     deadline (the application then counts as withdrawn), or complete once paid
@@ -29,11 +32,12 @@ from typing import Any
 
 from dbos import DBOS, DBOSClient
 from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col
 
 from backend.cases.completion_workflow import STEP_RETRIES, complete_later, guarded
 from backend.cases.deciding import decide_case
-from backend.cases.lifecycle import load_case, move_case, refer_or_note
+from backend.cases.lifecycle import CaseChanged, load_case, move_case, refer_or_note
 from backend.cases.payment_wait import request_fee
 from backend.columns import utcnow
 from backend.context import AppContext
@@ -45,6 +49,7 @@ from backend.domain.decision import Decision
 from backend.engine import (
     CLOSE_WORKFLOW,
     EAKTE_WORKFLOW,
+    LEGACY_WORKFLOW,
     PAYMENT_QUEUE,
     WATCHDOG_WORKFLOW,
     WORKFLOW,
@@ -240,7 +245,98 @@ def _process(case_id: str, at: list[str]) -> str:
     return complete_later(case_id)
 
 
+@DBOS.workflow(name=LEGACY_WORKFLOW)
+def process_case_legacy(case_id: str) -> str:
+    """The four-step workflow of cases queued before the one-step start (issue 22)."""
+    return guarded(case_id, "process", "decide", lambda at: _process(case_id, at))
+
+
+# --- the lean case workflow (issue 22) ------------------------------------------------------
+
+
+def _stamp_decision(ctx: AppContext, session: Session, case: Case, decision: Decision) -> None:
+    """Store the machine's decision on the case (still processing, undecided) and log it."""
+    stamped = session.execute(
+        update(Case)
+        .where(
+            col(Case.id) == case.id,
+            col(Case.status) == CaseStatus.PROCESSING,
+            col(Case.outcome).is_(None),
+        )
+        .values(decision=decision.to_json(), outcome=decision.outcome, updated_at=utcnow())
+    )
+    if stamped.rowcount != 1:  # type: ignore[attr-defined]
+        # This transaction moved the case and holds its row: another writer cannot have won.
+        # Should it happen anyway, the step's retry reads the case afresh.
+        raise CaseChanged("the case changed while it was decided")
+    # What the UPDATE wrote, without reading the row again.
+    for name, value in (("decision", decision.to_json()), ("outcome", decision.outcome)):
+        set_committed_value(case, name, value)
+    record_event(
+        session,
+        case.id,
+        "decided",
+        actor=SYSTEM.label,
+        payload={"outcome": decision.outcome, "rule_version": decision.rule_version},
+        idempotency_key="decide",
+    )
+
+
+@DBOS.step(name="knopfdruck.start", **STEP_RETRIES)
+def start_step(case_id: str) -> str:
+    """Begin, route, decide and request the fee in one transaction: one load, one checkpoint.
+
+    Returns what the workflow does next: ``complete``, ``external`` (the Fachverfahren decides),
+    or where it stops (``referred``, ``awaiting_payment``, or the status someone else moved the
+    case to). A rerun after the commit finds the case moved on and answers the same.
+    """
+    ctx = worker_context()
+    with unit_of_work(ctx.engine) as session:
+        case = load_case(session, case_id)
+        if case.status == CaseStatus.SUBMITTED:
+            move_case(
+                ctx,
+                session,
+                case,
+                CaseStatus.PROCESSING,
+                actor=SYSTEM,
+                event_type="processing_started",
+                idempotency_key="begin",
+            )
+        if case.status != CaseStatus.PROCESSING:
+            return str(case.status)
+        definition = ctx.case_definition(case)
+        if definition.processing == "external":
+            return "external"
+        if case.outcome is None:
+            decision = machine_decision(
+                session, case, definition, qa_sample=ctx.settings.qa_sampling
+            )
+            if decision.outcome == "referred":
+                refer(ctx, session, case, decision, idempotency_key="decide")
+                return "referred"
+            _stamp_decision(ctx, session, case, decision)
+        if case.outcome not in ("approved", "rejected"):
+            return str(case.outcome)
+        if request_fee(ctx, session, case, actor=SYSTEM, idempotency_key="payment:requested"):
+            return "awaiting_payment"
+        return "complete"
+
+
+def _process_lean(case_id: str, at: list[str]) -> str:
+    next_step = start_step(case_id)
+    if next_step == "external":
+        # The department's Fachverfahren decides; its signed status callbacks move the case on
+        # (backend/api/handover_callbacks.py).
+        at[0] = "handover"
+        return str(handover_step(case_id)["status"])
+    if next_step != "complete":
+        return next_step
+    at[0] = "documents"
+    return complete_later(case_id)
+
+
 @DBOS.workflow(name=WORKFLOW)
 def process_case(case_id: str) -> str:
     """Submitted → processing → decided (completion queued), referred, or waiting for the fee."""
-    return guarded(case_id, "process", "decide", lambda at: _process(case_id, at))
+    return guarded(case_id, "process", "decide", lambda at: _process_lean(case_id, at))

@@ -452,17 +452,21 @@ def _cancel_with_retries(
 # --- durable execution ---------------------------------------------------------------------
 
 
+def writeback_plan(ctx: AppContext, session: Session, case_id: str) -> list[tuple[int, str]]:
+    """Which write-backs are due, and at which register (the rate-limit partition)."""
+    case = _load(session, case_id)
+    definition = ctx.case_definition(case)
+    return [
+        (i, definition.writeback[i].connector) for i in planned_writebacks(definition, case.outcome)
+    ]
+
+
 @DBOS.step(name="knopfdruck.writeback.plan")
 def plan_step(case_id: str) -> list[tuple[int, str]]:
-    """Which write-backs are due, and at which register (the rate-limit partition)."""
+    """The plan as a step of its own (the earlier completion workflow's shape)."""
     ctx = worker_context()
     with Session(ctx.engine) as session:
-        case = _load(session, case_id)
-        definition = ctx.case_definition(case)
-        return [
-            (i, definition.writeback[i].connector)
-            for i in planned_writebacks(definition, case.outcome)
-        ]
+        return writeback_plan(ctx, session, case_id)
 
 
 @DBOS.step(name="knopfdruck.writeback.write")
@@ -477,19 +481,22 @@ def writeback_workflow(case_id: str, index: int, round_no: int = 0) -> dict[str,
     return write_step(case_id, index, round_no)
 
 
-def run_writebacks(case_id: str, run: str = "", round_no: int = 0) -> list[str]:
+def run_writebacks(
+    case_id: str, run: str = "", round_no: int = 0, plan: list[tuple[int, str]] | None = None
+) -> list[str]:
     """Call from inside the case workflow before the documents: the record ids written.
 
     Write-backs run one after another (a later entry may rely on an earlier one); a failed
     one has referred the case (see ``perform_writeback``), and the rest are left to the clerk.
     ``run`` tells a clerk's retry after an incident from the first run: its children get ids of
     their own (the register's idempotency key stays the same, so nothing is entered twice).
+    ``plan``: read by the caller's own step already (issue 22), else read here as a step.
     """
     queue = DBOS.retrieve_queue(REGISTRY_WRITE_QUEUE)
     if queue is None:
         raise RuntimeError(f"queue {REGISTRY_WRITE_QUEUE!r} is not registered")
     record_ids: list[str] = []
-    for index, registry in plan_step(case_id):
+    for index, registry in plan_step(case_id) if plan is None else plan:
         with (
             SetWorkflowID(writeback_key(case_id, index, round_no) + run),
             SetEnqueueOptions(queue_partition_key=registry),

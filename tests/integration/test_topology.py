@@ -23,6 +23,7 @@ from sqlmodel import Session, col, func, select
 
 from backend.db import build_engine, normalise_url
 from backend.domain.case_state import WITH_DECISION
+from backend.engine import WORKFLOW
 from backend.records.models import Case, WorkerHeartbeat
 from tests.conftest import MailCatcher
 from tests.integration.topologykit import (
@@ -150,8 +151,7 @@ def test_compose_topology_decides_every_case_exactly_once(
         # Only workers ran cases, and all three took part.
         client = DBOSClient(system_database_engine=engine, lazy=True)
         runners = Counter(
-            wf.executor_id
-            for wf in client.list_workflows(name="knopfdruck.process_case", load_input=False)
+            wf.executor_id for wf in client.list_workflows(name=WORKFLOW, load_input=False)
         )
         worker_pids = {topology.processes[f"worker-{i}"].pid for i in range(WORKERS)}
         assert {int(str(executor).rsplit("-", 1)[1]) for executor in runners} == worker_pids, (

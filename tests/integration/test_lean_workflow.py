@@ -1,0 +1,71 @@
+"""The case workflow runs one step up to the decision (issue 22), and cases queued under the
+earlier four-step workflow before an upgrade still finish with the code they started with."""
+
+from __future__ import annotations
+
+import pytest
+from dbos import DBOSClient
+
+import backend.cases.completion_workflow as completion_workflow
+import backend.cases.worker as worker
+from backend.engine import COMPLETE_WORKFLOW, LEGACY_COMPLETE_WORKFLOW, LEGACY_WORKFLOW, WORKFLOW
+from tests.conftest import Platform
+from tests.integration.enginekit import engine, submit, wait_for_status
+
+
+def _steps(platform: Platform, workflow_id: str) -> tuple[str, list[str]]:
+    client = DBOSClient(system_database_engine=engine(platform), lazy=True)
+    [status] = client.list_workflows(workflow_ids=[workflow_id], load_input=False)
+    steps = client.list_workflow_steps(workflow_id, load_output=False)
+    return str(status.name), [str(step["function_name"]) for step in steps]
+
+
+def test_a_case_is_started_routed_and_decided_in_one_step(platform: Platform) -> None:
+    api = platform.api("erika")
+    case_id = submit(api, "meldebescheinigung")
+    wait_for_status(api, case_id, {"notified"})
+    name, steps = _steps(platform, f"case-{case_id}")
+    assert name == WORKFLOW
+    # One checkpointed step, then the completion queued as a child workflow.
+    assert steps[0] == "knopfdruck.start" and len(steps) == 2, steps
+    # The completion: round and write-back plan, register check + documents + decided, mail.
+    name, steps = _steps(platform, f"case-{case_id}-complete")
+    assert name == COMPLETE_WORKFLOW
+    assert steps == ["knopfdruck.prepare", "knopfdruck.issue", "knopfdruck.notify"], steps
+    documents = api.get(f"/cases/{case_id}").json()["documents"]
+    assert len(documents) == 1, documents
+
+
+def test_a_case_queued_under_the_four_step_workflow_still_finishes(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a web process of the earlier version queued: the legacy name, its own steps."""
+    monkeypatch.setattr(worker, "WORKFLOW", LEGACY_WORKFLOW)
+    monkeypatch.setattr(
+        completion_workflow,
+        "complete_case_workflow",
+        completion_workflow.complete_case_legacy_workflow,
+    )
+    api = platform.api("erika")
+    case_id = submit(api, "meldebescheinigung")
+    wait_for_status(api, case_id, {"notified"})
+    monkeypatch.undo()
+    name, steps = _steps(platform, f"case-{case_id}")
+    assert name == LEGACY_WORKFLOW
+    assert steps[:4] == [
+        "knopfdruck.begin",
+        "knopfdruck.route",
+        "knopfdruck.decide",
+        "knopfdruck.request_payment",
+    ], steps
+    name, steps = _steps(platform, f"case-{case_id}-complete")
+    assert name == LEGACY_COMPLETE_WORKFLOW
+    assert steps == [
+        "knopfdruck.round",
+        "knopfdruck.writeback.plan",
+        "knopfdruck.register.check",
+        "knopfdruck.documents",
+        "knopfdruck.finish",
+        "knopfdruck.notify",
+    ], steps
+    assert len(api.get(f"/cases/{case_id}").json()["documents"]) == 1
