@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from backend.columns import aware, utcnow
@@ -57,20 +57,34 @@ def record_event(
     payload: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
 ) -> CaseEvent:
-    """Append one event; with an idempotency key a retried step does not write it twice."""
+    """Append one event; with an idempotency key a retried step does not write it twice.
+
+    One read finds both the chain's head and an earlier event with the same key (issue 22: the
+    log was read twice per event, the whole last row each time). Concurrent writers stay safe:
+    two appends after the same head collide on ``uq_case_events_seq`` and one is retried.
+    """
+    last_seq = (
+        select(func.max(CaseEvent.seq)).where(col(CaseEvent.case_id) == case_id).scalar_subquery()
+    )
+    wanted = col(CaseEvent.seq) == last_seq
     if idempotency_key is not None:
-        existing = session.exec(
-            select(CaseEvent).where(
-                CaseEvent.case_id == case_id, CaseEvent.idempotency_key == idempotency_key
-            )
-        ).first()
-        if existing is not None:
-            return existing
-    last = session.exec(
-        select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.seq).desc())
-    ).first()
-    seq = (last.seq + 1) if last else 1
-    prev = last.hash if last else GENESIS
+        wanted = or_(wanted, col(CaseEvent.idempotency_key) == idempotency_key)
+    rows = session.execute(
+        select(
+            col(CaseEvent.id),
+            col(CaseEvent.seq),
+            col(CaseEvent.hash),
+            col(CaseEvent.idempotency_key),
+        ).where(col(CaseEvent.case_id) == case_id, wanted)
+    ).all()
+    for row in rows:
+        if idempotency_key is not None and row.idempotency_key == idempotency_key:
+            existing = session.get(CaseEvent, row.id)
+            if existing is not None:
+                return existing
+    head = max(rows, key=lambda row: row.seq, default=None)
+    seq = (head.seq + 1) if head else 1
+    prev = head.hash if head else GENESIS
     at = utcnow()
     data = payload or {}
     event = CaseEvent(
