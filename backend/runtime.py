@@ -144,7 +144,7 @@ def launch_worker(ctx: AppContext, *, concurrency: int) -> None:
     executor = executor_id(settings)
     presence = WorkerPresence(ctx.engine, executor, dead_after_s=settings.worker_dead_after_s)
     presence.announce()
-    if settings.render_processes > 0:
+    if settings.render_processes:
         # Before DBOS starts its threads: the render processes come from a fork server.
         _render_pool.append(RenderPool(settings.render_processes))
         _render_pool[-1].start()

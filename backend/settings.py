@@ -145,13 +145,14 @@ class Settings(BaseSettings):
     worker_id: str = Field(
         "", description="Executor id of this worker process. Empty: hostname-pid, unique."
     )
-    render_processes: int = Field(
-        0,
+    render_processes: int | None = Field(
+        None,
         ge=0,
         le=64,
         description=(
-            "Render processes of a worker (issue 22): notice layout runs there, one per core is "
-            "the usual choice. 0: in the worker's own threads (default)."
+            "Render processes of a worker (issue 22): notice layout runs there. Unset: one per "
+            "core in `knopfdruck worker`, none in serve's in-process worker. 0: in the worker's "
+            "own threads."
         ),
     )
     worker_dead_after_s: float = Field(

@@ -167,6 +167,20 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def worker_settings(settings: Settings) -> Settings:
+    """What a dedicated worker process changes of the settings (issue 22).
+
+    Its steps retry, so a dropped connection costs a retry, not a citizen's request: no round
+    trip per checkout (serve keeps the ping for its requests). And its machine's cores lay out
+    notices in render processes, one per core, unless the operator chose a number
+    (KNOPFDRUCK_RENDER_PROCESSES; 0 keeps the layout in the worker's threads).
+    """
+    renders = settings.render_processes
+    if renders is None:
+        renders = os.cpu_count() or 1
+    return settings.model_copy(update={"db_pre_ping": False, "render_processes": renders})
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from backend.context import build_context
     from backend.runtime import serve_until_signalled
@@ -175,11 +189,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if refusal:
         return _fail(f"refusing to start: {refusal}")
     _check_definitions(settings)
-    # A worker's steps retry, so a dropped connection costs a retry, not a citizen's request:
-    # no round trip per checkout (issue 22). serve keeps the ping for its requests.
-    settings = settings.model_copy(update={"db_pre_ping": False})
     serve_until_signalled(
-        build_context(settings),
+        build_context(worker_settings(settings)),
         concurrency=args.concurrency or settings.worker_concurrency,
         banner="Knopfdruck worker is processing cases (Ctrl+C stops)",
     )

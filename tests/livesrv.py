@@ -27,6 +27,9 @@ TEST_SETTINGS: dict[str, Any] = {
     # read 30 s after start would race the ones that change the staff.
     "staff_directory_interval_s": 0,
     "work_mail_interval_s": 0,  # test_work_mail.py runs the pass itself
+    # The suite starts dozens of short-lived workers on a 2-core machine: they lay out in their
+    # threads. The render processes have their own tests (test_render_pool.py, the topology).
+    "render_processes": 0,
 }
 """What every platform a test starts sets explicitly: the sandbox (off by default since issue 14,
 item 7) for its test identities and registries, and small pools, because the suite's many
