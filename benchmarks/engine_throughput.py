@@ -73,7 +73,12 @@ def _stored(session: Session, case_ids: list[str]) -> int:
 
 
 def _transactions(session: Session) -> int:
-    """Commits and rollbacks of the benchmark's database so far (pg_stat_database)."""
+    """Commits and rollbacks of the benchmark's database so far (pg_stat_database).
+
+    PostgreSQL keeps a transaction's view of the statistics until it ends, so end it first;
+    backends report theirs at most once a second, which a window of seconds absorbs.
+    """
+    session.commit()
     row = session.connection().execute(
         text(
             "SELECT xact_commit + xact_rollback FROM pg_stat_database "
