@@ -99,21 +99,26 @@ def register_engine_queues(client: DBOSClient, eakte_schedule: str = "0 */5 * * 
 # --- steps of process_case -------------------------------------------------------------------
 
 
+def _begin(ctx: AppContext, session: Session, case: Case) -> None:
+    """Submitted → processing, once (a rerun finds it processing already)."""
+    if case.status == CaseStatus.SUBMITTED:
+        move_case(
+            ctx,
+            session,
+            case,
+            CaseStatus.PROCESSING,
+            actor=SYSTEM,
+            event_type="processing_started",
+            idempotency_key="begin",
+        )
+
+
 @DBOS.step(name="knopfdruck.begin", **STEP_RETRIES)
 def begin_step(case_id: str) -> str:
     ctx = worker_context()
     with unit_of_work(ctx.engine) as session:
         case = load_case(session, case_id)
-        if case.status == CaseStatus.SUBMITTED:
-            move_case(
-                ctx,
-                session,
-                case,
-                CaseStatus.PROCESSING,
-                actor=SYSTEM,
-                event_type="processing_started",
-                idempotency_key="begin",
-            )
+        _begin(ctx, session, case)
         return case.status
 
 
@@ -169,30 +174,11 @@ def decide_step(case_id: str) -> str:
             return case.outcome or case.status
         definition = ctx.case_definition(case)
         decision = machine_decision(session, case, definition, qa_sample=ctx.settings.qa_sampling)
-        stored: dict[str, Any] = decision.to_json()
         if decision.outcome == "referred":
             refer(ctx, session, case, decision, idempotency_key="decide")
             return decision.outcome
-        stamped = session.execute(
-            update(Case)
-            .where(
-                col(Case.id) == case_id,
-                col(Case.status) == CaseStatus.PROCESSING,
-                col(Case.outcome).is_(None),
-            )
-            .values(decision=stored, outcome=decision.outcome, updated_at=utcnow())
-        )
-        if stamped.rowcount != 1:  # type: ignore[attr-defined]
-            session.rollback()
-            return load_case(session, case_id).status
-        record_event(
-            session,
-            case_id,
-            "decided",
-            actor=SYSTEM.label,
-            payload={"outcome": decision.outcome, "rule_version": decision.rule_version},
-            idempotency_key="decide",
-        )
+        # Another writer that won since our read makes the step's retry return its status.
+        _stamp_decision(ctx, session, case, decision)
         return decision.outcome
 
 
@@ -266,8 +252,9 @@ def _stamp_decision(ctx: AppContext, session: Session, case: Case, decision: Dec
         .values(decision=decision.to_json(), outcome=decision.outcome, updated_at=utcnow())
     )
     if stamped.rowcount != 1:  # type: ignore[attr-defined]
-        # This transaction moved the case and holds its row: another writer cannot have won.
-        # Should it happen anyway, the step's retry reads the case afresh.
+        # Someone else (a withdrawal) won since our read: the step's retry reads the case
+        # afresh and returns where it now stands. In ``start`` this transaction moved the case
+        # itself and holds its row, so there nobody can.
         raise CaseChanged("the case changed while it was decided")
     # What the UPDATE wrote, without reading the row again.
     for name, value in (("decision", decision.to_json()), ("outcome", decision.outcome)):
@@ -293,16 +280,7 @@ def start_step(case_id: str) -> str:
     ctx = worker_context()
     with unit_of_work(ctx.engine) as session:
         case = load_case(session, case_id)
-        if case.status == CaseStatus.SUBMITTED:
-            move_case(
-                ctx,
-                session,
-                case,
-                CaseStatus.PROCESSING,
-                actor=SYSTEM,
-                event_type="processing_started",
-                idempotency_key="begin",
-            )
+        _begin(ctx, session, case)
         if case.status != CaseStatus.PROCESSING:
             return str(case.status)
         definition = ctx.case_definition(case)
