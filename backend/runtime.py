@@ -119,12 +119,13 @@ class LocalQueueSettings:
         with self._lock:
             cached = self._rows.get(name)
         if cached is None or now - cached[0] > QUEUE_ROW_TTL_S:
-            cached = (now, self._read(name))
+            fresh = self._read(name)
+            if fresh is None:
+                return None  # not kept: a queue registered a moment later must show at once
+            cached = (now, fresh)
             with self._lock:
                 self._rows[name] = cached
-        row = cached[1]
-        if row is None:
-            return None
+        row: Any = cached[1]
         local = copy.copy(row)
         if name in self._concurrency:
             local._worker_concurrency = self._concurrency[name]

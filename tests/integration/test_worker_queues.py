@@ -86,6 +86,8 @@ def test_the_local_view_polls_rarely_when_idle_and_keeps_global_limits(
         # Queues mostly fed by the worker's own cases poll more rarely still when idle.
         assert registry._polling_interval_sec == 5 * 1.5
         assert view.get_queue("no-such-queue") is None
+        # A missing row is not remembered: a queue registered a moment later shows at once.
+        assert "no-such-queue" not in view._rows
         # A payment wait runs for days: it does not keep the worker polling fast.
         entry = dbos._active_workflows_set.add("test-worker-queues-wait", PAYMENT_QUEUE, "probe")
         try:
