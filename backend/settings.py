@@ -132,7 +132,9 @@ class Settings(BaseSettings):
     worker_in_process: bool = Field(
         True, description="Run the case worker inside the web process (embedded default)."
     )
-    worker_concurrency: int = Field(4, description="Cases one worker process handles at once.")
+    worker_concurrency: int = Field(
+        4, ge=1, le=1024, description="Cases one worker process handles at once."
+    )
     worker_idle_poll_s: float = Field(
         1.0,
         ge=0.1,

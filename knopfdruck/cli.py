@@ -11,6 +11,7 @@ from pathlib import Path
 
 from backend.errors import DefinitionError
 from backend.settings import Settings, get_settings
+from knopfdruck.cli_args import cases_at_once
 from knopfdruck.cli_args import fail as _fail
 from knopfdruck.proxies import UVICORN_OPTIONS
 from prefill.configuration import RegistryConfigError
@@ -289,7 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser("worker", help="process cases (any number of processes)")
-    worker.add_argument("--concurrency", type=int, default=0)
+    worker.add_argument(
+        "--concurrency",
+        type=cases_at_once,
+        default=0,
+        help="cases this process runs at once (default: KNOPFDRUCK_WORKER_CONCURRENCY)",
+    )
     worker.set_defaults(func=cmd_worker)
 
     sandbox = sub.add_parser("sandbox", help="run the sandbox IdP and registries standalone")

@@ -15,6 +15,17 @@ def iso_day(value: str) -> date:
         raise argparse.ArgumentTypeError(f"{value!r} is no date YYYY-MM-DD") from None
 
 
+def cases_at_once(value: str) -> int:
+    """A worker's concurrency, 1 to 1024: 0 or less would take no case, and nobody would know."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is no whole number") from None
+    if not 1 <= number <= 1024:
+        raise argparse.ArgumentTypeError(f"{number} cases at once: give 1 to 1024")
+    return number
+
+
 def fail(message: str, code: int = 2) -> int:
     """One line on stderr and an exit code: how every command reports bad input."""
     print(f"knopfdruck: {message}", file=sys.stderr)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 from tests.livesrv import process_env
 
@@ -219,3 +221,11 @@ def test_serve_on_another_port_serves_the_sandbox_under_that_port(tmp_path: Path
         server.terminate()
         server.wait(timeout=30)
         log.close()
+
+
+@pytest.mark.parametrize("given", ["0", "-3", "four", "5000"])
+def test_a_worker_refuses_a_concurrency_that_would_take_no_case(given: str) -> None:
+    """0 or less made a worker that claimed nothing, silently (issue 22): now a usage error."""
+    result = run("worker", "--concurrency", given)
+    assert result.returncode == 2
+    assert "--concurrency" in result.stderr and "Traceback" not in result.stderr
