@@ -15,6 +15,7 @@ import time
 from typing import Any, Protocol
 
 from dbos import DBOS
+from dbos import _workflow_commands as dbos_commands
 from dbos._dbos import _get_dbos_instance
 
 # Imported so DBOS registers their workflows and steps before it launches.
@@ -38,6 +39,7 @@ from backend.engine import (
     bind_worker_context,
     executor_id,
 )
+from backend.queue_wake import SAFETY_POLL_S, QueueWaker, trigger_installed
 from backend.retention import RetentionSchedule
 
 _presence: WorkerPresence | None = None
@@ -52,6 +54,8 @@ class _Periodic(Protocol):
 
 
 _schedules: list[_Periodic] = []
+_wakers: list[QueueWaker] = []
+"""The worker's LISTEN connection for queue notifications (PostgreSQL)."""
 _render_pool: list[RenderPool] = []
 """The worker's render processes, when settings.render_processes asks for them."""
 
@@ -63,6 +67,9 @@ BUSY_HOLD_S = 5.0
 """A worker that ran a case this recently still polls at BUSY_POLL_S: DBOS lengthens a poll
 interval at once but shortens it by a tenth per poll, so switching at every gap between two
 cases would leave a busy worker polling slowly (measured: half the throughput)."""
+LISTENING_POLL_S = 0.25
+"""An idle worker that is told of new work looks for news this often: a look costs no query,
+but each wake-up of the five queue threads costs a little CPU. A new case waits at most this."""
 QUEUE_ROW_TTL_S = 5.0
 """How long a process trusts its copy of a queue's row: a rate limit changed elsewhere applies
 within this time, and the row is not read again before every poll."""
@@ -87,8 +94,11 @@ class LocalQueueSettings:
         concurrency: dict[str, int],
         idle_poll_s: float,
         hot: frozenset[str] = frozenset(),
+        waker: QueueWaker | None = None,
     ) -> None:
         self._dbos = dbos
+        self._waker = waker
+        self._polled: dict[str, float] = {}
         self._read = dbos._sys_db.get_queue
         self._concurrency = concurrency
         self._idle_poll_s = idle_poll_s
@@ -129,12 +139,42 @@ class LocalQueueSettings:
         local = copy.copy(row)
         if name in self._concurrency:
             local._worker_concurrency = self._concurrency[name]
-        if not self.busy():
-            # Payments, notifications and registry writes are mostly queued by this worker's
-            # own cases, while it is busy; from a clerk's action they may wait a few seconds.
-            idle = self._idle_poll_s if name in self._concurrency else 5 * self._idle_poll_s
-            local._polling_interval_sec = max(row._polling_interval_sec, idle)
+        if self.busy():
+            return local
+        if self._waker is not None and self._waker.listening:
+            # Idle with notifications (PostgreSQL): look every LISTENING_POLL_S, but claim, and
+            # so query, only when told that work was queued here, or after SAFETY_POLL_S.
+            local._polling_interval_sec = max(row._polling_interval_sec, LISTENING_POLL_S)
+            if self._waker.take(name) or now - self._polled.get(name, 0.0) > SAFETY_POLL_S:
+                self._polled[name] = now
+            else:
+                local._worker_concurrency = 0  # DBOS skips the claim: no budget, no query
+            return local
+        # Payments, notifications and registry writes are mostly queued by this worker's own
+        # cases, while it is busy; from a clerk's action they may wait a few seconds.
+        idle = self._idle_poll_s if name in self._concurrency else 5 * self._idle_poll_s
+        local._polling_interval_sec = max(row._polling_interval_sec, idle)
         return local
+
+
+INTERNAL_QUEUE_POLL_S = 5.0
+"""DBOS's internal queue carries only our schedules (watchdog each minute, E-Akte hand-over,
+the nightly close): starting them within five seconds is soon enough."""
+BACKGROUND_JOBS_S = 10.0
+"""DBOS's background jobs move delayed workflows and end timed-out ones; the platform uses
+neither, so once in ten seconds is enough."""
+
+
+def _quiet_housekeeping() -> None:
+    """DBOS's own idle polling, once a second each, was most of an idle worker's CPU (issue 22).
+
+    Private settings of DBOS 3.4 (pinned); tests/integration/test_worker_queues.py checks they
+    are still there, so an upgrade that renames them fails a test instead of the idle budget.
+    """
+    _get_dbos_instance()._registry.get_internal_queue()._polling_interval_sec = (
+        INTERNAL_QUEUE_POLL_S
+    )
+    dbos_commands._BACKGROUND_JOBS_INTERVAL_SEC = BACKGROUND_JOBS_S
 
 
 def launch_worker(ctx: AppContext, *, concurrency: int) -> None:
@@ -171,14 +211,21 @@ def launch_worker(ctx: AppContext, *, concurrency: int) -> None:
             "log_level": "WARNING",
         }
     )
+    _quiet_housekeeping()
     DBOS.launch()
     # Before the queue threads' first poll (they start a second after launch at the earliest):
     # this process's concurrency, whatever other machines registered.
+    waker = None
+    if trigger_installed(ctx.engine):
+        waker = QueueWaker(settings.database_url)
+        waker.start()
+        _wakers.append(waker)
     LocalQueueSettings(
         _get_dbos_instance(),
         {QUEUE: concurrency, DOCUMENTS_QUEUE: concurrency},
         settings.worker_idle_poll_s,
         hot=frozenset({REGISTRY_WRITE_QUEUE}),
+        waker=waker,
     ).install()
     # The rows hold what binds all machines (a service's share, a registry's rate); the
     # worker_concurrency written here is only what a process without the local view would use.
@@ -223,6 +270,8 @@ def shutdown_worker() -> None:
     while _schedules:
         _schedules.pop().stop()
     DBOS.destroy(workflow_completion_timeout_sec=5)
+    while _wakers:
+        _wakers.pop().stop()
     while _render_pool:
         _render_pool.pop().stop()
     if _presence is not None:

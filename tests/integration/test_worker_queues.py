@@ -9,19 +9,30 @@ from __future__ import annotations
 
 import inspect
 import os
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-from dbos import DBOS
+from dbos import DBOS, DBOSClient
 from dbos._dbos import _get_dbos_instance
 from dbos._queue import queue_worker_thread
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 
 from backend.db import build_engine, normalise_url
 from backend.engine import DOCUMENTS_QUEUE, PAYMENT_QUEUE, QUEUE, REGISTRY_WRITE_QUEUE
-from backend.runtime import BUSY_HOLD_S, BUSY_POLL_S, QUEUE_ROW_TTL_S, LocalQueueSettings
+from backend.queue_wake import QueueWaker, trigger_installed
+from backend.runtime import (
+    BUSY_HOLD_S,
+    BUSY_POLL_S,
+    LISTENING_POLL_S,
+    QUEUE_ROW_TTL_S,
+    LocalQueueSettings,
+)
 from tests.conftest import Platform
+from tests.integration.casekit import own_database
 from tests.integration.test_chaos import CHAOS_POSTGRES
 
 
@@ -30,6 +41,20 @@ def test_dbos_queue_threads_still_read_their_row_through_the_hook() -> None:
     source = inspect.getsource(queue_worker_thread)
     assert "dbos._sys_db.get_queue(queue.name)" in source
     assert "q._worker_concurrency" in source and "queue._polling_interval_sec" in source
+
+
+def test_dbos_housekeeping_polls_as_rarely_as_the_platform_set(platform: Platform) -> None:
+    """The private knobs _quiet_housekeeping turns still exist and took effect here."""
+    from dbos import _workflow_commands
+
+    from backend.runtime import BACKGROUND_JOBS_S, INTERNAL_QUEUE_POLL_S
+
+    assert _workflow_commands._BACKGROUND_JOBS_INTERVAL_SEC == BACKGROUND_JOBS_S
+    assert "_BACKGROUND_JOBS_INTERVAL_SEC" in inspect.getsource(
+        _workflow_commands.background_jobs_thread
+    )
+    internal = _get_dbos_instance()._registry.get_internal_queue()
+    assert internal._polling_interval_sec == INTERNAL_QUEUE_POLL_S
 
 
 def test_a_worker_keeps_its_own_concurrency_whatever_another_machine_registers(
@@ -45,6 +70,8 @@ def test_a_worker_keeps_its_own_concurrency_whatever_another_machine_registers(
     try:
         raw = view.__self__._read(QUEUE)
         assert raw._worker_concurrency == other
+        # As while it works (idle on PostgreSQL it claims nothing until told of work).
+        view.__self__._last_busy = time.monotonic()
         assert dbos._sys_db.get_queue(QUEUE)._worker_concurrency == own
         assert dbos._sys_db.get_queue(DOCUMENTS_QUEUE)._worker_concurrency == own
     finally:
@@ -149,3 +176,61 @@ def test_without_the_ping_a_dropped_connection_costs_one_failure_then_a_fresh_on
     finally:
         worker.dispose()
         admin.dispose()
+
+
+def _wait(probe: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if probe():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_an_idle_worker_is_told_when_work_is_queued_and_claims_nothing_before(
+    database_url: str, tmp_path: Path, platform: Platform
+) -> None:
+    """PostgreSQL notifies the queue's name when a workflow becomes ENQUEUED (queued, or handed
+    back by recovery); an idle worker claims, and so queries, only then (issue 22)."""
+    with own_database(_postgres(database_url), tmp_path, "wake") as url:
+        engine = build_engine(url, pool_size=1, max_overflow=0)
+        waker = QueueWaker(url)
+        waker.start()
+        try:
+            assert trigger_installed(engine)
+            assert _wait(lambda: waker.listening), "the waker did not connect"
+            view = LocalQueueSettings(_get_dbos_instance(), {QUEUE: 3}, 1.0, waker=waker)
+            view._read = lambda name, **_: _row(name)
+            view._last_busy = float("-inf")
+            view.get_queue(QUEUE)  # the first look always claims (nothing seen yet)
+            idle = view.get_queue(QUEUE)
+            assert idle._worker_concurrency == 0, "no news: the claim, and its query, is skipped"
+            assert idle._polling_interval_sec == LISTENING_POLL_S  # and looks often, for free
+            client = DBOSClient(system_database_engine=engine, lazy=True)
+            client.enqueue(
+                {"queue_name": QUEUE, "workflow_name": "knopfdruck.none", "workflow_id": "w-1"}
+            )
+            assert _wait(lambda: view.get_queue(QUEUE)._worker_concurrency == 3), (
+                "no notification reached the idle worker"
+            )
+            # Recovery hands a workflow back by setting it ENQUEUED again: that notifies too.
+            _set_status(engine, "w-1", "PENDING")
+            assert view.get_queue(QUEUE)._worker_concurrency == 0
+            _set_status(engine, "w-1", "ENQUEUED")
+            assert _wait(lambda: view.get_queue(QUEUE)._worker_concurrency == 3)
+        finally:
+            waker.stop()
+            engine.dispose()
+
+
+def _row(name: str) -> object:
+    """A queue row as DBOS stores the platform's case queue."""
+    return _get_dbos_instance()._sys_db.get_queue.__self__._read(QUEUE)
+
+
+def _set_status(engine: Engine, workflow_id: str, status: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE dbos.workflow_status SET status = :s WHERE workflow_uuid = :w"),
+            {"s": status, "w": workflow_id},
+        )
