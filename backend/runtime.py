@@ -34,11 +34,13 @@ from backend.documents.pool import RenderPool
 from backend.engine import (
     APP_VERSION,
     DOCUMENTS_QUEUE,
+    PAYMENT_QUEUE,
     QUEUE,
     REGISTRY_WRITE_QUEUE,
     bind_worker_context,
     executor_id,
 )
+from backend.notifications.delivery import QUEUE as NOTIFICATIONS_QUEUE
 from backend.queue_wake import SAFETY_POLL_S, QueueWaker, trigger_installed
 from backend.retention import RetentionSchedule
 
@@ -95,9 +97,14 @@ class LocalQueueSettings:
         idle_poll_s: float,
         hot: frozenset[str] = frozenset(),
         waker: QueueWaker | None = None,
+        slow: frozenset[str] = frozenset(),
     ) -> None:
         self._dbos = dbos
         self._waker = waker
+        # Queues whose work may wait a few seconds when the worker is idle and not notified:
+        # a payment wait or a mail queued by a clerk's action. Not register writes: a case's
+        # completion waits for them.
+        self._slow = slow
         self._polled: dict[str, float] = {}
         self._read = dbos._sys_db.get_queue
         self._concurrency = concurrency
@@ -150,9 +157,7 @@ class LocalQueueSettings:
             else:
                 local._worker_concurrency = 0  # DBOS skips the claim: no budget, no query
             return local
-        # Payments, notifications and registry writes are mostly queued by this worker's own
-        # cases, while it is busy; from a clerk's action they may wait a few seconds.
-        idle = self._idle_poll_s if name in self._concurrency else 5 * self._idle_poll_s
+        idle = 5 * self._idle_poll_s if name in self._slow else self._idle_poll_s
         local._polling_interval_sec = max(row._polling_interval_sec, idle)
         return local
 
@@ -226,6 +231,7 @@ def launch_worker(ctx: AppContext, *, concurrency: int) -> None:
         settings.worker_idle_poll_s,
         hot=frozenset({REGISTRY_WRITE_QUEUE}),
         waker=waker,
+        slow=frozenset({PAYMENT_QUEUE, NOTIFICATIONS_QUEUE}),
     ).install()
     # The rows hold what binds all machines (a service's share, a registry's rate); the
     # worker_concurrency written here is only what a process without the local view would use.

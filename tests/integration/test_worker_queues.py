@@ -97,7 +97,9 @@ def test_the_local_view_polls_rarely_when_idle_and_keeps_global_limits(
 
     dbos._sys_db.get_queue.__self__._read = counting
     try:
-        view = LocalQueueSettings(dbos, {QUEUE: 2}, idle_poll_s=1.5)
+        view = LocalQueueSettings(
+            dbos, {QUEUE: 2}, idle_poll_s=1.5, slow=frozenset({PAYMENT_QUEUE})
+        )
         view._read = counting
         idle = view.get_queue(QUEUE)
         again = view.get_queue(QUEUE)
@@ -110,8 +112,10 @@ def test_the_local_view_polls_rarely_when_idle_and_keeps_global_limits(
         # A queue this process sets no concurrency for keeps the row's (the registry's rate).
         registry = view.get_queue(REGISTRY_WRITE_QUEUE)
         assert registry._partition_limiter == real(REGISTRY_WRITE_QUEUE)._partition_limiter
-        # Queues mostly fed by the worker's own cases poll more rarely still when idle.
-        assert registry._polling_interval_sec == 5 * 1.5
+        # Register writes hold up a case's completion: they poll like the case queue when idle.
+        assert registry._polling_interval_sec == 1.5
+        # A payment wait queued by a clerk's action may wait a few seconds more.
+        assert view.get_queue(PAYMENT_QUEUE)._polling_interval_sec == 5 * 1.5
         assert view.get_queue("no-such-queue") is None
         # A missing row is not remembered: a queue registered a moment later shows at once.
         assert "no-such-queue" not in view._rows
