@@ -103,18 +103,29 @@ class QueueWaker:
             return False
 
     def _run(self) -> None:
+        """Listen until stopped; a database error means polling until the connection is back.
+
+        Only PostgreSQL's errors are caught: anything else is a bug, ends this thread with its
+        traceback in the worker's log, and leaves the worker polling (``listening`` is False).
+        """
+        down: str | None = None
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self._url, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self._listening = True
+                    if down is not None:
+                        log.warning("queue notifications are back after %s", down)
+                        down = None
                     while not self._stop.is_set():
                         for notify in conn.notifies(timeout=1.0):
                             with self._lock:
                                 self._news.add(notify.payload)
-            except Exception:
-                # Connection lost: poll as before until it is back (no queue is ever blind).
-                log.warning("queue notifications interrupted; polling until they are back")
+            except psycopg.Error as exc:
+                if down is None:
+                    # Once per outage, with its kind (no connection string, no data).
+                    down = type(exc).__name__
+                    log.warning("queue notifications interrupted (%s); polling meanwhile", down)
             finally:
                 self._listening = False
             self._stop.wait(1.0)

@@ -8,6 +8,7 @@ tests run in the test process, where the platform's in-process worker has instal
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -192,7 +193,7 @@ def _wait(probe: Callable[[], bool], seconds: float = 10.0) -> bool:
 
 
 def test_an_idle_worker_is_told_when_work_is_queued_and_claims_nothing_before(
-    database_url: str, tmp_path: Path, platform: Platform
+    database_url: str, tmp_path: Path, platform: Platform, caplog: pytest.LogCaptureFixture
 ) -> None:
     """PostgreSQL notifies the queue's name when a workflow becomes ENQUEUED (queued, or handed
     back by recovery); an idle worker claims, and so queries, only then (issue 22)."""
@@ -222,6 +223,19 @@ def test_an_idle_worker_is_told_when_work_is_queued_and_claims_nothing_before(
             assert view.get_queue(QUEUE)._worker_concurrency == 0
             _set_status(engine, "w-1", "ENQUEUED")
             assert _wait(lambda: view.get_queue(QUEUE)._worker_concurrency == 3)
+            # The listening connection dies (a restart, a failover): said once, with its kind,
+            # and the waker listens again by itself.
+            with caplog.at_level(logging.WARNING, logger="knopfdruck.worker"):
+                with engine.begin() as conn:
+                    conn.execute(
+                        text(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+                        )
+                    )
+                assert _wait(lambda: "are back after" in caplog.text), caplog.text
+            assert "queue notifications interrupted (" in caplog.text
+            assert waker.listening
         finally:
             waker.stop()
             engine.dispose()
