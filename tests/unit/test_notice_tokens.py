@@ -18,7 +18,7 @@ from jwcrypto import jws as jwcrypto_jws
 from PIL import Image
 
 from backend.notices.claims import ClaimsError, NoticeClaims, content_sha256
-from backend.notices.qr import MODULE_PX, qr_data_url, qr_png
+from backend.notices.qr import QUIET_ZONE, qr_data_url, qr_png
 from backend.notices.signing import (
     KEY_FILE,
     NoticeSigner,
@@ -173,8 +173,15 @@ def test_the_key_is_made_once_private_and_reused(tmp_path: Path) -> None:
 def test_qr_code_is_a_sharp_png_that_decodes_to_the_link() -> None:
     link = "http://127.0.0.1:8000/verify?t=" + "eyJhbGciOiJFUzI1NiJ9.abc.def" * 4
     image = Image.open(io.BytesIO(qr_png(link)))
-    assert image.mode == "1" and image.width == image.height
-    assert image.width % MODULE_PX == 0
-    [code] = zxingcpp.read_barcodes(image)
+    assert image.mode == "L" and image.width == image.height
+    # One pixel per module: a QR symbol is 17 + 4 × version modules wide, plus the quiet zone.
+    assert (image.width - 2 * QUIET_ZONE - 17) % 4 == 0
+    assert set(image.tobytes()) == {0, 255}  # black and white, nothing in between
+    border = [image.getpixel((x, y)) for x in range(image.width) for y in range(QUIET_ZONE)]
+    assert set(border) == {255}
+    # As printed: each module a square of pixels (the PDF says /Interpolate false).
+    printed = image.resize((image.width * 4, image.height * 4), Image.Resampling.NEAREST)
+    [code] = zxingcpp.read_barcodes(printed)
     assert code.text == link
+    assert code.ec_level == "M"
     assert qr_data_url("x").startswith("data:image/png;base64,")

@@ -16,13 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import qrcode
 from pypdf import PdfReader
-from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, PdfObject
+from pypdf.generic import (
+    ArrayObject,
+    BooleanObject,
+    DictionaryObject,
+    IndirectObject,
+    PdfObject,
+)
 
 from backend.documents import NoticeRenderer, RenderError, TemplateResourceFetcher
 from backend.documents.render import ResourceRefused, date_de, date_iso, money_de
 from backend.domain.provenance import source_of
+from backend.notices.qr import qr_data_url
 from prefill.connectors.base import Provenance
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,12 +43,6 @@ CERTIFICATE_STATEMENT = (
 NOTICE_STATEMENT = "automatisiert erlassen (§ 35a VwVfG)"
 VERIFY_URL = "https://knopfdruck.example/pruefen/KD-2026-000123"
 PDFAID = "http://www.aiim.org/pdfa/ns/id/"
-
-
-def _qr_data_url(payload: str) -> str:
-    buffer = io.BytesIO()
-    qrcode.make(payload).save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def erika_context() -> dict[str, Any]:
@@ -73,7 +73,7 @@ def erika_context() -> dict[str, Any]:
         "automated": True,
         "fields": fields,
         "provenance": provenance,
-        "qr_data_url": _qr_data_url(VERIFY_URL),
+        "qr_data_url": qr_data_url(VERIFY_URL),
         "verification_url": VERIFY_URL,
     }
 
@@ -150,6 +150,17 @@ def test_certificate_shows_person_reference_and_sources(erika_pdf: bytes) -> Non
     ):
         assert expected in text, expected
     assert NOTICE_STATEMENT not in text
+
+
+def test_qr_code_is_printed_one_pixel_per_module_and_never_smoothed(erika_pdf: bytes) -> None:
+    """Smoothing would blur a 1-pixel-per-module code into grey squares a phone misreads."""
+    [page] = PdfReader(io.BytesIO(erika_pdf)).pages
+    xobjects = page["/Resources"]["/XObject"]  # type: ignore[index]
+    objects = [x.get_object() for x in xobjects.values()]
+    [qr] = [x for x in objects if x["/Subtype"] == "/Image"]
+    assert qr["/ColorSpace"] == "/DeviceGray"
+    assert qr["/Interpolate"] == BooleanObject(False)  # image-rendering: pixelated
+    assert qr["/Width"] == qr["/Height"] < 120  # modules, not a scaled-up raster
 
 
 def test_declares_pdf_a_3a_in_xmp(erika_pdf: bytes) -> None:
@@ -310,7 +321,7 @@ def test_own_template_files_and_data_urls_are_served(tmp_path: Path) -> None:
     slug = _write_service(
         tmp_path, "logo", "n.html", '<img src="wappen.png" alt="Wappen der Stadt">'
     )
-    png = base64.b64decode(_qr_data_url("x").split(",", 1)[1])
+    png = base64.b64decode(qr_data_url("x").split(",", 1)[1])
     (tmp_path / slug / "templates" / "wappen.png").write_bytes(png)
     pdf = NoticeRenderer(tmp_path).render(slug, "n.html", notice_context())
     images = [image for page in PdfReader(io.BytesIO(pdf)).pages for image in page.images]
