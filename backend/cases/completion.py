@@ -41,7 +41,7 @@ from backend.db import unit_of_work
 from backend.domain.case_state import Actor, CaseStatus
 from backend.notices.content import UncertifiedContent
 from backend.notices.issue import issue_documents
-from backend.records.models import CaseEvent, CaseTask
+from backend.records.models import Case, CaseEvent, CaseTask
 
 SYSTEM = Actor.system()
 PERSON_STATES = (
@@ -163,69 +163,109 @@ def issue_notice(ctx: AppContext, case_id: str, rnd: DecisionRound) -> list[str]
 def finish(ctx: AppContext, case_id: str, rnd: DecisionRound) -> str:
     """Decided, by whoever decided; the person's tasks on the case are done."""
     with unit_of_work(ctx.engine) as session:
-        case = load_case(session, case_id)
-        if not awaits_completion(session, case_id):
-            return str(case.status)
-        if case.status == CaseStatus.AWAITING_PAYMENT:
-            from backend.payments.service import payment_of
+        return finish_in(ctx, session, load_case(session, case_id), rnd)
 
-            payment = payment_of(session, case_id)
-            if payment is None or payment.status != "paid":
-                return str(case.status)
-        if not rnd.automated:
-            for task_kind, closed_as in (
-                ("human_review", "done"),
-                ("answer", "done"),
-                ("objection", "remedied"),
-            ):
-                for task in session.exec(
-                    select(CaseTask).where(
-                        CaseTask.case_id == case_id,
-                        CaseTask.kind == task_kind,
-                        CaseTask.status == "open",
-                    )
-                ).all():
-                    task.status, task.closed_at = closed_as, utcnow()
-                    session.add(task)
-        if case.status == CaseStatus.AWAITING_CITIZEN:
-            move_case(
-                ctx, session, case, CaseStatus.IN_REVIEW, actor=rnd.actor, event_type="resumed"
-            )
-        by_machine = case.status in MACHINE_STATES
-        payload: dict[str, Any] = {"outcome": case.outcome}
-        if rnd.kind is not None and not by_machine:
-            payload["kind"] = rnd.kind
-        move_case(
-            ctx,
-            session,
-            case,
-            CaseStatus.DECIDED,
-            actor=SYSTEM if by_machine else rnd.actor,
-            event_type="case_decided",
-            reason=None if by_machine else rnd.reason,
-            payload=payload,
-            idempotency_key=rnd.key("finish"),
-            decided_at=utcnow(),
-            waiting_for=None,
-        )
+
+def finish_in(ctx: AppContext, session: Session, case: Case, rnd: DecisionRound) -> str:
+    """``finish`` inside the caller's transaction, on the case it loaded."""
+    case_id = case.id
+    if not awaits_completion(session, case_id):
         return str(case.status)
+    if case.status == CaseStatus.AWAITING_PAYMENT:
+        from backend.payments.service import payment_of
+
+        payment = payment_of(session, case_id)
+        if payment is None or payment.status != "paid":
+            return str(case.status)
+    if not rnd.automated:
+        for task_kind, closed_as in (
+            ("human_review", "done"),
+            ("answer", "done"),
+            ("objection", "remedied"),
+        ):
+            for task in session.exec(
+                select(CaseTask).where(
+                    CaseTask.case_id == case_id,
+                    CaseTask.kind == task_kind,
+                    CaseTask.status == "open",
+                )
+            ).all():
+                task.status, task.closed_at = closed_as, utcnow()
+                session.add(task)
+    if case.status == CaseStatus.AWAITING_CITIZEN:
+        move_case(ctx, session, case, CaseStatus.IN_REVIEW, actor=rnd.actor, event_type="resumed")
+    by_machine = case.status in MACHINE_STATES
+    payload: dict[str, Any] = {"outcome": case.outcome}
+    if rnd.kind is not None and not by_machine:
+        payload["kind"] = rnd.kind
+    move_case(
+        ctx,
+        session,
+        case,
+        CaseStatus.DECIDED,
+        actor=SYSTEM if by_machine else rnd.actor,
+        event_type="case_decided",
+        reason=None if by_machine else rnd.reason,
+        payload=payload,
+        idempotency_key=rnd.key("finish"),
+        decided_at=utcnow(),
+        waiting_for=None,
+    )
+    return str(case.status)
 
 
 def notify(ctx: AppContext, case_id: str, rnd: DecisionRound) -> str:
     """Announcing the notice is the platform's job, whoever decided."""
     with unit_of_work(ctx.engine) as session:
+        return notify_in(ctx, session, load_case(session, case_id), rnd)
+
+
+def notify_in(ctx: AppContext, session: Session, case: Case, rnd: DecisionRound) -> str:
+    """``notify`` inside the caller's transaction, on the case it loaded."""
+    if case.status == CaseStatus.DECIDED:
+        move_case(
+            ctx,
+            session,
+            case,
+            CaseStatus.NOTIFIED,
+            actor=SYSTEM,
+            event_type="citizen_notified",
+            idempotency_key=rnd.key("notify"),
+        )
+    return str(case.status)
+
+
+def finish_and_notify(ctx: AppContext, case_id: str, rnd: DecisionRound) -> str:
+    """Decided and notified in one transaction (issue 22): one load of the case, one commit.
+
+    A rerun finds the case decided (nothing awaits completion) and announces it, or notified.
+    """
+    with unit_of_work(ctx.engine) as session:
         case = load_case(session, case_id)
-        if case.status == CaseStatus.DECIDED:
-            move_case(
-                ctx,
-                session,
-                case,
-                CaseStatus.NOTIFIED,
-                actor=SYSTEM,
-                event_type="citizen_notified",
-                idempotency_key=rnd.key("notify"),
-            )
+        if finish_in(ctx, session, case, rnd) == CaseStatus.DECIDED:
+            try:
+                notify_in(ctx, session, case, rnd)
+            except Exception as exc:
+                # The incident names the stage that failed; the whole transaction rolls back,
+                # so a retry finds the documents issued and decides and announces again.
+                setattr(exc, FAILED_STAGE, "notify")
+                raise
         return str(case.status)
+
+
+FAILED_STAGE = "knopfdruck_stage"
+"""An exception's attribute naming the completion stage that failed inside a combined step
+(kept when DBOS records the error: an exception's attributes are pickled with it)."""
+
+
+def failed_stage(exc: BaseException, default: str) -> str:
+    """The stage an exception (or the last error of a step's retries) names, else ``default``."""
+    errors = getattr(exc, "errors", None)
+    for candidate in (exc, errors[-1] if isinstance(errors, list) and errors else None):
+        stage = getattr(candidate, FAILED_STAGE, None)
+        if isinstance(stage, str):
+            return stage
+    return default
 
 
 def complete_now(ctx: AppContext, case_id: str) -> str:

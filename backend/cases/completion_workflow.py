@@ -20,7 +20,9 @@ from backend.cases.completion import (
     awaits_completion,
     correct_register,
     decision_round,
+    failed_stage,
     finish,
+    finish_and_notify,
     issue_notice,
     notify,
     register_gap,
@@ -32,6 +34,7 @@ from backend.context import AppContext
 from backend.domain.case_state import CaseStatus
 from backend.engine import (
     COMPLETE_WORKFLOW,
+    COMPLETE_WORKFLOW_V2,
     DOCUMENTS_QUEUE,
     LEGACY_COMPLETE_WORKFLOW,
     worker_context,
@@ -183,8 +186,9 @@ def guarded(case_id: str, workflow: str, first_stage: str, body: Callable[[list[
     try:
         result = body(at)
     except Exception as exc:
-        key = f"{DBOS.workflow_id}:{at[0]}"
-        return incident_step(case_id, at[0], workflow, describe_failure(exc), key)
+        stage = failed_stage(exc, at[0])
+        key = f"{DBOS.workflow_id}:{stage}"
+        return incident_step(case_id, stage, workflow, describe_failure(exc), key)
     if retry_run():
         settle_retried_step(case_id)
     return result
@@ -231,6 +235,62 @@ def complete_case_lean(case_id: str, at: list[str]) -> str:
     """What ``complete_case`` does, with the reads and checks of a stage in one step each."""
     at[0] = "writeback"
     round_no, plan = prepare_step(case_id)
+    return _complete_with_writebacks(case_id, at, round_no, plan)
+
+
+@DBOS.workflow(name=COMPLETE_WORKFLOW_V2)
+def complete_case_v2_workflow(case_id: str) -> str:
+    """The three-step completion of cases queued before the one-step completion (issue 22)."""
+    return guarded(case_id, "complete", "writeback", lambda at: complete_case_lean(case_id, at))
+
+
+# --- the one-step completion (issue 22) -----------------------------------------------------
+
+
+@DBOS.step(name="knopfdruck.complete", **STEP_RETRIES)
+def complete_step(case_id: str) -> tuple[str, int, list[tuple[int, str]]]:
+    """A first decision with nothing to enter in a register, completed in one checkpoint.
+
+    Most automated cases: documents, then decided and notified in one transaction. Returns
+    (the status it leaves, or 'referred'/'gap' from the register check, 0, []), or
+    ('plan', round, write-backs) when a register entry or a changed decision needs the
+    workflow's own steps; nothing is done then. Each part is idempotent (once per case and
+    round), so a rerun after a crash repeats nothing.
+    """
+    ctx = worker_context()
+    with Session(ctx.engine) as session:
+        rnd = decision_round(session, case_id)
+        plan = writeback_plan(ctx, session, case_id)
+        if rnd.number > 0 or plan:
+            return "plan", rnd.number, plan
+        check = _register_check(ctx, session, case_id, rnd)
+        if check:
+            return check, 0, []
+        due = awaits_completion(session, case_id)
+    if due:
+        issue_notice(ctx, case_id, rnd)
+    return finish_and_notify(ctx, case_id, rnd), 0, []
+
+
+def complete_case_one_step(case_id: str, at: list[str]) -> str:
+    """``complete_case_lean`` with one checkpoint when no register entry is due."""
+    at[0] = "documents"
+    result, round_no, plan = complete_step(case_id)
+    if result == "plan":
+        return _complete_with_writebacks(case_id, at, round_no, plan)
+    if result == "referred":
+        return CaseStatus.REFERRED
+    if result == "gap":
+        at[0] = "writeback"
+        raise RegisterOutOfStep("a register entry of this decision is missing")
+    return result
+
+
+def _complete_with_writebacks(
+    case_id: str, at: list[str], round_no: int, plan: list[tuple[int, str]]
+) -> str:
+    """The long way: cancel what earlier rounds entered, enter this round's, then issue."""
+    at[0] = "writeback"
     if round_no > 0:
         failure = correct_register_step(case_id)
         if failure:
@@ -253,7 +313,7 @@ def complete_case_lean(case_id: str, at: list[str]) -> str:
 @DBOS.workflow(name=COMPLETE_WORKFLOW)
 def complete_case_workflow(case_id: str) -> str:
     """The decided case's completion as its own workflow on the ``documents`` queue."""
-    return guarded(case_id, "complete", "writeback", lambda at: complete_case_lean(case_id, at))
+    return guarded(case_id, "complete", "documents", lambda at: complete_case_one_step(case_id, at))
 
 
 def complete_later(case_id: str) -> str:

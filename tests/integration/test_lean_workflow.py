@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import pytest
 from dbos import DBOSClient
+from sqlmodel import Session, select
 
 import backend.cases.completion_workflow as completion_workflow
 import backend.cases.worker as worker
-from backend.engine import COMPLETE_WORKFLOW, LEGACY_COMPLETE_WORKFLOW, LEGACY_WORKFLOW, WORKFLOW
+from backend.engine import (
+    COMPLETE_WORKFLOW,
+    COMPLETE_WORKFLOW_V2,
+    LEGACY_COMPLETE_WORKFLOW,
+    LEGACY_WORKFLOW,
+    WORKFLOW,
+)
+from backend.records.models import CaseEvent
 from tests.conftest import Platform
 from tests.integration.enginekit import engine, submit, wait_for_status
 
@@ -28,12 +36,32 @@ def test_a_case_is_started_routed_and_decided_in_one_step(platform: Platform) ->
     assert name == WORKFLOW
     # One checkpointed step, then the completion queued as a child workflow.
     assert steps[0] == "knopfdruck.start" and len(steps) == 2, steps
-    # The completion: round and write-back plan, register check + documents + decided, mail.
+    # The completion, with no register entry due: documents, decided and notified, one step.
     name, steps = _steps(platform, f"case-{case_id}-complete")
     assert name == COMPLETE_WORKFLOW
-    assert steps == ["knopfdruck.prepare", "knopfdruck.issue", "knopfdruck.notify"], steps
+    assert steps == ["knopfdruck.complete"], steps
     documents = api.get(f"/cases/{case_id}").json()["documents"]
     assert len(documents) == 1, documents
+    with Session(engine(platform)) as session:
+        log = session.exec(select(CaseEvent.type).where(CaseEvent.case_id == case_id)).all()
+    assert log.count("case_decided") == 1 and log.count("citizen_notified") == 1, log
+
+
+def test_a_completion_queued_under_the_three_step_workflow_still_finishes(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A completion queued by a worker of the previous version keeps its name and steps."""
+    monkeypatch.setattr(
+        completion_workflow, "complete_case_workflow", completion_workflow.complete_case_v2_workflow
+    )
+    api = platform.api("erika")
+    case_id = submit(api, "meldebescheinigung")
+    wait_for_status(api, case_id, {"notified"})
+    monkeypatch.undo()
+    name, steps = _steps(platform, f"case-{case_id}-complete")
+    assert name == COMPLETE_WORKFLOW_V2
+    assert steps == ["knopfdruck.prepare", "knopfdruck.issue", "knopfdruck.notify"], steps
+    assert len(api.get(f"/cases/{case_id}").json()["documents"]) == 1
 
 
 def test_a_case_queued_under_the_four_step_workflow_still_finishes(
