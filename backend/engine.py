@@ -20,8 +20,11 @@ DOCUMENTS_QUEUE = "documents"
 Kept off the ``cases`` queue so a decision is never stuck behind other cases' PDFs."""
 REGISTRY_WRITE_QUEUE = "registry-writes"
 """Write-back workflows, partitioned by registry connector id (rate limit per registry)."""
-WORKFLOW = "knopfdruck.process_case.v2"
-"""The case workflow with one step up to the decision (issue 22); new cases are queued to it."""
+WORKFLOW = "knopfdruck.process_case.v3"
+"""The case workflow (issue 22): one step up to the decision, one to complete it when no register
+entry is due; new cases are queued to it."""
+WORKFLOW_V2 = "knopfdruck.process_case.v2"
+"""The case workflow that queued every completion to the ``documents`` queue (before v3)."""
 LEGACY_WORKFLOW = "knopfdruck.process_case"
 """The four-step case workflow, still registered so cases queued before an upgrade finish
 with the code they started with (DBOS replays a workflow's steps by position and name)."""

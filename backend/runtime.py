@@ -98,6 +98,7 @@ class LocalQueueSettings:
         hot: frozenset[str] = frozenset(),
         waker: QueueWaker | None = None,
         slow: frozenset[str] = frozenset(),
+        draining: frozenset[str] = frozenset(),
     ) -> None:
         self._dbos = dbos
         self._waker = waker
@@ -113,20 +114,40 @@ class LocalQueueSettings:
         # and must not keep the worker polling fast, so the payment queue is not one of them.
         self._hot = hot | frozenset(concurrency)
         self._last_busy = float("-inf")
+        # Queues of short workflows (a mail) that keep polling at their own pace while they
+        # ran work within BUSY_HOLD_S, though no case runs: a backlog of mails after the
+        # cases are done drains at the row's pace, not four mails per idle poll.
+        self._draining = draining
+        self._drained: dict[str, float] = {}
         self._rows: dict[str, tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
-    def busy(self) -> bool:
-        """Whether this process ran work from a hot queue within the last BUSY_HOLD_S."""
+    def busy(self, name: str = "") -> bool:
+        """Whether this process ran work from a hot queue (or from ``name``, if that queue
+        drains on its own) within the last BUSY_HOLD_S."""
         now = time.monotonic()
         active = self._dbos._active_workflows_set
-        if any(active.count_for_queue(name) for name in self._hot):
+        if any(active.count_for_queue(hot) for hot in self._hot):
             self._last_busy = now
-        return now - self._last_busy < BUSY_HOLD_S
+        if name in self._draining and active.count_for_queue(name):
+            self._drained[name] = now
+        recent = now - self._drained.get(name, float("-inf")) < BUSY_HOLD_S
+        return recent or now - self._last_busy < BUSY_HOLD_S
 
     def install(self) -> None:
         """Answer DBOS's queue threads in this process from here."""
         self._dbos._sys_db.get_queue = self.get_queue  # type: ignore[method-assign]
+        # A mail is sent in milliseconds, so it has usually ended before the queue's thread asks
+        # for the row again: note the start of each one instead of counting running ones.
+        active = self._dbos._active_workflows_set
+        track = active.add
+
+        def add(key: str, queue_name: str | None = None, partition: str | None = None) -> Any:
+            if queue_name in self._draining:
+                self._drained[queue_name] = time.monotonic()
+            return track(key, queue_name, partition)
+
+        active.add = add  # type: ignore[method-assign,assignment]
 
     def get_queue(self, name: str, **kwargs: Any) -> Any:
         """The queue row as this process applies it: cached, with local concurrency and polling."""
@@ -146,7 +167,7 @@ class LocalQueueSettings:
         local = copy.copy(row)
         if name in self._concurrency:
             local._worker_concurrency = self._concurrency[name]
-        if self.busy():
+        if self.busy(name):
             return local
         if self._waker is not None and self._waker.listening:
             # Idle with notifications (PostgreSQL): look every LISTENING_POLL_S, but claim, and
@@ -232,6 +253,7 @@ def launch_worker(ctx: AppContext, *, concurrency: int) -> None:
         hot=frozenset({REGISTRY_WRITE_QUEUE}),
         waker=waker,
         slow=frozenset({PAYMENT_QUEUE, NOTIFICATIONS_QUEUE}),
+        draining=frozenset({NOTIFICATIONS_QUEUE}),
     ).install()
     # The rows hold what binds all machines (a service's share, a registry's rate); the
     # worker_concurrency written here is only what a process without the local view would use.

@@ -278,6 +278,22 @@ def complete_case_one_step(case_id: str, at: list[str]) -> str:
     result, round_no, plan = complete_step(case_id)
     if result == "plan":
         return _complete_with_writebacks(case_id, at, round_no, plan)
+    return _settled(result, at)
+
+
+def complete_in_case_workflow(case_id: str, at: list[str]) -> str:
+    """The completion inside the case's own workflow when no register entry is due (issue 22):
+    one workflow and two checkpoints per automated case. Register entries and changed
+    decisions go the long way, as their own workflow on the ``documents`` queue."""
+    at[0] = "documents"
+    result, _, _ = complete_step(case_id)
+    if result == "plan":
+        return complete_later(case_id)
+    return _settled(result, at)
+
+
+def _settled(result: str, at: list[str]) -> str:
+    """Where ``complete_step`` left the case: its status, or the register check's finding."""
     if result == "referred":
         return CaseStatus.REFERRED
     if result == "gap":

@@ -5,16 +5,24 @@
         → referred: stop (a person decides)
         → fee due:  the payment row and ``await_payment`` are queued, stop
         → external: hand over to the Fachverfahren, stop
-        → else:     complete
-    ``process_case_legacy`` runs the same with four steps for cases queued before the upgrade.
+        → else:     complete: in this workflow, one more step (documents, decided, notified),
+                    unless a register entry is due: then ``complete_case`` is queued
+    ``process_case_v2`` (queued every completion) and ``process_case_legacy`` (four steps) stay
+    registered for cases queued before an upgrade.
 ``await_payment`` (queue ``payments``, id ``case-<id>-payment``): open the payment at the
     provider, wait durably for the 'paid' message (DBOS.recv), remind once, expire at the
     deadline (the application then counts as withdrawn), or complete once paid
     (backend/cases/payment_wait.py).
 ``complete_case`` (queue ``documents``, id ``case-<id>-complete``): write-back (register
     entries, each a child workflow) → documents (notice or certificate with signed QR) →
-    decided → notified. The case workflow queues it once the decision is stored, so decisions
-    never wait behind other cases' PDFs (backend/cases/completion_workflow.py).
+    decided → notified; for decisions with register entries, paid fees' retries and clerks'
+    retries (backend/cases/completion_workflow.py).
+
+Decision (issue 22; it reverses the earlier queueing of every completion): a completion without
+register entries runs in the case's own workflow. A second workflow per case cost a quarter of
+the engine's database work (enqueue, claim, status rows). The decision is still committed, and
+shown, before the notice is rendered; a worker's ``--concurrency`` now counts cases with their
+render, so it should be at least twice its render processes (docs/operations.md).
 ``processing: external`` services are delivered to the department's Fachverfahren instead
     (backend/handover) and decided there.
 
@@ -27,6 +35,7 @@ backend/cases/schedules.py; ``register_engine_queues`` stores their schedules.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -35,7 +44,12 @@ from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col
 
-from backend.cases.completion_workflow import STEP_RETRIES, complete_later, guarded
+from backend.cases.completion_workflow import (
+    STEP_RETRIES,
+    complete_in_case_workflow,
+    complete_later,
+    guarded,
+)
 from backend.cases.deciding import decide_case
 from backend.cases.lifecycle import CaseChanged, load_case, move_case, refer_or_note
 from backend.cases.payment_wait import request_fee
@@ -53,6 +67,7 @@ from backend.engine import (
     PAYMENT_QUEUE,
     WATCHDOG_WORKFLOW,
     WORKFLOW,
+    WORKFLOW_V2,
     worker_context,
 )
 from backend.handover.delivery import deliver_submission
@@ -301,7 +316,7 @@ def start_step(case_id: str) -> str:
         return "complete"
 
 
-def _process_lean(case_id: str, at: list[str]) -> str:
+def _process_lean(case_id: str, at: list[str], complete: Callable[[str, list[str]], str]) -> str:
     next_step = start_step(case_id)
     if next_step == "external":
         # The department's Fachverfahren decides; its signed status callbacks move the case on
@@ -311,10 +326,30 @@ def _process_lean(case_id: str, at: list[str]) -> str:
     if next_step != "complete":
         return next_step
     at[0] = "documents"
-    return complete_later(case_id)
+    return complete(case_id, at)
+
+
+@DBOS.workflow(name=WORKFLOW_V2)
+def process_case_v2(case_id: str) -> str:
+    """The case workflow that queued every completion, for cases queued before v3."""
+    return guarded(
+        case_id,
+        "process",
+        "decide",
+        lambda at: _process_lean(case_id, at, lambda c, _: complete_later(c)),
+    )
 
 
 @DBOS.workflow(name=WORKFLOW)
 def process_case(case_id: str) -> str:
-    """Submitted → processing → decided (completion queued), referred, or waiting for the fee."""
-    return guarded(case_id, "process", "decide", lambda at: _process_lean(case_id, at))
+    """Submitted → processing → decided and notified, referred, or waiting for the fee.
+
+    The decision is committed (and shown) before the notice is rendered; the completion runs
+    in this workflow unless a register entry is due (backend/cases/completion_workflow.py).
+    """
+    return guarded(
+        case_id,
+        "process",
+        "decide",
+        lambda at: _process_lean(case_id, at, complete_in_case_workflow),
+    )

@@ -15,6 +15,7 @@ from backend.engine import (
     LEGACY_COMPLETE_WORKFLOW,
     LEGACY_WORKFLOW,
     WORKFLOW,
+    WORKFLOW_V2,
 )
 from backend.records.models import CaseEvent
 from tests.conftest import Platform
@@ -28,18 +29,16 @@ def _steps(platform: Platform, workflow_id: str) -> tuple[str, list[str]]:
     return str(status.name), [str(step["function_name"]) for step in steps]
 
 
-def test_a_case_is_started_routed_and_decided_in_one_step(platform: Platform) -> None:
+def test_an_automated_case_is_one_workflow_of_two_steps(platform: Platform) -> None:
     api = platform.api("erika")
     case_id = submit(api, "meldebescheinigung")
     wait_for_status(api, case_id, {"notified"})
     name, steps = _steps(platform, f"case-{case_id}")
     assert name == WORKFLOW
-    # One checkpointed step, then the completion queued as a child workflow.
-    assert steps[0] == "knopfdruck.start" and len(steps) == 2, steps
-    # The completion, with no register entry due: documents, decided and notified, one step.
-    name, steps = _steps(platform, f"case-{case_id}-complete")
-    assert name == COMPLETE_WORKFLOW
-    assert steps == ["knopfdruck.complete"], steps
+    # Begin, route, decide; then documents, decided and notified: no register entry is due.
+    assert steps == ["knopfdruck.start", "knopfdruck.complete"], steps
+    client = DBOSClient(system_database_engine=engine(platform), lazy=True)
+    assert client.list_workflows(workflow_ids=[f"case-{case_id}-complete"]) == []
     documents = api.get(f"/cases/{case_id}").json()["documents"]
     assert len(documents) == 1, documents
     with Session(engine(platform)) as session:
@@ -47,10 +46,25 @@ def test_a_case_is_started_routed_and_decided_in_one_step(platform: Platform) ->
     assert log.count("case_decided") == 1 and log.count("citizen_notified") == 1, log
 
 
+def test_a_register_entry_sends_the_completion_the_long_way(platform: Platform) -> None:
+    """A dog's registration enters the tax register: write-back children before the notice."""
+    api = platform.api("erika")
+    case_id = submit(api, "hundeanmeldung", answers={"hundename": "Rex", "rasse": "Dackel"})
+    wait_for_status(api, case_id, {"notified"})
+    name, steps = _steps(platform, f"case-{case_id}")
+    assert name == WORKFLOW
+    assert steps[:2] == ["knopfdruck.start", "knopfdruck.complete"], steps
+    name, steps = _steps(platform, f"case-{case_id}-complete")
+    assert name == COMPLETE_WORKFLOW
+    assert steps[0] == "knopfdruck.complete" and "knopfdruck.issue" in steps, steps
+    assert steps[-1] == "knopfdruck.notify", steps
+
+
 def test_a_completion_queued_under_the_three_step_workflow_still_finishes(
     platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A completion queued by a worker of the previous version keeps its name and steps."""
+    monkeypatch.setattr(worker, "WORKFLOW", WORKFLOW_V2)
     monkeypatch.setattr(
         completion_workflow, "complete_case_workflow", completion_workflow.complete_case_v2_workflow
     )
@@ -58,6 +72,8 @@ def test_a_completion_queued_under_the_three_step_workflow_still_finishes(
     case_id = submit(api, "meldebescheinigung")
     wait_for_status(api, case_id, {"notified"})
     monkeypatch.undo()
+    name, steps = _steps(platform, f"case-{case_id}")
+    assert name == WORKFLOW_V2 and steps[0] == "knopfdruck.start", steps
     name, steps = _steps(platform, f"case-{case_id}-complete")
     assert name == COMPLETE_WORKFLOW_V2
     assert steps == ["knopfdruck.prepare", "knopfdruck.issue", "knopfdruck.notify"], steps

@@ -105,6 +105,9 @@ def _why_not_settled(ctx: AppContext, client: DBOSClient, settled: int) -> str:
             f"case {case_id} {status} ({waiting}): "
             + ", ".join(f"{wf.workflow_id} {wf.status} {wf.output or wf.error}" for wf in flows)
         )
+    # All decided, yet a workflow has not finished: which one, on which worker.
+    for wf in client.list_workflows(status=["ENQUEUED", "PENDING"], load_input=False)[:5]:
+        lines.append(f"unfinished: {wf.workflow_id} {wf.name} {wf.status} on {wf.executor_id}")
     for path in LOGS.values():
         errors = [ln for ln in path.read_text(errors="replace").splitlines() if "rror" in ln]
         lines.extend(errors[-3:])

@@ -24,6 +24,7 @@ from sqlalchemy.exc import OperationalError
 
 from backend.db import build_engine, normalise_url
 from backend.engine import DOCUMENTS_QUEUE, PAYMENT_QUEUE, QUEUE, REGISTRY_WRITE_QUEUE
+from backend.notifications.delivery import QUEUE as NOTIFICATIONS_QUEUE
 from backend.queue_wake import QueueWaker, trigger_installed
 from backend.runtime import (
     BUSY_HOLD_S,
@@ -99,7 +100,11 @@ def test_the_local_view_polls_rarely_when_idle_and_keeps_global_limits(
     dbos._sys_db.get_queue.__self__._read = counting
     try:
         view = LocalQueueSettings(
-            dbos, {QUEUE: 2}, idle_poll_s=1.5, slow=frozenset({PAYMENT_QUEUE})
+            dbos,
+            {QUEUE: 2},
+            idle_poll_s=1.5,
+            slow=frozenset({PAYMENT_QUEUE, NOTIFICATIONS_QUEUE}),
+            draining=frozenset({NOTIFICATIONS_QUEUE}),
         )
         view._read = counting
         idle = view.get_queue(QUEUE)
@@ -139,6 +144,25 @@ def test_the_local_view_polls_rarely_when_idle_and_keeps_global_limits(
         view._rows[QUEUE] = (view._rows[QUEUE][0] - QUEUE_ROW_TTL_S - 1, view._rows[QUEUE][1])
         view.get_queue(QUEUE)
         assert reads.count(QUEUE) == 2, "a stale copy is read again"
+        # Mail left over when the cases are done (a killed peer's, say): while mails run here
+        # and for BUSY_HOLD_S after, the mail queue polls at its row's pace, not every idle
+        # 5 × 1.5 s four mails at a time (test_scaleout's kill -9 waited minutes for them).
+        mail_row = real(NOTIFICATIONS_QUEUE)._polling_interval_sec
+        assert view.get_queue(NOTIFICATIONS_QUEUE)._polling_interval_sec == 5 * 1.5
+        entry = dbos._active_workflows_set.add("test-worker-queues-mail", NOTIFICATIONS_QUEUE, "p")
+        try:
+            assert view.get_queue(NOTIFICATIONS_QUEUE)._polling_interval_sec == mail_row
+        finally:
+            entry.release()
+        assert view.get_queue(NOTIFICATIONS_QUEUE)._polling_interval_sec == mail_row
+        assert view.get_queue(QUEUE)._polling_interval_sec == 1.5, "mail wakes no other queue"
+        view._drained[NOTIFICATIONS_QUEUE] -= BUSY_HOLD_S
+        assert view.get_queue(NOTIFICATIONS_QUEUE)._polling_interval_sec == 5 * 1.5
+        # The platform's worker notes each mail's start, however short it runs.
+        installed = dbos._sys_db.get_queue.__self__
+        before = time.monotonic()
+        dbos._active_workflows_set.add("test-worker-queues-sent", NOTIFICATIONS_QUEUE).release()
+        assert installed._drained[NOTIFICATIONS_QUEUE] >= before
     finally:
         dbos._sys_db.get_queue.__self__._read = real
 
