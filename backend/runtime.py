@@ -186,9 +186,13 @@ class LocalQueueSettings:
 INTERNAL_QUEUE_POLL_S = 5.0
 """DBOS's internal queue carries only our schedules (watchdog each minute, E-Akte hand-over,
 the nightly close): starting them within five seconds is soon enough."""
-BACKGROUND_JOBS_S = 10.0
+BACKGROUND_JOBS_S = 4.0
 """DBOS's background jobs move delayed workflows and end timed-out ones; the platform uses
-neither, so once in ten seconds is enough."""
+neither, so once in four seconds is enough. Not longer: the process that wins the jobs' lock
+holds it in an open transaction for the whole interval, and DBOS lets the server end such a
+session after ``BACKGROUND_JOB_LOCK_IDLE_TIMEOUT_MS`` (5 s). At 10 s (stop 33) the server
+killed it every round, and SQLAlchemy then reconnected the worker's whole pool: six new
+PostgreSQL sessions every 10 s on an idle worker."""
 
 
 def _quiet_housekeeping() -> None:

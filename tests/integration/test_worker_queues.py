@@ -52,6 +52,11 @@ def test_dbos_housekeeping_polls_as_rarely_as_the_platform_set(platform: Platfor
     from backend.runtime import BACKGROUND_JOBS_S, INTERNAL_QUEUE_POLL_S
 
     assert _workflow_commands._BACKGROUND_JOBS_INTERVAL_SEC == BACKGROUND_JOBS_S
+    # The jobs' lock is held for the interval in a transaction the server ends when idle
+    # this long: a longer interval had PostgreSQL kill the session (and the pool) each round.
+    from dbos._sys_db_postgres import BACKGROUND_JOB_LOCK_IDLE_TIMEOUT_MS
+
+    assert BACKGROUND_JOBS_S * 1000 < BACKGROUND_JOB_LOCK_IDLE_TIMEOUT_MS
     assert "_BACKGROUND_JOBS_INTERVAL_SEC" in inspect.getsource(
         _workflow_commands.background_jobs_thread
     )
