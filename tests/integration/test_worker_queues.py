@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dbos import DBOS, DBOSClient
@@ -131,18 +132,10 @@ def test_the_local_view_polls_rarely_when_idle_and_keeps_global_limits(
         # A missing row is not remembered: a queue registered a moment later shows at once.
         assert "no-such-queue" not in view._rows
         # A payment wait runs for days: it does not keep the worker polling fast.
-        entry = dbos._active_workflows_set.add("test-worker-queues-wait", PAYMENT_QUEUE, "probe")
-        try:
-            assert view.get_queue(QUEUE)._polling_interval_sec == 1.5
-        finally:
-            entry.release()
+        assert _interval_while(dbos, view, running=PAYMENT_QUEUE, asked=QUEUE) == 1.5
         # While a case runs here, every queue polls fast (its documents come next), and for
         # BUSY_HOLD_S after, so a stream of cases is not slowed by DBOS's slow back-off.
-        entry = dbos._active_workflows_set.add("test-worker-queues-busy", QUEUE, "probe")
-        try:
-            assert view.get_queue(DOCUMENTS_QUEUE)._polling_interval_sec == BUSY_POLL_S
-        finally:
-            entry.release()
+        assert _interval_while(dbos, view, running=QUEUE, asked=DOCUMENTS_QUEUE) == BUSY_POLL_S
         assert view.get_queue(QUEUE)._polling_interval_sec == BUSY_POLL_S
         view._last_busy -= BUSY_HOLD_S
         assert view.get_queue(QUEUE)._polling_interval_sec == 1.5
@@ -154,11 +147,8 @@ def test_the_local_view_polls_rarely_when_idle_and_keeps_global_limits(
         # 5 × 1.5 s four mails at a time (test_scaleout's kill -9 waited minutes for them).
         mail_row = real(NOTIFICATIONS_QUEUE)._polling_interval_sec
         assert view.get_queue(NOTIFICATIONS_QUEUE)._polling_interval_sec == 5 * 1.5
-        entry = dbos._active_workflows_set.add("test-worker-queues-mail", NOTIFICATIONS_QUEUE, "p")
-        try:
-            assert view.get_queue(NOTIFICATIONS_QUEUE)._polling_interval_sec == mail_row
-        finally:
-            entry.release()
+        mail = NOTIFICATIONS_QUEUE
+        assert _interval_while(dbos, view, running=mail, asked=mail) == mail_row
         assert view.get_queue(NOTIFICATIONS_QUEUE)._polling_interval_sec == mail_row
         assert view.get_queue(QUEUE)._polling_interval_sec == 1.5, "mail wakes no other queue"
         view._drained[NOTIFICATIONS_QUEUE] -= BUSY_HOLD_S
@@ -170,6 +160,15 @@ def test_the_local_view_polls_rarely_when_idle_and_keeps_global_limits(
         assert installed._drained[NOTIFICATIONS_QUEUE] >= before
     finally:
         dbos._sys_db.get_queue.__self__._read = real
+
+
+def _interval_while(dbos: Any, view: LocalQueueSettings, *, running: str, asked: str) -> float:
+    """The polling interval queue ``asked`` gets while a workflow of ``running`` runs here."""
+    entry = dbos._active_workflows_set.add(f"test-worker-queues-{running}", running, "probe")
+    try:
+        return float(view.get_queue(asked)._polling_interval_sec)
+    finally:
+        entry.release()
 
 
 def _postgres(database_url: str) -> str:
