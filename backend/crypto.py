@@ -121,12 +121,20 @@ def keys_for(configured: str, data_dir: Path) -> list[bytes]:
         return keys
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / KEY_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return parse_keys(path.read_text(encoding="ascii"))
-    with os.fdopen(fd, "w", encoding="ascii") as file:
-        file.write(Fernet.generate_key().decode("ascii"))
+    if not path.exists():
+        # Written whole under a name of its own, then linked into place: processes starting
+        # at once on a new data directory never read a key file another is still writing
+        # (the chaos run's third worker did, and stopped). The first link wins; all read it.
+        draft = data_dir / f".{KEY_FILE}.{os.getpid()}.{threading.get_ident()}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as file:
+            file.write(Fernet.generate_key().decode("ascii"))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return parse_keys(path.read_text(encoding="ascii"))
 
 
