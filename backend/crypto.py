@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import re
 import threading
 from collections.abc import Iterable
@@ -36,6 +35,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 from backend.domain.text import readable
+from backend.secret_files import create_once
 
 KEY_FILE = "field-encryption.key"
 MARKER = "$enc"
@@ -119,23 +119,7 @@ def keys_for(configured: str, data_dir: Path) -> list[bytes]:
     keys = parse_keys(configured)
     if keys:
         return keys
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / KEY_FILE
-    if not path.exists():
-        # Written whole under a name of its own, then linked into place: processes starting
-        # at once on a new data directory never read a key file another is still writing
-        # (the chaos run's third worker did, and stopped). The first link wins; all read it.
-        draft = data_dir / f".{KEY_FILE}.{os.getpid()}.{threading.get_ident()}"
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as file:
-            file.write(Fernet.generate_key().decode("ascii"))
-        try:
-            os.link(draft, path)
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink()
-    return parse_keys(path.read_text(encoding="ascii"))
+    return parse_keys(create_once(data_dir / KEY_FILE, Fernet.generate_key).decode("ascii"))
 
 
 def configure_keys(keys: list[bytes]) -> None:

@@ -142,10 +142,12 @@ class LocalQueueSettings:
         active = self._dbos._active_workflows_set
         track = active.add
 
-        def add(key: str, queue_name: str | None = None, partition: str | None = None) -> Any:
+        def add(
+            key: str, queue_name: str | None = None, queue_partition_key: str | None = None
+        ) -> Any:
             if queue_name in self._draining:
                 self._drained[queue_name] = time.monotonic()
-            return track(key, queue_name, partition)
+            return track(key, queue_name, queue_partition_key)
 
         active.add = add  # type: ignore[method-assign,assignment]
 

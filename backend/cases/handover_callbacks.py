@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from backend.handover.credentials import delivers_to_own_sandbox, sandbox_fitcon
 from backend.handover.models import Handover, HandoverCallback
 from backend.records.audit import record_event
 from backend.records.models import Case
+from backend.secret_files import create_once
 from backend.settings import Settings
 
 SIGNATURE_HEADER = "callback-authentication"
@@ -68,15 +68,8 @@ def callback_secret(settings: Settings) -> str:
         return settings.handover_callback_secret
     if delivers_to_own_sandbox(settings):
         return sandbox_fitconnect(settings).callback_secret
-    path = settings.data_dir / SECRET_FILE
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="ascii").strip()
-    with os.fdopen(fd, "w", encoding="ascii") as file:
-        file.write(secrets.token_hex(32))
-    return path.read_text(encoding="ascii").strip()
+    made = create_once(settings.data_dir / SECRET_FILE, lambda: secrets.token_hex(32).encode())
+    return made.decode("ascii").strip()
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:

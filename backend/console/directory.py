@@ -8,7 +8,6 @@ inactive (kept, since the case log still names them) and leaves the colleague li
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from backend.context import AppContext
 from backend.db import unit_of_work
 from backend.department.models import ConsoleClerk
 from backend.periodic import Periodic
+from backend.secret_files import create_once
 from backend.settings import Settings
 from backend.tenants.models import DEPARTMENT_SEPARATOR
 
@@ -71,15 +71,8 @@ def directory_endpoint(settings: Settings) -> tuple[str, str] | None:
 def sandbox_directory_token(data_dir: Path) -> str:
     """The sandbox directory's bearer token, generated once into the data directory (0600);
     knopfdruck hands it to the sandbox's SCIM router, the console reads it here."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / SANDBOX_TOKEN_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="ascii").strip()
-    with os.fdopen(fd, "w", encoding="ascii") as file:
-        file.write(secrets.token_urlsafe(32))
-    return path.read_text(encoding="ascii").strip()
+    made = create_once(data_dir / SANDBOX_TOKEN_FILE, lambda: secrets.token_urlsafe(32).encode())
+    return made.decode("ascii").strip()
 
 
 def _member(resource: Any) -> StaffMember | None:

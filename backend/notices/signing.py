@@ -8,11 +8,8 @@ of workers on any number of machines sign, and their private keys never leave th
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Mapping
 from functools import cached_property, lru_cache
@@ -27,6 +24,7 @@ from sqlmodel import Session, col, select
 
 from backend.notices.claims import ClaimsError, NoticeClaims
 from backend.notices.models import NoticeKey
+from backend.secret_files import create_once
 
 ALGORITHM = "ES256"
 KEY_FILE = "notice-signing-key.pem"
@@ -56,25 +54,15 @@ def public_jwk(public_key: ec.EllipticCurvePublicKey) -> dict[str, str]:
 
 def load_or_create_key(path: Path) -> ec.EllipticCurvePrivateKey:
     """Read the key, or create it once; two processes starting together end up with one key."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = ec.generate_private_key(ec.SECP256R1())
-        pem = key.private_bytes(
+
+    def make() -> bytes:
+        return ec.generate_private_key(ec.SECP256R1()).private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".notice-key-")
-        try:
-            os.write(fd, pem)
-            os.close(fd)
-            os.chmod(tmp, 0o600)
-            # link() fails when the file exists: the first writer wins, the others read it.
-            with contextlib.suppress(FileExistsError):
-                os.link(tmp, path)
-        finally:
-            os.unlink(tmp)
-    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+
+    loaded = serialization.load_pem_private_key(create_once(path, make), password=None)
     if not isinstance(loaded, ec.EllipticCurvePrivateKey) or loaded.curve.name != "secp256r1":
         raise ValueError(f"{path} is not a P-256 private key")
     return loaded

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from backend.errors import KnopfdruckError
+from backend.secret_files import create_once
 from backend.settings import Settings
 
 ProviderStatus = Literal["open", "paid", "cancelled", "expired"]
@@ -107,16 +107,7 @@ class PaymentProvider(Protocol):
 def local_secret(data_dir: Path, name: str) -> str:
     """A random secret made once into data_dir, for the embedded default (one machine)."""
     path = data_dir / name
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w", encoding="ascii") as handle:
-                handle.write(secrets.token_urlsafe(32))
-    value = path.read_text(encoding="ascii").strip()
+    value = create_once(path, lambda: secrets.token_urlsafe(32).encode()).decode("ascii").strip()
     if len(value) < 32:
         raise ValueError(f"{path} holds no usable secret")
     return value
