@@ -149,7 +149,7 @@ class LocalQueueSettings:
                 self._drained[queue_name] = time.monotonic()
             return track(key, queue_name, queue_partition_key)
 
-        active.add = add  # type: ignore[method-assign,assignment]
+        active.add = add  # type: ignore[method-assign]
 
     def get_queue(self, name: str, **kwargs: Any) -> Any:
         """The queue row as this process applies it: cached, with local concurrency and polling."""
